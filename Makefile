@@ -1,0 +1,30 @@
+# The two commands: `make demo` and `make test`. Both create the environment on a fresh machine first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DBT_PROFILES_DIR := $(CURDIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: setup demo test bench docs clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements.lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt -c requirements.lock.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+demo: setup
+	$(BIN)/dbt build
+	$(BIN)/python -m hte_engine.summary target/dbt_hte.duckdb
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+docs: setup
+	$(BIN)/dbt docs generate
+
+clean:
+	rm -rf $(VENV) target logs dbt_packages

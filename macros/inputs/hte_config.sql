@@ -1,0 +1,53 @@
+{#- Configuration read from vars, checked once, so every model sees the same validated values. -#}
+
+{% macro hte_segment_columns() %}
+  {%- set columns = var('hte_segment_columns') -%}
+  {%- if columns is string or columns is mapping -%}
+    {{ exceptions.raise_compiler_error(
+        "dbt_hte configuration error: var 'hte_segment_columns' must be a list of feature column names, e.g. "
+        ~ "['device', 'country']; got " ~ (columns | string) ~ ".") }}
+  {%- endif -%}
+  {%- set seen = [] -%}
+  {%- for name in columns -%}
+    {%- if name | lower in seen or name | lower in ['experiment_id', 'unit_id', 'features_at', 'arm', 'metric', 'y', 'x', 'cluster_id', 'n', 'sum_y', 'sum_y2', 'sum_x', 'sum_x2', 'sum_xy', 'has_pre_period', 'dimension', 'segment'] -%}
+      {{ exceptions.raise_compiler_error(
+          "dbt_hte configuration error: var 'hte_segment_columns' lists '" ~ name
+          ~ "' twice or uses a name dbt_hte reserves for its own columns (experiment_id, unit_id, arm, metric, y, x, n, sum_*, dimension, segment, ...); list each pre-treatment feature column once.") }}
+    {%- endif -%}
+    {%- do seen.append(name | lower) -%}
+  {%- endfor -%}
+  {{ return(columns) }}
+{% endmacro %}
+
+{% macro hte_metrics() %}
+  {%- set metrics = var('hte_metrics') -%}
+  {%- if metrics is not mapping or metrics | length == 0 -%}
+    {{ exceptions.raise_compiler_error(
+        "dbt_hte configuration error: var 'hte_metrics' must map each metric name to {kind: binary} or "
+        ~ "{kind: continuous}; got " ~ (metrics | string) ~ ".") }}
+  {%- endif -%}
+  {%- for name, spec in metrics.items() -%}
+    {%- if spec is not mapping or spec.get('kind') not in ['binary', 'continuous'] -%}
+      {{ exceptions.raise_compiler_error(
+          "dbt_hte configuration error: metric '" ~ name ~ "' in var 'hte_metrics' needs kind binary or "
+          ~ "continuous; got " ~ (spec | string) ~ ".") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(metrics) }}
+{% endmacro %}
+
+{#- Literal SQL for a string value, with quotes escaped (values from vars never reach SQL unescaped). -#}
+{% macro hte_string_literal(value) %}
+  {{- return("'" ~ (value | string | replace("'", "''")) ~ "'") -}}
+{% endmacro %}
+
+{#- The join of a feature row to its assignment: features without experiment_id apply to every experiment. -#}
+{% macro hte_feature_join(features_alias, assignments_alias) %}
+  {{- return(features_alias ~ ".unit_id = " ~ assignments_alias ~ ".unit_id and coalesce(" ~ features_alias
+      ~ ".experiment_id, " ~ assignments_alias ~ ".experiment_id) = " ~ assignments_alias ~ ".experiment_id") -}}
+{% endmacro %}
+
+{#- Segment values are compared as strings; a null feature value is its own, visible level. -#}
+{% macro hte_segment_value(expression) %}
+  {{- return("coalesce(cast(" ~ expression ~ " as " ~ dbt.type_string() ~ "), '(missing)')") -}}
+{% endmacro %}
