@@ -1,0 +1,1 @@
+select * from read_parquet('{{ var("fixture_dir") }}/assignments.parquet')

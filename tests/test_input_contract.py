@@ -1,0 +1,157 @@
+"""Bad input fails loudly, early, and says what is wrong: the experiment, the column, the problem.
+
+Each case breaks one rule of the input contract on an otherwise clean experiment and asserts that `dbt build`
+fails in staging with dbt_hte's message — never builds a number on dirty data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fixtures import build_fixture, valid_inputs
+
+
+def _build(tmp_path, frames, vars=None):
+    return build_fixture(tmp_path, frames, vars=vars, select="+hte_segment_stats")
+
+
+def _assert_input_error(result, *fragments):
+    assert not result.ok, "dbt build succeeded on bad input"
+    assert "dbt_hte input error" in result.output or "dbt_hte configuration error" in result.output, \
+        result.output[-3000:]
+    for fragment in fragments:
+        assert fragment in result.output, f"{fragment!r} missing from:\n{result.output[-3000:]}"
+    # nothing downstream of staging may have been built on bad data
+    assert "OK created sql table model main.hte_segment_stats" not in result.output
+
+
+def test_clean_fixture_builds(tmp_path):
+    result = _build(tmp_path, valid_inputs())
+    assert result.ok, result.output[-4000:]
+    stats = result.table("hte_segment_stats")
+    assert set(stats.dimension) == {"overall", "segment_a", "segment_b"}
+
+
+def test_duplicate_assignment_rows(tmp_path):
+    frames = valid_inputs()
+    frames["assignments"] = pd.concat([frames["assignments"], frames["assignments"].iloc[[3]]])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
+                        "duplicate assignment rows")
+
+
+def test_unit_in_two_arms(tmp_path):
+    frames = valid_inputs()
+    row = frames["assignments"].iloc[[5]].copy()
+    row["arm"] = "treatment" if row["arm"].iloc[0] == "control" else "control"
+    frames["assignments"] = pd.concat([frames["assignments"], row])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
+                        "assigned to more than one arm")
+
+
+def test_undeclared_arm(tmp_path):
+    frames = valid_inputs()
+    frames["assignments"].loc[frames["assignments"].index[:10], "arm"] = "mystery"
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
+                        "not declared in hte_experiments", "arm mystery")
+
+
+def test_no_control_arm(tmp_path):
+    frames = valid_inputs()
+    frames["experiments"]["is_control"] = False
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'",
+                        "marked as control (exactly one is needed)")
+
+
+def test_two_control_arms(tmp_path):
+    frames = valid_inputs()
+    frames["experiments"]["is_control"] = True
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'",
+                        "2 arms are marked as control")
+
+
+def test_features_observed_after_assignment(tmp_path):
+    frames = valid_inputs()
+    late = frames["unit_features"].index[:7]
+    frames["unit_features"].loc[late, "features_at"] = pd.Timestamp("2026-03-05")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'features_at'",
+                        "7 units have features observed after their assignment", "post-treatment")
+
+
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_metric_value(tmp_path, bad_value):
+    frames = valid_inputs()
+    frames["outcomes"].loc[frames["outcomes"].index[2], "value"] = bad_value
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
+                        "null, NaN or infinite")
+
+
+def test_partial_pre_period(tmp_path):
+    frames = valid_inputs()
+    revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
+    frames["outcomes"].loc[revenue[:4], "pre_value"] = np.nan
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
+                        "pre_value on some rows and null on others")
+
+
+def test_expected_shares_not_summing_to_one(tmp_path):
+    frames = valid_inputs()
+    frames["experiments"]["expected_share"] = [0.5, 0.4]
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'expected_share'",
+                        "do not sum to 1", "shares sum to 0.9")
+
+
+def test_segment_column_not_in_features(tmp_path):
+    frames = valid_inputs()
+    result = _build(tmp_path, frames, vars={"hte_segment_columns": ["segment_a", "country"]})
+    _assert_input_error(result, "column 'country'", "hte_segment_columns", "has no such column")
+
+
+def test_binary_metric_with_other_values(tmp_path):
+    frames = valid_inputs()
+    conversion = frames["outcomes"].index[frames["outcomes"].metric == "conversion"]
+    frames["outcomes"].loc[conversion[:3], "value"] = 2.0
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
+                        "not 0 or 1")
+
+
+def test_duplicate_outcome_rows(tmp_path):
+    frames = valid_inputs()
+    frames["outcomes"] = pd.concat([frames["outcomes"], frames["outcomes"].iloc[[0]]])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'metric'",
+                        "more than one outcome row")
+
+
+def test_outcome_for_unassigned_unit(tmp_path):
+    frames = valid_inputs()
+    stray = frames["outcomes"].iloc[[0]].copy()
+    stray["unit_id"] = "nobody"
+    frames["outcomes"] = pd.concat([frames["outcomes"], stray])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
+                        "units with no assignment", "unit nobody")
+
+
+def test_assigned_unit_without_features(tmp_path):
+    frames = valid_inputs()
+    frames["unit_features"] = frames["unit_features"].iloc[1:]
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
+                        "assigned units have no feature row")
+
+
+def test_missing_required_column(tmp_path):
+    frames = valid_inputs()
+    frames["assignments"] = frames["assignments"].drop(columns=["assigned_at"])
+    _assert_input_error(_build(tmp_path, frames), "hte_assignments", "has no column assigned_at")
+
+
+def test_unknown_metric_kind(tmp_path):
+    result = _build(tmp_path, valid_inputs(), vars={"hte_metrics": {"conversion": {"kind": "ratio"}}})
+    _assert_input_error(result, "metric 'conversion'", "hte_metrics", "binary or continuous")
+
+
+def test_identifier_injection_is_quoted(tmp_path):
+    """A segment column name is an identifier, never SQL: a hostile name only fails to be found."""
+    frames = valid_inputs()
+    result = _build(tmp_path, frames, vars={"hte_segment_columns": ['segment_a", 1) --']})
+    _assert_input_error(result, "has no such column")
