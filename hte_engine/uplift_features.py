@@ -1,0 +1,43 @@
+"""The learners' feature matrix: numeric columns as floats, everything else as pandas categoricals that
+scikit-learn's HistGradientBoosting splits on natively."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# HistGradientBoosting bins a categorical feature into at most 255 bins, one reserved for missing values.
+MAX_CATEGORY_LEVELS = 250
+OTHER_LEVEL = "(other)"
+
+
+def prepare_features(frame: pd.DataFrame, columns: list[str], experiment_id: str = "") -> pd.DataFrame:
+    """Select ``columns`` and type them for the base models; the category set is fixed here, from all units,
+    so that every fold's model and every scoring batch code a level the same way."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"dbt_hte uplift: experiment '{experiment_id}': feature columns {missing} listed in var "
+            "hte_feature_columns are not in the unit features; add them to hte_unit_features or remove them "
+            "from the var."
+        )
+    if not columns:
+        raise ValueError(
+            f"dbt_hte uplift: experiment '{experiment_id}': var hte_feature_columns is empty; the learners need "
+            "at least one pre-treatment feature."
+        )
+    out = {}
+    for column in columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values):
+            out[column] = values.astype(float)
+        elif pd.api.types.is_numeric_dtype(values):
+            out[column] = values.astype(float)
+        else:
+            text = values.astype("string")
+            counts = text.value_counts()
+            keep = counts.index[:MAX_CATEGORY_LEVELS - 1] if len(counts) > MAX_CATEGORY_LEVELS else counts.index
+            # Rare levels beyond the bin limit share one level rather than failing the fit.
+            text = text.where(text.isin(keep) | text.isna(), OTHER_LEVEL)
+            levels = sorted(set(text.dropna().tolist()))
+            out[column] = pd.Categorical(text.to_numpy(dtype=object, na_value=None), categories=levels)
+    return pd.DataFrame(out, index=frame.index)

@@ -1,0 +1,60 @@
+"""Honest discovered segments and effect drivers, on simulated truth and on the Hillstrom e-mail experiment."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hte_engine.crossfit import CrossFitConfig, cross_fit
+from hte_engine.discovery import discover_segments, effect_drivers
+from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
+from hte_engine.uplift_features import prepare_features
+from test_learners import FAST, in_unit_order, run, simulate
+
+HILLSTROM = Path("/work/shared/data/hillstrom.csv")
+
+
+def test_honest_leaves_recover_the_true_segment_effects():
+    ids, frame, y, t, tau = simulate(6000, 31)
+    result = run(ids, frame, y, t, learners=("constant",))
+    features = frame.set_index(pd.Index(ids)).sort_index().reset_index(drop=True)
+    table = discover_segments(features, result.units.dr_score, result.units.treated, max_depth=2,
+                              min_leaf_size=300, seed=2)
+    assert table.rule.str.contains("score").any() and table.rule.str.contains("device").any()
+    truth = in_unit_order(ids, tau)
+    # The honest estimate of each leaf is within 3.5 standard errors of the leaf's true mean effect.
+    for _, row in table.iterrows():
+        mask = np.ones(len(features), bool)
+        for condition in row.rule.split(" and "):
+            feature, op, value = condition.split(" ", 2)
+            col = features[feature]
+            mask &= {"<=": lambda: col <= float(value), ">": lambda: col > float(value),
+                     "=": lambda: col == value, "!=": lambda: col != value}[op]().to_numpy()
+        assert abs(row.effect - truth[mask].mean()) < 3.5 * row.effect_se, row.rule
+    assert (table.p_value_adj >= table.p_value - 1e-15).all()
+    drivers = effect_drivers(prepare_features(features, ["tenure", "score", "device"]), truth, seed=0)
+    assert drivers.feature.iloc[0] == "score" and drivers.set_index("feature").loc["tenure", "importance"] < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HILLSTROM.exists(), reason="Hillstrom data not present")
+def test_hillstrom_womens_email_on_visits():
+    data = pd.read_csv(HILLSTROM)
+    data = data[data.segment.isin(["Womens E-Mail", "No E-Mail"])].reset_index(drop=True)
+    columns = ["recency", "history", "mens", "womens", "zip_code", "newbie", "channel"]
+    X = prepare_features(data, columns)
+    t = (data.segment == "Womens E-Mail").astype(int).to_numpy()
+    config = CrossFitConfig(base_model=FAST, seed=0, learners=("constant", "t", "x", "dr"))
+    result = cross_fit(np.arange(len(data)), X, data.visit.to_numpy(), t, np.full(len(t), 0.5), True, config, "hs")
+    ev = evaluate_learners(result, EvaluationConfig(bootstrap_replicates=60, seed=0), binary=True)
+    chosen = ev.learners.set_index("learner").loc[ev.chosen]
+    assert ev.chosen != "constant" and chosen.qini_coefficient_ci_low > 0, ev.learners
+    order = np.argsort(np.arange(len(data)).astype(str), kind="stable")
+    features = data[columns].iloc[order].reset_index(drop=True)
+    table = discover_segments(features, result.units.dr_score, result.units.treated, max_depth=1,
+                              min_leaf_size=1000, seed=0)
+    assert table.rule.str.startswith("womens").all(), table
+    lift_gap = table.effect.iloc[0] - table.effect.iloc[-1]
+    print(table[["rule", "n_units", "effect", "effect_ci_low", "effect_ci_high", "p_value_adj"]])
+    assert 0.03 < lift_gap < 0.09
