@@ -53,3 +53,6 @@ def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project
         command += ["--vars", json.dumps(vars)]
     proc = subprocess.run(command, cwd=project_dir, env=env, capture_output=True, text=True, timeout=timeout)
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path)
+
+# The shared folder (real data) lies beside the repository, in development and in CI; HTE_SHARED_DATA_DIR overrides.
+SHARED_DATA = Path(os.environ.get("HTE_SHARED_DATA_DIR", REPO.parent / "shared" / "data")).resolve()

@@ -1,7 +1,5 @@
 """Honest discovered segments and effect drivers, on simulated truth and on the Hillstrom e-mail experiment."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +8,10 @@ from hte_engine.crossfit import CrossFitConfig, cross_fit
 from hte_engine.discovery import discover_segments, effect_drivers
 from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
 from hte_engine.uplift_features import prepare_features
+from dbt_runner import SHARED_DATA
 from test_learners import FAST, in_unit_order, run, simulate
 
-HILLSTROM = Path("/work/shared/data/hillstrom.csv")
+HILLSTROM = SHARED_DATA / "hillstrom.csv"
 
 
 def test_honest_leaves_recover_the_true_segment_effects():
