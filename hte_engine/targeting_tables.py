@@ -1,0 +1,253 @@
+"""From the package's relations to the three targeting tables: ``hte_targeting_units``, ``hte_targeting_segments``
+and ``hte_policy_value`` (the budget curve included, as rows of policy ``budget_curve``).
+
+The dbt Python models only read relations and call these functions; everything here runs on pandas frames, so it
+is tested without dbt. Settings come from ``config: meta:`` (vars ``hte_targeting_*``, keys without ``hte_``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
+from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
+from hte_engine.targeting_segments import segment_decisions, segment_value_lifts
+from hte_engine.uplift_features import prepare_features
+
+ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
+                  "risk_limit")
+
+
+def _per_experiment(value, experiment_id: str):
+    """A setting given once for all experiments, or as a mapping experiment_id -> value."""
+    if isinstance(value, dict):
+        return value.get(experiment_id)
+    return value
+
+
+@dataclass(frozen=True)
+class TargetingSettings:
+    policy: str = "threshold"
+    budget: object = None
+    capacity: object = None
+    top_k: object = None
+    exploration_share: float = 0.0
+    seed: int = 0
+    bootstrap_replicates: int = 200
+    folds: int = 5
+    alpha: float = 0.05
+    interval_adjustment: str = "bonferroni"
+    min_segment_size: int = 0
+    curve_points: int = 50
+    learner: str = "chosen"
+    economics: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "TargetingSettings":
+        known = {"policy": "targeting_policy", "budget": "targeting_budget", "capacity": "targeting_capacity",
+                 "top_k": "targeting_top_k", "exploration_share": "targeting_exploration_share",
+                 "seed": "targeting_seed", "bootstrap_replicates": "targeting_bootstrap_replicates",
+                 "folds": "targeting_folds", "alpha": "alpha",
+                 "interval_adjustment": "targeting_interval_adjustment", "min_segment_size": "min_segment_size",
+                 "curve_points": "targeting_curve_points", "learner": "targeting_learner",
+                 "economics": "targeting_economics"}
+        values = {name: meta[key] for name, key in known.items() if meta.get(key) not in (None, "", "None")}
+        for name in ("exploration_share", "alpha"):
+            if name in values:
+                values[name] = float(values[name])
+        for name in ("seed", "bootstrap_replicates", "folds", "min_segment_size", "curve_points"):
+            if name in values:
+                values[name] = int(values[name])
+        return cls(**values)
+
+    def economics_for(self, experiments: pd.DataFrame, experiment_id: str) -> Economics:
+        extras = dict((self.economics or {}).get(experiment_id) or {})
+        unknown = sorted(set(extras) - set(ECONOMICS_KEYS))
+        if unknown:
+            raise ValueError(f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_economics has "
+                             f"unknown keys {unknown}; use {list(ECONOMICS_KEYS)}.")
+        for key in ("cost_per_metric_unit", "risk_penalty_per_unit", "risk_limit"):
+            if extras.get(key) is not None:
+                extras[key] = float(extras[key])
+        return Economics.from_experiments(experiments, experiment_id, **extras)
+
+    def policies_for(self, experiment_id: str) -> dict[str, Policy]:
+        """Every configured policy of an experiment; the deployed one (var hte_targeting_policy) is among them."""
+        common = {"exploration_share": self.exploration_share, "seed": self.seed}
+        policies = {"threshold": Policy("threshold", **common)}
+        budget = _per_experiment(self.budget, experiment_id)
+        capacity = _per_experiment(self.capacity, experiment_id)
+        top_k = _per_experiment(self.top_k, experiment_id)
+        if budget is not None:
+            policies["budget"] = Policy("budget", budget=float(budget), **common)
+        if capacity is not None:
+            policies["capacity"] = Policy("capacity", capacity=capacity, **common)
+        if top_k is not None:
+            policies["top_k"] = Policy("top_k", top_k=float(top_k), **common)
+        if self.policy not in policies:
+            raise ValueError(f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_policy is "
+                             f"'{self.policy}' but that policy is not configured; set its var "
+                             f"(hte_targeting_{self.policy}) or choose one of {sorted(policies)}.")
+        return policies
+
+
+def chosen_scores(cate_scores: pd.DataFrame, evaluation: pd.DataFrame | None, learner: str) -> pd.DataFrame:
+    """The out-of-fold CATE rows targeting uses: the learner marked ``is_chosen`` per experiment x metric x arm,
+    or the learner named by var hte_targeting_learner."""
+    if learner != "chosen":
+        rows = cate_scores[cate_scores["learner"] == learner]
+        if rows.empty:
+            raise ValueError(f"dbt_hte targeting: var hte_targeting_learner is '{learner}', which has no rows in "
+                             f"hte_cate_scores; use 'chosen' or one of {sorted(cate_scores['learner'].unique())}.")
+        return rows
+    if evaluation is None:
+        raise ValueError("dbt_hte targeting: var hte_targeting_learner is 'chosen' but hte_learner_evaluation was "
+                         "not given.")
+    picked = evaluation.loc[evaluation["is_chosen"].astype(bool), ["experiment_id", "metric", "arm", "learner"]]
+    return cate_scores.merge(picked, on=["experiment_id", "metric", "arm", "learner"], how="inner")
+
+
+def _effect_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str) -> np.ndarray:
+    eid = economics.experiment_id
+    rows = scores[(scores["experiment_id"] == eid) & (scores["metric"] == metric)]
+    wide = rows.pivot_table(index="unit_id", columns="arm", values="cate", aggfunc="first")
+    missing_arms = [a for a in economics.arms if a not in wide.columns]
+    if missing_arms:
+        raise ValueError(f"dbt_hte targeting: experiment '{eid}': hte_cate_scores has no scores for metric "
+                         f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics).")
+    matrix = wide.reindex(index=unit_ids, columns=list(economics.arms)).to_numpy(dtype=float)
+    if np.isnan(matrix).any():
+        raise ValueError(f"dbt_hte targeting: experiment '{eid}': {int(np.isnan(matrix).any(axis=1).sum())} units "
+                         f"have no out-of-fold score for metric '{metric}' in hte_cate_scores.")
+    return matrix
+
+
+@dataclass
+class ExperimentTargeting:
+    units: pd.DataFrame
+    policy_value: pd.DataFrame
+
+
+def experiment_targeting(
+    economics: Economics,
+    units: pd.DataFrame,
+    features: pd.DataFrame,
+    scores: pd.DataFrame,
+    settings: TargetingSettings,
+    feature_columns: list[str],
+    binary_metrics: set[str],
+    fit=None,
+    evaluate: bool = True,
+) -> ExperimentTargeting:
+    """Decide every unit of one experiment under the deployed policy and, with ``evaluate``, value every policy
+    out of fold (the costly part: cross-fitted outcome models per metric and arm).
+
+    ``units``: int_hte_units rows of the experiment (unit_id, arm, metric, y) plus ``propensity`` (probability of
+    the arm received); ``features``: one row per unit_id; ``scores``: chosen out-of-fold CATE rows.
+    """
+    eid = economics.experiment_id
+    target = units[units["metric"] == economics.target_metric]
+    if target.empty:
+        raise ValueError(f"dbt_hte targeting: experiment '{eid}': the target metric '{economics.target_metric}' "
+                         "has no rows in int_hte_units; add it to var hte_metrics or fix target_metric.")
+    base = target[["unit_id", "arm", "propensity"]].drop_duplicates("unit_id").sort_values("unit_id")
+    unit_ids = base["unit_id"].astype(str).to_numpy(dtype=object)
+    feats = features.drop_duplicates("unit_id").set_index(features["unit_id"].astype(str).rename("key"))
+    feats = feats.reindex(unit_ids)
+    benefit = unit_benefit(economics, feats.reset_index(drop=True), len(unit_ids))
+
+    codes = {economics.control_arm: 0, **{a: i + 1 for i, a in enumerate(economics.arms)}}
+    unknown = sorted(set(base["arm"].astype(str)) - set(codes))
+    if unknown:
+        raise ValueError(f"dbt_hte targeting: experiment '{eid}': units are in arms {unknown} that "
+                         "hte_experiments does not declare.")
+    arm_code = base["arm"].astype(str).map(codes).to_numpy(dtype=int)
+    propensity = base["propensity"].to_numpy(dtype=float)
+    X = prepare_features(feats.reset_index(drop=True), feature_columns, eid)
+
+    predicted, dr = {}, {}
+    for metric in economics.metrics:
+        predicted[metric] = _effect_matrix(scores, unit_ids, economics, metric)
+        if not evaluate:
+            continue
+        y = (units[units["metric"] == metric].drop_duplicates("unit_id").set_index("unit_id")["y"]
+             .reindex(unit_ids).fillna(0.0).to_numpy(dtype=float))
+        mu, _ = cross_fitted_outcomes(X, y, arm_code, len(codes), metric in binary_metrics, settings.folds,
+                                      settings.seed, fit)
+        dr[metric] = doubly_robust_arm_scores(y, arm_code, propensity, mu)
+
+    planned = net_value(economics, predicted, benefit)
+    assignments = {name: assign(planned, policy, unit_ids, economics)
+                   for name, policy in settings.policies_for(eid).items()}
+    deployed = assignments[settings.policy]
+    unit_table = deployed.table(unit_ids, economics.arms, economics.control_arm)
+    unit_table.insert(0, "experiment_id", eid)
+    unit_table.insert(2, "policy", settings.policy)
+
+    if not evaluate:
+        return ExperimentTargeting(units=unit_table, policy_value=pd.DataFrame())
+    realised = net_value(economics, dr, benefit)
+    values = evaluate_policies(assignments, realised.value, planned.cost, economics.arms, unit_ids,
+                               settings.bootstrap_replicates, settings.seed, settings.alpha)
+    eligible = None if economics.risk_limit is None else planned.risk_uplift <= economics.risk_limit
+    curve = budget_curve(planned.value, planned.cost, realised.value, unit_ids, eligible, settings.curve_points,
+                         settings.bootstrap_replicates, settings.seed, settings.alpha)
+    curve = curve.rename(columns={"spend": "cost"}).assign(policy="budget_curve", policy_kind="budget_curve",
+                                                           n_units=len(unit_ids))
+    curve["curve_point"] = np.arange(len(curve))
+    table = pd.concat([values.assign(curve_point=pd.NA, predicted_value=np.nan), curve], ignore_index=True)
+    table.insert(0, "experiment_id", eid)
+    table["is_deployed"] = table["policy"] == settings.policy
+    return ExperimentTargeting(units=unit_table, policy_value=table)
+
+
+def segments_table(
+    lifts: pd.DataFrame,
+    experiments: pd.DataFrame,
+    settings: TargetingSettings,
+    units: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+    segment_columns: list[str] | None = None,
+) -> pd.DataFrame:
+    """``hte_targeting_segments`` for every experiment with economics: from ``hte_segment_lifts``, or, when the
+    benefit is a per-unit column, from value lifts computed on ``units`` joined to ``features``."""
+    frames = []
+    for eid in sorted(experiments["experiment_id"].astype(str).unique()):
+        economics = settings.economics_for(experiments, eid)
+        of = lifts[lifts["experiment_id"] == eid]
+        benefit = None
+        if economics.benefit_column is not None:
+            if units is None or features is None:
+                raise ValueError(f"dbt_hte targeting: experiment '{eid}': a per-unit benefit column needs the "
+                                 "unit rows and features.")
+            rows = units[(units["experiment_id"] == eid) & (units["metric"] == economics.target_metric)]
+            scope = features["experiment_id"].isna() | (features["experiment_id"] == eid)
+            feats = features[scope].drop_duplicates("unit_id")[["unit_id", economics.benefit_column]]
+            rows = rows.merge(feats, on="unit_id", how="left")
+            b = unit_benefit(economics, rows, len(rows))
+            target = segment_value_lifts(rows, b, list(segment_columns or []), economics.control_arm, eid,
+                                         economics.target_metric)
+            benefit = 1.0
+        else:
+            target = of[of["metric"] == economics.target_metric]
+        cost = of[of["metric"] == economics.cost_metric] if economics.cost_metric else None
+        risk = of[of["metric"] == economics.risk_metric] if economics.risk_metric else None
+        frames.append(segment_decisions(target, economics, benefit, cost, risk, settings.alpha,
+                                        settings.interval_adjustment, settings.min_segment_size))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def experiment_inputs(experiment_id: str, units: pd.DataFrame, assignments: pd.DataFrame,
+                      experiments: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One experiment's unit rows with the propensity of the arm received (the input's, else the design share),
+    and its feature rows (rows without experiment_id apply to every experiment)."""
+    rows = units[units["experiment_id"] == experiment_id]
+    assigned = assignments[assignments["experiment_id"] == experiment_id][["unit_id", "propensity"]]
+    shares = experiments[experiments["experiment_id"] == experiment_id].set_index("arm")["expected_share"]
+    rows = rows.drop(columns=[c for c in ("propensity",) if c in rows]).merge(assigned, on="unit_id", how="left")
+    rows["propensity"] = rows["propensity"].astype(float).fillna(rows["arm"].map(shares).astype(float))
+    scope = features["experiment_id"].isna() | (features["experiment_id"] == experiment_id)
+    return rows, features[scope]
