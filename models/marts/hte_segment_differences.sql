@@ -1,0 +1,179 @@
+{#- The interaction summary: per experiment × metric × dimension × segment × treatment arm, the segment's lift
+    minus the lift of the rest of its dimension (all other units of the experiment), with a Welch standard error.
+
+    The rest's statistics are the overall statistics minus the segment's (they are summable). The segment and
+    the rest are disjoint sets of units, so their lifts are independent and se² = se_segment² + se_rest².
+    The family, the adjustment method and the verdict rules are those of hte_segment_lifts; a difference is
+    'too_small' when the smaller arm of either side is under hte_min_segment_size. -#}
+{%- set alpha = hte_config_alpha() -%}
+{%- set min_size = hte_config_min_segment_size() -%}
+{%- set method = hte_config_p_adjust_method() -%}
+{%- set family = hte_config_family_columns() -%}
+
+with params as (
+    select
+        {{ hte_double_literal(alpha) }} as alpha,
+        {{ hte_normal_quantile('1.0e0 - ' ~ hte_double_literal(alpha) ~ ' / 2.0e0') }} as z_critical
+),
+
+treatment_arms as (
+    select t.experiment_id, t.arm, c.arm as control_arm
+    from {{ ref('stg_hte_experiments') }} t
+    join {{ ref('stg_hte_experiments') }} c
+        on c.experiment_id = t.experiment_id
+        and c.is_control
+    where not t.is_control
+),
+
+stats as (
+    select * from {{ ref('hte_segment_stats') }}
+),
+
+overall as (
+    select experiment_id, metric, arm, n, sum_y, sum_y2
+    from stats
+    where dimension = 'overall'
+),
+
+segments as (
+    select distinct experiment_id, metric, dimension, segment
+    from stats
+    where dimension <> 'overall'
+),
+
+-- segment and rest (overall − segment) of every declared arm; an arm with no unit in the segment (or in the
+-- experiment) counts 0 units rather than disappearing
+sides as (
+    select
+        s.experiment_id,
+        s.metric,
+        s.dimension,
+        s.segment,
+        a.arm,
+        coalesce(g.n, 0) as n_segment,
+        coalesce(g.sum_y, 0.0e0) as sum_y_segment,
+        coalesce(g.sum_y2, 0.0e0) as sum_y2_segment,
+        coalesce(o.n, 0) - coalesce(g.n, 0) as n_rest,
+        coalesce(o.sum_y, 0.0e0) - coalesce(g.sum_y, 0.0e0) as sum_y_rest,
+        coalesce(o.sum_y2, 0.0e0) - coalesce(g.sum_y2, 0.0e0) as sum_y2_rest
+    from segments s
+    join {{ ref('stg_hte_experiments') }} a
+        on a.experiment_id = s.experiment_id
+    left join overall o
+        on o.experiment_id = s.experiment_id and o.metric = s.metric and o.arm = a.arm
+    left join stats g
+        on g.experiment_id = s.experiment_id and g.metric = s.metric and g.dimension = s.dimension
+        and g.segment = s.segment and g.arm = a.arm
+),
+
+-- per arm and side: mean and squared standard error of the mean (s² / n, ddof 1; null under 2 units)
+side_moments as (
+    select
+        experiment_id, metric, dimension, segment, arm, n_segment, n_rest,
+        case when n_segment > 0 then sum_y_segment / n_segment end as mean_segment,
+        case
+            when n_segment > 1
+                then {{ hte_centered_sum_of_squares('n_segment', 'sum_y_segment', 'sum_y2_segment') }} / (n_segment - 1) / n_segment
+        end as var_mean_segment,
+        case when n_rest > 0 then sum_y_rest / n_rest end as mean_rest,
+        case
+            when n_rest > 1
+                then {{ hte_centered_sum_of_squares('n_rest', 'sum_y_rest', 'sum_y2_rest') }} / (n_rest - 1) / n_rest
+        end as var_mean_rest
+    from sides
+),
+
+estimates as (
+    select
+        t.experiment_id,
+        t.metric,
+        t.dimension,
+        t.segment,
+        a.arm,
+        a.control_arm,
+        t.n_segment as n_segment_treatment,
+        c.n_segment as n_segment_control,
+        t.n_rest as n_rest_treatment,
+        c.n_rest as n_rest_control,
+        t.mean_segment - c.mean_segment as lift_segment,
+        sqrt(t.var_mean_segment + c.var_mean_segment) as lift_segment_se,
+        t.mean_rest - c.mean_rest as lift_rest,
+        sqrt(t.var_mean_rest + c.var_mean_rest) as lift_rest_se,
+        (t.mean_segment - c.mean_segment) - (t.mean_rest - c.mean_rest) as difference,
+        sqrt(t.var_mean_segment + c.var_mean_segment + t.var_mean_rest + c.var_mean_rest) as difference_se
+    from treatment_arms a
+    join side_moments t
+        on t.experiment_id = a.experiment_id and t.arm = a.arm
+    join side_moments c
+        on c.experiment_id = t.experiment_id and c.metric = t.metric and c.dimension = t.dimension
+        and c.segment = t.segment and c.arm = a.control_arm
+),
+
+tested as (
+    select
+        e.*,
+        prm.alpha,
+        prm.z_critical,
+        case
+            when least(n_segment_treatment, n_segment_control, n_rest_treatment, n_rest_control) < {{ min_size }} then true
+            else false
+        end as is_too_small,
+        case when difference_se > 0 then {{ hte_normal_two_sided_p('difference / difference_se') }} end as p_value
+    from estimates e
+    cross join params prm
+),
+
+family_tests as (
+    select *
+    from tested
+    where not is_too_small
+        and p_value is not null
+),
+
+adjusted as (
+    {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
+),
+
+family_sizes as (
+    select
+        experiment_id, metric, dimension, segment, arm, p_value_adj,
+        count(*) over (partition by {{ family | join(', ') }}) as family_size
+    from adjusted
+)
+
+select
+    t.experiment_id,
+    t.metric,
+    t.dimension,
+    t.segment,
+    t.arm,
+    t.control_arm,
+    t.n_segment_treatment,
+    t.n_segment_control,
+    t.n_rest_treatment,
+    t.n_rest_control,
+    t.lift_segment,
+    t.lift_rest,
+    t.difference,
+    t.difference_se,
+    case when t.difference_se > 0 then t.difference - t.z_critical * t.difference_se end as difference_ci_low,
+    case when t.difference_se > 0 then t.difference + t.z_critical * t.difference_se end as difference_ci_high,
+    t.p_value,
+    f.p_value_adj,
+    case
+        when t.is_too_small then 'too_small'
+        when t.p_value is null then 'not_estimable'
+        when f.p_value_adj < t.alpha and t.difference > 0 then 'positive'
+        when f.p_value_adj < t.alpha and t.difference < 0 then 'negative'
+        else 'inconclusive'
+    end as verdict,
+    t.lift_segment_se,
+    t.lift_rest_se,
+    t.is_too_small,
+    f.family_size,
+    t.alpha,
+    t.z_critical
+from tested t
+left join family_sizes f
+    on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
+    and f.segment = t.segment and f.arm = t.arm

@@ -1,0 +1,210 @@
+{#- Each treatment arm against the experiment's control arm, per experiment × metric × dimension × segment:
+    Welch difference in means, relative lift (delta method), CUPED-adjusted lift, normal intervals and p-values,
+    and the multiple-testing adjustment over the family of segment tests chosen by var hte_p_adjust_family.
+
+    Everything is computed from the summable statistics of hte_segment_stats. Dimension 'overall' / segment 'all'
+    is the pre-specified primary test (the ATE): it belongs to no segment family, so its p_value_adj is its p_value.
+    A segment whose smaller arm is under hte_min_segment_size keeps its estimates but gets verdict 'too_small' and
+    stays out of the family: it can neither be called a win nor dilute the correction of the tests that count. -#}
+{%- set alpha = hte_config_alpha() -%}
+{%- set min_size = hte_config_min_segment_size() -%}
+{%- set method = hte_config_p_adjust_method() -%}
+{%- set family = hte_config_family_columns() -%}
+
+with params as (
+    select
+        {{ hte_double_literal(alpha) }} as alpha,
+        {{ hte_normal_quantile('1.0e0 - ' ~ hte_double_literal(alpha) ~ ' / 2.0e0') }} as z_critical
+),
+
+treatment_arms as (
+    select t.experiment_id, t.arm, c.arm as control_arm
+    from {{ ref('stg_hte_experiments') }} t
+    join {{ ref('stg_hte_experiments') }} c
+        on c.experiment_id = t.experiment_id
+        and c.is_control
+    where not t.is_control
+),
+
+stats as (
+    select * from {{ ref('hte_segment_stats') }}
+),
+
+segments as (
+    select distinct experiment_id, metric, dimension, segment
+    from stats
+),
+
+-- every segment × treatment arm, even when an arm has no unit in the segment (n = 0 then, never a missing row)
+paired as (
+    select
+        s.experiment_id,
+        s.metric,
+        s.dimension,
+        s.segment,
+        a.arm,
+        a.control_arm,
+        coalesce(t.n, 0) as n_t,
+        t.sum_y as sum_y_t, t.sum_y2 as sum_y2_t, t.sum_x as sum_x_t, t.sum_x2 as sum_x2_t, t.sum_xy as sum_xy_t,
+        coalesce(c.n, 0) as n_c,
+        c.sum_y as sum_y_c, c.sum_y2 as sum_y2_c, c.sum_x as sum_x_c, c.sum_x2 as sum_x2_c, c.sum_xy as sum_xy_c,
+        case when t.has_pre_period and c.has_pre_period then true else false end as has_pre_period
+    from segments s
+    join treatment_arms a
+        on a.experiment_id = s.experiment_id
+    left join stats t
+        on t.experiment_id = s.experiment_id and t.metric = s.metric and t.dimension = s.dimension
+        and t.segment = s.segment and t.arm = a.arm
+    left join stats c
+        on c.experiment_id = s.experiment_id and c.metric = s.metric and c.dimension = s.dimension
+        and c.segment = s.segment and c.arm = a.control_arm
+),
+
+-- within-arm centred sums (S_yy, S_xx, S_xy) and means
+moments as (
+    select
+        p.*,
+        case when n_t > 0 then sum_y_t / n_t end as mean_t,
+        case when n_c > 0 then sum_y_c / n_c end as mean_c,
+        case when n_t > 0 then sum_x_t / n_t end as mean_x_t,
+        case when n_c > 0 then sum_x_c / n_c end as mean_x_c,
+        {{ hte_centered_sum_of_squares('n_t', 'sum_y_t', 'sum_y2_t') }} as s_yy_t,
+        {{ hte_centered_sum_of_squares('n_c', 'sum_y_c', 'sum_y2_c') }} as s_yy_c,
+        {{ hte_centered_sum_of_squares('n_t', 'sum_x_t', 'sum_x2_t') }} as s_xx_t,
+        {{ hte_centered_sum_of_squares('n_c', 'sum_x_c', 'sum_x2_c') }} as s_xx_c,
+        {{ hte_centered_cross_product('n_t', 'sum_x_t', 'sum_y_t', 'sum_xy_t') }} as s_xy_t,
+        {{ hte_centered_cross_product('n_c', 'sum_x_c', 'sum_y_c', 'sum_xy_c') }} as s_xy_c
+    from paired p
+),
+
+-- squared standard errors of the two arm means (s² / n with ddof 1); null with fewer than 2 units in an arm
+mean_variances as (
+    select
+        m.*,
+        case when n_t > 1 then s_yy_t / (n_t - 1) / n_t end as var_mean_t,
+        case when n_c > 1 then s_yy_c / (n_c - 1) / n_c end as var_mean_c,
+        -- CUPED θ from the pooled within-arm covariance: pooling within arms keeps the treatment effect out of
+        -- the slope, and one θ for both arms keeps the adjusted difference unbiased (Deng et al. 2013)
+        case
+            when has_pre_period and n_t > 1 and n_c > 1 and s_xx_t + s_xx_c > 0
+                then (s_xy_t + s_xy_c) / (s_xx_t + s_xx_c)
+        end as cuped_theta
+    from moments m
+),
+
+estimates as (
+    select
+        v.*,
+        mean_t - mean_c as lift_abs,
+        sqrt(var_mean_t + var_mean_c) as lift_abs_se,
+        case when mean_c <> 0 then mean_t / mean_c - 1.0e0 end as lift_rel,
+        -- delta method for a ratio of independent means: Var(ȳT/ȳC) ≈ Var(ȳT)/ȳC² + ȳT²·Var(ȳC)/ȳC⁴
+        case
+            when mean_c <> 0
+                then sqrt(var_mean_t / (mean_c * mean_c) + mean_t * mean_t * var_mean_c / (mean_c * mean_c * mean_c * mean_c))
+        end as lift_rel_se,
+        (mean_t - mean_c) - cuped_theta * (mean_x_t - mean_x_c) as lift_cuped,
+        -- variance of the adjusted outcome y − θx within each arm, (S_yy − 2θS_xy + θ²S_xx)/(n − 1), divided by n;
+        -- a case, not greatest(), to clamp rounding below 0: greatest() skips nulls and would turn "no θ" into 0
+        case when cuped_theta is not null then sqrt(
+            {{ hte_clamp_at_zero('(s_yy_t - 2.0e0 * cuped_theta * s_xy_t + cuped_theta * cuped_theta * s_xx_t) / (n_t - 1)') }} / n_t
+            + {{ hte_clamp_at_zero('(s_yy_c - 2.0e0 * cuped_theta * s_xy_c + cuped_theta * cuped_theta * s_xx_c) / (n_c - 1)') }} / n_c
+        ) end as lift_cuped_se
+    from mean_variances v
+),
+
+tested as (
+    select
+        e.*,
+        prm.alpha,
+        prm.z_critical,
+        case when dimension <> 'overall' and least(n_t, n_c) < {{ min_size }} then true else false end as is_too_small,
+        case when lift_abs_se > 0 then {{ hte_normal_two_sided_p('lift_abs / lift_abs_se') }} end as p_value,
+        case when lift_cuped_se > 0 then {{ hte_normal_two_sided_p('lift_cuped / lift_cuped_se') }} end as lift_cuped_p_value
+    from estimates e
+    cross join params prm
+),
+
+family_tests as (
+    select *
+    from tested
+    where dimension <> 'overall'
+        and not is_too_small
+        and p_value is not null
+),
+
+adjusted as (
+    {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
+),
+
+family_sizes as (
+    select
+        experiment_id, metric, dimension, segment, arm, p_value_adj,
+        count(*) over (partition by {{ family | join(', ') }}) as family_size
+    from adjusted
+),
+
+combined as (
+    select
+        t.*,
+        case when t.dimension = 'overall' then t.p_value else f.p_value_adj end as p_value_adj,
+        case when t.dimension = 'overall' and t.p_value is not null then 1 else f.family_size end as family_size
+    from tested t
+    left join family_sizes f
+        on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
+        and f.segment = t.segment and f.arm = t.arm
+)
+
+select
+    experiment_id,
+    metric,
+    dimension,
+    segment,
+    arm,
+    control_arm,
+    n_t as n_treatment,
+    n_c as n_control,
+    mean_t as mean_treatment,
+    mean_c as mean_control,
+    lift_abs,
+    lift_abs_se,
+    case when lift_abs_se > 0 then lift_abs - z_critical * lift_abs_se end as lift_abs_ci_low,
+    case when lift_abs_se > 0 then lift_abs + z_critical * lift_abs_se end as lift_abs_ci_high,
+    lift_rel,
+    lift_rel_se,
+    case when lift_rel_se > 0 then lift_rel - z_critical * lift_rel_se end as lift_rel_ci_low,
+    case when lift_rel_se > 0 then lift_rel + z_critical * lift_rel_se end as lift_rel_ci_high,
+    lift_cuped,
+    lift_cuped_se,
+    p_value,
+    p_value_adj,
+    case
+        when is_too_small then 'too_small'
+        when p_value is null then 'not_estimable'
+        when p_value_adj < alpha and lift_abs > 0 then 'positive'
+        when p_value_adj < alpha and lift_abs < 0 then 'negative'
+        else 'inconclusive'
+    end as verdict,
+    case
+        when n_t = 0 or n_c = 0 then 'an arm has no unit in this segment'
+        when mean_c = 0 then 'control mean is 0'
+    end as lift_rel_note,
+    case when lift_cuped_se > 0 then lift_cuped - z_critical * lift_cuped_se end as lift_cuped_ci_low,
+    case when lift_cuped_se > 0 then lift_cuped + z_critical * lift_cuped_se end as lift_cuped_ci_high,
+    lift_cuped_p_value,
+    cuped_theta,
+    case
+        when lift_abs_se > 0 and lift_cuped_se is not null
+            then 1.0e0 - (lift_cuped_se * lift_cuped_se) / (lift_abs_se * lift_abs_se)
+    end as cuped_variance_reduction,
+    case
+        when n_t = 0 or n_c = 0 then 'an arm has no unit in this segment'
+        when not has_pre_period then 'no pre-period values for this metric'
+        when n_t < 2 or n_c < 2 then 'fewer than 2 units in an arm'
+        when cuped_theta is null then 'pre-period values do not vary within the arms of this segment'
+    end as lift_cuped_note,
+    is_too_small,
+    family_size,
+    alpha,
+    z_critical
+from combined
