@@ -46,8 +46,8 @@ select
     r.sum_xy,
     case when r.has_pre_period_flag = 1 then true else false end as has_pre_period,
     r.sum_y / r.n as mean_y,
-    -- sample variance (ddof 1) from the sums; null for a single unit
-    case when r.n > 1 then (r.sum_y2 - r.sum_y * r.sum_y / r.n) / (r.n - 1) end as var_y
+    -- sample variance (ddof 1) from the sums, with the rounding guard of the lifts; null for a single unit
+    case when r.n > 1 then {{ hte_centered_sum_of_squares('r.n', 'r.sum_y', 'r.sum_y2') }} / (r.n - 1) end as var_y
 from rolled_up r
 left join observed_dimensions d
     on d.experiment_id = r.experiment_id
