@@ -41,6 +41,32 @@ def sampling_key_sql(seed: int) -> str:
     return f"coalesce(cast(cluster_id as varchar), cast(unit_id as varchar)) || ':{int(seed)}'"
 
 
+def select_columns(relation, columns: list[str]):
+    """The relation with only `columns`, projected in the warehouse where possible."""
+    if isinstance(relation, pd.DataFrame):
+        return relation[columns]
+    if hasattr(relation, "project") and hasattr(relation, "df"):  # DuckDB
+        return relation.project(", ".join('"' + c.replace('"', '""') + '"' for c in columns))
+    return relation.select(*columns)  # Spark and Snowpark
+
+
+def numeric_features(relation, columns: list[str]) -> pd.DataFrame | None:
+    """experiment_id, unit_id and the numeric ones of `columns` (var hte_feature_columns) of stg_hte_unit_features.
+
+    Column types are read from an empty result first, so no text feature column is ever moved into Python.
+    None when no configured feature column is numeric.
+    """
+    present = [c for c in columns if c in list(relation.columns)]
+    if not present:
+        return None
+    projected = select_columns(relation, present)
+    empty = projected.head(0) if isinstance(projected, pd.DataFrame) else to_pandas(projected.limit(0))
+    numeric = [c for c in present if pd.api.types.is_numeric_dtype(empty[c])]
+    if not numeric:
+        return None
+    return to_pandas(select_columns(relation, ["experiment_id", "unit_id", *numeric]))
+
+
 def only_experiments(relation, experiment_ids: list[str]):
     """The relation restricted to some experiments, filtered in the warehouse where possible."""
     if isinstance(relation, pd.DataFrame):

@@ -31,7 +31,7 @@ REGRESSION_COLUMNS = [
     "estimate", "std_error", "ci_low", "ci_high", "p_value", "statistic", "df", "status", "reason",
     "fit_source", "cov_type", "n_units",
     "marginal_estimate", "shrunk_estimate", "shrunk_ci_low", "shrunk_ci_high",
-    "se_unadjusted", "se_reduction",
+    "se_unadjusted", "se_reduction", "covariates",
 ]  # fmt: skip
 
 TEST_COLUMNS = [

@@ -82,52 +82,124 @@ def covariance_kwargs(data: pd.DataFrame, settings: RegressionSettings) -> dict:
     return {"cov_type": settings.cov_type}
 
 
-def covariate_adjusted_effects(
-    units: pd.DataFrame, experiments: pd.DataFrame, settings: RegressionSettings, fit_source: str
-) -> pd.DataFrame:
-    """Lin's (2013) estimator: y on T, the centred pre-period value x and T * x, with robust errors.
+# The name under which the metric's pre-period value appears among the covariates (cannot clash with a column).
+PRE_PERIOD = "pre-period value"
 
-    Centring x at its pooled mean makes the T coefficient the average treatment effect; the interaction keeps
-    the adjustment from hurting precision when the arms' slopes differ (Freedman's critique of plain ANCOVA).
-    Reported beside the unadjusted difference in means on the same units, as a standard-error reduction.
+
+def feature_covariates(features: pd.DataFrame | None, experiment_id: str) -> pd.DataFrame:
+    """One row per unit of the experiment: its numeric pre-treatment features (stg_hte_unit_features).
+
+    A feature row without experiment_id applies to every experiment (macro hte_feature_join); when a unit has
+    both, the experiment's own row wins. Columns with no value in this experiment are dropped.
+    """
+    if features is None or features.empty:
+        return pd.DataFrame(columns=["unit_id"])
+    ids = ("experiment_id", "unit_id")
+    numeric = [c for c in features.columns if c not in ids and pd.api.types.is_numeric_dtype(features[c])]
+    own = (features["experiment_id"].astype("string") == experiment_id).fillna(False).astype(bool)
+    rows = features.loc[own | features["experiment_id"].isna(), ["unit_id", *numeric]].assign(_own=own)
+    rows = rows.sort_values("_own", ascending=False, kind="stable").drop_duplicates("unit_id").drop(columns="_own")
+    rows = rows.assign(unit_id=rows["unit_id"].astype(str))
+    return rows[["unit_id", *[c for c in numeric if rows[c].notna().any()]]]
+
+
+def covariate_matrix(pair: pd.DataFrame, feature_rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """The centred covariates of one comparison's units and their names.
+
+    The pre-period value `x` comes first when the metric has one, then the numeric features. A covariate that
+    is missing for some units is filled with its mean and joined by a missing indicator: both are pre-treatment,
+    so the adjusted estimator stays consistent (Lin, Green and Coppock's standard operating procedure), whereas
+    dropping those units would change the population the effect is about. Constant covariates, and covariates
+    that are linear combinations of earlier ones, carry no information and are dropped.
+    """
+    frame = pd.DataFrame({"unit_id": pair["unit_id"].astype(str).to_numpy()})
+    if pair["x"].notna().any():
+        frame[PRE_PERIOD] = pair["x"].to_numpy(dtype=float)
+    if len(feature_rows.columns) > 1:
+        joined = frame[["unit_id"]].merge(feature_rows, on="unit_id", how="left")
+        for c in feature_rows.columns.drop("unit_id"):
+            frame[c] = joined[c].to_numpy(dtype=float, na_value=np.nan)
+    columns, names = [], []
+    for c in frame.columns.drop("unit_id"):
+        values = frame[c].to_numpy(dtype=float)
+        missing = np.isnan(values)
+        if missing.all():
+            continue
+        columns.append(np.where(missing, values[~missing].mean(), values))
+        names.append(c)
+        if missing.any():
+            columns.append(missing.astype(float))
+            names.append(f"{c} is missing")
+    if not columns:
+        return np.empty((len(pair), 0)), []
+    z = np.column_stack(columns)
+    z = z - z.mean(axis=0)
+    kept = ~aliased_columns(np.column_stack([np.ones(len(z)), z]))[1:]
+    return z[:, kept], [name for name, keep in zip(names, kept, strict=True) if keep]
+
+
+def covariate_adjusted_effects(
+    units: pd.DataFrame,
+    experiments: pd.DataFrame,
+    settings: RegressionSettings,
+    fit_source: str,
+    features: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Lin's (2013) estimator: y on T, the centred covariates Z and T * Z, with robust errors.
+
+    Z is the pre-period value `x` and the numeric columns of `features` (stg_hte_unit_features restricted to
+    var hte_feature_columns). Centring Z at its pooled mean makes the T coefficient the average treatment
+    effect; the interactions keep the adjustment from hurting precision when the arms' slopes differ
+    (Freedman's critique of plain ANCOVA). Reported beside the unadjusted difference in means on the same
+    units, as a standard-error reduction.
     """
     data = as_unit_cells(units)
-    z = stats.norm.ppf(1.0 - settings.alpha / 2.0)
+    z_crit = stats.norm.ppf(1.0 - settings.alpha / 2.0)
     rows = []
+    feature_rows = {}
     for comparison in comparisons(experiments, data):
+        if comparison.experiment_id not in feature_rows:
+            feature_rows[comparison.experiment_id] = feature_covariates(features, comparison.experiment_id)
         pair = data[
             (data["experiment_id"] == comparison.experiment_id)
             & (data["metric"] == comparison.metric)
             & data["arm"].isin([comparison.arm, comparison.control_arm])
         ]
-        if pair.empty or pair["x"].isna().all():
+        if pair.empty:
             continue
-        row = {**comparison.keys(), "model": "covariate_adjusted", "term": "treatment", "role": "treatment",
-               "fit_source": fit_source, "n_units": len(pair)}  # fmt: skip
+        z, names = covariate_matrix(pair, feature_rows[comparison.experiment_id])
+        if not names:
+            continue
         kwargs = covariance_kwargs(pair, settings)
-        row["cov_type"] = kwargs["cov_type"]
-        if pair["x"].isna().any():
-            row.update(
-                status="not_estimable",
-                reason=f"metric '{comparison.metric}' has a pre-period value for only some units; "
-                "Lin's estimator needs it for all",
-            )
-            rows.append(row)
-            continue
+        row = {**comparison.keys(), "model": "covariate_adjusted", "term": "treatment", "role": "treatment",
+               "fit_source": fit_source, "n_units": len(pair), "cov_type": kwargs["cov_type"],
+               "covariates": ", ".join(names)}  # fmt: skip
         t = (pair["arm"] == comparison.arm).to_numpy(dtype=float)
-        xc = pair["x"].to_numpy(dtype=float) - pair["x"].mean()
         y = pair["sum_y"].to_numpy(dtype=float)
-        if t.min() == t.max() or np.ptp(y) == 0 or np.ptp(xc) == 0:
-            row.update(
-                status="not_estimable", reason="one arm is empty, or the metric or its pre-period value is constant"
-            )
+        if t.min() == t.max() or np.ptp(y) == 0:
+            row.update(status="not_estimable", reason=f"arm '{comparison.arm}' or control "
+                       f"'{comparison.control_arm}' is empty, or metric '{comparison.metric}' is constant")  # fmt: skip
             rows.append(row)
             continue
-        lin = sm.OLS(y, np.column_stack([np.ones_like(t), t, xc, t * xc])).fit(**kwargs)
-        plain = sm.OLS(y, np.column_stack([np.ones_like(t), t])).fit(**kwargs)
+        x = np.column_stack([np.ones_like(t), t, z, t[:, None] * z])
+        # An interaction aliased with its covariate (a covariate that varies in one arm only) is dropped; the
+        # treatment coefficient is still the average effect, as the centring is unchanged.
+        x = x[:, ~aliased_columns(x)]
+        if len(y) <= x.shape[1]:
+            row.update(status="too_few_units", reason=f"{len(y)} units for {x.shape[1]} coefficients of the "
+                       "covariate-adjusted model leave no residual degrees of freedom")  # fmt: skip
+            rows.append(row)
+            continue
+        lin = sm.OLS(y, x).fit(**kwargs)
+        plain = sm.OLS(y, x[:, :2]).fit(**kwargs)
         estimate, se, se0 = float(lin.params[1]), float(lin.bse[1]), float(plain.bse[1])
+        if not (np.isfinite(se) and np.isfinite(se0)):
+            row.update(status="leverage_one", reason=f"a unit alone determines a coefficient, so {kwargs['cov_type']} "
+                       "is undefined; use HC0 or HC1")  # fmt: skip
+            rows.append(row)
+            continue
         row.update(
-            estimate=estimate, std_error=se, ci_low=estimate - z * se, ci_high=estimate + z * se,
+            estimate=estimate, std_error=se, ci_low=estimate - z_crit * se, ci_high=estimate + z_crit * se,
             p_value=float(2 * stats.norm.sf(abs(estimate) / se)), status="ok", reason=None,
             se_unadjusted=se0, se_reduction=1.0 - se / se0,
         )  # fmt: skip

@@ -3,7 +3,7 @@
 Settings arrive through `config: meta:` (python_models/regressions.yml), filled from the hte_* vars.
 """
 
-from hte_engine.io import bounded_units, experiments_with_clusters, only_experiments, to_pandas
+from hte_engine.io import bounded_units, experiments_with_clusters, numeric_features, only_experiments, to_pandas
 from hte_engine.regression import RegressionSettings
 from hte_engine.regression_tables import experiments_needing_units, interaction_regressions_table
 
@@ -19,10 +19,13 @@ def model(dbt, session):
     experiments = to_pandas(dbt.ref("stg_hte_experiments"))
     unit_rows = dbt.ref("int_hte_units")
     clustered = experiments_with_clusters(unit_rows)
-    needed = experiments_needing_units(cells, settings, clustered, binary_metrics)
+    features = None
+    if settings.covariate_adjustment:
+        features = numeric_features(dbt.ref("stg_hte_unit_features"), list(meta.get("feature_columns") or []))
+    needed = experiments_needing_units(cells, settings, clustered, binary_metrics, features)
     units, sampled = (None, False)
     if needed:
         units, sampled = bounded_units(only_experiments(unit_rows, needed), settings.max_unit_rows, settings.seed)
     return interaction_regressions_table(
-        cells, experiments, dimensions, settings, units, sampled, clustered, binary_metrics
+        cells, experiments, dimensions, settings, units, sampled, clustered, binary_metrics, features
     )

@@ -12,6 +12,7 @@ import pytest
 import statsmodels.formula.api as smf
 
 from hte_engine.regression import RegressionSettings, heterogeneity_tests, interaction_regressions_from_cells
+from hte_engine.shrinkage import shrink_segment_effects
 
 RTOL = 1e-9
 CELL_KEYS = ["experiment_id", "metric", "arm", "device", "age", "region"]
@@ -78,13 +79,18 @@ def test_marginal_rows_equal_statsmodels(cov_type: str) -> None:
                     contrast = "t" if row["segment"] == reference else f"t + t:{coded}[T.{row['segment']}]"
                     t = fit.t_test(contrast)
                     expected, se = float(np.squeeze(t.effect)), float(np.squeeze(t.sd))
+                    p_value, interval = float(np.squeeze(t.pvalue)), np.squeeze(t.conf_int(alpha=0.05))
                 else:
                     name = {"baseline": "Intercept", "treatment": "t"}.get(row["role"])
                     if name is None:
                         prefix = "t:" if row["role"] == "interaction" else ""
                         name = f"{prefix}{coded}[T.{row['segment']}]"
                     expected, se = fit.params[name], fit.bse[name]
+                    p_value, interval = fit.pvalues[name], fit.conf_int(alpha=0.05).loc[name].to_numpy()
                 assert row["status"] == "ok"
+                # Robust covariances make statsmodels use the normal distribution, as the rows do.
+                assert row["p_value"] == pytest.approx(p_value, rel=1e-7, abs=1e-15)
+                assert [row["ci_low"], row["ci_high"]] == pytest.approx(list(interval), rel=RTOL, abs=1e-12)
                 assert row["estimate"] == pytest.approx(expected, rel=RTOL, abs=1e-12)
                 assert row["std_error"] == pytest.approx(se, rel=RTOL)
             wald = rows_for(tests, arm=arm, dimension=dimension, test="wald_interactions").iloc[0]
@@ -176,9 +182,26 @@ def test_bad_designs_carry_status_and_no_numbers() -> None:
     assert (single["status"] == "single_level").all() and single["statistic"].isna().all()
     assert rows_for(regressions, experiment_id="e2", model="adjusted").empty, "one usable dimension: no adjusted model"
 
+    # Holm over the family's two dimensions in closed form: 2 p_min, then max(2 p_min, p_max), capped at 1.
     family = rows_for(tests, experiment_id="e1", metric="spend", arm="t1", test="wald_interactions")
-    assert family["p_value_adj"].notna().all()
-    assert (family["p_value_adj"] >= family["p_value"]).all()
+    p_min, p_max = sorted(family["p_value"])
+    holm = {p_min: min(1.0, 2 * p_min), p_max: min(1.0, max(2 * p_min, p_max))}
+    assert family["p_value_adj"].tolist() == pytest.approx([holm[p] for p in family["p_value"]], rel=1e-12)
+
+
+def test_shrunk_columns_are_the_empirical_bayes_posterior_of_the_raw_segment_effects() -> None:
+    rng = np.random.default_rng(8)
+    units = make_units(seed=6, n=8000)
+    regions, shares = ["north", "south", "east", "west", "centre"], [0.4, 0.3, 0.15, 0.1, 0.05]
+    units["region"] = rng.choice(regions, len(units), p=shares)
+    regressions = interaction_regressions_from_cells(to_cells(units), EXPERIMENTS, ["device", "region"])
+    effects = rows_for(regressions, arm="t1", model="marginal", dimension="region", role="segment_effect")
+    shrunk = shrink_segment_effects(effects["estimate"].to_numpy(), effects["std_error"].to_numpy())
+    assert effects["shrunk_estimate"].to_numpy() == pytest.approx(shrunk.posterior_mean, rel=1e-12)
+    assert effects["shrunk_ci_low"].to_numpy() == pytest.approx(shrunk.ci_low, rel=1e-12)
+    assert effects["shrunk_ci_high"].to_numpy() == pytest.approx(shrunk.ci_high, rel=1e-12)
+    device = rows_for(regressions, arm="t1", model="marginal", dimension="device", role="segment_effect")
+    assert device["shrunk_estimate"].isna().all(), "three segments are too few to estimate the prior"
 
 
 def test_configured_reference_segment_is_used_and_missing_one_falls_back() -> None:

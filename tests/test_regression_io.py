@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.io import bounded_units, experiments_with_clusters, only_experiments, to_pandas
+from hte_engine.io import bounded_units, experiments_with_clusters, numeric_features, only_experiments, to_pandas
 
 
 @pytest.fixture()
@@ -51,3 +51,16 @@ def test_small_relation_is_read_whole_and_filters_push_down(units: pd.DataFrame)
 def test_unknown_relation_type_is_a_clear_error() -> None:
     with pytest.raises(TypeError, match="cannot read a relation of type list"):
         to_pandas([1, 2, 3])
+
+
+@pytest.mark.parametrize("kind", ["pandas", "duckdb"])
+def test_numeric_features_keep_only_configured_numeric_columns(kind: str) -> None:
+    features = pd.DataFrame({"experiment_id": [None, "e1"], "unit_id": ["u1", "u2"], "tenure": [3, 5],
+                             "score": [0.5, None], "device": ["ios", "web"], "unlisted": [1.0, 2.0]})  # fmt: skip
+    con = duckdb.connect()
+    con.register("features_view", features)
+    relation = features if kind == "pandas" else con.sql("select * from features_view")
+    frame = numeric_features(relation, ["device", "tenure", "score", "not_a_column"])
+    assert list(frame.columns) == ["experiment_id", "unit_id", "tenure", "score"]
+    assert frame["tenure"].tolist() == [3, 5] and frame["experiment_id"].isna().tolist() == [True, False]
+    assert numeric_features(relation, ["device"]) is None
