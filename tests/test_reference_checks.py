@@ -1,0 +1,61 @@
+"""hte_checks and hte_dimension_tests on the demo against scipy and statsmodels.
+
+SRM: scipy.stats.chisquare of the unit counts per arm against n·expected_share. Balance: scipy.stats.
+chi2_contingency(segment × arm table, correction=False). Cochran's Q: the reference's Q, pooled lift and I² are
+cross-checked with statsmodels' fixed-effect meta-analysis (combine_effects), the p-value with scipy.stats.chi2.sf.
+Tolerances: labels and degrees of freedom exact, statistics and p-values 1e-9 relative.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from statsmodels.stats.meta_analysis import combine_effects
+
+import reference as ref
+
+
+def test_checks_match_scipy(demo_build):
+    expected = ref.demo_reference()["hte_checks"]
+    actual = demo_build.table("hte_checks")
+    problems = ref.compare(actual, expected, ref.CHECK_KEYS, ref.CHECK_ROW_COLUMNS, label="hte_checks")
+    tested = list(ref.TESTED_CHECKS)
+    problems += ref.compare(actual[actual["check_name"].isin(tested)], expected[expected["check_name"].isin(tested)],
+                            ref.CHECK_KEYS, ref.CHECK_TEST_COLUMNS, label="hte_checks (tests)")
+    assert not problems, "\n".join(problems)
+
+
+def test_alert_threshold_and_messages(demo_build):
+    checks = demo_build.table("hte_checks")
+    alert_p = ref.project_vars()["hte_check_alert_p"]
+    tested = checks[checks["p_value"].notna()]
+    assert (tested["status"] == np.where(tested["p_value"] < alert_p, "alert", "pass")).all()
+    assert np.allclose(tested["threshold"].astype(float), alert_p)
+    assert checks["message"].notna().all() and (checks["message"].str.len() > 20).all()
+
+
+def test_dimension_tests_match_reference(demo_build):
+    problems = ref.compare(demo_build.table("hte_dimension_tests"), ref.demo_reference()["hte_dimension_tests"],
+                           ref.DIMENSION_TEST_KEYS, ref.DIMENSION_TEST_COLUMNS, label="hte_dimension_tests")
+    assert not problems, "\n".join(problems)
+
+
+# combine_effects also estimates random-effects quantities (unused here), taking the square root of a negative
+# between-segment variance estimate when Q < df.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in sqrt:RuntimeWarning")
+def test_reference_cochran_q_equals_statsmodels_meta_analysis():
+    expected = ref.demo_reference()
+    lifts = expected["hte_segment_lifts"]
+    tests = expected["hte_dimension_tests"]
+    ok = tests[tests["status"] == "ok"]
+    assert len(ok) > 0
+    for row in ok.itertuples():
+        usable = lifts[(lifts["experiment_id"] == row.experiment_id) & (lifts["metric"] == row.metric)
+                       & (lifts["arm"] == row.arm) & (lifts["dimension"] == row.dimension)
+                       & ~lifts["is_too_small"] & lifts["p_value"].notna()]
+        meta = combine_effects(usable["lift_abs"].to_numpy(), usable["lift_abs_se"].to_numpy() ** 2,
+                               method_re="chi2")
+        assert row.statistic == pytest.approx(meta.q, rel=1e-9)
+        assert row.pooled_lift == pytest.approx(meta.mean_effect_fe, rel=1e-9, abs=1e-12)
+        assert row.i_squared == pytest.approx(max(0.0, meta.i2), rel=1e-9, abs=1e-12)
+        assert row.df == len(usable) - 1
