@@ -3,6 +3,13 @@ and ``hte_policy_value`` (the budget curve included, as rows of policy ``budget_
 
 The dbt Python models only read relations and call these functions; everything here runs on pandas frames, so it
 is tested without dbt. Settings come from ``config: meta:`` (vars ``hte_targeting_*``, keys without ``hte_``).
+
+Where the numbers come from (columns ``score_source`` and ``dr_source``): the effects are the chosen learner's
+out-of-fold scores in ``hte_cate_scores``, and for a two-arm experiment the doubly-robust scores are the ones it
+stores. ``hte_cate_scores`` compares each treatment arm with control on those two arms' units only, so in a
+multi-arm experiment a unit has no score for the arms it was not compared on: an arm whose chosen learner is
+``constant`` still covers every unit (its effect is the same for all), otherwise the experiment's effects and its
+multi-arm doubly-robust scores come from outcome models cross-fitted here (``policy_value.cross_fitted_outcomes``).
 """
 
 from __future__ import annotations
@@ -110,19 +117,41 @@ def chosen_scores(cate_scores: pd.DataFrame, evaluation: pd.DataFrame | None, le
     return cate_scores.merge(picked, on=["experiment_id", "metric", "arm", "learner"], how="inner")
 
 
-def _effect_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str) -> np.ndarray:
+def _stored_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str,
+                   column: str) -> np.ndarray:
+    """(n, K) matrix of one hte_cate_scores column for the experiment's units and treatment arms; NaN where the
+    table has no row (a pairwise comparison only scores the units of its own two arms)."""
     eid = economics.experiment_id
     rows = scores[(scores["experiment_id"] == eid) & (scores["metric"] == metric)]
-    wide = rows.pivot_table(index="unit_id", columns="arm", values="cate", aggfunc="first")
-    missing_arms = [a for a in economics.arms if a not in wide.columns]
+    if column not in rows:
+        return np.full((len(unit_ids), len(economics.arms)), np.nan)
+    missing_arms = [a for a in economics.arms if a not in set(rows["arm"].astype(str))]
     if missing_arms:
         raise ValueError(f"dbt_hte targeting: experiment '{eid}': hte_cate_scores has no scores for metric "
-                         f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics).")
-    matrix = wide.reindex(index=unit_ids, columns=list(economics.arms)).to_numpy(dtype=float)
-    if np.isnan(matrix).any():
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': {int(np.isnan(matrix).any(axis=1).sum())} units "
-                         f"have no out-of-fold score for metric '{metric}' in hte_cate_scores.")
-    return matrix
+                         f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics and "
+                         "the status of those comparisons in hte_learner_evaluation).")
+    wide = rows.pivot_table(index="unit_id", columns="arm", values=column, aggfunc="first")
+    wide.index = wide.index.astype(str)
+    return wide.reindex(index=unit_ids, columns=list(economics.arms)).to_numpy(dtype=float)
+
+
+def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Economics, metric: str) -> np.ndarray:
+    """Give the units of other arms the score of an arm whose learner is ``constant``: its effect is the same
+    for every unit, and none of the comparison's models saw those units, so the value is still out of fold. (When
+    the uplift evaluation finds no heterogeneity worth a model, the policy is then the best blanket arm per unit,
+    as it should be, rather than the ranking of some other model.)"""
+    rows = scores[(scores["experiment_id"] == economics.experiment_id) & (scores["metric"] == metric)]
+    out = matrix.copy()
+    for j, arm in enumerate(economics.arms):
+        learners = set(rows.loc[rows["arm"] == arm, "learner"].astype(str))
+        if learners == {"constant"} and np.isnan(out[:, j]).any():
+            out[np.isnan(out[:, j]), j] = np.nanmean(out[:, j])
+    return out
+
+
+def _learner_label(scores: pd.DataFrame, economics: Economics) -> str:
+    learners = sorted(scores.loc[scores["experiment_id"] == economics.experiment_id, "learner"].astype(str).unique())
+    return "hte_cate_scores: " + ", ".join(learners)
 
 
 @dataclass
@@ -168,16 +197,41 @@ def experiment_targeting(
     propensity = base["propensity"].to_numpy(dtype=float)
     X = prepare_features(feats.reset_index(drop=True), feature_columns, eid)
 
+    stored = {m: _fill_constant_arms(_stored_matrix(scores, unit_ids, economics, m, "cate"), scores, economics, m)
+              for m in economics.metrics}
+    complete = all(not np.isnan(matrix).any() for matrix in stored.values())
+    single_arm = len(economics.arms) == 1
+    if not complete and single_arm:
+        short = max(int(np.isnan(matrix).any(axis=1).sum()) for matrix in stored.values())
+        raise ValueError(f"dbt_hte targeting: experiment '{eid}': {short} units have no out-of-fold score in "
+                         "hte_cate_scores (trimmed for overlap, or added after it was built); rebuild it with "
+                         "`dbt build --select hte_cate_scores+`, or drop the trimmed units from the experiment's "
+                         "inputs so that targeting decides only units with an honest score.")
+    # A two-arm experiment's stored doubly-robust score is exactly Gamma_i(1) of ``policy_value`` (same out-of-fold
+    # nuisances, propensity of the arm received), so it is reused. hte_cate_scores compares each arm with control
+    # on those two arms' units only: with several treatment arms, a unit of arm j has neither a score nor
+    # nuisances for arm k, so the policy cannot rank its arms and the multi-arm AIPW score (which needs mu_k and
+    # mu_0 at every unit) cannot be assembled. Then both come from outcome models cross-fitted here on every arm.
+    stored_dr = {m: _stored_matrix(scores, unit_ids, economics, m, "dr_score") for m in economics.metrics}
+    dr_reusable = single_arm and all(not np.isnan(matrix).any() for matrix in stored_dr.values())
+    fit_outcomes = not complete or (evaluate and not dr_reusable)
+
     predicted, dr = {}, {}
+    score_source = _learner_label(scores, economics) if complete else "targeting outcome models (cross-fitted)"
     for metric in economics.metrics:
-        predicted[metric] = _effect_matrix(scores, unit_ids, economics, metric)
-        if not evaluate:
+        predicted[metric] = stored[metric]
+        if dr_reusable:
+            dr[metric] = stored_dr[metric]
+        if not fit_outcomes:
             continue
         y = (units[units["metric"] == metric].drop_duplicates("unit_id").set_index("unit_id")["y"]
              .reindex(unit_ids).fillna(0.0).to_numpy(dtype=float))
         mu, _ = cross_fitted_outcomes(X, y, arm_code, len(codes), metric in binary_metrics, settings.folds,
                                       settings.seed, fit)
-        dr[metric] = doubly_robust_arm_scores(y, arm_code, propensity, mu)
+        if not complete:
+            predicted[metric] = mu[:, 1:] - mu[:, [0]]
+        if evaluate and not dr_reusable:
+            dr[metric] = doubly_robust_arm_scores(y, arm_code, propensity, mu)
 
     planned = net_value(economics, predicted, benefit)
     assignments = {name: assign(planned, policy, unit_ids, economics)
@@ -186,6 +240,9 @@ def experiment_targeting(
     unit_table = deployed.table(unit_ids, economics.arms, economics.control_arm)
     unit_table.insert(0, "experiment_id", eid)
     unit_table.insert(2, "policy", settings.policy)
+    # The best arm's net value whatever the decision: the score whose distribution the history tracks for drift.
+    unit_table["best_net_value"] = planned.value.max(axis=1)
+    unit_table["score_source"] = score_source
 
     if not evaluate:
         return ExperimentTargeting(units=unit_table, policy_value=pd.DataFrame())
@@ -201,6 +258,8 @@ def experiment_targeting(
     table = pd.concat([values.assign(curve_point=pd.NA, predicted_value=np.nan), curve], ignore_index=True)
     table.insert(0, "experiment_id", eid)
     table["is_deployed"] = table["policy"] == settings.policy
+    table["score_source"] = score_source
+    table["dr_source"] = "hte_cate_scores" if dr_reusable else "targeting outcome models (cross-fitted)"
     return ExperimentTargeting(units=unit_table, policy_value=table)
 
 

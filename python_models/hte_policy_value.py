@@ -28,5 +28,6 @@ def model(dbt, session):
         frames.append(result.policy_value)
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
-        return pd.DataFrame(columns=["experiment_id", "policy", "policy_kind", "value", "ci_low", "ci_high", "n_treated", "cost"])
+        return pd.DataFrame(columns=["experiment_id", "policy", "policy_kind", "value", "ci_low", "ci_high",
+                                     "n_treated", "cost", "is_deployed", "score_source", "dr_source"])
     return pd.concat(frames, ignore_index=True)

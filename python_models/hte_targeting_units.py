@@ -11,6 +11,8 @@ def model(dbt, session):
     dbt.config(materialized="table")
     meta = dbt.config.get("meta") or {}
     settings = TargetingSettings.from_meta(meta)
+    # Needed when a multi-arm experiment's scores are completed by outcome models (classifier for a binary metric).
+    binary = {name for name, spec in (meta.get("metrics") or {}).items() if spec.get("kind") == "binary"}
     experiments = to_pandas(dbt.ref("stg_hte_experiments"))
     scores = chosen_scores(to_pandas(dbt.ref("hte_cate_scores")), to_pandas(dbt.ref("hte_learner_evaluation")),
                            settings.learner)
@@ -22,9 +24,11 @@ def model(dbt, session):
         economics = settings.economics_for(experiments, eid)
         rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
         result = experiment_targeting(economics, rows, feats, scores, settings, list(meta.get("feature_columns") or []),
-                                      set(), evaluate=False)
+                                      binary, evaluate=False)
         frames.append(result.units)
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
-        return pd.DataFrame(columns=["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value", "expected_cost", "decision", "reason", "is_exploration"])
+        return pd.DataFrame(columns=["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value",
+                                     "expected_cost", "decision", "reason", "is_exploration", "best_net_value",
+                                     "score_source"])
     return pd.concat(frames, ignore_index=True)

@@ -74,3 +74,61 @@ def test_a_deployed_policy_that_is_not_configured_fails_clearly():
         TargetingSettings(policy="budget").policies_for("coupon_push")
     with pytest.raises(ValueError, match="unknown keys"):
         TargetingSettings(economics={"e": {"margin": "x"}}).economics_for(pd.DataFrame(), "e")
+
+
+def email_inputs(demo):
+    """email_campaign as hte_cate_scores stores it: each arm against control, scored on those two arms' units."""
+    eid = "email_campaign"
+    shares = demo["experiments"].set_index(["experiment_id", "arm"])["expected_share"]
+    units = (demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"])
+             .rename(columns={"value": "y"}))
+    units = units[units["experiment_id"] == eid].reset_index(drop=True)
+    units["propensity"] = [shares[(eid, a)] for a in units["arm"]]
+    features = demo["unit_features"][demo["unit_features"]["experiment_id"] == eid].reset_index(drop=True)
+    arm_of = units.drop_duplicates("unit_id").set_index("unit_id")["arm"]
+    truth = demo["truth"][demo["truth"]["experiment_id"] == eid]
+    pairwise = truth[truth["unit_id"].map(arm_of).isin(["no_email"]) | (truth["unit_id"].map(arm_of) == truth["arm"])]
+    return units, features, pairwise.rename(columns={"true_effect": "cate"}).assign(fold=0)
+
+
+def test_pairwise_scores_of_a_multi_arm_experiment_fall_back_to_cross_fitted_outcome_models(demo):
+    units, features, scores = email_inputs(demo)
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle")
+    economics = settings.economics_for(demo["experiments"], "email_campaign")
+    result = experiment_targeting(economics, units, features, scores.assign(learner="oracle"), settings,
+                                  ["history_segment", "engagement_score"], {"visit"}, fit=quick_fit(False),
+                                  evaluate=False)
+    # A unit of one email arm has no score for the other: the policy cannot mix sources, so all come from the
+    # outcome models, and every unit is still decided.
+    assert len(result.units) == units["unit_id"].nunique()
+    assert set(result.units["score_source"]) == {"targeting outcome models (cross-fitted)"}
+    assert result.units["best_net_value"].notna().all()
+
+
+def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(demo):
+    units, features, scores = email_inputs(demo)
+    means = scores.groupby("arm")["cate"].transform("mean")
+    constant = scores.assign(cate=means, learner="constant")
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="constant")
+    economics = settings.economics_for(demo["experiments"], "email_campaign")
+    result = experiment_targeting(economics, units, features, constant, settings, ["history_segment"], {"visit"},
+                                  fit=quick_fit(False), evaluate=False)
+    assert set(result.units["score_source"]) == {"hte_cate_scores: constant"}
+    # No heterogeneity: every unit gets the arm whose average net value is best (content, per docs/demo_truth.md).
+    assert set(result.units["chosen_arm"]) == {"content_email"}
+
+    # Two arms: the stored doubly-robust score is the policy value's, with no model fitted here.
+    units, features, scores = coupon_inputs(demo)
+    dr = scores.assign(dr_score=np.linspace(-1.0, 1.0, len(scores)))
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle")
+    economics = settings.economics_for(demo["experiments"], "coupon_push")
+
+    def no_fit(X, y):
+        raise AssertionError("the stored dr_score should have been reused")
+
+    result = experiment_targeting(economics, units, features, dr, settings, ["customer_type"], {"purchase"},
+                                  fit=no_fit)
+    values = result.policy_value.set_index("policy")
+    assert values.loc["treat_all", "dr_source"] == "hte_cate_scores"
+    expected = (dr.sort_values("unit_id")["dr_score"].to_numpy() * 2.5 - 0.09).sum()
+    assert values.loc["treat_all", "value"] == pytest.approx(expected, rel=1e-9)

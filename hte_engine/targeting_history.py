@@ -1,0 +1,202 @@
+"""One scheduled run of targeting, summarised for ``hte_targeting_history``: what the deployed policy does, how the
+scores are distributed and how far they moved since the previous run, and each segment's lift by assignment week.
+
+A history table is only useful if a rerun does not rewrite it and nothing earlier is lost, so every row carries the
+run date (``var hte_run_date``, else today in UTC) and the model replaces exactly the rows of that date: the
+incremental model's unique key is (run_date, experiment_id).
+
+Population stability index (Siddiqi 2006, "Credit Risk Scorecards", ch. 8; Yurdakul 2018) of the current scores
+against the previous run's, over the previous run's score deciles:
+
+    PSI = sum_b (c_b - p_b) * ln(c_b / p_b)
+
+with p_b and c_b the previous and current shares of units in bin b. Deciles with tied edges (many units on the
+same score) are merged, so the previous shares are stored beside the edges rather than assumed to be 10% each.
+Shares are floored at ``PSI_FLOOR`` so an empty bin gives a large, finite index. Conventional reading: below 0.1
+stable, 0.1-0.25 moderate shift, above 0.25 a major shift.
+
+Segment lift by assignment week: the difference in mean outcome between a treatment arm and control among the
+segment's units assigned in that week (weeks start on Monday), with Welch's unequal-variance standard error
+and a normal interval, the estimator of ``hte_segment_lifts`` restricted to one week's cohort.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PSI_FLOOR = 1e-4
+MISSING = "(missing)"
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+ROW_RUN = "run"
+ROW_SEGMENT_WEEK = "segment_week"
+
+COLUMNS = {
+    "run_date": "datetime64[us]", "run_at": "datetime64[us]", "experiment_id": "string", "row_type": "string",
+    "row_key": "string", "policy": "string", "n_units": "Int64", "n_treated": "Int64", "n_explore": "Int64",
+    "fraction_treated": "float64", "spend": "float64", "expected_value": "float64",
+    **{f"score_q{round(q * 100):02d}": "float64" for q in QUANTILES},
+    "score_decile_edges": "string", "score_decile_shares": "string", "psi": "float64",
+    "psi_previous_run_date": "datetime64[us]", "metric": "string", "arm": "string", "control_arm": "string",
+    "dimension": "string", "segment": "string", "assignment_week": "datetime64[us]", "n_treatment": "Int64",
+    "n_control": "Int64", "mean_treatment": "float64", "mean_control": "float64", "lift": "float64",
+    "lift_se": "float64", "lift_ci_low": "float64", "lift_ci_high": "float64",
+}  # fmt: skip
+
+
+def decile_bins(scores) -> tuple[list[float], list[float]]:
+    """The scores' decile edges (deduplicated) and the share of scores in each bin they delimit."""
+    x = np.asarray(scores, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return [], []
+    edges = np.unique(np.quantile(x, np.linspace(0.0, 1.0, 11)))
+    return edges.tolist(), bin_shares(x, edges).tolist()
+
+
+def bin_shares(scores, edges) -> np.ndarray:
+    """Shares of ``scores`` in the bins cut at the interior ``edges``; the outer bins are open, so scores beyond
+    the previous run's range still count."""
+    x = np.asarray(scores, dtype=float)
+    x = x[np.isfinite(x)]
+    cuts = np.asarray(edges, dtype=float)[1:-1]
+    counts = np.bincount(np.searchsorted(cuts, x, side="right"), minlength=cuts.size + 1)
+    return counts / max(x.size, 1)
+
+
+def population_stability(previous_shares, current_shares) -> float:
+    """PSI between two share vectors over the same bins."""
+    p = np.maximum(np.asarray(previous_shares, dtype=float), PSI_FLOOR)
+    c = np.maximum(np.asarray(current_shares, dtype=float), PSI_FLOOR)
+    if p.shape != c.shape:
+        raise ValueError("dbt_hte targeting history: the previous and current score shares cover different bins.")
+    return float(np.sum((c - p) * np.log(c / p)))
+
+
+def run_summary(units: pd.DataFrame, previous: pd.DataFrame | None, control_arms: dict[str, str]) -> pd.DataFrame:
+    """One row per experiment of ``hte_targeting_units``: the deployed policy's reach, spend and expected value,
+    quantiles and deciles of the best-arm net value, and its PSI against the experiment's previous run (the
+    ``run`` rows of ``previous``, one per experiment; none on the first run)."""
+    prior = {}
+    if previous is not None and len(previous):
+        prior = {str(r.experiment_id): r for r in previous.itertuples(index=False)}
+    rows = []
+    for eid, part in units.groupby("experiment_id", sort=True):
+        score = part["best_net_value"].to_numpy(dtype=float)
+        # Exploration may draw the control arm: a unit is treated when its arm is not control, whatever the reason.
+        treated = part["chosen_arm"].astype(str) != control_arms[str(eid)]
+        edges, shares = decile_bins(score)
+        row = {
+            "experiment_id": str(eid), "row_type": ROW_RUN, "row_key": ROW_RUN,
+            "policy": str(part["policy"].iloc[0]), "n_units": len(part), "n_treated": int(treated.sum()),
+            "n_explore": int(part["is_exploration"].astype(bool).sum()),
+            "fraction_treated": float(treated.mean()), "spend": float(part["expected_cost"].sum()),
+            "expected_value": float(part["expected_net_value"].sum()),
+            "score_decile_edges": json.dumps(edges), "score_decile_shares": json.dumps(shares),
+        }
+        finite = score[np.isfinite(score)]
+        for q in QUANTILES:
+            row[f"score_q{round(q * 100):02d}"] = float(np.quantile(finite, q)) if finite.size else np.nan
+        before = prior.get(str(eid))
+        if before is not None and before.score_decile_edges:
+            old_edges = json.loads(before.score_decile_edges)
+            old_shares = json.loads(before.score_decile_shares)
+            if old_edges:
+                row["psi"] = population_stability(old_shares, bin_shares(score, old_edges))
+                row["psi_previous_run_date"] = pd.Timestamp(before.run_date)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def segment_week_lifts(
+    units: pd.DataFrame,
+    assignments: pd.DataFrame,
+    experiments: pd.DataFrame,
+    segment_columns: list[str],
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Per experiment x target metric x treatment arm x dimension x segment x assignment week: the lift of the
+    arm over control with Welch's standard error and a normal interval. ``units`` are int_hte_units rows."""
+    z = stats.norm.ppf(1 - alpha / 2)
+    weeks = assignments[["experiment_id", "unit_id", "assigned_at"]].drop_duplicates(["experiment_id", "unit_id"])
+    assigned = pd.to_datetime(weeks["assigned_at"])
+    weeks = weeks.assign(assignment_week=(assigned - pd.to_timedelta(assigned.dt.day_of_week, unit="D")).dt.normalize())
+    frames = []
+    for eid, declared in experiments.groupby("experiment_id", sort=True):
+        target = declared["target_metric"].dropna()
+        control = declared.loc[declared["is_control"].astype(bool), "arm"]
+        if target.empty or control.empty:
+            continue
+        metric, control_arm = str(target.iloc[0]), str(control.iloc[0])
+        rows = units[(units["experiment_id"] == eid) & (units["metric"] == metric)]
+        rows = rows.merge(weeks[["experiment_id", "unit_id", "assignment_week"]], on=["experiment_id", "unit_id"],
+                          how="left")
+        for dimension in segment_columns:
+            # A wide feature table leaves other experiments' columns empty (int_hte_units labels them MISSING):
+            # a dimension with no observed level is not one of this experiment's segmentations.
+            if dimension not in rows or rows[dimension].isna().all() or (rows[dimension] == MISSING).all():
+                continue
+            stats_ = (rows.dropna(subset=[dimension, "assignment_week"])
+                      .groupby([dimension, "assignment_week", "arm"], observed=True)["y"]
+                      .agg(n="count", mean="mean", var="var").reset_index())
+            ctrl = stats_[stats_["arm"] == control_arm].drop(columns="arm")
+            trt = stats_[stats_["arm"] != control_arm]
+            both = trt.merge(ctrl, on=[dimension, "assignment_week"], suffixes=("_t", "_c"))
+            if both.empty:
+                continue
+            # Welch: each arm's own variance; a cell with a single unit has no variance, so no interval.
+            se = np.sqrt(both["var_t"] / both["n_t"] + both["var_c"] / both["n_c"])
+            lift = both["mean_t"] - both["mean_c"]
+            frames.append(pd.DataFrame({
+                "experiment_id": str(eid), "row_type": ROW_SEGMENT_WEEK, "metric": metric,
+                "arm": both["arm"].astype(str), "control_arm": control_arm, "dimension": dimension,
+                "segment": both[dimension].astype(str), "assignment_week": both["assignment_week"],
+                "n_treatment": both["n_t"], "n_control": both["n_c"], "mean_treatment": both["mean_t"],
+                "mean_control": both["mean_c"], "lift": lift, "lift_se": se,
+                "lift_ci_low": lift - z * se, "lift_ci_high": lift + z * se,
+            }))
+    if not frames:
+        return pd.DataFrame(columns=["experiment_id", "row_type"])
+    out = pd.concat(frames, ignore_index=True)
+    out["row_key"] = (ROW_SEGMENT_WEEK + ":" + out["metric"] + ":" + out["arm"] + ":" + out["dimension"] + "="
+                      + out["segment"] + ":" + out["assignment_week"].astype(str))
+    return out
+
+
+def history_rows(
+    run_date,
+    run_at,
+    units_table: pd.DataFrame,
+    previous_runs: pd.DataFrame | None,
+    units: pd.DataFrame,
+    assignments: pd.DataFrame,
+    experiments: pd.DataFrame,
+    segment_columns: list[str],
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """This run's rows of ``hte_targeting_history``: the run summaries, then the segment-week lifts.
+
+    ``previous_runs``: the history's latest ``run`` row per experiment dated before ``run_date`` (None on the
+    first run), so a rerun on the same date compares with the same previous run and writes the same rows.
+    """
+    # Dates travel as midnight timestamps: pandas has no date type every warehouse reads, and an all-null
+    # column of date objects would land untyped.
+    run_date = pd.Timestamp(run_date).normalize()
+    control = experiments[experiments["is_control"].astype(bool)]
+    summary = run_summary(units_table, previous_runs,
+                          dict(zip(control["experiment_id"].astype(str), control["arm"].astype(str))))
+    priced = experiments[experiments["experiment_id"].isin(units_table["experiment_id"].unique())]
+    lifts = segment_week_lifts(units, assignments, priced, segment_columns, alpha)
+    out = pd.concat([summary, lifts], ignore_index=True)
+    out["run_date"] = run_date
+    stamp = pd.Timestamp(run_at)
+    out["run_at"] = stamp if stamp.tzinfo is None else stamp.tz_convert("UTC").tz_localize(None)
+    for column, dtype in COLUMNS.items():
+        if column not in out:
+            out[column] = pd.Series(pd.NA if dtype in ("string", "Int64") else None, index=out.index).astype(dtype)
+        else:
+            out[column] = out[column].astype(dtype)
+    return out[list(COLUMNS)].reset_index(drop=True)

@@ -1,0 +1,38 @@
+"""Append-only history of targeting runs: per run date x experiment, the deployed policy's reach, spend, expected
+value, score quantiles and population stability against the previous run, and each segment's lift by assignment
+week (hte_engine/targeting_history.py). Rerunning on the same date replaces that date's rows and nothing else.
+Settings: python_models/targeting.yml (var hte_run_date overrides the run date)."""
+
+from datetime import datetime, timezone
+
+from hte_engine.io import to_pandas
+from hte_engine.targeting_history import ROW_RUN, history_rows
+
+
+def model(dbt, session):
+    # delete+insert on (run_date, experiment_id): a rerun drops that date's rows of the experiment, then writes the
+    # new ones, so stale rows cannot survive and earlier dates are never touched.
+    dbt.config(materialized="incremental", incremental_strategy="delete+insert",
+               unique_key=["run_date", "experiment_id"], on_schema_change="append_new_columns")
+    meta = dbt.config.get("meta") or {}
+    run_at = datetime.now(timezone.utc)
+    run_date = meta.get("run_date")
+    run_date = run_at.date().isoformat() if run_date in (None, "", "None", "none") else str(run_date)
+    previous = None
+    if dbt.is_incremental:
+        # The latest earlier run per experiment: the reference for the population stability index.
+        previous = session.execute(f"""
+            select * from {dbt.this}
+            where row_type = '{ROW_RUN}' and run_date < cast('{run_date}' as date)
+            qualify row_number() over (partition by experiment_id order by run_date desc) = 1
+        """).df()
+    return history_rows(
+        run_date, run_at,
+        to_pandas(dbt.ref("hte_targeting_units")),
+        previous,
+        to_pandas(dbt.ref("int_hte_units")),
+        to_pandas(dbt.ref("stg_hte_assignments")),
+        to_pandas(dbt.ref("stg_hte_experiments")),
+        list(meta.get("segment_columns") or []),
+        float(meta.get("alpha") or 0.05),
+    )
