@@ -155,3 +155,10 @@ def test_identifier_injection_is_quoted(tmp_path):
     frames = valid_inputs()
     result = _build(tmp_path, frames, vars={"hte_segment_columns": ['segment_a", 1) --']})
     _assert_input_error(result, "has no such column")
+
+
+def test_null_experiment_id_in_features(tmp_path):
+    """With an experiment_id column, a null would silently apply the row to every experiment: refused."""
+    frames = valid_inputs()
+    frames["unit_features"].loc[frames["unit_features"].index[:2], "experiment_id"] = None
+    _assert_input_error(_build(tmp_path, frames), "column 'experiment_id'", "null experiment_id")

@@ -1,15 +1,34 @@
-{#- Fail the build, before anything is computed on bad data, when `check_sql` returns rows.
-    `check_sql` must return experiment_id, n_bad (how many rows or units are affected) and example (one
-    offending value); the message names the input, the experiment, the column, the problem and the fix. -#}
+{#- Fail the build, before anything is computed on bad data, when a validation query finds offending rows.
+
+    hte_assert_no_rows(check_sql, ...) runs `check_sql`, which must return experiment_id, n_bad (how many rows or
+    units are affected) and example (one offending value). hte_validation_rows + hte_raise_for_rows let one query
+    (one pass over a large input) check several rules: the query returns a `problem` key first, then the same
+    three columns, and each rule raises for its own key. The message names the input, the experiment, the column,
+    the problem and the fix. -#}
 {% macro hte_assert_no_rows(check_sql, input_name, column, problem, fix) %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set result = run_query("select * from (" ~ check_sql ~ ") hte_check order by 1 limit 5") -%}
-  {%- if result.rows | length > 0 -%}
-    {%- set lines = [] -%}
-    {%- for row in result.rows -%}
-      {%- do lines.append("experiment '" ~ row[0] ~ "', column '" ~ column ~ "': " ~ row[1] ~ " " ~ problem
-                          ~ " (e.g. " ~ row[2] ~ ")") -%}
-    {%- endfor -%}
+  {{ return(hte_raise_for_rows(result.rows, input_name, column, problem, fix)) }}
+{% endmacro %}
+
+
+{% macro hte_validation_rows(check_sql) %}
+  {%- if not execute -%}{{ return([]) }}{%- endif -%}
+  {{ return(run_query("select * from (" ~ check_sql ~ ") hte_check order by 1, 2").rows) }}
+{% endmacro %}
+
+
+{#- rows: (experiment_id, n_bad, example), or (problem, experiment_id, n_bad, example) filtered by `problem_key`. -#}
+{% macro hte_raise_for_rows(rows, input_name, column, problem, fix, problem_key=none) %}
+  {%- set lines = [] -%}
+  {%- for row in rows -%}
+    {%- set fields = row if problem_key is none else (row[1:] if row[0] == problem_key else none) -%}
+    {%- if fields is not none and lines | length < 5 -%}
+      {%- do lines.append("experiment '" ~ fields[0] ~ "', column '" ~ column ~ "': " ~ fields[1] ~ " " ~ problem
+                          ~ " (e.g. " ~ fields[2] ~ ")") -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if lines -%}
     {{ exceptions.raise_compiler_error(
         "dbt_hte input error in " ~ input_name ~ ": " ~ lines | join('; ') ~ ". " ~ fix) }}
   {%- endif -%}

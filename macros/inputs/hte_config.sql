@@ -41,10 +41,25 @@
   {{- return("'" ~ (value | string | replace("'", "''")) ~ "'") -}}
 {% endmacro %}
 
-{#- The join of a feature row to its assignment: features without experiment_id apply to every experiment. -#}
+{#- The join of a feature row to its assignment. A features input with an experiment_id column joins on both
+    keys (staging rejects null experiment_ids there); one without applies each unit's row to every experiment.
+    Two plain equality keys, not coalesce(), so the warehouse can hash-join on both. -#}
 {% macro hte_feature_join(features_alias, assignments_alias) %}
-  {{- return(features_alias ~ ".unit_id = " ~ assignments_alias ~ ".unit_id and coalesce(" ~ features_alias
-      ~ ".experiment_id, " ~ assignments_alias ~ ".experiment_id) = " ~ assignments_alias ~ ".experiment_id") -}}
+  {%- set on_unit = features_alias ~ ".unit_id = " ~ assignments_alias ~ ".unit_id" -%}
+  {%- if hte_features_have_experiment_id() -%}
+    {{- return(on_unit ~ " and " ~ features_alias ~ ".experiment_id = " ~ assignments_alias ~ ".experiment_id") -}}
+  {%- endif -%}
+  {{- return(on_unit) -}}
+{% endmacro %}
+
+{% macro hte_features_have_experiment_id() %}
+  {#- ref() before the execute check: dbt must see the dependency at parse time -#}
+  {%- set relation = hte_input_relation('hte_unit_features') -%}
+  {%- if not execute -%}{{ return(false) }}{%- endif -%}
+  {%- for column in adapter.get_columns_in_relation(relation) if column.name | lower == 'experiment_id' -%}
+    {{- return(true) -}}
+  {%- endfor -%}
+  {{- return(false) -}}
 {% endmacro %}
 
 {#- Segment values are compared as strings; a null feature value is its own, visible level. -#}

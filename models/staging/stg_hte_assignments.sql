@@ -19,20 +19,19 @@ from {{ input }}
      group by coalesce(experiment_id, '(null)'), coalesce(unit_id, '(null)')",
     'hte_assignments', 'experiment_id, unit_id, arm, assigned_at', 'rows have a null key, arm or assigned_at',
     'Every assignment row needs experiment_id, unit_id, arm and assigned_at.') }}
-{{ hte_assert_no_rows(
-    "select experiment_id, count(*), 'unit ' || min(unit_id) || ' in ' || min(arm) || ' and ' || max(arm) from (
-        select experiment_id, unit_id, min(arm) as arm, max(arm) as arm_2 from (" ~ typed ~ ") a
-        group by experiment_id, unit_id having count(distinct arm) > 1) two_arms
-     group by experiment_id",
-    'hte_assignments', 'arm', 'units are assigned to more than one arm',
-    'A unit must receive exactly one arm; drop the contaminated units upstream (and report them) or fix the assignment log.') }}
-{{ hte_assert_no_rows(
-    "select experiment_id, count(*), 'unit ' || min(unit_id) from (
-        select experiment_id, unit_id from (" ~ typed ~ ") a
-        group by experiment_id, unit_id having count(*) > 1 and count(distinct arm) = 1) duplicated
-     group by experiment_id",
-    'hte_assignments', 'unit_id', 'units have duplicate assignment rows',
-    'Keep one row per experiment × unit (e.g. the first exposure).') }}
+{#- One pass over the units for both multiplicity rules; min/max instead of count(distinct) keeps it cheap. -#}
+{%- set repeated_units = hte_validation_rows(
+    "select case when arm_1 <> arm_2 then 'two_arms' else 'duplicate' end as problem, experiment_id, count(*),
+        min('unit ' || unit_id || case when arm_1 <> arm_2 then ' in ' || arm_1 || ' and ' || arm_2 else '' end)
+     from (
+        select experiment_id, unit_id, min(arm) as arm_1, max(arm) as arm_2 from (" ~ typed ~ ") a
+        group by experiment_id, unit_id having count(*) > 1) repeated
+     group by case when arm_1 <> arm_2 then 'two_arms' else 'duplicate' end, experiment_id") -%}
+{{ hte_raise_for_rows(repeated_units, 'hte_assignments', 'arm', 'units are assigned to more than one arm',
+    'A unit must receive exactly one arm; drop the contaminated units upstream (and report them) or fix the assignment log.',
+    problem_key='two_arms') }}
+{{ hte_raise_for_rows(repeated_units, 'hte_assignments', 'unit_id', 'units have duplicate assignment rows',
+    'Keep one row per experiment × unit (e.g. the first exposure).', problem_key='duplicate') }}
 {{ hte_assert_no_rows(
     "select a.experiment_id, count(*), 'arm ' || min(a.arm) from (" ~ typed ~ ") a
      left join " ~ ref('stg_hte_experiments') ~ " e on a.experiment_id = e.experiment_id and a.arm = e.arm

@@ -40,12 +40,6 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
      where n_null > 0 and n_null < n_rows group by experiment_id",
     'hte_outcomes', 'pre_value', 'metrics have pre_value on some rows and null on others',
     'CUPED needs the pre-period value of every unit: fill 0 for units with no pre-period activity, or leave pre_value null on every row of the metric to skip CUPED.') }}
-{{ hte_assert_no_rows(
-    "select experiment_id, count(*), 'unit ' || min(unit_id) || ', metric ' || min(metric) from (
-        select experiment_id, unit_id, metric from (" ~ typed ~ ") o group by experiment_id, unit_id, metric having count(*) > 1) d
-     group by experiment_id",
-    'hte_outcomes', 'metric', 'unit × metric pairs have more than one outcome row',
-    'Aggregate outcomes to one row per experiment × unit × metric upstream (e.g. sum of spend in the analysis window).') }}
 {%- if binary_list %}
 {{ hte_assert_no_rows(
     "select experiment_id, count(*), 'unit ' || min(unit_id) || ', metric ' || min(metric) || ', value ' || cast(min(value) as " ~ dbt.type_string() ~ ") from (" ~ typed ~ ") o
@@ -53,11 +47,22 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
     'hte_outcomes', 'value', 'values of a binary metric are not 0 or 1',
     'Declare the metric as {kind: continuous} in var hte_metrics, or fix the values.') }}
 {%- endif %}
-{{ hte_assert_no_rows(
-    "select o.experiment_id, count(*), 'unit ' || min(o.unit_id) from (" ~ typed ~ ") o
-     left join " ~ ref('stg_hte_assignments') ~ " a on o.experiment_id = a.experiment_id and o.unit_id = a.unit_id
-     where a.unit_id is null group by o.experiment_id",
-    'hte_outcomes', 'unit_id', 'outcome rows belong to units with no assignment',
-    'Outcomes must come from assigned units only; check the experiment_id and unit_id join keys.') }}
+{#- One join + group-by over the outcome rows for both rules (duplicate unit × metric rows, unassigned units). -#}
+{%- set misplaced = hte_validation_rows(
+    "select case when n_assigned = 0 then 'unassigned' else 'duplicate' end as problem, experiment_id, count(*),
+        min('unit ' || unit_id || ', metric ' || metric)
+     from (
+        select o.experiment_id, o.unit_id, o.metric, count(*) as n_rows, count(a.unit_id) as n_assigned
+        from (" ~ typed ~ ") o
+        left join " ~ ref('stg_hte_assignments') ~ " a on o.experiment_id = a.experiment_id and o.unit_id = a.unit_id
+        group by o.experiment_id, o.unit_id, o.metric) per_unit
+     where n_assigned = 0 or n_rows > 1
+     group by case when n_assigned = 0 then 'unassigned' else 'duplicate' end, experiment_id") -%}
+{{ hte_raise_for_rows(misplaced, 'hte_outcomes', 'unit_id', 'outcome rows belong to units with no assignment',
+    'Outcomes must come from assigned units only; check the experiment_id and unit_id join keys.',
+    problem_key='unassigned') }}
+{{ hte_raise_for_rows(misplaced, 'hte_outcomes', 'metric', 'unit × metric pairs have more than one outcome row',
+    'Aggregate outcomes to one row per experiment × unit × metric upstream (e.g. sum of spend in the analysis window).',
+    problem_key='duplicate') }}
 
 {{ typed }}

@@ -25,30 +25,39 @@ from {{ input }}
 {%- endset -%}
 
 {%- set assignments = ref('stg_hte_assignments') -%}
-{%- set join_condition = "f.unit_id = a.unit_id" ~ (" and f.experiment_id = a.experiment_id" if has_experiment else "") -%}
+{%- set join_condition = hte_feature_join('f', 'a') -%}
 
 {{ hte_assert_no_rows(
     "select coalesce(experiment_id, '(all experiments)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") f
      where unit_id is null or features_at is null group by coalesce(experiment_id, '(all experiments)')",
     'hte_unit_features', 'unit_id, features_at', 'rows have a null unit_id or features_at',
     'features_at (when the features were observed) is what proves they are pre-treatment; it cannot be null.') }}
+{%- if has_experiment %}
+{{ hte_assert_no_rows(
+    "select '(null)', count(*), 'unit ' || min(unit_id) from (" ~ typed ~ ") f where experiment_id is null having count(*) > 0",
+    'hte_unit_features', 'experiment_id', 'feature rows have a null experiment_id',
+    'Fill experiment_id on every row, or drop the column so that each unit\'s features apply to every experiment.') }}
+{%- endif %}
 {{ hte_assert_no_rows(
     "select coalesce(experiment_id, '(all experiments)'), count(*), 'unit ' || min(unit_id) from (
         select experiment_id, unit_id from (" ~ typed ~ ") f group by experiment_id, unit_id having count(*) > 1) d
      group by coalesce(experiment_id, '(all experiments)')",
     'hte_unit_features', 'unit_id', 'units have more than one feature row',
     'Keep one feature row per ' ~ ('experiment × unit' if has_experiment else 'unit') ~ ': the snapshot taken before assignment.') }}
-{{ hte_assert_no_rows(
-    "select a.experiment_id, count(*), 'unit ' || min(a.unit_id) || ' features_at ' || cast(min(f.features_at) as "
-    ~ dbt.type_string() ~ ") from (" ~ typed ~ ") f join " ~ assignments ~ " a on " ~ join_condition ~ "
-     where f.features_at > a.assigned_at group by a.experiment_id",
-    'hte_unit_features', 'features_at', 'units have features observed after their assignment (features_at > assigned_at): '
+{#- One join of assignments to features for both rules (missing row, features observed after assignment). -#}
+{%- set unmatched = hte_validation_rows(
+    "select case when f.unit_id is null then 'missing' else 'late' end as problem, a.experiment_id, count(*),
+        min('unit ' || a.unit_id || case when f.unit_id is null then '' else ' features_at '
+            || cast(f.features_at as " ~ dbt.type_string() ~ ") || ' > assigned_at ' || cast(a.assigned_at as " ~ dbt.type_string() ~ ") end)
+     from " ~ assignments ~ " a left join (" ~ typed ~ ") f on " ~ join_condition ~ "
+     where f.unit_id is null or f.features_at > a.assigned_at
+     group by case when f.unit_id is null then 'missing' else 'late' end, a.experiment_id") -%}
+{{ hte_raise_for_rows(unmatched, 'hte_unit_features', 'features_at', 'units have features observed after their assignment (features_at > assigned_at): '
     ~ 'a post-treatment segment, which the treatment itself may have changed',
-    'Segments must be defined on variables fixed before treatment: use a feature snapshot taken before assigned_at.') }}
-{{ hte_assert_no_rows(
-    "select a.experiment_id, count(*), 'unit ' || min(a.unit_id) from " ~ assignments ~ " a
-     left join (" ~ typed ~ ") f on " ~ join_condition ~ " where f.unit_id is null group by a.experiment_id",
-    'hte_unit_features', 'unit_id', 'assigned units have no feature row',
-    'Every assigned unit needs its pre-treatment features (nulls inside a row are fine: they form a (missing) segment).') }}
+    'Segments must be defined on variables fixed before treatment: use a feature snapshot taken before assigned_at.',
+    problem_key='late') }}
+{{ hte_raise_for_rows(unmatched, 'hte_unit_features', 'unit_id', 'assigned units have no feature row',
+    'Every assigned unit needs its pre-treatment features (nulls inside a row are fine: they form a (missing) segment).',
+    problem_key='missing') }}
 
 {{ typed }}
