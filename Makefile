@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test bench docs clean
+.PHONY: setup demo test bench bench-sql bench-regression docs clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,16 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (minutes, not part of `make test`): each reports ratios against a baseline measured in the same run.
+BENCH_UNITS ?= 10000000
+bench: bench-sql bench-regression
+
+bench-sql: setup
+	$(BIN)/python bench/run_sql_bench.py --units $(BENCH_UNITS)
+
+bench-regression: setup
+	$(BIN)/python bench/bench_regression.py --units $(BENCH_UNITS)
 
 docs: setup
 	$(BIN)/dbt docs generate
