@@ -1,0 +1,179 @@
+"""The report's plots, drawn with matplotlib (Agg, no display) and returned as base64 PNG <img> tags.
+
+Every function takes the rows of one experiment × metric × arm and returns an HTML string, so the page stays a
+single file that opens without a network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot is imported)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+POSITIVE = "#1a7f37"
+NEGATIVE = "#cf222e"
+MUTED = "#9aa0a6"
+ACCENT = "#0969da"
+LEARNER_COLORS = ["#0969da", "#bf3989", "#1a7f37", "#9a6700", "#8250df", "#57606a", "#cf222e"]
+
+# Segments that must not be read as wins or losses are drawn in grey (DESIGN.md, honest heterogeneity).
+VERDICT_COLORS = {"positive": POSITIVE, "negative": NEGATIVE}
+
+
+def plain(label) -> str:
+    # Matplotlib reads text between two "$" as math: a segment named "$5-$10" must print as written.
+    return str(label).replace("$", r"\$")
+
+
+def to_img(fig, alt: str) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str) -> str:
+    """One panel per dimension: segment lifts with their intervals, most responsive on top.
+
+    `lifts` holds hte_segment_lifts rows of one experiment × metric × arm (segment rows only).
+    """
+    dimensions = sorted(lifts["dimension"].unique())
+    heights = [max(len(lifts[lifts["dimension"] == d]), 1) for d in dimensions]
+    fig, axes = plt.subplots(
+        len(dimensions), 1, figsize=(8.5, 0.9 + 0.38 * sum(heights) + 0.5 * len(dimensions)),
+        gridspec_kw={"height_ratios": heights}, sharex=True, squeeze=False,
+    )
+    for ax, dimension in zip(axes[:, 0], dimensions):
+        rows = lifts[lifts["dimension"] == dimension].sort_values("lift_abs", ascending=True, na_position="first")
+        y = np.arange(len(rows))
+        for yi, (_, row) in zip(y, rows.iterrows()):
+            verdict = str(row["verdict"])
+            color = VERDICT_COLORS.get(verdict, MUTED)
+            low, high = row["lift_abs_ci_low"], row["lift_abs_ci_high"]
+            if pd.notna(low) and pd.notna(high):
+                ax.plot([low, high], [yi, yi], color=color, linewidth=2.2, solid_capstyle="round")
+            if pd.notna(row["lift_abs"]):
+                hollow = verdict in ("too_small", "not_estimable")
+                ax.plot(row["lift_abs"], yi, "o", color=color, markersize=7,
+                        markerfacecolor="white" if hollow else color)
+        labels = [f"{plain(s)}  (n={_count(t)}/{_count(c)})" for s, t, c in
+                  zip(rows["segment"], rows["n_treatment"], rows["n_control"])]
+        ax.set_yticks(y, labels, fontsize=9)
+        for yi, verdict in zip(y, rows["verdict"]):
+            ax.annotate(plain(verdict), xy=(1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                        color=VERDICT_COLORS.get(str(verdict), MUTED))
+        ax.axvline(0.0, color="#24292f", linewidth=0.8)
+        if overall_lift is not None and np.isfinite(overall_lift):
+            ax.axvline(overall_lift, color=ACCENT, linestyle="--", linewidth=1)
+        ax.set_title(plain(dimension), loc="left", fontsize=10, fontweight="bold")
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.grid(axis="x", color="#eaeef2")
+    axes[-1, 0].set_xlabel("absolute lift (treatment − control), with interval; dashed: overall effect")
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
+    return to_img(fig, f"Forest plot of segment lifts: {title}")
+
+
+def _count(value) -> str:
+    return "?" if pd.isna(value) else f"{int(value):,}"
+
+
+def uplift_curves(curves: pd.DataFrame, title: str) -> str:
+    """Qini and uplift curves with bootstrap bands, one line per learner (the chosen learner drawn thicker)."""
+    kinds = [k for k in ("qini", "uplift") if k in set(curves["curve"])]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.8), squeeze=False)
+    learners = sorted(curves["learner"].dropna().unique())
+    for ax, kind in zip(axes[0], kinds):
+        for i, learner in enumerate(learners):
+            rows = curves[(curves["curve"] == kind) & (curves["learner"] == learner)].sort_values("fraction_targeted")
+            if rows.empty:
+                continue
+            color = LEARNER_COLORS[i % len(LEARNER_COLORS)]
+            chosen = bool(rows["is_chosen"].fillna(False).any()) if "is_chosen" in rows else False
+            x = rows["fraction_targeted"].to_numpy(float)
+            ax.plot(x, rows["value"].to_numpy(float), color=color, linewidth=2.6 if chosen else 1.3,
+                    label=plain(f"{learner} (chosen)" if chosen else learner))
+            if {"value_ci_low", "value_ci_high"} <= set(rows.columns):
+                ax.fill_between(x, rows["value_ci_low"].to_numpy(float), rows["value_ci_high"].to_numpy(float),
+                                color=color, alpha=0.12, linewidth=0)
+        ax.axhline(0.0, color="#24292f", linewidth=0.8)
+        ax.set_title(f"{kind} curve", fontsize=10)
+        ax.set_xlabel("fraction targeted (highest predicted effect first)")
+        ax.grid(color="#eaeef2")
+    axes[0, 0].set_ylabel("incremental outcome")
+    axes[0, -1].legend(fontsize=8, loc="best")
+    fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
+    fig.tight_layout()
+    return to_img(fig, f"Qini and uplift curves per learner: {title}")
+
+
+def calibration_plot(deciles: pd.DataFrame, title: str) -> str:
+    """Predicted against observed lift per group of predicted effect (1 = highest), observed with its interval."""
+    rows = deciles.sort_values("decile")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    x = rows["decile"].to_numpy(int)
+    observed = rows["observed_lift"].to_numpy(float)
+    err = np.vstack([observed - rows["observed_lift_ci_low"].to_numpy(float),
+                     rows["observed_lift_ci_high"].to_numpy(float) - observed])
+    ax.errorbar(x, observed, yerr=err, fmt="o", color=ACCENT, capsize=3, label="observed lift (interval)")
+    ax.plot(x, rows["mean_predicted"].to_numpy(float), "D", color="#bf3989", label="mean predicted effect")
+    ax.axhline(0.0, color="#24292f", linewidth=0.8)
+    ax.set_xticks(x)
+    ax.set_xlabel("group of predicted effect (1 = highest)")
+    ax.set_ylabel("lift")
+    ax.grid(color="#eaeef2")
+    ax.legend(fontsize=8)
+    ax.set_title(plain(title), loc="left", fontsize=10)
+    return to_img(fig, f"Calibration by decile: {title}")
+
+
+def budget_curve(curve: pd.DataFrame, markers: pd.DataFrame, title: str) -> str:
+    """Incremental value against spend, treating the highest predicted net values first; policies as points."""
+    rows = curve.sort_values("cost")
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    x = rows["cost"].to_numpy(float)
+    ax.plot(x, rows["value"].to_numpy(float), color=ACCENT, linewidth=2, label="value at this spend")
+    ax.fill_between(x, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float), color=ACCENT, alpha=0.15,
+                    linewidth=0, label="interval")
+    for i, (_, row) in enumerate(markers.iterrows()):
+        if pd.isna(row["cost"]) or pd.isna(row["value"]):
+            continue
+        flag = row.get("is_deployed", False)
+        deployed = bool(flag) if not pd.isna(flag) else False
+        ax.plot(row["cost"], row["value"], "*" if deployed else "s", markersize=12 if deployed else 7,
+                color=NEGATIVE if deployed else LEARNER_COLORS[(i + 1) % len(LEARNER_COLORS)],
+                label=plain(f"{row['policy']}{' (deployed)' if deployed else ''}"))
+    ax.axhline(0.0, color="#24292f", linewidth=0.8)
+    ax.set_xlabel("spend (cost of the treated units)")
+    ax.set_ylabel("incremental net value vs. treating nobody")
+    ax.grid(color="#eaeef2")
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(plain(title), loc="left", fontsize=10)
+    return to_img(fig, f"Budget curve: {title}")
+
+
+def policy_values(policies: pd.DataFrame, title: str) -> str:
+    """Each policy's incremental value with its interval, as horizontal bars."""
+    rows = policies.sort_values("value")
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 + 0.45 * len(rows)))
+    y = np.arange(len(rows))
+    values = rows["value"].to_numpy(float)
+    colors = [POSITIVE if v > 0 else NEGATIVE if v < 0 else MUTED for v in values]
+    ax.barh(y, values, color=colors, alpha=0.75)
+    low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
+    ok = np.isfinite(low) & np.isfinite(high)
+    ax.errorbar(values[ok], y[ok], xerr=np.vstack([values[ok] - low[ok], high[ok] - values[ok]]), fmt="none",
+                ecolor="#24292f", capsize=3)
+    ax.set_yticks(y, [plain(p) for p in rows["policy"]], fontsize=9)
+    ax.axvline(0.0, color="#24292f", linewidth=0.8)
+    ax.set_xlabel("incremental net value vs. treating nobody (interval)")
+    ax.grid(axis="x", color="#eaeef2")
+    ax.set_title(plain(title), loc="left", fontsize=10)
+    return to_img(fig, f"Policy values: {title}")

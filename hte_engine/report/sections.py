@@ -1,0 +1,380 @@
+"""The report's sections, one function each: rows of one experiment in, an HTML <section> out.
+
+A section whose table was not built says so (page.missing_table); one whose table has no rows for the experiment
+says that too, with the reason the table gives when it has one. No section raises on a missing input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from hte_engine.report import figures
+from hte_engine.report.page import (
+    badge, esc, interval, is_missing, missing_table, no_rows, num, pval, section, table, text,
+)
+
+# (key, title): the order of the sections within an experiment; tests check that every key is present.
+SECTIONS = [
+    ("checks", "Guardrail checks"),
+    ("overall", "Overall effect"),
+    ("segments", "Segment lifts by dimension"),
+    ("heterogeneity", "Heterogeneity tests"),
+    ("uplift_curves", "Qini and uplift curves per learner"),
+    ("calibration", "Calibration by decile"),
+    ("discovered", "Discovered segments"),
+    ("targeting", "Targeting: segment decisions"),
+    ("budget_curve", "Budget curve"),
+    ("policy_values", "Policy values"),
+]
+TITLES = dict(SECTIONS)
+
+# Tables each section reads, in order of preference (the report loads only these).
+TABLES = [
+    "hte_checks", "hte_segment_lifts", "hte_heterogeneity_tests", "hte_dimension_tests", "hte_uplift_curves",
+    "hte_learner_evaluation", "hte_uplift_deciles", "hte_discovered_segments", "hte_targeting_segments",
+    "hte_policy_value",
+]
+
+NOT_A_VERDICT = {"inconclusive", "too_small", "not_estimable"}
+
+
+def rows_of(tables: dict[str, pd.DataFrame | None], name: str, experiment_id: str) -> pd.DataFrame | None:
+    frame = tables.get(name)
+    if frame is None:
+        return None
+    return frame[frame["experiment_id"].astype(str) == experiment_id]
+
+
+def comparisons(rows: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(metric, arm, rows) groups, in a stable order; tables without a metric or arm column form one group."""
+    keys = [k for k in ("metric", "arm") if k in rows.columns]
+    if not keys:
+        return [("", "", rows)]
+    groups = []
+    for values, group in rows.groupby(keys, sort=True, dropna=False):
+        values = values if isinstance(values, tuple) else (values,)
+        named = dict(zip(keys, values))
+        groups.append((str(named.get("metric", "")), str(named.get("arm", "")), group))
+    return groups
+
+
+def heading(metric: str, arm: str, control: str | None = None) -> str:
+    against = f" vs {control}" if control else ""
+    return f"<h4>{esc(metric)} — {esc(arm)}{esc(against)}</h4>"
+
+
+def control_of(rows: pd.DataFrame) -> str | None:
+    if "control_arm" in rows and rows["control_arm"].notna().any():
+        return str(rows["control_arm"].dropna().iloc[0])
+    return None
+
+
+def per_comparison(name: str, rows: pd.DataFrame | None, experiment_id: str,
+                   render: Callable[[str, str, pd.DataFrame], str], why: str = "") -> str:
+    if rows is None:
+        return missing_table(name)
+    if rows.empty:
+        return no_rows(name, experiment_id, why)
+    return "".join(heading(m, a, control_of(g)) + render(m, a, g) for m, a, g in comparisons(rows))
+
+
+def checks(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_checks", experiment_id)
+    lead = ("Sample-ratio mismatch, covariate balance of pre-treatment dimensions and minimum sizes. An "
+            "<b>alert</b> means the randomisation or the segment definitions are suspect: fix that before "
+            "reading any lift.")
+    if rows is None:
+        return section("checks", TITLES["checks"], lead, missing_table("hte_checks"))
+    if rows.empty:
+        return section("checks", TITLES["checks"], lead, no_rows("hte_checks", experiment_id))
+    order = {"alert": 0, "pass": 1, "info": 2}
+    rows = rows.assign(_order=rows["status"].map(order).fillna(3)).sort_values(
+        ["_order", "check_name", "dimension", "segment"], na_position="first")
+    counts = rows["status"].value_counts()
+    summary = ", ".join(f"{badge(s)} {int(counts[s])}" for s in ("alert", "pass", "info") if s in counts)
+    alerts = rows[rows["status"] == "alert"]
+    # Passing checks are folded away so the first screen reaches the effect; alerts stay in sight.
+    body = f"<p>{summary}</p>" + (_checks_table(alerts) if not alerts.empty else "<p>No check alerts.</p>")
+    body += f"<details><summary>all {len(rows)} checks</summary>{_checks_table(rows)}</details>"
+    return section("checks", TITLES["checks"], lead, body)
+
+
+def _checks_table(rows: pd.DataFrame) -> str:
+    return table(rows, [
+        ("check", "text", text("check_name")),
+        ("dimension", "text", text("dimension")),
+        ("segment", "text", text("segment")),
+        ("statistic", "num", lambda r: num(r["statistic"])),
+        ("p-value", "num", lambda r: pval(r["p_value"])),
+        ("status", "text", lambda r: badge(r["status"])),
+        ("message", "text", text("message")),
+    ], muted=lambda r: r["status"] == "info")
+
+
+def overall(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_segment_lifts", experiment_id)
+    lead = ("The average treatment effect of each arm against control: the pre-specified primary test, not "
+            "adjusted for the segment tests.")
+    if rows is not None:
+        rows = rows[rows["dimension"] == "overall"]
+    if rows is None:
+        body = missing_table("hte_segment_lifts")
+    elif rows.empty:
+        body = no_rows("hte_segment_lifts", experiment_id, "the experiment has no metric with outcome rows")
+    else:
+        body = table(rows.sort_values(["metric", "arm"]), [
+            ("metric", "text", text("metric")),
+            ("arm", "text", text("arm")),
+            ("control", "text", text("control_arm")),
+            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+            ("mean control", "num", lambda r: num(r["mean_control"])),
+            ("mean treatment", "num", lambda r: num(r["mean_treatment"])),
+            ("lift", "num", lambda r: num(r["lift_abs"])),
+            ("interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+            ("relative lift", "num", lambda r: "–" if is_missing(r["lift_rel"]) else f"{100 * r['lift_rel']:+.1f}%"),
+            ("CUPED lift", "num", lambda r: num(r.get("lift_cuped"))),
+            ("p-value", "num", lambda r: pval(r["p_value"])),
+            ("verdict", "text", lambda r: badge(r["verdict"])),
+        ], muted=lambda r: r["verdict"] in NOT_A_VERDICT)
+    return section("overall", TITLES["overall"], lead, body)
+
+
+def segments(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_segment_lifts", experiment_id)
+    lead = ("Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
+            "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
+            "too small or not estimable. The dashed line is the overall effect.")
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        segment_rows = group[group["dimension"] != "overall"]
+        if segment_rows.empty:
+            return no_rows("hte_segment_lifts", experiment_id, f"no segment rows for {metric} / {arm}")
+        ate = group.loc[group["dimension"] == "overall", "lift_abs"]
+        image = figures.forest_plot(segment_rows, float(ate.iloc[0]) if len(ate) else None,
+                                    f"{experiment_id}: {metric}, {arm}")
+        detail = table(segment_rows.sort_values(["dimension", "lift_abs"], ascending=[True, False]), [
+            ("dimension", "text", text("dimension")),
+            ("segment", "text", text("segment")),
+            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+            ("lift", "num", lambda r: num(r["lift_abs"])),
+            ("interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+            ("verdict", "text", lambda r: badge(r["verdict"])),
+        ], muted=lambda r: r["verdict"] in NOT_A_VERDICT)
+        return image + f"<details><summary>table</summary>{detail}</details>"
+
+    body = per_comparison("hte_segment_lifts", rows, experiment_id, render)
+    return section("segments", TITLES["segments"], lead, body)
+
+
+def heterogeneity(tables, experiment_id: str) -> str:
+    name = "hte_heterogeneity_tests"
+    rows = rows_of(tables, name, experiment_id)
+    note = ""
+    if rows is None and tables.get("hte_dimension_tests") is not None:
+        name = "hte_dimension_tests"
+        rows = rows_of(tables, name, experiment_id)
+        note = ('<p class="missing" data-missing="hte_heterogeneity_tests">Table '
+                "<code>hte_heterogeneity_tests</code> (the Wald tests of the interaction regressions, a Python "
+                "model) was not built; shown instead: Cochran's Q from <code>hte_dimension_tests</code>.</p>")
+    lead = ("Is there heterogeneity along a dimension at all? A small adjusted p-value says the segments of the "
+            "dimension do not all share one lift; a large one says the differences between segments are "
+            "compatible with chance.")
+    alpha = _alpha(tables, experiment_id)
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        group = group.sort_values(["dimension", "test"])
+        return table(group, [
+            ("dimension", "text", text("dimension")),
+            ("test", "text", text("test")),
+            ("statistic", "num", lambda r: num(r["statistic"])),
+            ("df", "num", lambda r: num(r["df"])),
+            ("p-value", "num", lambda r: pval(r["p_value"])),
+            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+            ("reading", "text", lambda r: badge(_heterogeneity_reading(r, alpha))),
+        ], muted=lambda r: _heterogeneity_reading(r, alpha) != "heterogeneous")
+
+    body = note + per_comparison(name, rows, experiment_id, render)
+    return section("heterogeneity", TITLES["heterogeneity"], lead, body)
+
+
+def _alpha(tables, experiment_id: str) -> float:
+    lifts = rows_of(tables, "hte_segment_lifts", experiment_id)
+    if lifts is not None and "alpha" in lifts and lifts["alpha"].notna().any():
+        return float(lifts["alpha"].dropna().iloc[0])
+    return 0.05
+
+
+def _heterogeneity_reading(row: pd.Series, alpha: float) -> str:
+    if row.get("status") not in (None, "ok") and not is_missing(row.get("status")):
+        return str(row["status"])
+    if is_missing(row.get("p_value_adj")):
+        return "not_estimable"
+    return "heterogeneous" if float(row["p_value_adj"]) < alpha else "no evidence"
+
+
+def _status_reason(tables, experiment_id: str) -> str:
+    evaluation = rows_of(tables, "hte_learner_evaluation", experiment_id)
+    if evaluation is None or evaluation.empty or "reason" not in evaluation:
+        return ""
+    reasons = evaluation.loc[evaluation["status"] != "ok", "reason"].dropna().unique()
+    return "; ".join(str(r) for r in reasons)
+
+
+def uplift_curves(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_uplift_curves", experiment_id)
+    evaluation = rows_of(tables, "hte_learner_evaluation", experiment_id)
+    lead = ("Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
+            "its end value means the learner finds who responds; bands are bootstrap intervals. The chosen "
+            "learner is drawn thicker.")
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        out = figures.uplift_curves(group, f"{experiment_id}: {metric}, {arm}")
+        if evaluation is not None:
+            scores = evaluation[(evaluation["metric"] == metric) & (evaluation["arm"] == arm)
+                                & evaluation["learner"].notna()]
+            if not scores.empty:
+                out += table(scores.sort_values("learner"), [
+                    ("learner", "text", text("learner")),
+                    ("Qini coefficient", "num", lambda r: num(r["qini_coefficient"], 3)),
+                    ("interval", "num", lambda r: interval(r["qini_coefficient_ci_low"], r["qini_coefficient_ci_high"])),
+                    ("AUUC", "num", lambda r: num(r["auuc"], 3)),
+                    ("chosen", "text", lambda r: badge("chosen") if bool(r["is_chosen"]) else ""),
+                ])
+                reasons = scores["choice_reason"].dropna().unique() if "choice_reason" in scores else []
+                out += "".join(f'<p class="lead">{esc(r)}</p>' for r in reasons[:1])
+        return out
+
+    body = per_comparison("hte_uplift_curves", rows, experiment_id, render, _status_reason(tables, experiment_id))
+    return section("uplift_curves", TITLES["uplift_curves"], lead, body)
+
+
+def calibration(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_uplift_deciles", experiment_id)
+    lead = ("The chosen learner's units in ten groups of predicted effect: when the model is calibrated, the "
+            "observed lift of each group (treated minus control) sits on its mean prediction and falls from "
+            "group 1 to group 10.")
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        chosen = group[group["is_chosen"].fillna(False).astype(bool)] if "is_chosen" in group else group.iloc[0:0]
+        learner = (chosen if not chosen.empty else group)["learner"].iloc[0]
+        group = group[group["learner"] == learner]
+        image = figures.calibration_plot(group, f"{experiment_id}: {metric}, {arm} (learner {learner})")
+        detail = table(group.sort_values("decile"), [
+            ("group", "num", lambda r: num(r["decile"])),
+            ("units", "num", lambda r: num(r["n_units"], 9)),
+            ("mean predicted", "num", lambda r: num(r["mean_predicted"])),
+            ("observed lift", "num", lambda r: num(r["observed_lift"])),
+            ("interval", "num", lambda r: interval(r["observed_lift_ci_low"], r["observed_lift_ci_high"])),
+        ])
+        return image + f"<details><summary>table</summary>{detail}</details>"
+
+    body = per_comparison("hte_uplift_deciles", rows, experiment_id, render, _status_reason(tables, experiment_id))
+    return section("calibration", TITLES["calibration"], lead, body)
+
+
+def discovered(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_discovered_segments", experiment_id)
+    lead = ("Segments found by a shallow tree grown on one half of the units and estimated on the other (honest): "
+            "only rules marked significant after the adjustment are worth a pre-registered follow-up.")
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        return table(group.sort_values("effect", ascending=False, na_position="last"), [
+            ("rule", "text", text("rule")),
+            ("units", "num", lambda r: num(r["n_units"], 9)),
+            ("effect", "num", lambda r: num(r["effect"])),
+            ("interval", "num", lambda r: interval(r["effect_ci_low"], r["effect_ci_high"])),
+            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+            ("status", "text", lambda r: badge(r["status"])),
+            ("reason", "text", text("reason")),
+        ], muted=lambda r: r["status"] != "significant")
+
+    body = per_comparison("hte_discovered_segments", rows, experiment_id, render)
+    return section("discovered", TITLES["discovered"], lead, body)
+
+
+def targeting(tables, experiment_id: str) -> str:
+    rows = rows_of(tables, "hte_targeting_segments", experiment_id)
+    lead = ("Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
+            "unit, the lift needed to break even and the net value per treated unit with its interval. "
+            "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
+            "crosses break-even or the segment is too small.")
+
+    def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        order = group.assign(_overall=group["dimension"] != "overall").sort_values(
+            ["_overall", "dimension", "net_value"], ascending=[True, True, False])
+        return table(order, [
+            ("dimension", "text", text("dimension")),
+            ("segment", "text", text("segment")),
+            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+            ("lift", "num", lambda r: num(r["lift_abs"])),
+            ("interval", "num", lambda r: interval(r["lift_ci_low"], r["lift_ci_high"])),
+            ("value per unit", "num", lambda r: num(r["benefit_per_unit"])),
+            ("cost per treated", "num", lambda r: num(r["cost_per_treated"])),
+            ("break-even lift", "num", lambda r: num(r["break_even_lift"])),
+            ("net value per treated", "num", lambda r: num(r["net_value"])),
+            ("interval", "num", lambda r: interval(r["net_value_ci_low"], r["net_value_ci_high"])),
+            ("decision", "text", lambda r: badge(r["decision"])),
+            ("reason", "text", text("reason")),
+        ], muted=lambda r: r["decision"] == "need more data")
+
+    body = per_comparison("hte_targeting_segments", rows, experiment_id, render)
+    return section("targeting", TITLES["targeting"], lead, body)
+
+
+def _true(value) -> bool:
+    return not is_missing(value) and bool(value)
+
+
+def _policy_rows(tables, experiment_id: str) -> pd.DataFrame | None:
+    return rows_of(tables, "hte_policy_value", experiment_id)
+
+
+def budget_curve(tables, experiment_id: str) -> str:
+    rows = _policy_rows(tables, experiment_id)
+    lead = ("Incremental net value (doubly robust, out of fold) as the budget grows, treating the units with the "
+            "highest predicted net value first; the star is the deployed policy. Past the peak, each extra unit "
+            "treated loses money.")
+    if rows is None:
+        body = missing_table("hte_policy_value")
+    else:
+        curve = rows[rows["policy"] == "budget_curve"]
+        markers = rows[(rows["policy"] != "budget_curve") & rows["policy_kind"].isin(["policy", "treat_all"])]
+        body = (no_rows("hte_policy_value", experiment_id, "no budget_curve rows") if curve.empty
+                else figures.budget_curve(curve, markers, experiment_id))
+    return section("budget_curve", TITLES["budget_curve"], lead, body)
+
+
+def policy_values(tables, experiment_id: str) -> str:
+    rows = _policy_rows(tables, experiment_id)
+    lead = ("Each policy's incremental net value against treating nobody, with its interval: the deployed policy "
+            "against treating everyone and against a random policy with the same budget.")
+    if rows is None:
+        body = missing_table("hte_policy_value")
+    else:
+        policies = rows[rows["policy"] != "budget_curve"]
+        if policies.empty:
+            body = no_rows("hte_policy_value", experiment_id)
+        else:
+            body = figures.policy_values(policies, experiment_id) + table(policies.sort_values("value", ascending=False), [
+                ("policy", "text", text("policy")),
+                ("value", "num", lambda r: num(r["value"])),
+                ("interval", "num", lambda r: interval(r["ci_low"], r["ci_high"])),
+                ("treated", "num", lambda r: num(r["n_treated"], 9)),
+                ("cost", "num", lambda r: num(r["cost"])),
+                ("vs treat all", "num", lambda r: num(r.get("difference_vs_treat_all"))),
+                ("interval", "num", lambda r: interval(r.get("difference_vs_treat_all_ci_low"),
+                                                       r.get("difference_vs_treat_all_ci_high"))),
+                ("vs random", "num", lambda r: num(r.get("difference_vs_random"))),
+                ("deployed", "text", lambda r: badge("deployed") if _true(r.get("is_deployed")) else ""),
+            ])
+    return section("policy_values", TITLES["policy_values"], lead, body)
+
+
+RENDERERS = {
+    "checks": checks, "overall": overall, "segments": segments, "heterogeneity": heterogeneity,
+    "uplift_curves": uplift_curves, "calibration": calibration, "discovered": discovered, "targeting": targeting,
+    "budget_curve": budget_curve, "policy_values": policy_values,
+}
