@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test bench bench-sql bench-regression docs clean
+.PHONY: setup demo test report bench bench-sql bench-regression docs clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,9 @@ $(VENV)/.installed: requirements.txt requirements.lock.txt pyproject.toml
 demo: setup
 	$(BIN)/dbt build
 	$(BIN)/python -m hte_engine.summary target/dbt_hte.duckdb
+
+report: setup
+	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
 test: setup
 	$(BIN)/python -m pytest -q
