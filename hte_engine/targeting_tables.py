@@ -310,3 +310,10 @@ def experiment_inputs(experiment_id: str, units: pd.DataFrame, assignments: pd.D
     rows["propensity"] = rows["propensity"].astype(float).fillna(rows["arm"].map(shares).astype(float))
     scope = features["experiment_id"].isna() | (features["experiment_id"] == experiment_id)
     return rows, features[scope]
+
+
+def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
+    """Experiments that declare targeting economics (a target_metric on some arm). Economics are optional in the
+    input contract: an experiment without them gets lifts, tests and scores, but no targeting decision."""
+    declared = experiments.loc[experiments["target_metric"].notna(), "experiment_id"]
+    return set(declared.astype(str))

@@ -2,7 +2,7 @@
 and the decision (treat / hold / need more data). Settings: python_models/targeting.yml (vars hte_targeting_*)."""
 
 from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import TargetingSettings, segments_table
+from hte_engine.targeting_tables import TargetingSettings, priced_experiment_ids, segments_table
 
 
 def model(dbt, session):
@@ -15,6 +15,6 @@ def model(dbt, session):
     units = to_pandas(dbt.ref("int_hte_units")) if per_unit else None
     features = to_pandas(dbt.ref("stg_hte_unit_features")) if per_unit else None
     # Only experiments that declare economics get decisions; the rest of the package does not need them.
-    priced = experiments.groupby("experiment_id")["target_metric"].transform(lambda s: s.notna().any())
+    priced = experiments["experiment_id"].astype(str).isin(priced_experiment_ids(experiments))
     return segments_table(lifts, experiments[priced], settings, units, features,
                           list(meta.get("segment_columns") or []))

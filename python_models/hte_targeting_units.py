@@ -4,7 +4,8 @@ decision and, when not treated, the reason in words. Settings: python_models/tar
 import pandas as pd
 
 from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import TargetingSettings, chosen_scores, experiment_inputs, experiment_targeting
+from hte_engine.targeting_tables import (TargetingSettings, chosen_scores, experiment_inputs,
+                                        experiment_targeting, priced_experiment_ids)
 
 
 def model(dbt, session):
@@ -20,7 +21,8 @@ def model(dbt, session):
     assignments = to_pandas(dbt.ref("stg_hte_assignments"))
     features = to_pandas(dbt.ref("stg_hte_unit_features"))
     frames = []
-    for eid in sorted(scores["experiment_id"].astype(str).unique()):
+    # experiments without economics (no target_metric) get no decisions: they are not an error
+    for eid in sorted(set(scores["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
         economics = settings.economics_for(experiments, eid)
         rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
         result = experiment_targeting(economics, rows, feats, scores, settings, list(meta.get("feature_columns") or []),
