@@ -35,6 +35,8 @@ class CrossFitConfig:
     # Upper quantile at which continuous training outcomes are winsorised (None: off). Heavy right tails let a
     # few units dominate every split; see ``winsorise``.
     winsorize_quantile: float | None = None
+    # 'direct' or 'two_part' (non-negative zero-inflated continuous outcomes: P(Y > 0 | x) * E[Y | Y > 0, x]).
+    outcome_model: str = "direct"
     # OpenMP threads per base-model fit. One by default: on the shared cores a dbt run gets, HistGradientBoosting's
     # threads spin-wait on each other and ran ten times slower than one thread in our measurements.
     threads: int = 1
@@ -139,7 +141,9 @@ def _cross_fit(
             f"dbt_hte uplift: {experiment_label}: an arm has {smallest_arm} units, fewer than the "
             f"{config.folds} folds (var hte_uplift_folds); cross-fitting needs units of both arms in every fold."
         )
-    base = BaseModel.from_config(config.base_model, config.seed)
+    if config.outcome_model not in ("direct", "two_part"):
+        raise ValueError(f"var hte_uplift_outcome_model must be 'direct' or 'two_part'; got '{config.outcome_model}'.")
+    base = BaseModel.from_config(config.base_model, config.seed, two_part=config.outcome_model == "two_part")
     fold = assign_folds(t, config.folds, config.seed)
     cate = {name: np.empty(y.size) for name in config.learners}
     mu0, mu1 = np.empty(y.size), np.empty(y.size)

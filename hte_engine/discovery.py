@@ -37,21 +37,60 @@ def _encode(features: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _condition(name: str, threshold: float, goes_left: bool) -> str:
+def _condition(name: str, threshold: float, goes_left: bool) -> tuple:
     if _SEP in name:
         feature, level = name.split(_SEP, 1)
-        return f"{feature} {'!=' if goes_left else '='} {level}"
-    return f"{name} {'<=' if goes_left else '>'} {threshold:.6g}"
+        return feature, "!=" if goes_left else "=", level
+    return name, "<=" if goes_left else ">", float(threshold)
+
+
+def _readable(conditions: list[tuple], levels: dict[str, list[str]]) -> str:
+    """One clause per feature, in the order the tree first split on it: the tightest numeric bounds
+    ("30 < tenure <= 90"), and a categorical feature as the level it must equal, or the levels it may take
+    when that is shorter than the levels it must not ("device = mobile" rather than "device != desktop")."""
+    clauses = []
+    for feature in dict.fromkeys(c[0] for c in conditions):
+        ops = [(op, value) for f, op, value in conditions if f == feature]
+        if feature in levels:
+            equal = [v for op, v in ops if op == "="]
+            if equal:
+                clauses.append(f"{feature} = {equal[0]}")
+                continue
+            excluded = {v for op, v in ops if op == "!="}
+            allowed = [v for v in levels[feature] if v not in excluded]
+            if len(allowed) == 1:
+                clauses.append(f"{feature} = {allowed[0]}")
+            elif len(allowed) < len(excluded):
+                clauses.append(f"{feature} in ({', '.join(allowed)})")
+            elif len(excluded) == 1:
+                clauses.append(f"{feature} != {next(iter(excluded))}")
+            else:
+                clauses.append(f"{feature} not in ({', '.join(sorted(excluded))})")
+            continue
+        low = max((v for op, v in ops if op == ">"), default=None)
+        high = min((v for op, v in ops if op == "<="), default=None)
+        if low is not None and high is not None:
+            clauses.append(f"{low:.6g} < {feature} <= {high:.6g}")
+        elif low is not None:
+            clauses.append(f"{feature} > {low:.6g}")
+        else:
+            clauses.append(f"{feature} <= {high:.6g}")
+    return " and ".join(clauses) if clauses else "all units"
 
 
 def _leaf_rules(tree: DecisionTreeRegressor, names: list[str]) -> dict[int, str]:
     structure = tree.tree_
     rules: dict[int, str] = {}
+    levels: dict[str, list[str]] = {}
+    for name in names:
+        if _SEP in name:
+            feature, level = name.split(_SEP, 1)
+            levels.setdefault(feature, []).append(level)
 
     def walk(node, conditions):
         left, right = structure.children_left[node], structure.children_right[node]
         if left == right:
-            rules[node] = " and ".join(conditions) if conditions else "all units"
+            rules[node] = _readable(conditions, levels)
             return
         name, threshold = names[structure.feature[node]], structure.threshold[node]
         walk(left, conditions + [_condition(name, threshold, True)])

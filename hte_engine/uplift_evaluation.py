@@ -55,10 +55,22 @@ def _ranking_score(result: CrossFitResult, learner: str) -> np.ndarray:
     return result.units[f"cate_{learner}"].to_numpy()
 
 
+PARTS = ("learners", "curves", "deciles")
+
+
 def evaluate_learners(
     result: CrossFitResult, config: EvaluationConfig = EvaluationConfig(), binary: bool | None = None,
-    cluster=None,
+    cluster=None, parts: tuple[str, ...] = PARTS,
 ) -> UpliftEvaluation:
+    """Every figure of every learner. ``parts`` limits the work to the tables a caller needs (each dbt model
+    builds one); the choice and the learner-level point figures are always computed, the bootstrap only for
+    the requested parts, and a part left out comes back as an empty table. Bootstrap replicates are keyed on
+    the unit id, so the figures of a part do not depend on which other parts were requested.
+    """
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"Unknown evaluation parts {sorted(unknown)}; choose from {list(PARTS)}.")
+    with_scalars, with_curves = "learners" in parts, "curves" in parts
     units = result.units
     y = units["y"].to_numpy()
     t = units["treated"].to_numpy()
@@ -68,11 +80,14 @@ def evaluate_learners(
     q_curve = np.linspace(0.0, 1.0, config.curve_points + 1)
     q_toc = q_curve[1:]
     k = np.asarray(config.uplift_at, dtype=float)
-    n_scalar = 4 + k.size
-    block = n_scalar + 2 * q_curve.size + q_toc.size
+    n_scalar = (4 + k.size) if with_scalars else 0
+    block = n_scalar + ((2 * q_curve.size + q_toc.size) if with_curves else 0)
 
     def statistic(weight):
         out = []
+        if with_scalars:
+            first = evaluators[learners[0]]
+            qini_perfect, uplift_perfect = first.qini_perfect(weight), first.uplift_perfect(weight)
         for name in learners:
             ev = evaluators[name]
             raw = ev.raw(weight)
@@ -82,13 +97,17 @@ def evaluate_learners(
                 at_k = np.where((top.n_treated > 0) & (top.n_control > 0),
                                 top.sum_treated / top.n_treated - top.sum_control / top.n_control, np.nan)
             rate = rank_average_treatment_effect(None, gamma, q=q_toc, weight=weight, groups=ev.groups)
-            out.append(np.r_[
-                ev.qini_coefficient(weight, raw), ev.auuc(weight, raw), rate.autoc, rate.qini, at_k,
-                np.interp(x, raw.n, qini_values(raw)), np.interp(x, raw.n, uplift_values(raw)), rate.toc,
-            ])
+            if with_scalars:
+                out.append(np.r_[ev.qini_coefficient(weight, raw, qini_perfect), ev.auuc(weight, raw, uplift_perfect),
+                                 rate.autoc, rate.qini,
+                                 at_k])
+            if with_curves:
+                out.append(np.r_[np.interp(x, raw.n, qini_values(raw)), np.interp(x, raw.n, uplift_values(raw)),
+                                 rate.toc])
         return np.concatenate(out)
 
-    boot = bootstrap(statistic, units["unit_id"], config.bootstrap_replicates, config.seed, config.alpha)
+    boot = (bootstrap(statistic, units["unit_id"], config.bootstrap_replicates, config.seed, config.alpha)
+            if block else None)
 
     def part(values, i, lo, hi):
         return values[i * block + lo: i * block + hi]
@@ -112,12 +131,12 @@ def evaluate_learners(
             "sd_cate": float(cate.std(ddof=1)),
             "share_negative_cate": float(np.mean(cate < 0)),
         }
-        for j, label in enumerate(["qini_coefficient", "auuc", "autoc", "rate_qini"]):
+        for j, label in enumerate(["qini_coefficient", "auuc", "autoc", "rate_qini"] if with_scalars else []):
             row[label] = boot.estimate[i * block + j]
             row[f"{label}_se"] = boot.std_error[i * block + j]
             row[f"{label}_ci_low"] = boot.ci_low[i * block + j]
             row[f"{label}_ci_high"] = boot.ci_high[i * block + j]
-        for j, frac in enumerate(k):
+        for j, frac in enumerate(k if with_scalars else []):
             label = f"uplift_at_{int(round(frac * 100))}"
             row[label] = boot.estimate[i * block + 4 + j]
             row[f"{label}_ci_low"] = boot.ci_low[i * block + 4 + j]
@@ -135,8 +154,9 @@ def evaluate_learners(
         rows.append(row)
 
         lo = n_scalar
-        for label, offset, grid in [("qini", lo, q_curve), ("uplift", lo + q_curve.size, q_curve),
-                                    ("toc", lo + 2 * q_curve.size, q_toc)]:
+        curve_parts = [("qini", lo, q_curve), ("uplift", lo + q_curve.size, q_curve),
+                       ("toc", lo + 2 * q_curve.size, q_toc)] if with_curves else []
+        for label, offset, grid in curve_parts:
             size = grid.size
             curves.append(pd.DataFrame({
                 "learner": name,
@@ -147,10 +167,11 @@ def evaluate_learners(
                 "value_ci_low": part(boot.ci_low, i, offset, offset + size),
                 "value_ci_high": part(boot.ci_high, i, offset, offset + size),
             }))
-        table = decile_table(_ranking_score(result, name) if name == "constant" else cate, y, t, gamma,
-                             config.deciles, config.alpha)
-        table.insert(0, "learner", name)
-        deciles.append(table)
+        if "deciles" in parts:
+            table = decile_table(_ranking_score(result, name) if name == "constant" else cate, y, t, gamma,
+                                 config.deciles, config.alpha)
+            table.insert(0, "learner", name)
+            deciles.append(table)
 
     learners_table = pd.DataFrame(rows)
     chosen, detected, reason = choose_learner(learners_table, config.alpha)
@@ -159,8 +180,8 @@ def evaluate_learners(
     learners_table["choice_reason"] = reason
     return UpliftEvaluation(
         learners=learners_table,
-        curves=pd.concat(curves, ignore_index=True),
-        deciles=pd.concat(deciles, ignore_index=True),
+        curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(),
+        deciles=pd.concat(deciles, ignore_index=True) if deciles else pd.DataFrame(),
         chosen=chosen,
         heterogeneity_detected=detected,
         reason=reason,

@@ -238,18 +238,26 @@ class RankingEvaluator:
     def raw(self, weight=None) -> RawCurve:
         return raw_curve(None, self.y, self.treated, weight, groups=self.groups)
 
-    def qini_coefficient(self, weight=None, raw: RawCurve | None = None) -> float:
-        raw = raw if raw is not None else self.raw(weight)
-        perfect = raw_curve(None, self.y, self.treated, weight, groups=self.qini_perfect_groups)
-        return normalised_area(raw.n, qini_values(raw), perfect.n, qini_values(perfect))
+    def qini_perfect(self, weight=None) -> RawCurve:
+        return raw_curve(None, self.y, self.treated, weight, groups=self.qini_perfect_groups)
 
-    def auuc(self, weight=None, raw: RawCurve | None = None) -> float:
-        raw = raw if raw is not None else self.raw(weight)
+    def uplift_perfect(self, weight=None) -> RawCurve:
         w = _as_weight(weight, self.y.size)
         control_responders = np.sum(w * ((self.y == 1) & (self.treated == 0)))
         treated_non_responders = np.sum(w * ((self.y == 0) & (self.treated == 1)))
         groups = self.uplift_perfect_groups[bool(control_responders > treated_non_responders)]
-        perfect = raw_curve(None, self.y, self.treated, weight, groups=groups)
+        return raw_curve(None, self.y, self.treated, weight, groups=groups)
+
+    # ``perfect`` depends only on the outcomes, arms and weights, not on the score: callers ranking several
+    # scores on the same sample pass it in once instead of recomputing it per score.
+    def qini_coefficient(self, weight=None, raw: RawCurve | None = None, perfect: RawCurve | None = None) -> float:
+        raw = raw if raw is not None else self.raw(weight)
+        perfect = perfect if perfect is not None else self.qini_perfect(weight)
+        return normalised_area(raw.n, qini_values(raw), perfect.n, qini_values(perfect))
+
+    def auuc(self, weight=None, raw: RawCurve | None = None, perfect: RawCurve | None = None) -> float:
+        raw = raw if raw is not None else self.raw(weight)
+        perfect = perfect if perfect is not None else self.uplift_perfect(weight)
         return normalised_area(raw.n, uplift_values(raw), perfect.n, uplift_values(perfect))
 
 

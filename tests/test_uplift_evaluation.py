@@ -1,7 +1,6 @@
 """Learner evaluation and choice: real heterogeneity is found and beats random targeting; none is never invented."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners

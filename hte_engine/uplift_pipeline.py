@@ -1,0 +1,454 @@
+"""One uplift run per experiment x metric x treatment arm (against the experiment's control arm), for the dbt
+Python models.
+
+``plan_comparisons`` lists the runs and decides, before anything is fitted, whether each can be run: both arms
+present and large enough, an outcome that varies, usable features, no feature that leaks the treatment. A run
+that cannot be run gets a status and a sentence instead of numbers. The plan is cheap and deterministic, so every
+downstream model recomputes it rather than storing it.
+
+``cate_scores`` is the single place where models are fitted: out-of-fold effect scores of every configured
+learner, with the nuisances behind them (propensity, mu0, mu1, doubly-robust score) on every row.
+``evaluation_tables`` and ``discovered_segments`` read those scores back and never refit a learner.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from hte_engine.crossfit import CrossFitConfig, CrossFitResult, cross_fit
+from hte_engine.discovery import discover_segments, effect_drivers
+from hte_engine.learners import LEARNERS
+from hte_engine.propensity import choose_propensity
+from hte_engine.uplift_evaluation import PARTS, EvaluationConfig, evaluate_learners
+from hte_engine.uplift_features import prepare_features
+from hte_engine.uplift_guard import leaking_features
+
+STATUS_OK = "ok"
+KEYS = ["experiment_id", "metric", "arm", "control_arm"]
+
+# Output schemas: column -> pandas dtype. Fixed here so that an output with no rows, or a column that is null
+# for every row of a build, still lands in the warehouse with the right type.
+SCORE_COLUMNS = {
+    "experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
+    "learner": "string", "unit_id": "string", "cate": "float64", "fold": "int64", "n_train_rows": "int64",
+    "treated": "int64", "propensity": "float64", "propensity_source": "string", "mu0": "float64",
+    "mu1": "float64", "dr_score": "float64",
+}  # fmt: skip
+RUN_COLUMNS = {
+    "status": "string", "reason": "string", "features_used": "string", "features_refused": "string",
+    "propensity_source": "string", "n_trimmed": "Int64",
+}  # fmt: skip
+
+
+def _literal(value):
+    """A meta value as dbt may hand it over: native, or the text of a rendered Jinja expression."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text in ("", "None", "none", "null", "Null", "NULL", "~"):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return yaml.safe_load(text)
+
+
+@dataclass(frozen=True)
+class UpliftSettings:
+    """Settings of every uplift model; ``from_meta`` reads them from a model's ``config: meta:`` (keys are the
+    var names without the ``hte_`` prefix)."""
+
+    feature_columns: tuple[str, ...] = ()
+    metrics: dict = field(default_factory=dict)
+    crossfit: CrossFitConfig = CrossFitConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    p_adjust: str = "holm"
+    check_alert_p: float = 0.001
+    min_units_per_arm: int = 50
+    observational: tuple[str, ...] = ()
+    propensity_trim: float = 0.1
+    tree_max_depth: int = 3
+    min_leaf_size: int = 500
+
+    @classmethod
+    def from_meta(cls, meta: Mapping) -> "UpliftSettings":
+        m = {key: _literal(value) for key, value in (meta or {}).items()}
+
+        def get(key, cast, default):
+            value = m.get(key)
+            return default if value is None else cast(value)
+
+        learners = tuple(str(x).lower() for x in (m.get("uplift_learners") or LEARNERS))
+        unknown = sorted(set(learners) - set(LEARNERS))
+        if unknown:
+            raise ValueError(f"var hte_uplift_learners lists unknown learners {unknown}; use some of {list(LEARNERS)}.")
+        seed = get("uplift_seed", int, 0)
+        alpha = get("alpha", float, 0.05)
+        winsorize = m.get("uplift_winsorize_quantile")
+        crossfit = CrossFitConfig(
+            folds=get("uplift_folds", int, 5),
+            seed=seed,
+            max_train_rows=get("uplift_max_train_rows", int, 200_000),
+            batch_size=get("uplift_batch_size", int, 100_000),
+            learners=learners,
+            base_model=m.get("uplift_base_model") or None,
+            winsorize_quantile=None if winsorize is None else float(winsorize),
+            outcome_model=str(m.get("uplift_outcome_model") or "direct"),
+            threads=get("uplift_threads", int, 1),
+        )
+        evaluation = EvaluationConfig(
+            bootstrap_replicates=get("uplift_bootstrap_replicates", int, 200),
+            seed=seed,
+            alpha=alpha,
+            curve_points=get("uplift_curve_points", int, 100),
+        )
+        metrics = {str(name): str((spec or {}).get("kind", "continuous")) for name, spec in
+                   (m.get("metrics") or {}).items()}
+        observational = m.get("uplift_observational") or ()
+        if isinstance(observational, str):
+            observational = (observational,)
+        return cls(
+            feature_columns=tuple(str(c) for c in (m.get("feature_columns") or ())),
+            metrics=metrics,
+            crossfit=crossfit,
+            evaluation=evaluation,
+            p_adjust=str(m.get("p_adjust") or "holm"),
+            check_alert_p=get("check_alert_p", float, 0.001),
+            min_units_per_arm=get("uplift_min_units_per_arm", int, 50),
+            observational=tuple(str(e) for e in observational),
+            propensity_trim=get("uplift_propensity_trim", float, 0.1),
+            tree_max_depth=get("uplift_tree_max_depth", int, 3),
+            min_leaf_size=get("uplift_min_leaf_size", int, 500),
+        )
+
+
+@dataclass
+class Comparison:
+    """One treatment arm against control on one metric; ``units`` holds the rows of both arms when status is ok."""
+
+    experiment_id: str
+    metric: str
+    arm: str
+    control_arm: str
+    binary: bool
+    n_treatment: int
+    n_control: int
+    share_treatment: float
+    share_control: float
+    n_arms: int
+    status: str = STATUS_OK
+    reason: str = ""
+    features_used: list[str] = field(default_factory=list)
+    features_refused: list[str] = field(default_factory=list)
+    units: pd.DataFrame | None = None
+
+    @property
+    def label(self) -> str:
+        return f"experiment '{self.experiment_id}', metric '{self.metric}', arm '{self.arm}' vs '{self.control_arm}'"
+
+    def keys(self) -> dict:
+        return {"experiment_id": self.experiment_id, "metric": self.metric, "arm": self.arm,
+                "control_arm": self.control_arm}
+
+    def run_columns(self) -> dict:
+        return {"status": self.status, "reason": self.reason or None,
+                "features_used": ", ".join(self.features_used) or None,
+                "features_refused": ", ".join(self.features_refused) or None}
+
+
+def _typed(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    """Columns of ``schema`` first, in its order and types; any extra columns after them."""
+    out = frame.copy()
+    for column, dtype in schema.items():
+        if column not in out:
+            out[column] = pd.Series(pd.NA if dtype in ("string", "Int64") else np.nan, index=out.index, dtype=dtype)
+        else:
+            out[column] = out[column].astype(dtype)
+    return out[list(schema) + [c for c in out.columns if c not in schema]].reset_index(drop=True)
+
+
+def _features_for(features: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
+    """The experiment's feature rows; rows without an experiment_id apply to every experiment and fill in for
+    units the experiment's own rows do not cover."""
+    own = features[features["experiment_id"] == experiment_id]
+    shared = features[features["experiment_id"].isna() & ~features["unit_id"].isin(own["unit_id"])]
+    return pd.concat([own, shared], ignore_index=True).drop(columns=["experiment_id"])
+
+
+def _share(experiments: pd.DataFrame, experiment_id: str, arm: str) -> float:
+    row = experiments[(experiments["experiment_id"] == experiment_id) & (experiments["arm"] == arm)]
+    return float(row["expected_share"].iloc[0]) if len(row) else float("nan")
+
+
+def plan_comparisons(units: pd.DataFrame, features: pd.DataFrame, assignments: pd.DataFrame,
+                     experiments: pd.DataFrame, settings: UpliftSettings) -> list[Comparison]:
+    """Every experiment x metric x treatment arm, with its status; ok comparisons carry their unit rows."""
+    units = units[units["metric"].isin(list(settings.metrics))]
+    missing = [c for c in settings.feature_columns if c not in features.columns]
+    if missing:
+        raise ValueError(
+            f"dbt_hte uplift: feature columns {missing} listed in var hte_feature_columns are not columns of "
+            "hte_unit_features; add them there or remove them from the var."
+        )
+    minimum = max(settings.min_units_per_arm, settings.crossfit.folds)
+    plans: list[Comparison] = []
+    for experiment_id, declared in experiments.groupby("experiment_id", sort=True):
+        control = declared.loc[declared["is_control"].astype(bool), "arm"]
+        if control.empty:
+            continue
+        control_arm = str(control.iloc[0])
+        exp_units = units[units["experiment_id"] == experiment_id]
+        exp_features = None
+        propensity = assignments.loc[assignments["experiment_id"] == experiment_id, ["unit_id", "propensity"]]
+        for arm in sorted(declared.loc[~declared["is_control"].astype(bool), "arm"].astype(str)):
+            for metric in sorted(exp_units["metric"].unique()):
+                rows = exp_units[(exp_units["metric"] == metric) & exp_units["arm"].isin([arm, control_arm])]
+                n_t = int((rows["arm"] == arm).sum())
+                n_c = int((rows["arm"] == control_arm).sum())
+                plan = Comparison(
+                    experiment_id=str(experiment_id), metric=str(metric), arm=arm, control_arm=control_arm,
+                    binary=settings.metrics.get(metric) == "binary", n_treatment=n_t, n_control=n_c,
+                    share_treatment=_share(declared, experiment_id, arm),
+                    share_control=_share(declared, experiment_id, control_arm), n_arms=len(declared),
+                )
+                plans.append(plan)
+                if n_t == 0 or n_c == 0:
+                    plan.status = "single_arm"
+                    plan.reason = (f"{plan.label}: {'arm ' + repr(arm) if n_t == 0 else 'control ' + repr(control_arm)}"
+                                   " has no units; an effect needs units in both arms.")
+                    continue
+                if min(n_t, n_c) < minimum:
+                    plan.status = "too_few_units"
+                    plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
+                                   f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
+                    continue
+                y = rows["y"].to_numpy(dtype=float)
+                if np.all(y == y[0]):
+                    plan.status = "constant_outcome"
+                    plan.reason = (f"{plan.label}: every unit has the same outcome ({y[0]:g}); there is no effect "
+                                   "to model, let alone a heterogeneous one.")
+                    continue
+                if exp_features is None:
+                    exp_features = _features_for(features, experiment_id)
+                frame = rows[["unit_id", "arm", "y", "cluster_id"]].merge(
+                    exp_features[["unit_id", *settings.feature_columns]], on="unit_id", how="left")
+                frame = frame.merge(propensity, on="unit_id", how="left")
+                frame["treated"] = (frame["arm"] == arm).astype(int)
+                # The demo's (and many users') wide feature tables leave other experiments' columns empty.
+                usable = [c for c in settings.feature_columns if frame[c].notna().any()]
+                if not usable:
+                    plan.status = "no_features"
+                    plan.reason = (f"{plan.label}: none of the feature columns in var hte_feature_columns has a "
+                                   "value for this experiment's units.")
+                    continue
+                refused: list[str] = []
+                if experiment_id not in settings.observational:
+                    # Imbalance is expected by design in observational data; the classifier's overlap report
+                    # takes the place of the balance test there.
+                    refused, _ = leaking_features(frame[usable], frame["treated"], settings.check_alert_p)
+                plan.features_refused = refused
+                plan.features_used = [c for c in usable if c not in refused]
+                if not plan.features_used:
+                    plan.status = "leaking_features"
+                    plan.reason = (f"{plan.label}: every feature fails its balance test between the arms "
+                                   f"({', '.join(refused)}), so each was changed by the treatment; use "
+                                   "pre-treatment features only.")
+                    continue
+                if refused:
+                    plan.reason = (f"Features {refused} were refused: their balance test between the arms fails "
+                                   f"(p < {settings.check_alert_p:g} / {len(usable)} features), so they were changed "
+                                   "by the treatment or leak the outcome; the learners use the others.")
+                plan.units = frame.reset_index(drop=True)
+    return plans
+
+
+def _noop(message: str) -> None:
+    return None
+
+
+def score_comparison(plan: Comparison, settings: UpliftSettings) -> pd.DataFrame:
+    """Long out-of-fold scores of one ok comparison, with the nuisances on every row."""
+    frame = plan.units
+    X = prepare_features(frame, plan.features_used, plan.experiment_id)
+    config = settings.crossfit
+    received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
+    prop = choose_propensity(
+        label=plan.label, treated=frame["treated"], n_arms=plan.n_arms, share_treatment=plan.share_treatment,
+        share_control=plan.share_control, received=received if np.isfinite(received).all() else None,
+        observational=plan.experiment_id in settings.observational, X=X, unit_id=frame["unit_id"],
+        folds=config.folds, seed=config.seed, trim=settings.propensity_trim, base_model=config.base_model,
+        threads=config.threads,
+    )
+    keep = prop.keep
+    result = cross_fit(frame.loc[keep, "unit_id"], X.loc[keep], frame.loc[keep, "y"], frame.loc[keep, "treated"],
+                       prop.value[keep], plan.binary, config, plan.label)
+    long = result.scores()
+    nuisance = result.units[["unit_id", "treated", "propensity", "mu0", "mu1", "dr_score"]]
+    long = long.merge(nuisance, on="unit_id", how="left")
+    long["propensity_source"] = prop.source
+    for key, value in plan.keys().items():
+        long[key] = value
+    return long
+
+
+def cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
+                log: Callable[[str], None] = _noop) -> pd.DataFrame:
+    """hte_cate_scores: every ok comparison's out-of-fold scores (experiment x metric x arm x learner x unit)."""
+    frames = []
+    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+        if plan.status != STATUS_OK:
+            log(f"uplift: {plan.label}: skipped ({plan.status})")
+            continue
+        log(f"uplift: {plan.label}: cross-fitting {len(settings.crossfit.learners)} learners on "
+            f"{plan.n_treatment + plan.n_control} units")
+        frames.append(score_comparison(plan, settings))
+    empty = pd.DataFrame(columns=list(SCORE_COLUMNS))
+    return _typed(pd.concat(frames, ignore_index=True) if frames else empty, SCORE_COLUMNS)
+
+
+def result_from_scores(scores: pd.DataFrame, outcomes: pd.DataFrame) -> CrossFitResult:
+    """Rebuild one comparison's cross-fit result from its hte_cate_scores rows and the unit outcomes."""
+    learners = tuple(l for l in LEARNERS if l in set(scores["learner"])) + tuple(
+        sorted(set(scores["learner"]) - set(LEARNERS)))
+    first = scores.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
+    units = first[["unit_id", "fold", "treated", "propensity", "mu0", "mu1", "dr_score"]].merge(
+        outcomes[["unit_id", "y"]], on="unit_id", how="left")
+    wide = scores.pivot(index="unit_id", columns="learner", values="cate")
+    for learner in learners:
+        units[f"cate_{learner}"] = units["unit_id"].map(wide[learner]).to_numpy(dtype=float)
+    units = units.astype({"unit_id": object, "fold": "int64", "treated": "int64"})
+    n_train = first.groupby("fold")["n_train_rows"].first().astype(int).to_dict()
+    return CrossFitResult(units=units.reset_index(drop=True), learners=learners, n_train_rows=n_train)
+
+
+def _run_summary(plan: Comparison, scored: pd.DataFrame | None) -> dict:
+    out = {**plan.keys(), **plan.run_columns()}
+    if scored is not None and len(scored):
+        out["propensity_source"] = scored["propensity_source"].iloc[0]
+        out["n_trimmed"] = plan.n_treatment + plan.n_control - scored["unit_id"].nunique()
+    return out
+
+
+def _by_comparison(scores: pd.DataFrame) -> dict:
+    return {key: part for key, part in scores.groupby(KEYS, sort=False)} if len(scores) else {}
+
+
+def evaluation_tables(scores, units, features, assignments, experiments, settings: UpliftSettings,
+                      parts: tuple[str, ...] = PARTS, cluster: bool = True,
+                      log: Callable[[str], None] = _noop) -> dict[str, pd.DataFrame]:
+    """hte_learner_evaluation ('learners'), hte_uplift_curves ('curves') and hte_uplift_deciles ('deciles'),
+    from the stored scores. A comparison that could not be scored gets one 'learners' row with its status."""
+    grouped = _by_comparison(scores)
+    tables = {part: [] for part in PARTS}
+    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+        key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
+        part_scores = grouped.get(key)
+        summary = _run_summary(plan, part_scores)
+        if plan.status != STATUS_OK or part_scores is None:
+            if plan.status == STATUS_OK:
+                summary.update(status="not_scored", reason=f"{plan.label}: hte_cate_scores has no rows for it; "
+                                                           "rebuild hte_cate_scores.")
+            tables["learners"].append(pd.DataFrame([summary]))
+            continue
+        log(f"uplift: {plan.label}: evaluating {part_scores['learner'].nunique()} learners")
+        result = result_from_scores(part_scores, plan.units)
+        clusters = None
+        if cluster and plan.units["cluster_id"].notna().any():
+            clusters = result.units["unit_id"].map(plan.units.set_index("unit_id")["cluster_id"]).to_numpy()
+        ev = evaluate_learners(result, settings.evaluation, binary=plan.binary, cluster=clusters, parts=parts)
+        learners = ev.learners.assign(**summary)
+        tables["learners"].append(learners)
+        for name in ("curves", "deciles"):
+            table = getattr(ev, name)
+            if len(table):
+                table = table.assign(**plan.keys())
+                table["is_chosen"] = table["learner"] == ev.chosen
+                tables[name].append(table)
+    out = {}
+    for name, frames in tables.items():
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        out[name] = _order(frame, name)
+    return out
+
+
+def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    lead = KEYS + ["learner"]
+    if name == "learners":
+        schema = {**{k: "string" for k in lead}, **RUN_COLUMNS, "is_chosen": "boolean",
+                  "heterogeneity_detected": "boolean", "choice_reason": "string"}
+    elif name == "curves":
+        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "curve": "string", "point": "int64",
+                  "fraction_targeted": "float64", "value": "float64", "value_ci_low": "float64",
+                  "value_ci_high": "float64"}
+    else:
+        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "decile": "int64"}
+    return _typed(frame, schema)
+
+
+def discovered_segments(scores, units, features, assignments, experiments,
+                        settings: UpliftSettings, log: Callable[[str], None] = _noop) -> pd.DataFrame:
+    """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores."""
+    grouped = _by_comparison(scores)
+    frames = []
+    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+        key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
+        part = grouped.get(key)
+        if plan.status != STATUS_OK or part is None:
+            frames.append(pd.DataFrame([{**plan.keys(), "status": plan.status if plan.status != STATUS_OK
+                                         else "not_scored", "reason": plan.reason or None}]))
+            continue
+        log(f"uplift: {plan.label}: growing an honest tree on {part['unit_id'].nunique()} units")
+        unit_rows = part.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
+        frame = unit_rows[["unit_id", "dr_score", "treated"]].merge(plan.units, on=["unit_id", "treated"])
+        X = prepare_features(frame, plan.features_used, plan.experiment_id)
+        table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
+                                  min_leaf_size=settings.min_leaf_size, seed=settings.crossfit.seed,
+                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust)
+        frames.append(table.assign(**plan.keys(), reason=None))
+    schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
+              "rule": "string", "leaf": "Int64", "n_grow": "Int64", "n_units": "Int64", "n_treatment": "Int64",
+              "n_control": "Int64", "effect": "float64", "effect_se": "float64", "effect_ci_low": "float64",
+              "effect_ci_high": "float64", "p_value": "float64", "p_value_adj": "float64", "status": "string",
+              "reason": "string"}
+    return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), schema)
+
+
+def effect_drivers_table(scores, evaluation, units, features, assignments, experiments, settings: UpliftSettings,
+                         log: Callable[[str], None] = _noop) -> pd.DataFrame:
+    """hte_effect_drivers: permutation importance of each feature for the chosen learner's scores. A comparison
+    whose chosen learner is the constant has no effect variation to explain and gets one status row."""
+    grouped = _by_comparison(scores)
+    chosen = {}
+    if len(evaluation):
+        picked = evaluation[evaluation["is_chosen"].fillna(False).astype(bool)]
+        chosen = {tuple(r[k] for k in KEYS): r["learner"] for _, r in picked.iterrows()}
+    frames = []
+    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+        key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
+        part, learner = grouped.get(key), chosen.get(key)
+        if plan.status != STATUS_OK or part is None or learner in (None, "constant"):
+            status = plan.status if plan.status != STATUS_OK else (
+                "not_scored" if part is None or learner is None else "no_heterogeneity")
+            reason = plan.reason or (
+                f"{plan.label}: no heterogeneity detected (the chosen learner is the constant average effect), so "
+                "there is no variation in effects for a feature to drive." if status == "no_heterogeneity"
+                else f"{plan.label}: hte_cate_scores or hte_learner_evaluation has no rows for it.")
+            frames.append(pd.DataFrame([{**plan.keys(), "learner": learner, "status": status, "reason": reason}]))
+            continue
+        log(f"uplift: {plan.label}: permutation importance of {len(plan.features_used)} features")
+        rows = part[part["learner"] == learner].sort_values("unit_id", kind="stable")
+        frame = rows[["unit_id", "cate"]].merge(plan.units, on="unit_id")
+        X = prepare_features(frame, plan.features_used, plan.experiment_id)
+        table = effect_drivers(X, frame["cate"], seed=settings.crossfit.seed)
+        table["rank"] = np.arange(1, len(table) + 1)
+        frames.append(table.assign(**plan.keys(), learner=learner, status=STATUS_OK, reason=None))
+    schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
+              "learner": "string", "feature": "string", "rank": "Int64", "importance": "float64",
+              "importance_sd": "float64", "status": "string", "reason": "string"}
+    return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), schema)

@@ -1,0 +1,24 @@
+"""Out-of-fold effect scores of every configured uplift learner, per experiment x metric x treatment arm x unit.
+
+The only model that fits learners: every other uplift model reads these scores. Each row also carries the
+nuisances behind the unit's doubly-robust score (propensity, mu0, mu1, dr_score), for evaluation and policy value.
+"""
+
+from hte_engine.io import to_pandas
+from hte_engine.uplift_logging import progress
+from hte_engine.uplift_pipeline import UpliftSettings, cate_scores
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    # dbt ships a config value to a Python model only when the model reads it in a plain assignment like this one.
+    meta = dbt.config.get("meta") or {}
+    settings = UpliftSettings.from_meta(meta)
+    return cate_scores(
+        to_pandas(dbt.ref("int_hte_units")),
+        to_pandas(dbt.ref("stg_hte_unit_features")),
+        to_pandas(dbt.ref("stg_hte_assignments")),
+        to_pandas(dbt.ref("stg_hte_experiments")),
+        settings,
+        log=progress,
+    )

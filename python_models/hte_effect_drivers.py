@@ -1,0 +1,23 @@
+"""Which features drive the chosen learner's estimated effects: permutation importance per experiment x metric x
+treatment arm x feature."""
+
+from hte_engine.io import to_pandas
+from hte_engine.uplift_logging import progress
+from hte_engine.uplift_pipeline import UpliftSettings, effect_drivers_table
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    # dbt ships a config value to a Python model only when the model reads it in a plain assignment like this one.
+    meta = dbt.config.get("meta") or {}
+    settings = UpliftSettings.from_meta(meta)
+    return effect_drivers_table(
+        to_pandas(dbt.ref("hte_cate_scores")),
+        to_pandas(dbt.ref("hte_learner_evaluation")),
+        to_pandas(dbt.ref("int_hte_units")),
+        to_pandas(dbt.ref("stg_hte_unit_features")),
+        to_pandas(dbt.ref("stg_hte_assignments")),
+        to_pandas(dbt.ref("stg_hte_experiments")),
+        settings,
+        log=progress,
+    )
