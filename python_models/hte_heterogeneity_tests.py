@@ -12,7 +12,9 @@ from hte_engine.regression import TEST_COLUMNS, RegressionSettings, heterogeneit
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    settings = RegressionSettings.from_meta(dbt.config.get("meta") or {})
+    # dbt passes meta to a Python model only when read as `dbt.config.get("meta")` in a statement of its own
+    meta = dbt.config.get("meta") or {}
+    settings = RegressionSettings.from_meta(meta)
     wald = heterogeneity_tests(
         to_pandas(dbt.ref("hte_interaction_regressions")), settings.p_adjust, settings.p_adjust_family
     )
