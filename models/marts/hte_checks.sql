@@ -46,7 +46,7 @@ srm as (
         sum((c.n - t.n_total * c.expected_share) * (c.n - t.n_total * c.expected_share) / (t.n_total * c.expected_share)) as statistic,
         count(*) - 1 as df,
         min(t.n_total * c.expected_share) as min_expected,
-        {{ dbt.listagg("c.arm || ' ' || cast(c.n as " ~ text ~ ") || ' (expected share ' || cast(c.expected_share as " ~ text ~ ") || ')'", "', '", "order by c.arm") }} as arm_summary
+        {{ hte_listagg("c.arm || ' ' || cast(c.n as " ~ text ~ ") || ' (expected share ' || cast(c.expected_share as " ~ text ~ ") || ')'", "', '", "order by c.arm") }} as arm_summary
     from arm_counts c
     join arm_totals t
         on t.experiment_id = c.experiment_id
@@ -268,7 +268,7 @@ checks as (
     join (
         select
             experiment_id, dimension, segment,
-            {{ dbt.listagg("arm || ' (' || cast(n as " ~ text ~ ") || ' units)'", "', '", "order by arm") }} as small_arms
+            {{ hte_listagg("arm || ' (' || cast(n as " ~ text ~ ") || ' units)'", "', '", "order by arm") }} as small_arms
         from segment_arms
         where n < {{ min_size }}
         group by experiment_id, dimension, segment
