@@ -111,10 +111,12 @@ def cross_fit(
     binary: bool,
     config: CrossFitConfig = CrossFitConfig(),
     experiment_label: str = "",
+    log=None,
 ) -> CrossFitResult:
-    """Out-of-fold CATE scores of every configured learner for one treatment arm against control."""
+    """Out-of-fold CATE scores of every configured learner for one treatment arm against control.
+    ``log`` (e.g. hte_engine.progress.progress) receives one line per fold, so a long run shows where it is."""
     with threadpool_limits(limits=config.threads, user_api="openmp"):
-        return _cross_fit(unit_id, X, y, treated, propensity, binary, config, experiment_label)
+        return _cross_fit(unit_id, X, y, treated, propensity, binary, config, experiment_label, log)
 
 
 def _cross_fit(
@@ -126,6 +128,7 @@ def _cross_fit(
     binary: bool,
     config: CrossFitConfig,
     experiment_label: str,
+    log=None,
 ) -> CrossFitResult:
     unit_id = pd.Series(unit_id).astype(str).to_numpy(dtype=object)
     order = np.argsort(unit_id, kind="stable")
@@ -153,6 +156,9 @@ def _cross_fit(
         held = np.flatnonzero(fold == k)
         train = _bounded(np.flatnonzero(fold != k), t, config.max_train_rows, config.seed + k)
         n_train_rows[k] = int(train.size)
+        if log is not None:
+            log(f"uplift: {experiment_label}: fold {k + 1} of {config.folds}, learners {', '.join(config.learners)}, "
+                f"{train.size:,} training rows, scoring {held.size:,} units")
         y_train = y[train]
         level_shift = 0.0
         if config.winsorize_quantile is not None and not binary:

@@ -272,7 +272,8 @@ def _noop(message: str) -> None:
     return None
 
 
-def score_comparison(plan: Comparison, settings: UpliftSettings) -> pd.DataFrame:
+def score_comparison(plan: Comparison, settings: UpliftSettings,
+                     log: Callable[[str], None] = _noop) -> pd.DataFrame:
     """Long out-of-fold scores of one ok comparison, with the nuisances on every row."""
     frame = plan.units
     X = prepare_features(frame, plan.features_used, plan.experiment_id)
@@ -287,7 +288,7 @@ def score_comparison(plan: Comparison, settings: UpliftSettings) -> pd.DataFrame
     )
     keep = prop.keep
     result = cross_fit(frame.loc[keep, "unit_id"], X.loc[keep], frame.loc[keep, "y"], frame.loc[keep, "treated"],
-                       prop.value[keep], plan.binary, config, plan.label)
+                       prop.value[keep], plan.binary, config, plan.label, log=log)
     long = result.scores()
     nuisance = result.units[["unit_id", "treated", "propensity", "mu0", "mu1", "dr_score"]]
     long = long.merge(nuisance, on="unit_id", how="left")
@@ -307,7 +308,7 @@ def cate_scores(units, features, assignments, experiments, settings: UpliftSetti
             continue
         log(f"uplift: {plan.label}: cross-fitting {len(settings.crossfit.learners)} learners on "
             f"{plan.n_treatment + plan.n_control} units")
-        frames.append(score_comparison(plan, settings))
+        frames.append(score_comparison(plan, settings, log))
     empty = pd.DataFrame(columns=list(SCORE_COLUMNS))
     return _typed(pd.concat(frames, ignore_index=True) if frames else empty, SCORE_COLUMNS)
 

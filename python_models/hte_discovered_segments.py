@@ -2,7 +2,7 @@
 scores and estimated on the other, with multiplicity-adjusted p-values."""
 
 from hte_engine.io import to_pandas
-from hte_engine.uplift_logging import progress
+from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, discovered_segments
 
 

@@ -2,7 +2,7 @@
 bootstrap intervals; the BLP calibration test), and the learner chosen for targeting (docs/uplift.md)."""
 
 from hte_engine.io import to_pandas
-from hte_engine.uplift_logging import progress
+from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, evaluation_tables
 
 

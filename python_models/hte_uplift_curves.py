@@ -1,7 +1,7 @@
 """Qini, uplift and TOC curves of every learner on a fixed grid of fractions targeted, with bootstrap bands."""
 
 from hte_engine.io import to_pandas
-from hte_engine.uplift_logging import progress
+from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, evaluation_tables
 
 
