@@ -24,7 +24,7 @@ report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
 
 # Benchmarks (minutes, not part of `make test`): each reports ratios against a baseline measured in the same run.
 BENCH_UNITS ?= 10000000

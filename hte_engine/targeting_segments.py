@@ -99,6 +99,17 @@ def _matched(lifts: pd.DataFrame | None, base: pd.DataFrame, what: str, experime
     return joined["lift_abs"].to_numpy(dtype=float), joined["lift_abs_se"].to_numpy(dtype=float)
 
 
+# The columns of hte_targeting_segments, in order: also the shape of the (empty) table when no experiment declares
+# economics, so a project without targeting still builds the model.
+SEGMENT_TABLE_COLUMNS = (
+    "experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "n_treatment", "n_control",
+    "lift_abs", "lift_abs_se", "lift_ci_low", "lift_ci_high", "benefit_per_unit", "cost_per_treated",
+    "risk_penalty", "risk_lift", "break_even_lift", "net_value", "net_value_se", "net_value_ci_low",
+    "net_value_ci_high", "z_critical", "decision", "reason", "recommended_arm", "segment_decision",
+    "is_recommended_arm",
+)
+
+
 def segment_decisions(
     target_lifts: pd.DataFrame,
     economics: Economics,
@@ -193,7 +204,7 @@ def segment_decisions(
     out["z_critical"] = z
     out["decision"] = decision
     out["reason"] = pd.Series(reason, dtype=object).replace("", None).to_numpy()
-    return _recommend(out, economics.control_arm)
+    return _recommend(out, economics.control_arm)[list(SEGMENT_TABLE_COLUMNS)]
 
 
 def _recommend(table: pd.DataFrame, control_arm: str) -> pd.DataFrame:

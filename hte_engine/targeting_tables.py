@@ -21,7 +21,7 @@ import pandas as pd
 
 from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
 from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
-from hte_engine.targeting_segments import segment_decisions, segment_value_lifts
+from hte_engine.targeting_segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
 from hte_engine.uplift_features import prepare_features
 
 ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
@@ -296,7 +296,13 @@ def segments_table(
         risk = of[of["metric"] == economics.risk_metric] if economics.risk_metric else None
         frames.append(segment_decisions(target, economics, benefit, cost, risk, settings.alpha,
                                         settings.interval_adjustment, settings.min_segment_size))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:
+        text = {"experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "decision", "reason",
+                "recommended_arm", "segment_decision"}
+        return pd.DataFrame({name: pd.Series(dtype="str" if name in text else
+                                             "bool" if name == "is_recommended_arm" else "float64")
+                             for name in SEGMENT_TABLE_COLUMNS})
+    return pd.concat(frames, ignore_index=True)
 
 
 def experiment_inputs(experiment_id: str, units: pd.DataFrame, assignments: pd.DataFrame,
