@@ -17,7 +17,8 @@
     degrades slowly with df (the exponent is a difference of numbers of size k ln x) to about 1e-11 at df 2000.
 
     statistic and df are column names or expressions over the relation's columns; key_columns is a non-empty
-    list of column names carried through (they need not be unique). -#}
+    list of column names carried through that determines the (statistic, df) of a row (rows repeating a key must
+    repeat its statistic and df; each still gets its own output row). -#}
 {% macro hte_chi2_pvalues(relation, key_columns, statistic='statistic', df='df', out_col='p_value') -%}
 {{ return(adapter.dispatch('hte_chi2_pvalues', 'dbt_hte')(relation, key_columns, statistic, df, out_col)) }}
 {%- endmacro %}
@@ -48,8 +49,8 @@ from (
 ) as hte_rows
 left join (
     select
-        hte_statistic,
-        hte_df,
+        {% for k in key_columns %}{{ k }},
+        {% endfor -%}
         case
             when hte_k is null or not {{ hte_is_finite('hte_x') }} then null
             when hte_x <= 1.0e-300 then 1.0e0
@@ -61,6 +62,8 @@ left join (
         end as hte_p_value
     from (
         select
+            {% for k in key_columns %}hte_pairs.{{ k }},
+            {% endfor -%}
             hte_pairs.hte_statistic,
             hte_pairs.hte_df,
             hte_pairs.hte_x,
@@ -73,6 +76,8 @@ left join (
                 ~ '- case when hte_pairs.hte_half = 0 then hte_terms.hte_ln_factorial else hte_terms.hte_ln_gamma_half end') }} end) as hte_series
         from (
             select
+                {% for k in key_columns %}{{ k }},
+                {% endfor -%}
                 hte_statistic,
                 hte_df,
                 cast(hte_statistic as {{ hte_double() }}) as hte_x,
@@ -81,6 +86,8 @@ left join (
                 cast(hte_k as {{ hte_double() }}) / 2 - floor(cast(hte_k as {{ hte_double() }}) / 2) as hte_half
             from (
                 select
+                    {% for k in key_columns %}{{ k }},
+                    {% endfor -%}
                     hte_statistic,
                     hte_df,
                     {#- Test for a whole number before casting: cast(3.7 as int) truncates on Spark, rounds elsewhere. #}
@@ -89,7 +96,10 @@ left join (
                             then cast(hte_df as integer)
                     end as hte_k
                 from (
-                    select distinct {{ statistic }} as hte_statistic, {{ df }} as hte_df
+                    select distinct
+                        {% for k in key_columns %}{{ k }},
+                        {% endfor -%}
+                        {{ statistic }} as hte_statistic, {{ df }} as hte_df
                     from {{ relation }}
                     where {{ statistic }} is not null and {{ df }} is not null
                 ) as hte_distinct_pairs
@@ -107,8 +117,14 @@ left join (
             from ({{ hte_integers(3) }}) as hte_integers
         ) as hte_terms
             on 2 * hte_terms.hte_i + 2 <= hte_pairs.hte_k and {{ x_ok }}
-        group by hte_pairs.hte_statistic, hte_pairs.hte_df, hte_pairs.hte_x, hte_pairs.hte_k, hte_pairs.hte_half
+        group by
+            {% for k in key_columns %}hte_pairs.{{ k }},
+            {% endfor -%}
+            hte_pairs.hte_statistic, hte_pairs.hte_df, hte_pairs.hte_x, hte_pairs.hte_k, hte_pairs.hte_half
     ) as hte_series_by_pair
 ) as hte_chi2
-    on hte_rows.hte_statistic = hte_chi2.hte_statistic and hte_rows.hte_df = hte_chi2.hte_df
+    {#- Joined back on the keys, never on the statistic's value: Spark evaluates the relation once per reference, and
+        an order-dependent sum can differ in its last bit between the two evaluations (seen: a null p-value). #}
+    on {% for k in key_columns %}(hte_rows.{{ k }} = hte_chi2.{{ k }} or (hte_rows.{{ k }} is null and hte_chi2.{{ k }} is null)){% if not loop.last %}
+    and {% endif %}{% endfor %}
 {%- endmacro %}
