@@ -323,3 +323,18 @@ def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
     input contract: an experiment without them gets lifts, tests and scores, but no targeting decision."""
     declared = experiments.loc[experiments["target_metric"].notna(), "experiment_id"]
     return set(declared.astype(str))
+
+
+def priced_experiments_targeting(experiments: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFrame,
+                                 assignments: pd.DataFrame, features: pd.DataFrame, settings: TargetingSettings,
+                                 feature_columns: list[str], binary_metrics: set[str],
+                                 evaluate: bool) -> list[ExperimentTargeting]:
+    """experiment_targeting for every experiment that has chosen out-of-fold scores and declares economics
+    (the others get no decisions: economics are optional, not an error)."""
+    results = []
+    for eid in sorted(set(scores["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
+        economics = settings.economics_for(experiments, eid)
+        rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
+        results.append(experiment_targeting(economics, rows, feats, scores, settings, feature_columns,
+                                            binary_metrics, evaluate=evaluate))
+    return results

@@ -5,8 +5,7 @@ Settings: python_models/targeting.yml (vars hte_targeting_*)."""
 import pandas as pd
 
 from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import (TargetingSettings, chosen_scores, experiment_inputs,
-                                        experiment_targeting, priced_experiment_ids)
+from hte_engine.targeting_tables import TargetingSettings, chosen_scores, priced_experiments_targeting
 
 
 def model(dbt, session):
@@ -20,14 +19,9 @@ def model(dbt, session):
     units = to_pandas(dbt.ref("int_hte_units"))
     assignments = to_pandas(dbt.ref("stg_hte_assignments"))
     features = to_pandas(dbt.ref("stg_hte_unit_features"))
-    frames = []
-    # experiments without economics (no target_metric) get no decisions: they are not an error
-    for eid in sorted(set(scores["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
-        economics = settings.economics_for(experiments, eid)
-        rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
-        result = experiment_targeting(economics, rows, feats, scores, settings, list(meta.get("feature_columns") or []),
-                                      binary)
-        frames.append(result.policy_value)
+    frames = [result.policy_value for result in priced_experiments_targeting(
+        experiments, scores, units, assignments, features, settings, list(meta.get("feature_columns") or []),
+        binary, evaluate=True)]
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
         return pd.DataFrame(columns=["experiment_id", "policy", "policy_kind", "value", "ci_low", "ci_high",

@@ -4,8 +4,7 @@ decision and, when not treated, the reason in words. Settings: python_models/tar
 import pandas as pd
 
 from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import (TargetingSettings, chosen_scores, experiment_inputs,
-                                        experiment_targeting, priced_experiment_ids)
+from hte_engine.targeting_tables import TargetingSettings, chosen_scores, priced_experiments_targeting
 
 
 def model(dbt, session):
@@ -20,14 +19,9 @@ def model(dbt, session):
     units = to_pandas(dbt.ref("int_hte_units"))
     assignments = to_pandas(dbt.ref("stg_hte_assignments"))
     features = to_pandas(dbt.ref("stg_hte_unit_features"))
-    frames = []
-    # experiments without economics (no target_metric) get no decisions: they are not an error
-    for eid in sorted(set(scores["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
-        economics = settings.economics_for(experiments, eid)
-        rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
-        result = experiment_targeting(economics, rows, feats, scores, settings, list(meta.get("feature_columns") or []),
-                                      binary, evaluate=False)
-        frames.append(result.units)
+    frames = [result.units for result in priced_experiments_targeting(
+        experiments, scores, units, assignments, features, settings, list(meta.get("feature_columns") or []),
+        binary, evaluate=False)]
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
         return pd.DataFrame(columns=["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value",

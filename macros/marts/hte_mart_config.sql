@@ -71,3 +71,22 @@
 {% macro hte_double_literal(value) %}
   {{- return("cast(" ~ value ~ " as " ~ hte_double() ~ ")") -}}
 {% endmacro %}
+
+
+{#- The one-row interval parameters every test mart shares: alpha and z_{1-alpha/2} (computed once per build). -#}
+{% macro hte_interval_params(alpha) -%}
+    select
+        {{ hte_double_literal(alpha) }} as alpha,
+        {{ hte_normal_quantile('1.0e0 - ' ~ hte_double_literal(alpha) ~ ' / 2.0e0') }} as z_critical
+{%- endmacro %}
+
+
+{#- Each treatment arm of an experiment with the experiment's control arm: the comparisons every lift is made for. -#}
+{% macro hte_treatment_arms() -%}
+    select t.experiment_id, t.arm, c.arm as control_arm
+    from {{ ref('stg_hte_experiments') }} t
+    join {{ ref('stg_hte_experiments') }} c
+        on c.experiment_id = t.experiment_id
+        and c.is_control
+    where not t.is_control
+{%- endmacro %}

@@ -11,19 +11,13 @@
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
 
+-- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
-    select
-        {{ hte_double_literal(alpha) }} as alpha,
-        {{ hte_normal_quantile('1.0e0 - ' ~ hte_double_literal(alpha) ~ ' / 2.0e0') }} as z_critical
+    {{ hte_interval_params(alpha) }}
 ),
 
 treatment_arms as (
-    select t.experiment_id, t.arm, c.arm as control_arm
-    from {{ ref('stg_hte_experiments') }} t
-    join {{ ref('stg_hte_experiments') }} c
-        on c.experiment_id = t.experiment_id
-        and c.is_control
-    where not t.is_control
+    {{ hte_treatment_arms() }}
 ),
 
 stats as (
