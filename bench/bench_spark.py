@@ -32,7 +32,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "tests"))
 
-from run_sql_bench import (PROJECT, SQL_SELECTION, dbt_command, fail, generate_inputs,  # noqa: E402
+from run_sql_bench import (PROJECT, SQL_SELECTION, dbt_command, fail, generate_inputs, prepare_project,  # noqa: E402
                            model_timings, run_measured)
 from test_adapters import compare_tables  # noqa: E402
 
@@ -122,13 +122,7 @@ def main() -> None:
     inputs = generate_inputs(database, args.units)
     export_inputs(database, workdir / "inputs")
 
-    if not (PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_measured(dbt_command(["deps"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "deps.out")
-        if deps.returncode != 0:
-            fail("dbt deps failed for bench/project:", deps.output)
-    parse = run_measured(dbt_command(["parse"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "parse.out")
-    if parse.returncode != 0:
-        fail("dbt parse failed for bench/project:", parse.output)
+    prepare_project(workdir, env)
 
     print("DuckDB: dbt build of the SQL models", flush=True)
     duck = run_measured(dbt_command(["build", "--select", *SQL_SELECTION], workdir), env=env, cwd=PROJECT,

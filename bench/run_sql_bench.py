@@ -96,6 +96,19 @@ def fail(message: str, output: str = "") -> None:
     sys.exit(f"{message}\n{output[-4000:]}" if output else message)
 
 
+def prepare_project(workdir: Path, env: dict[str, str]) -> Measured:
+    """dbt deps (first time) and dbt parse of bench/project, so the timed build pays a partial parse, as a
+    scheduled run does, not a cold one."""
+    if not (PROJECT / "dbt_packages" / "dbt_hte").exists():
+        deps = run_measured(dbt_command(["deps"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "deps.out")
+        if deps.returncode != 0:
+            fail("dbt deps failed for bench/project:", deps.output)
+    parse = run_measured(dbt_command(["parse"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "parse.out")
+    if parse.returncode != 0:
+        fail("dbt parse failed for bench/project:", parse.output)
+    return parse
+
+
 def model_timings(target: Path) -> list[dict]:
     """One row per node dbt ran: layer, language, materialization, execution_time and its compile/execute split.
 
@@ -290,14 +303,7 @@ def main() -> None:
     print(f"generating {args.units:,} units into {database}", flush=True)
     inputs = generate_inputs(database, args.units)
 
-    if not (PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_measured(dbt_command(["deps"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "deps.out")
-        if deps.returncode != 0:
-            fail("dbt deps failed for bench/project:", deps.output)
-    # parse first, so the build's wall time is what a scheduled run pays (a partial parse), not a cold parse
-    parse = run_measured(dbt_command(["parse"], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "parse.out")
-    if parse.returncode != 0:
-        fail("dbt parse failed for bench/project:", parse.output)
+    parse = prepare_project(workdir, env)
 
     print("dbt build of the SQL models", flush=True)
     build = run_measured(dbt_command(["build", "--select", *SQL_SELECTION], workdir), env=env, cwd=PROJECT,
