@@ -112,8 +112,10 @@ def prepare_project(workdir: Path, env: dict[str, str]) -> Measured:
 def model_timings(target: Path) -> list[dict]:
     """One row per node dbt ran: layer, language, materialization, execution_time and its compile/execute split.
 
-    dbt_hte validates its inputs with queries run while a staging model compiles, so `compile` is the validation
-    time and `execute` the model's own statement."""
+    A dbt_hte staging model validates its input with queries run while it compiles, so a staging model's `compile`
+    is its validation time and `execute` its own statement. The rules that need the join of the inputs are
+    counted by int_hte_raw_cells's own statement and read back by its post-hook (a query over the small cell
+    table), both inside its `execute`."""
     manifest = json.loads((target / "manifest.json").read_text())["nodes"]
     results = json.loads((target / "run_results.json").read_text())["results"]
     feeds_segment_stats, pending = set(), [SEGMENT_STATS]

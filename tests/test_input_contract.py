@@ -1,10 +1,13 @@
 """Bad input fails loudly, early, and says what is wrong: the experiment, the column, the problem.
 
 Each case breaks one rule of the input contract on an otherwise clean experiment and asserts that `dbt build`
-fails in staging with dbt_hte's message — never builds a number on dirty data.
+fails with dbt_hte's message — never builds a number on dirty data. Rules on one input fail its staging model;
+rules that need the join of the inputs fail int_hte_raw_cells, which every later model reads.
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pandas as pd
@@ -162,3 +165,71 @@ def test_null_experiment_id_in_features(tmp_path):
     frames = valid_inputs()
     frames["unit_features"].loc[frames["unit_features"].index[:2], "experiment_id"] = None
     _assert_input_error(_build(tmp_path, frames), "column 'experiment_id'", "null experiment_id")
+
+
+def test_duplicate_feature_rows(tmp_path):
+    frames = valid_inputs()
+    frames["unit_features"] = pd.concat([frames["unit_features"], frames["unit_features"].iloc[[4]]])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
+                        "1 units have more than one feature row", "unit exp_a_u00004")
+
+
+def test_null_assignment_arm(tmp_path):
+    frames = valid_inputs()
+    frames["assignments"].loc[frames["assignments"].index[2], "arm"] = None
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'",
+                        "column 'experiment_id, unit_id, arm, assigned_at'", "null key, arm or assigned_at")
+
+
+def test_propensity_outside_unit_interval(tmp_path):
+    frames = valid_inputs()
+    frames["assignments"]["propensity"] = 0.5
+    frames["assignments"].loc[frames["assignments"].index[:3], "propensity"] = 1.0
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'propensity'",
+                        "3 rows have a propensity outside (0, 1)")
+
+
+@pytest.mark.parametrize("bad_value", [np.inf, -np.inf])
+def test_non_finite_pre_value(tmp_path, bad_value):
+    frames = valid_inputs()
+    revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
+    frames["outcomes"].loc[revenue[:2], "pre_value"] = bad_value
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
+                        "2 pre-period values are NaN or infinite")
+
+
+def test_null_outcome_unit(tmp_path):
+    frames = valid_inputs()
+    frames["outcomes"].loc[frames["outcomes"].index[1], "unit_id"] = None
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'experiment_id, unit_id'",
+                        "null experiment_id or unit_id")
+
+
+def test_failed_join_check_leaves_nothing_to_read(tmp_path):
+    """Rules checked on int_hte_raw_cells (here: an outcome row of an unassigned unit) fail that model: its
+    table is dropped, and every model downstream, the Python models included, depends on it and is skipped."""
+    frames = valid_inputs()
+    stray = frames["outcomes"].iloc[[0]].copy()
+    stray["unit_id"] = "nobody"
+    frames["outcomes"] = pd.concat([frames["outcomes"], stray])
+    result = _build(tmp_path, frames)
+    _assert_input_error(result, "dbt_hte input error in hte_outcomes", "units with no assignment")
+    built = set(result.query("select table_name from information_schema.tables").table_name)
+    assert not built & {"int_hte_raw_cells", "int_hte_segment_levels", "hte_cell_stats", "int_hte_units"}, built
+
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+
+    def ancestors(node_id: str) -> set[str]:
+        seen, pending = set(), [node_id]
+        while pending:
+            for parent in manifest.get(pending.pop(), {}).get("depends_on", {}).get("nodes", []):
+                if parent not in seen:
+                    seen.add(parent)
+                    pending.append(parent)
+        return seen
+
+    python_models = [node_id for node_id, node in manifest.items()
+                     if node["resource_type"] == "model" and node.get("language") == "python"]
+    assert python_models
+    unguarded = [node_id for node_id in python_models if "model.dbt_hte.int_hte_raw_cells" not in ancestors(node_id)]
+    assert unguarded == [], f"Python models that could read unchecked inputs: {unguarded}"

@@ -4,41 +4,34 @@
 {%- set segment_columns = hte_segment_columns() -%}
 {%- set max_levels = var('hte_max_segments_per_dimension') | int -%}
 
-with unit_segments as (
+{%- set first_metric = hte_string_literal((hte_metrics().keys() | list)[0]) -%}
+
+-- units per cell of raw levels (int_hte_raw_cells repeats them on every metric row: read one), then per level
+with unit_cells as (
     select
-        a.experiment_id
+        experiment_id,
+        n_units
         {%- for column in segment_columns %},
-        {{ hte_segment_value('f.' ~ adapter.quote(column)) }} as segment_{{ loop.index }}
+        {{ adapter.quote(column) }}
         {%- endfor %}
-    from {{ ref('stg_hte_assignments') }} a
-    join {{ ref('stg_hte_unit_features') }} f on {{ hte_feature_join('f', 'a') }}
-),
-
-dimensions as (
-    {%- for column in segment_columns %}
-    select {{ loop.index }} as dimension_index, {{ hte_string_literal(column) }} as dimension
-    {%- if not loop.last %} union all{% endif %}
-    {%- endfor %}
-),
-
--- one scan of the units, unpivoted by a cross join with the (tiny) dimension list
-unit_levels as (
-    select
-        u.experiment_id,
-        d.dimension,
-        case d.dimension_index
-            {%- for column in segment_columns %}
-            when {{ loop.index }} then u.segment_{{ loop.index }}
-            {%- endfor %}
-        end as raw_segment
-    from unit_segments u
-    cross join dimensions d
+    from {{ ref('int_hte_raw_cells') }}
+    where metric = {{ first_metric }}
+        and arm is not null
 ),
 
 counted as (
-    select experiment_id, dimension, raw_segment, count(*) as n_units
-    from unit_levels
-    group by experiment_id, dimension, raw_segment
+    {%- for column in segment_columns %}
+    select
+        experiment_id,
+        {{ hte_string_literal(column) }} as dimension,
+        {{ adapter.quote(column) }} as raw_segment,
+        cast(sum(n_units) as {{ dbt.type_bigint() }}) as n_units
+    from unit_cells
+    group by experiment_id, {{ adapter.quote(column) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 ranked as (

@@ -2,7 +2,9 @@
 {#- The unit table: one row per experiment × assigned unit × metric of the experiment, with its arm, outcome,
     pre-period value and (folded) segment of every dimension. A unit without an outcome row counts as 0 (DESIGN);
     its pre-period value then is 0 as well. A metric belongs to an experiment when the experiment has an outcome
-    row for it. Kept as a view: it is scanned once, by hte_cell_stats. -#}
+    row for it. Kept as a view: the SQL models never scan it (hte_cell_stats is rolled up from int_hte_raw_cells,
+    the same numbers per cell); the Python models read it, and only after int_hte_raw_cells has passed the input
+    checks, since it reads int_hte_segment_levels. -#}
 {%- set segment_columns = hte_segment_columns() -%}
 
 with experiment_metrics as (

@@ -18,51 +18,54 @@ from {{ input }}
 where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }})
 {%- endset -%}
 
-{{ hte_assert_no_rows(
+{%- set null_key = "experiment_id is null or unit_id is null" -%}
+{%- set bad_value = "not (" ~ hte_is_finite('value') ~ ")" -%}
+{%- set bad_pre_value = "pre_value is not null and not (" ~ hte_is_finite('pre_value') ~ ")" -%}
+{%- set bad_binary = "metric in (" ~ binary_list | join(', ') ~ ") and value not in (0, 1)" if binary_list else "1 = 0" -%}
+
+{#- One pass counts every rule on the rows; grouped by experiment × metric because the pre_value rule compares
+    rows within a metric. Duplicate and unassigned outcome rows need the join to the assignments, which
+    int_hte_raw_cells makes anyway: it counts them there (macro hte_assert_joined_inputs). -#}
+{%- set found = hte_count_problems(
+    "select sum(n_null_key), sum(n_bad_value), sum(n_bad_pre_value),
+        sum(case when n_pre_value > 0 and n_pre_value < n_rows then 1 else 0 end), sum(n_bad_binary)
+     from (
+        select
+            count(*) as n_rows,
+            count(pre_value) as n_pre_value,
+            sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
+            sum(case when " ~ bad_value ~ " then 1 else 0 end) as n_bad_value,
+            sum(case when " ~ bad_pre_value ~ " then 1 else 0 end) as n_bad_pre_value,
+            sum(case when " ~ bad_binary ~ " then 1 else 0 end) as n_bad_binary
+        from (" ~ typed ~ ") o
+        group by experiment_id, metric) per_metric", 5) -%}
+
+{{ hte_explain_problem(found[0],
     "select coalesce(experiment_id, '(null)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") o
-     where experiment_id is null or unit_id is null group by coalesce(experiment_id, '(null)')",
+     where " ~ null_key ~ " group by coalesce(experiment_id, '(null)')",
     'hte_outcomes', 'experiment_id, unit_id', 'outcome rows have a null experiment_id or unit_id',
     'Every outcome row must name its experiment and unit.') }}
-{{ hte_assert_no_rows(
+{{ hte_explain_problem(found[1],
     "select experiment_id, count(*), 'unit ' || min(unit_id) || ', metric ' || min(metric) from (" ~ typed ~ ") o
-     where not (" ~ hte_is_finite('value') ~ ") group by experiment_id",
+     where " ~ bad_value ~ " group by experiment_id",
     'hte_outcomes', 'value', 'outcome values are null, NaN or infinite',
     'A unit with no activity should have value 0 (or no row at all, which counts as 0); fix or remove the broken values upstream.') }}
-{{ hte_assert_no_rows(
+{{ hte_explain_problem(found[2],
     "select experiment_id, count(*), 'unit ' || min(unit_id) || ', metric ' || min(metric) from (" ~ typed ~ ") o
-     where pre_value is not null and not (" ~ hte_is_finite('pre_value') ~ ") group by experiment_id",
+     where " ~ bad_pre_value ~ " group by experiment_id",
     'hte_outcomes', 'pre_value', 'pre-period values are NaN or infinite',
     'Fix the pre-period values upstream (use 0 for no pre-period activity).') }}
-{{ hte_assert_no_rows(
+{{ hte_explain_problem(found[3],
     "select experiment_id, count(*), 'metric ' || min(metric) || ': ' || cast(min(n_null) as " ~ dbt.type_string() ~ ") || ' of ' || cast(min(n_rows) as " ~ dbt.type_string() ~ ") || ' rows null' from (
         select experiment_id, metric, sum(case when pre_value is null then 1 else 0 end) as n_null, count(*) as n_rows
         from (" ~ typed ~ ") o group by experiment_id, metric) p
      where n_null > 0 and n_null < n_rows group by experiment_id",
     'hte_outcomes', 'pre_value', 'metrics have pre_value on some rows and null on others',
     'CUPED needs the pre-period value of every unit: fill 0 for units with no pre-period activity, or leave pre_value null on every row of the metric to skip CUPED.') }}
-{%- if binary_list %}
-{{ hte_assert_no_rows(
+{{ hte_explain_problem(found[4],
     "select experiment_id, count(*), 'unit ' || min(unit_id) || ', metric ' || min(metric) || ', value ' || cast(min(value) as " ~ dbt.type_string() ~ ") from (" ~ typed ~ ") o
-     where metric in (" ~ binary_list | join(', ') ~ ") and value not in (0, 1) group by experiment_id",
+     where " ~ bad_binary ~ " group by experiment_id",
     'hte_outcomes', 'value', 'values of a binary metric are not 0 or 1',
     'Declare the metric as {kind: continuous} in var hte_metrics, or fix the values.') }}
-{%- endif %}
-{#- One join + group-by over the outcome rows for both rules (duplicate unit × metric rows, unassigned units). -#}
-{%- set misplaced = hte_validation_rows(
-    "select case when n_assigned = 0 then 'unassigned' else 'duplicate' end as problem, experiment_id, count(*),
-        min('unit ' || unit_id || ', metric ' || metric)
-     from (
-        select o.experiment_id, o.unit_id, o.metric, count(*) as n_rows, count(a.unit_id) as n_assigned
-        from (" ~ typed ~ ") o
-        left join " ~ ref('stg_hte_assignments') ~ " a on o.experiment_id = a.experiment_id and o.unit_id = a.unit_id
-        group by o.experiment_id, o.unit_id, o.metric) per_unit
-     where n_assigned = 0 or n_rows > 1
-     group by case when n_assigned = 0 then 'unassigned' else 'duplicate' end, experiment_id") -%}
-{{ hte_raise_for_rows(misplaced, 'hte_outcomes', 'unit_id', 'outcome rows belong to units with no assignment',
-    'Outcomes must come from assigned units only; check the experiment_id and unit_id join keys.',
-    problem_key='unassigned') }}
-{{ hte_raise_for_rows(misplaced, 'hte_outcomes', 'metric', 'unit × metric pairs have more than one outcome row',
-    'Aggregate outcomes to one row per experiment × unit × metric upstream (e.g. sum of spend in the analysis window).',
-    problem_key='duplicate') }}
 
 {{ typed }}

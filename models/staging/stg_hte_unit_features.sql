@@ -24,40 +24,39 @@ select
 from {{ input }}
 {%- endset -%}
 
-{%- set assignments = ref('stg_hte_assignments') -%}
-{%- set join_condition = hte_feature_join('f', 'a') -%}
+{%- set null_key = "unit_id is null or features_at is null" -%}
+{%- set null_experiment = "experiment_id is null" if has_experiment else "1 = 0" -%}
 
-{{ hte_assert_no_rows(
+{#- One pass counts the null rules, one group-by the units with two feature rows; the queries that find an
+    example run only for a rule that found some rows. Assigned units without a feature row and features observed
+    after assignment need the join to the assignments, which int_hte_raw_cells makes anyway: it counts them there
+    (macro hte_assert_joined_inputs). -#}
+{%- set found = hte_count_problems(
+    "select rows_found.*, units_found.n_repeated from (
+        select
+            sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
+            sum(case when " ~ null_experiment ~ " then 1 else 0 end) as n_null_experiment
+        from (" ~ typed ~ ") f
+     ) rows_found
+     cross join (
+        select count(*) as n_repeated from (
+            select unit_id from (" ~ typed ~ ") f group by experiment_id, unit_id having count(*) > 1) repeated
+     ) units_found", 3) -%}
+
+{{ hte_explain_problem(found[0],
     "select coalesce(experiment_id, '(all experiments)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") f
-     where unit_id is null or features_at is null group by coalesce(experiment_id, '(all experiments)')",
+     where " ~ null_key ~ " group by coalesce(experiment_id, '(all experiments)')",
     'hte_unit_features', 'unit_id, features_at', 'rows have a null unit_id or features_at',
     'features_at (when the features were observed) is what proves they are pre-treatment; it cannot be null.') }}
-{%- if has_experiment %}
-{{ hte_assert_no_rows(
-    "select '(null)', count(*), 'unit ' || min(unit_id) from (" ~ typed ~ ") f where experiment_id is null having count(*) > 0",
+{{ hte_explain_problem(found[1],
+    "select '(null)', count(*), 'unit ' || min(unit_id) from (" ~ typed ~ ") f where " ~ null_experiment ~ " having count(*) > 0",
     'hte_unit_features', 'experiment_id', 'feature rows have a null experiment_id',
     'Fill experiment_id on every row, or drop the column so that each unit\'s features apply to every experiment.') }}
-{%- endif %}
-{{ hte_assert_no_rows(
+{{ hte_explain_problem(found[2],
     "select coalesce(experiment_id, '(all experiments)'), count(*), 'unit ' || min(unit_id) from (
         select experiment_id, unit_id from (" ~ typed ~ ") f group by experiment_id, unit_id having count(*) > 1) d
      group by coalesce(experiment_id, '(all experiments)')",
     'hte_unit_features', 'unit_id', 'units have more than one feature row',
     'Keep one feature row per ' ~ ('experiment × unit' if has_experiment else 'unit') ~ ': the snapshot taken before assignment.') }}
-{#- One join of assignments to features for both rules (missing row, features observed after assignment). -#}
-{%- set unmatched = hte_validation_rows(
-    "select case when f.unit_id is null then 'missing' else 'late' end as problem, a.experiment_id, count(*),
-        min('unit ' || a.unit_id || case when f.unit_id is null then '' else ' features_at '
-            || cast(f.features_at as " ~ dbt.type_string() ~ ") || ' > assigned_at ' || cast(a.assigned_at as " ~ dbt.type_string() ~ ") end)
-     from " ~ assignments ~ " a left join (" ~ typed ~ ") f on " ~ join_condition ~ "
-     where f.unit_id is null or f.features_at > a.assigned_at
-     group by case when f.unit_id is null then 'missing' else 'late' end, a.experiment_id") -%}
-{{ hte_raise_for_rows(unmatched, 'hte_unit_features', 'features_at', 'units have features observed after their assignment (features_at > assigned_at): '
-    ~ 'a post-treatment segment, which the treatment itself may have changed',
-    'Segments must be defined on variables fixed before treatment: use a feature snapshot taken before assigned_at.',
-    problem_key='late') }}
-{{ hte_raise_for_rows(unmatched, 'hte_unit_features', 'unit_id', 'assigned units have no feature row',
-    'Every assigned unit needs its pre-treatment features (nulls inside a row are fine: they form a (missing) segment).',
-    problem_key='missing') }}
 
 {{ typed }}
