@@ -4,13 +4,17 @@
         --select dbt_hte.staging dbt_hte.intermediate dbt_hte.marts --builds builds.json [--export DIR]
 
 builds.json is a list of builds, each {"name", "inputs" (a directory of <input>.parquet files), "input_schema",
-"schema", "vars"}; they run one after the other in the same JVM, each into its own schema.
+"schema", "vars"} and optionally "expect_failure": true (a build on bad input, which must fail); they run one after
+the other in the same JVM, each into its own schema. The process exits 0 when every build ended as expected.
 
 The profile's `spark` target keeps its catalog in memory, so tables live as long as the JVM. dbt therefore runs
 inside this process (dbtRunner), in the SparkSession that first registers the inputs: every `<name>.parquet` of
 a build becomes table <input_schema>.<name> (an external Parquet table, no copy), the source the project points
 dbt_hte at (env var DBT_HTE_INPUT_SCHEMA). With --export, every model that was built is written back out as
-Parquet (DIR/<build>/<model>/), so that another process can compare it. A JSON summary goes to stdout.
+Parquet (DIR/<build>/<model>/), so that another process can compare it. A JSON summary goes to stdout: per build
+its timings and node statuses and, for a build that failed, the message of every failed node, the tables and
+views left in its schema, which of its models a query can still read, and the directories left under its schema
+in the warehouse (Spark has no transaction to roll a failure back).
 
 The SparkSession is created by dbt from the profile (a `dbt debug` connection test), so the settings in
 profiles.yml are the only ones; the warehouse directory is moved under --work with DBT_HTE_SPARK_WAREHOUSE.
@@ -35,6 +39,24 @@ def invoke(args: list[str]):
     started = time.perf_counter()
     result = dbtRunner().invoke(args)
     return result, time.perf_counter() - started
+
+
+def left_behind(spark, schema: str, warehouse: Path, models: list[str]) -> dict:
+    """What a build left in `schema`: catalog relations, the models a query can read, and the directories under the
+    schema's warehouse location (None if there is none: nothing to look at)."""
+    from pyspark.sql.utils import AnalysisException
+
+    relations = sorted(t.name for t in spark.catalog.listTables(schema)) if spark.catalog.databaseExists(schema) else []
+    readable = {}
+    for model in models:
+        try:
+            spark.table(f"{schema}.{model}").limit(1).collect()
+            readable[model] = True
+        except AnalysisException:
+            readable[model] = False
+    location = warehouse / f"{schema}.db"
+    directories = sorted(p.name for p in location.iterdir()) if location.is_dir() else None
+    return {"relations": relations, "readable": readable, "warehouse_dirs": directories}
 
 
 def main() -> int:
@@ -83,13 +105,20 @@ def main() -> int:
         result, timings["build_seconds"] = invoke(
             ["build", *common, "--target-path", str(work / "target" / name), "--select", *args.select,
              "--vars", json.dumps(build.get("vars", {}))])
-        statuses = {r.node.unique_id: str(r.status) for r in (result.result.results if result.result else [])}
-        report = {"ok": result.success, "timings": timings, "statuses": statuses}
+        results = result.result.results if result.result else []
+        statuses = {r.node.unique_id: str(r.status) for r in results}
+        expect_failure = bool(build.get("expect_failure"))
+        report = {"ok": result.success != expect_failure, "succeeded": result.success, "timings": timings,
+                  "statuses": statuses}
         if not result.success:
-            report["error"] = str(result.exception) if result.exception else {
-                k: v for k, v in statuses.items() if v not in ("success", "pass")}
+            report.update(left_behind(spark, schema, work / "warehouse",
+                                      [r.node.alias for r in results if r.node.resource_type == "model"]))
+            report["errors"] = {r.node.unique_id: str(r.message) for r in results if str(r.status) in ("error", "fail")}
+            if result.exception:
+                report["errors"]["dbt"] = str(result.exception)
+        if not report["ok"]:
             summary["ok"] = False
-        elif args.export:
+        elif result.success and args.export:
             started = time.perf_counter()
             # Timestamps as plain int64 microseconds: the Parquet reader on the other side need not know INT96.
             spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")

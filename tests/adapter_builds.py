@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from dbt_runner import DBT, REPO, SHARED_DATA, run_dbt
+from fixtures import write_inputs
 
 ADAPTER_PROJECT = REPO / "tests" / "adapter_project"
 INTEGRATION_PROJECT = REPO / "integration_tests"
@@ -50,6 +51,7 @@ class EngineBuild:
     seconds: float
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)  # Spark: session start, load, build, export
+    report: dict = field(default_factory=dict)  # Spark: scripts/spark_dbt_build.py's summary of this build
 
 
 # ----------------------------------------------------------------------------------------------------- data sets
@@ -85,6 +87,14 @@ def hillstrom_dataset(directory: Path) -> Dataset:
     return Dataset("hillstrom", directory, {k: project_vars[k] for k in ANALYSIS_VARS})
 
 
+def fixture_dataset(directory: Path, name: str, frames: dict[str, pd.DataFrame]) -> Dataset:
+    """Input frames a test writes itself (tests/fixtures.py: small, and broken on purpose where a test needs it),
+    analysed as tests/fixture_project analyses them on DuckDB."""
+    write_inputs(directory, frames)
+    project_vars = yaml.safe_load((REPO / "tests" / "fixture_project" / "dbt_project.yml").read_text())["vars"]
+    return Dataset(name, directory, {k: project_vars[k] for k in ANALYSIS_VARS})
+
+
 def build_vars(dataset: Dataset) -> str:
     return json.dumps(dataset.vars)
 
@@ -118,7 +128,8 @@ def built_models(workdir: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------------------- DuckDB
-def build_duckdb(dataset: Dataset, workdir: Path) -> EngineBuild:
+def run_duckdb(dataset: Dataset, workdir: Path) -> tuple[subprocess.CompletedProcess, float, Path]:
+    """Load the inputs into a new DuckDB file under `workdir` and run `dbt build` there, failed or not."""
     workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "hte.duckdb"
     with duckdb.connect(str(database)) as con:
@@ -129,6 +140,11 @@ def build_duckdb(dataset: Dataset, workdir: Path) -> EngineBuild:
     env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
                DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     proc, seconds = _dbt_build("duckdb", workdir, dataset, env)
+    return proc, seconds, database
+
+
+def build_duckdb(dataset: Dataset, workdir: Path) -> EngineBuild:
+    proc, seconds, database = run_duckdb(dataset, workdir)
     assert proc.returncode == 0, f"dbt build on DuckDB ({dataset.name}) failed:\n{proc.stdout[-8000:]}"
     build = EngineBuild("duckdb", dataset.name, seconds)
     with duckdb.connect(str(database), read_only=True) as con:
@@ -203,44 +219,76 @@ def load_postgres(server: PostgresServer, dataset: Dataset, schema: str) -> None
             cur.execute(f"analyze {schema}.{name}")
 
 
-def build_postgres(server: PostgresServer, dataset: Dataset, workdir: Path) -> EngineBuild:
+def run_postgres(server: PostgresServer, dataset: Dataset, workdir: Path, schema: str | None = None,
+                 load: bool = True) -> tuple[subprocess.CompletedProcess, float]:
+    """Load the inputs into schema <name>_inputs (unless an earlier call did: load=False) and run `dbt build` into
+    `schema` (default <name>_hte), failed or not. Several data sets may build into one schema, one after the other."""
     workdir.mkdir(parents=True, exist_ok=True)
-    input_schema, schema = f"{dataset.name}_inputs", f"{dataset.name}_hte"
-    load_postgres(server, dataset, input_schema)
-    env = dict(server.env, DBT_HTE_POSTGRES_SCHEMA=schema, DBT_HTE_INPUT_SCHEMA=input_schema)
-    proc, seconds = _dbt_build("postgres", workdir, dataset, env)
+    input_schema = f"{dataset.name}_inputs"
+    if load:
+        load_postgres(server, dataset, input_schema)
+    env = dict(server.env, DBT_HTE_POSTGRES_SCHEMA=schema or f"{dataset.name}_hte", DBT_HTE_INPUT_SCHEMA=input_schema)
+    return _dbt_build("postgres", workdir, dataset, env)
+
+
+def read_postgres(server: PostgresServer, schema: str, models: list[str]) -> dict[str, pd.DataFrame]:
+    with server.connect() as pg, pg.cursor() as cur:
+        tables = {}
+        for model in models:
+            cur.execute(f"select * from {schema}.{model}")
+            tables[model] = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    return tables
+
+
+def postgres_relations(server: PostgresServer, schema: str) -> dict[str, str]:
+    """Every table and view in `schema` (name -> BASE TABLE or VIEW), leftovers such as x__dbt_tmp included."""
+    with server.connect() as pg, pg.cursor() as cur:
+        cur.execute("select table_name, table_type from information_schema.tables where table_schema = %s", (schema,))
+        return dict(cur.fetchall())
+
+
+def build_postgres(server: PostgresServer, dataset: Dataset, workdir: Path) -> EngineBuild:
+    proc, seconds = run_postgres(server, dataset, workdir)
     assert proc.returncode == 0, f"dbt build on PostgreSQL ({dataset.name}) failed:\n{proc.stdout[-8000:]}"
     build = EngineBuild("postgres", dataset.name, seconds)
-    with server.connect() as pg, pg.cursor() as cur:
-        for model in built_models(workdir):
-            cur.execute(f"select * from {schema}.{model}")
-            build.tables[model] = pd.DataFrame(cur.fetchall(), columns=[d.name for d in cur.description])
+    build.tables = read_postgres(server, f"{dataset.name}_hte", built_models(workdir))
     return build
 
 
 # ----------------------------------------------------------------------------------------------------- Spark
-def build_spark(datasets: list[Dataset], workdir: Path) -> dict[str, EngineBuild]:
+def run_spark(datasets: list[Dataset], workdir: Path, *, failing: set[str] = frozenset(),
+              export: Path | None = None) -> dict:
     """scripts/spark_dbt_build.py in a child process: one JVM (in-memory catalog, warehouse under workdir) builds
-    every data set in turn, each into its own schema, and exports the models as Parquet."""
+    every data set in turn, each into its own schema <name>_hte. Returns the script's summary; asserts that every
+    build succeeded, except the data sets named in `failing`, which must fail."""
     workdir.mkdir(parents=True, exist_ok=True)
     ensure_adapter_project_deps()
-    export = workdir / "export"
     spec = workdir / "builds.json"
     spec.write_text(json.dumps([{"name": d.name, "inputs": str(d.inputs), "input_schema": f"{d.name}_inputs",
-                                 "schema": f"{d.name}_hte", "vars": d.vars} for d in datasets]))
+                                 "schema": f"{d.name}_hte", "vars": d.vars, "expect_failure": d.name in failing}
+                                for d in datasets]))
     command = [sys.executable, str(SPARK_BUILD), "--project-dir", str(ADAPTER_PROJECT), "--work", str(workdir),
-               "--select", *SQL_SELECTION, "--builds", str(spec), "--export", str(export)]
+               "--select", *SQL_SELECTION, "--builds", str(spec)] + (["--export", str(export)] if export else [])
     proc, seconds = _run(command, dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"))
     summary_line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
-    assert proc.returncode == 0, (f"dbt build on Spark failed: {summary_line[-4000:]}\n"
-                                  f"{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+    assert proc.returncode == 0, (f"a dbt build on Spark did not end as expected (failing: {sorted(failing)}): "
+                                  f"{summary_line[-4000:]}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
     summary = json.loads(summary_line)
+    summary["process_seconds"] = seconds
+    return summary
+
+
+def build_spark(datasets: list[Dataset], workdir: Path, faulty: list[Dataset] = ()) -> dict[str, EngineBuild]:
+    """Every data set built on Spark in one JVM (run_spark), its models exported as Parquet and read back; then
+    every `faulty` data set, whose build must fail (its EngineBuild has no tables; its report says what is left)."""
+    export = workdir / "export"
+    summary = run_spark([*datasets, *faulty], workdir, failing={d.name for d in faulty}, export=export)
     builds = {}
     with duckdb.connect() as con:
         for name, report in summary["builds"].items():
-            build = EngineBuild("spark", name, report["timings"]["build_seconds"],
+            build = EngineBuild("spark", name, report["timings"]["build_seconds"], report=report,
                                 timings={"session_start": summary["session_seconds"], **report["timings"]})
-            for model in report["exported"]:
+            for model in report.get("exported", []):
                 build.tables[model] = con.execute(
                     f"select * from read_parquet('{export / name / model}/*.parquet')").df()
             builds[name] = build

@@ -9,22 +9,30 @@ Tolerance: the engines add the same doubles in different orders (parallel partia
 a unit in the last place; 1e-12 relative leaves room for that and for its propagation through the statistics,
 and nothing more. Measured: every number of every table agrees to 1e-12 relative to the larger of the two values,
 with no absolute floor, on both data sets.
+
+The failure path too: inputs that break a rule checked on the join of the inputs (a duplicate outcome row,
+features observed after assignment) must fail on PostgreSQL and Spark with DuckDB's message and leave no table
+built from them; those builds share the session's PostgreSQL server and Spark process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from adapter_builds import (EngineBuild, build_duckdb, build_postgres, build_spark, demo_dataset, hillstrom_dataset,
-                            start_postgres, stop_postgres)
+from adapter_builds import (Dataset, EngineBuild, build_duckdb, build_postgres, build_spark, built_models, demo_dataset,
+                            fixture_dataset, hillstrom_dataset, postgres_relations, read_postgres, run_duckdb,
+                            run_postgres, run_spark, start_postgres, stop_postgres)
 from dbt_runner import DBT, REPO, SHARED_DATA
+from fixtures import valid_inputs
 
 RELATIVE_TOLERANCE = 1e-12
 DATASETS = ("demo", "hillstrom")
@@ -52,22 +60,39 @@ def postgres_server():
 
 
 @pytest.fixture(scope="session")
-def engine_builds(adapter_datasets, postgres_server, tmp_path_factory) -> dict[tuple[str, str], EngineBuild]:
-    """Every engine × data set, built once. Spark runs in its own process (its JVM), alongside the other two."""
+def adapter_runs(adapter_datasets, failure_datasets, postgres_server, tmp_path_factory) -> dict:
+    """Every build of the module, once. Spark runs in its own process (one JVM: both data sets, then the faulty
+    inputs of the failure-path tests) while DuckDB and PostgreSQL build the data sets and then the faulty inputs:
+    the failure path adds no JVM start and runs in the time the other engines would spend waiting for Spark."""
     root = tmp_path_factory.mktemp("adapter_builds")
     builds: dict[tuple[str, str], EngineBuild] = {}
     with ThreadPoolExecutor(max_workers=1) as spark_pool:
         spark_job = spark_pool.submit(build_spark, [data for name, data in adapter_datasets.items()
-                                                    if ("spark", name) in PAIRS], root / "spark")
+                                                    if ("spark", name) in PAIRS], root / "spark",
+                                      [failure_datasets[fault] for fault in JOIN_RULE_FAULTS])
         for name, data in adapter_datasets.items():
             builds["duckdb", name] = build_duckdb(data, root / f"duckdb_{name}")
             builds["postgres", name] = build_postgres(postgres_server, data, root / f"postgres_{name}")
+        started = time.perf_counter()
+        failures = failure_builds(failure_datasets, postgres_server, root / "failures")
+        failures["timings"]["duckdb and postgres"] = time.perf_counter() - started
         for name, build in spark_job.result().items():
-            builds["spark", name] = build
+            if name in JOIN_RULE_FAULTS:
+                failures["spark"][name] = build.report
+                failures["timings"][f"spark {name}"] = build.seconds
+            else:
+                builds["spark", name] = build
     for (engine, name), build in sorted(builds.items()):
         timings = f" ({', '.join(f'{k} {v:.1f}' for k, v in build.timings.items())})" if build.timings else ""
         print(f"\n{engine:8s} {name:9s} dbt build of the SQL layer: {build.seconds:.1f} s{timings}")
-    return builds
+    print("\nfailure path: " + ", ".join(f"{k} {v:.1f} s" for k, v in failures["timings"].items()))
+    return {"builds": builds, "failures": failures}
+
+
+@pytest.fixture(scope="session")
+def engine_builds(adapter_runs) -> dict[tuple[str, str], EngineBuild]:
+    """Every engine × data set, built once (adapter_runs)."""
+    return adapter_runs["builds"]
 
 
 # ------------------------------------------------------------------------------------------------ comparison
@@ -200,3 +225,129 @@ def test_python_models_are_disabled_and_no_sql_model_needs_one(target, tmp_path)
     python_ids = {f"model.dbt_hte.{p.stem}" for p in (REPO / "python_models").glob("*.py")}
     for node in nodes:
         assert not set(node["depends_on"]["nodes"]) & python_ids, f"{node['unique_id']} depends on a Python model"
+
+
+# ------------------------------------------------------------------------------------------------ failure path
+# Two rules of the input contract that only the join of the inputs can check, on the small clean fixture with one
+# fault each. The post-hook of int_hte_raw_cells (macros/inputs/hte_assert_joined_inputs.sql) checks them.
+JOIN_RULE_FAULTS = ("duplicate_outcome", "late_features")
+GUARDED_MODELS = ("int_hte_raw_cells", "hte_cell_stats", "hte_segment_stats")
+CONTRACT_MESSAGE = re.compile(r"dbt_hte input error in [^\n]*")
+
+
+def _faulty_inputs(fault: str) -> dict[str, pd.DataFrame]:
+    frames = valid_inputs()
+    if fault == "duplicate_outcome":
+        frames["outcomes"] = pd.concat([frames["outcomes"], frames["outcomes"].iloc[[0]]], ignore_index=True)
+    elif fault == "late_features":
+        frames["unit_features"].loc[frames["unit_features"].index[:7], "features_at"] = pd.Timestamp("2026-03-05")
+    else:
+        raise ValueError(f"unknown fault {fault!r}")
+    return frames
+
+
+def _contract_message(output: str) -> str:
+    found = CONTRACT_MESSAGE.findall(output)
+    assert found, f"no dbt_hte input error in the output:\n{output[-4000:]}"
+    return found[0]
+
+
+@pytest.fixture(scope="session")
+def failure_datasets(tmp_path_factory) -> dict[str, Dataset]:
+    root = tmp_path_factory.mktemp("failure_inputs")
+    return {"clean": fixture_dataset(root / "clean", "clean", valid_inputs()),
+            **{fault: fixture_dataset(root / fault, fault, _faulty_inputs(fault)) for fault in JOIN_RULE_FAULTS}}
+
+
+def failure_builds(datasets: dict[str, Dataset], server, root) -> dict:
+    """Each fault built on DuckDB (the reference message) and on PostgreSQL, each into a new schema; then, on
+    PostgreSQL, the clean fixture and after it the late features into one schema. (Spark: adapter_runs.)"""
+    out: dict = {"duckdb": {}, "postgres": {}, "spark": {}, "timings": {}}
+    timings = out["timings"]
+    for fault in JOIN_RULE_FAULTS:
+        proc, timings[f"duckdb {fault}"], _ = run_duckdb(datasets[fault], root / f"duckdb_{fault}")
+        out["duckdb"][fault] = {"returncode": proc.returncode, "output": proc.stdout}
+        proc, timings[f"postgres {fault}"] = run_postgres(server, datasets[fault], root / f"postgres_{fault}")
+        out["postgres"][fault] = {"returncode": proc.returncode, "output": proc.stdout,
+                                  "relations": postgres_relations(server, f"{fault}_hte")}
+    proc, timings["postgres clean"] = run_postgres(server, datasets["clean"], root / "postgres_clean",
+                                                   schema="rerun_hte")
+    assert proc.returncode == 0, proc.stdout[-6000:]
+    models = built_models(root / "postgres_clean")
+    before = read_postgres(server, "rerun_hte", models)
+    proc, timings["postgres rerun"] = run_postgres(server, datasets["late_features"], root / "postgres_rerun",
+                                                   schema="rerun_hte", load=False)
+    relations = postgres_relations(server, "rerun_hte")
+    out["rerun"] = {"returncode": proc.returncode, "output": proc.stdout, "before": before, "relations": relations,
+                    "after": read_postgres(server, "rerun_hte", [m for m in models if m in relations])}
+    return out
+
+
+@pytest.fixture(scope="session")
+def failed_builds(adapter_runs) -> dict:
+    return adapter_runs["failures"]
+
+
+@pytest.mark.parametrize("fault", JOIN_RULE_FAULTS)
+@pytest.mark.parametrize("engine", OTHER_ENGINES)
+def test_join_rule_failure_matches_duckdb_and_leaves_nothing(failed_builds, engine, fault):
+    """A build on input that breaks a rule checked on the join (a duplicate outcome row; features observed after
+    assignment) fails on every engine with DuckDB's message, word for word (experiment, column, count, problem,
+    example), and leaves no int_hte_raw_cells, hte_cell_stats or hte_segment_stats to read. PostgreSQL rolls the
+    drop and the build back together; Spark has no transactions, so the post-hook's drop is what removes the table
+    (its catalog entry and its warehouse directory), and the models downstream are skipped, never created."""
+    reference = failed_builds["duckdb"][fault]
+    assert reference["returncode"] != 0, "DuckDB built the faulty input"
+    message = _contract_message(reference["output"])
+    expected = {"duplicate_outcome": ("column 'metric'", "unit × metric pairs have more than one outcome row"),
+                "late_features": ("column 'features_at'", "7 units have features observed after their assignment")}
+    for fragment in ("dbt_hte input error in", "experiment 'exp_a'", *expected[fault]):
+        assert fragment in message, f"{fragment!r} missing from DuckDB's message: {message}"
+
+    if engine == "postgres":
+        build = failed_builds["postgres"][fault]
+        assert build["returncode"] != 0, "PostgreSQL built the faulty input"
+        output, relations = build["output"], build["relations"]
+    else:
+        build = failed_builds["spark"][fault]
+        assert not build["succeeded"], "Spark built the faulty input"
+        output = "\n".join(build["errors"].values())
+        relations = dict.fromkeys(build["relations"])
+        readable = [model for model, ok in build["readable"].items() if ok and model in GUARDED_MODELS]
+        assert readable == [], f"readable on Spark after the failed build: {readable}"
+        assert build["warehouse_dirs"] is not None, "the schema has no warehouse directory: nothing was checked"
+        assert not [d for d in build["warehouse_dirs"] if d.startswith(GUARDED_MODELS)], build["warehouse_dirs"]
+        assert build["statuses"]["model.dbt_hte.int_hte_raw_cells"] == "error", build["statuses"]
+        assert {build["statuses"][f"model.dbt_hte.{m}"] for m in GUARDED_MODELS[1:]} == {"skipped"}, build["statuses"]
+    assert message in output, f"{engine} did not give DuckDB's message\n  {message}\nin:\n{output[-4000:]}"
+    assert "stg_hte_outcomes" in relations, f"vacuous: the staging models were not built either ({relations})"
+    left = [name for name in relations if name.startswith(GUARDED_MODELS)]
+    assert left == [], f"{engine} kept relations built from the faulty input: {left}"
+
+
+def test_postgres_failed_rebuild_keeps_the_last_good_tables(failed_builds):
+    """A clean build, then a faulty one (late features) into the same schema. What is left:
+
+    - every table (int_hte_raw_cells and everything after it) is still the clean build's, row for row: the failure
+      rolls back the transaction of int_hte_raw_cells (its rebuild, the rename of the old table and the post-hook's
+      drop), every model downstream is skipped, and no __dbt_tmp or __dbt_backup relation remains;
+    - the staging views, each committed on its own before int_hte_raw_cells ran, were replaced: they read the
+      faulty inputs now;
+    - the view int_hte_units is gone: it read the old staging views, and dbt-postgres drops a replaced view's
+      backup with `cascade`, which takes dependent views along; dbt would have recreated it after
+      int_hte_raw_cells, which failed. So a failed rebuild leaves the previous tables readable and their unit-level
+      view missing, until a build on fixed inputs succeeds."""
+    rerun = failed_builds["rerun"]
+    assert rerun["returncode"] != 0, "PostgreSQL built the faulty input"
+    assert "column 'features_at'" in _contract_message(rerun["output"])
+    relations = rerun["relations"]
+    assert not [name for name in relations if "__dbt" in name], sorted(relations)
+    clean_tables = {model for model, table in rerun["before"].items() if not model.startswith(("stg_", "int_hte_units"))}
+    assert set(GUARDED_MODELS) <= clean_tables
+    assert {model for model in clean_tables if relations.get(model) == "BASE TABLE"} == clean_tables, sorted(relations)
+    for model in sorted(clean_tables):
+        assert compare_tables(rerun["before"][model], rerun["after"][model]) == [], model
+    assert "int_hte_units" in rerun["before"] and "int_hte_units" not in relations, sorted(relations)
+    late = rerun["after"]["stg_hte_unit_features"].features_at > pd.Timestamp("2026-03-02")
+    assert late.sum() == 7, "the staging views should read the new (faulty) inputs"
+    assert (rerun["before"]["stg_hte_unit_features"].features_at > pd.Timestamp("2026-03-02")).sum() == 0
