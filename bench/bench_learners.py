@@ -2,10 +2,13 @@
 
     /tmp/uplift/bench/bin/python bench/bench_learners.py                         # 100k and 1M units, default scenario
     /tmp/uplift/bench/bin/python bench/bench_learners.py --sizes 100000 --scenarios heavy_tail small_treated
+    /tmp/uplift/bench/bin/python bench/bench_learners.py --sizes 1000000 --contenders econml_forest_dr --timeout 2700
 
 Run it with a Python that has causalml, econml and lightgbm installed beside this repository's requirements
 (a separate bench environment: they are not dependencies of the package); contenders whose library is missing
-are reported as skipped.
+are reported as skipped. ``--timeout`` stops a contender after that many seconds of wall time and reports it as
+"did not finish". A run replaces only its own contenders' rows in the results file, so slow contenders can run
+separately (in the background) and land beside the others.
 
 Data: simulated with a known per-unit effect, 10 features (7 numeric, 3 categorical), randomised treatment.
 Scenarios:
@@ -14,19 +17,22 @@ Scenarios:
                  exact difference of expectations.
   small_treated  the continuous scenario with 10% of units treated.
 
-Contenders, each in a fresh subprocess so that peak memory (resident set size) is its own:
+Contenders, each in a fresh subprocess so that peak memory (resident set size) and CPU time are its own:
   hte_*          hte_engine.crossfit.cross_fit with all five learners (constant, t, s, x, dr; HistGradientBoosting,
-                 one thread), then the held-out choice of hte_engine.uplift_evaluation. Scores are out of fold.
-                 hte_chosen is the learner the evaluation chooses; its time is the whole run (all learners and
-                 the choice), since choosing needs them all. hte_winsorized* runs with winsorize_quantile 0.99,
-                 hte_two_part* with outcome_model two_part (heavy_tail scenario only).
-  causalml_*     causalml's T-, S-, X- and DR-learners with LightGBM regressors (one thread each, as ours) (fit on all units, in-sample
-                 predictions: an advantage over our out-of-fold scores).
+                 one thread) and the package's default settings, then the held-out choice of
+                 hte_engine.uplift_evaluation. Scores are out of fold. hte_chosen is the learner the evaluation
+                 chooses; its time is the whole run (all learners and the choice), since choosing needs them all.
+                 heavy_tail scenario only: hte_direct* without winsorising, hte_two_part* without winsorising and
+                 with outcome_model two_part.
+  causalml_*     causalml's T-, S-, X- and DR-learners with LightGBM regressors (one thread each, as ours), fit on
+                 all units, in-sample predictions: an advantage over our out-of-fold scores.
   econml_*       EconML's ForestDRLearner and CausalForestDML (honest forests), LightGBM nuisances.
 
-Figures: wall time, peak RSS, PEHE = sqrt(mean((tau_hat - tau)^2)) against the true effect, and the Qini
-coefficient on the observed outcomes (hte_engine.uplift_metrics, scikit-uplift's normalisation), both over all
-units. Results: bench/results/learners_<scenario>_<n>.json and a Markdown table on stdout.
+Figures: wall time and CPU time (user + system of the contender's process, from getrusage: on a shared machine
+wall time measures the neighbours as much as the contender, so compare CPU seconds), peak RSS, PEHE =
+sqrt(mean((tau_hat - tau)^2)) against the true effect, and the Qini coefficient on the observed outcomes
+(hte_engine.uplift_metrics, scikit-uplift's normalisation), both over all units. Results:
+bench/results/learners_<scenario>_<n>.json and a Markdown table on stdout.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import argparse
 import json
 import multiprocessing as mp
 import platform
+import queue as queue_module
 import resource
 import sys
 import time
@@ -80,15 +87,17 @@ def simulate(n: int, seed: int, scenario: str):
     return frame, t, y, tau, share
 
 
-def _ours(frame, t, y, share, winsorize, two_part=False):
+def _ours(frame, t, y, share, variant):
     from hte_engine.crossfit import CrossFitConfig, cross_fit
     from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
     from hte_engine.uplift_features import prepare_features
 
     X = prepare_features(frame, list(frame.columns))
     ids = np.array([f"u{i:08d}" for i in range(len(y))])
-    config = CrossFitConfig(winsorize_quantile=0.99 if winsorize else None,
-                            outcome_model="two_part" if two_part else "direct")
+    # hte: the package's defaults; hte_direct turns winsorising off, hte_two_part also fits two-part outcome models.
+    overrides = {"hte": {}, "hte_direct": {"winsorize_quantile": None},
+                 "hte_two_part": {"winsorize_quantile": None, "outcome_model": "two_part"}}[variant]
+    config = CrossFitConfig(**overrides)
     result = cross_fit(ids, X, y, t, np.full(len(y), share), False, config, "bench")
     # The choice needs the learner-level figures only; the bootstrap is not part of it.
     ev = evaluate_learners(result, EvaluationConfig(bootstrap_replicates=2), binary=False, parts=())
@@ -131,13 +140,26 @@ def _econml(name, frame, t, y):
     return np.asarray(est.effect(X)).ravel()
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux /proc; fields 14 and 15 of its stat line)."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _run(contender, n, seed, scenario, queue):
     frame, t, y, tau, share = simulate(n, seed, scenario)
     start_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), _cpu_seconds()
     try:
-        if contender in ("hte", "hte_winsorized", "hte_two_part"):
-            scores, chosen = _ours(frame, t, y, share, contender == "hte_winsorized", contender == "hte_two_part")
+        if contender.startswith("hte"):
+            scores, chosen = _ours(frame, t, y, share, contender)
         elif contender.startswith("causalml_"):
             scores, chosen = {contender: _causalml(contender.split("_", 1)[1], frame, t, y)}, None
         else:
@@ -145,14 +167,14 @@ def _run(contender, n, seed, scenario, queue):
     except ImportError as error:
         queue.put({"contender": contender, "skipped": str(error)})
         return
-    seconds = time.perf_counter() - began
+    seconds, cpu_seconds = time.perf_counter() - began, _cpu_seconds() - began_cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     from hte_engine.uplift_metrics import qini_coefficient
 
     rows = []
     for name, score in scores.items():
         label = f"{contender}_{name}" if contender.startswith("hte") else name
-        rows.append({"contender": label, "seconds": seconds, "peak_rss_mb": peak / 1024,
+        rows.append({"contender": label, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak / 1024,
                      "rss_growth_mb": (peak - start_rss) / 1024,
                      "pehe": float(np.sqrt(np.mean((score - tau) ** 2))),
                      "qini": 0.0 if name == "constant" else qini_coefficient(score, y, t, binary=False)})
@@ -162,32 +184,59 @@ def _run(contender, n, seed, scenario, queue):
     queue.put({"rows": rows})
 
 
-CONTENDERS = ["hte", "hte_winsorized", "hte_two_part", "causalml_t", "causalml_s", "causalml_x", "causalml_dr", "econml_forest_dr",
-              "econml_causal_forest"]
+CONTENDERS = ["hte", "hte_direct", "hte_two_part", "causalml_t", "causalml_s", "causalml_x", "causalml_dr",
+              "econml_forest_dr", "econml_causal_forest"]
 
 
-def bench(n: int, seed: int, scenario: str, contenders: list[str]) -> pd.DataFrame:
+def bench(n: int, seed: int, scenario: str, contenders: list[str], timeout: float | None) -> pd.DataFrame:
     ctx = mp.get_context("fork")
     rows = []
     for contender in contenders:
-        if contender in ("hte_winsorized", "hte_two_part") and scenario != "heavy_tail":
+        if contender in ("hte_direct", "hte_two_part") and scenario != "heavy_tail":
             continue
         queue = ctx.Queue()
         proc = ctx.Process(target=_run, args=(contender, n, seed, scenario, queue))
         proc.start()
-        out = queue.get()
+        try:
+            out = queue.get(timeout=timeout)
+        except queue_module.Empty:
+            # The child is this run's own process: stop it and say so in the table rather than wait on. Its CPU
+            # time so far says how much of the wall time it actually got on a shared machine.
+            cpu_seconds = _process_cpu_seconds(proc.pid)
+            proc.kill()
+            proc.join()
+            print(f"  {contender}: did not finish in {timeout:.0f} s ({cpu_seconds:.0f} s CPU)", flush=True)
+            rows.append({"contender": contender, "did_not_finish_s": timeout, "cpu_seconds": cpu_seconds})
+            continue
         proc.join()
         if "skipped" in out:
             print(f"  {contender}: skipped ({out['skipped']})", flush=True)
             continue
         for row in out["rows"]:
-            print(f"  {row['contender']:<34} {row['seconds']:8.1f} s  PEHE {row['pehe']:.4f}  Qini {row['qini']:.4f}",
-                  flush=True)
+            print(f"  {row['contender']:<34} {row['seconds']:8.1f} s  {row['cpu_seconds']:8.1f} s CPU  "
+                  f"PEHE {row['pehe']:.4f}  Qini {row['qini']:.4f}", flush=True)
         rows += out["rows"]
     table = pd.DataFrame(rows)
     table.insert(0, "scenario", scenario)
     table.insert(1, "n_units", n)
     return table
+
+
+def _owner(label: str) -> str:
+    """The contender a result row belongs to (hte rows are labelled <contender>_<learner>)."""
+    return max((c for c in CONTENDERS if label == c or label.startswith(c + "_")), key=len, default=label)
+
+
+def _merged(path: Path, table: pd.DataFrame, contenders: list[str]) -> list[dict]:
+    """This run's rows, plus the rows of other contenders from an earlier run of the same scenario and size:
+    slow contenders (the forests at 1M) can run separately, in the background, and land in the same file."""
+    # A table mixing finished and unfinished contenders has NaN in the fields one of them lacks: leave them out.
+    new = [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+           for row in table.to_dict("records")]
+    if not path.exists():
+        return new
+    old = [r for r in json.loads(path.read_text())["rows"] if _owner(r["contender"]) not in contenders]
+    return old + new
 
 
 def main() -> None:
@@ -196,6 +245,10 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="+", default=["continuous"],
                         choices=["continuous", "heavy_tail", "small_treated"])
     parser.add_argument("--contenders", nargs="+", default=CONTENDERS, choices=CONTENDERS)
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds of wall time per contender; a contender still running is stopped and "
+                             "reported as 'did not finish'")
+    parser.add_argument("--load", default="", help="a note on other load on the machine, kept in the results")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     results = REPO / "bench" / "results"
@@ -203,11 +256,16 @@ def main() -> None:
     for scenario in args.scenarios:
         for n in args.sizes:
             print(f"{scenario}, {n} units", flush=True)
-            table = bench(n, args.seed, scenario, args.contenders)
+            table = bench(n, args.seed, scenario, args.contenders, args.timeout)
+            # Rows of several runs can share a file (see _merged): each row keeps when and under what load.
+            table["measured"] = time.strftime("%Y-%m-%d %H:%M")
+            table["load"] = args.load
             meta = {"scenario": scenario, "n_units": n, "seed": args.seed, "machine": platform.platform(),
-                    "cpus": mp.cpu_count(), "python": sys.version.split()[0]}
-            (results / f"learners_{scenario}_{n}.json").write_text(
-                json.dumps({"meta": meta, "rows": table.to_dict("records")}, indent=2))
+                    "cpus": mp.cpu_count(), "python": sys.version.split()[0],
+                    "date": time.strftime("%Y-%m-%d %H:%M"), "load": args.load}
+            path = results / f"learners_{scenario}_{n}.json"
+            rows = _merged(path, table, args.contenders)
+            path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
             print(table.drop(columns=["scenario"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
 
 

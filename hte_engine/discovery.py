@@ -5,6 +5,10 @@ two halves; a shallow regression tree is grown on the doubly-robust effect score
 effect is estimated on the other half only, so the search that found a leaf does not inflate its effect. Each
 leaf's effect is the mean doubly-robust score of its estimation units (unbiased for the leaf's average effect
 with out-of-fold nuisances), with a normal interval and a p-value adjusted across the leaves.
+
+With clusters (units sharing outcome noise), the halves keep clusters whole, as the cross-fitting folds do, and
+the leaves' standard errors are cluster-robust: otherwise a cluster-mate in the growing half lets the tree chase
+the estimation half's own noise, and the intervals treat correlated units as independent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeRegressor
 from statsmodels.stats.multitest import multipletests
 from threadpoolctl import threadpool_limits
+
+from hte_engine.calibration import mean_se
+from hte_engine.crossfit import assign_folds
 
 _P_ADJUST = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
 _SEP = " = "
@@ -109,8 +116,11 @@ def discover_segments(
     seed: int = 0,
     alpha: float = 0.05,
     p_adjust: str = "holm",
+    cluster=None,
 ) -> pd.DataFrame:
-    """One row per leaf: rule, sizes in both halves, honest effect with se, interval, p-value and adjusted p."""
+    """One row per leaf: rule, sizes in both halves, honest effect with se, interval, p-value and adjusted p.
+    ``cluster``: one resampling key per unit (``uplift_bootstrap.resampling_keys``), or None for independent
+    units."""
     if not 1 <= max_depth <= 3:
         raise ValueError(f"Discovered segments use trees of depth 1 to 3 to stay readable; got {max_depth}.")
     if p_adjust not in _P_ADJUST:
@@ -118,7 +128,12 @@ def discover_segments(
     gamma = np.asarray(dr_score, dtype=float)
     t = np.asarray(treated).astype(int)
     encoded = _encode(features.reset_index(drop=True))
-    grow, estimate = train_test_split(np.arange(gamma.size), test_size=0.5, random_state=seed, stratify=t)
+    if cluster is None:
+        grow, estimate = train_test_split(np.arange(gamma.size), test_size=0.5, random_state=seed, stratify=t)
+    else:
+        cluster = pd.Series(cluster).astype(str).to_numpy(dtype=object)
+        half = assign_folds(t, 2, seed, cluster)
+        grow, estimate = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
     tree = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_leaf_size, random_state=seed)
     tree.fit(encoded.iloc[grow], gamma[grow])
     rules = _leaf_rules(tree, list(encoded.columns))
@@ -131,7 +146,7 @@ def discover_segments(
         g = gamma[part]
         n = g.size
         effect = g.mean() if n else np.nan
-        se = g.std(ddof=1) / np.sqrt(n) if n >= 2 else np.nan
+        se = mean_se(g, None if cluster is None else cluster[part])
         rows.append({
             "rule": rule,
             "leaf": int(leaf),

@@ -18,9 +18,9 @@ population the budget and the capacity count.
 Alternatives reported beside each policy: treat nobody (exactly 0), treat everyone with each arm, and random
 targeting at the same budget: every unit gets arm k with probability q_k = (policy's spend on k) / (cost of giving
 k to everyone), whose expected spend equals the policy's. Its value is computed in expectation (no draw), so it
-carries no extra noise. Intervals are percentile intervals of a seeded Poisson bootstrap keyed on unit ids
-(``uplift_bootstrap``) that resamples the evaluation with the policy held fixed; differences between policies use
-the same replicates (paired).
+carries no extra noise. Intervals are percentile intervals of a seeded Poisson bootstrap keyed on unit ids, or
+cluster ids where assignments carry them (``uplift_bootstrap.resampling_keys``), that resamples the evaluation with
+the policy held fixed; differences between policies use the same replicates (paired).
 """
 
 from __future__ import annotations
@@ -49,11 +49,14 @@ def cross_fitted_outcomes(
     folds: int = 5,
     seed: int = 0,
     fit: OutcomeFitter | None = None,
+    cluster=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold mu_a(x_i) = E[Y | x_i, arm a] for every unit and arm (column 0 = control), and the folds.
 
     ``arm_code`` is 0 for control and 1..K for the treatment arms. ``fit`` returns a predictor from (X, y); by
-    default the package's base model (scikit-learn HistGradientBoosting, ``learners.BaseModel``).
+    default the package's base model (scikit-learn HistGradientBoosting, ``learners.BaseModel``). ``cluster``
+    (``uplift_bootstrap.resampling_keys``) keeps each cluster in one fold, so that no unit's outcome model saw a
+    cluster-mate sharing its noise.
     """
     y = np.asarray(y, dtype=float)
     arm_code = np.asarray(arm_code, dtype=int)
@@ -69,7 +72,7 @@ def cross_fitted_outcomes(
             f"dbt_hte targeting: an arm has {int(counts.min())} units, fewer than the {folds} folds of the policy "
             "evaluation (var hte_targeting_folds); every fold needs units of every arm."
         )
-    fold = assign_folds(arm_code, folds, seed)
+    fold = assign_folds(arm_code, folds, seed, cluster)
     mu = np.empty((y.size, n_arms))
     # One OpenMP thread per fit: on the few shared cores a dbt run gets, boosting threads spin-wait on each other
     # (the same finding as ``crossfit``).
@@ -129,7 +132,7 @@ def evaluate_policies(
     net_scores: np.ndarray,
     planned_cost: np.ndarray,
     arms: tuple[str, ...],
-    unit_ids,
+    keys,
     n_replicates: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
@@ -138,7 +141,8 @@ def evaluate_policies(
     policy's budget, and each one's difference against the best treat-all arm and against its random twin.
 
     ``net_scores`` are G_i(k) (from ``targeting.net_value`` fed with DR effect scores); ``planned_cost`` the
-    predicted cost per unit and arm the policies budgeted with.
+    predicted cost per unit and arm the policies budgeted with; ``keys`` one resampling key per unit (its id, or its
+    cluster's: ``uplift_bootstrap.resampling_keys``).
     """
     n, k = net_scores.shape
     columns: dict[str, np.ndarray] = {}
@@ -178,7 +182,7 @@ def evaluate_policies(
         total = weight.sum()
         return n * (weight @ stacked) / total if total > 0 else np.full(stacked.shape[1], np.nan)
 
-    summary = bootstrap(statistic, unit_ids, n_replicates, seed, alpha)
+    summary = bootstrap(statistic, keys, n_replicates, seed, alpha)
     p = len(names)
     est, lo, hi, se = summary.estimate, summary.ci_low, summary.ci_high, summary.std_error
     rows = []
@@ -213,7 +217,7 @@ def budget_curve(
     predicted_value: np.ndarray,
     planned_cost: np.ndarray,
     net_scores: np.ndarray,
-    unit_ids,
+    keys,
     eligible: np.ndarray | None = None,
     points: int = 50,
     n_replicates: int = 200,
@@ -254,7 +258,7 @@ def budget_curve(
         total = weight.sum()
         return n * along(d_score * weight[up.unit]) / total if total > 0 else np.full(grid.size, np.nan)
 
-    summary = bootstrap(statistic, unit_ids, n_replicates, seed, alpha)
+    summary = bootstrap(statistic, keys, n_replicates, seed, alpha)
     return pd.DataFrame({
         "spend": grid,
         "n_treated": n_treated,

@@ -77,12 +77,17 @@ def column_propensity(received: np.ndarray, treated: np.ndarray, label: str) -> 
 
 
 def estimated_propensity(X: pd.DataFrame, treated, unit_id, folds: int, seed: int, base_model: dict | None = None,
-                         threads: int = 1) -> np.ndarray:
-    """Out-of-fold P(treated | x) from the base classifier, folds stratified by arm (unit-id order, seeded)."""
+                         threads: int = 1, cluster=None) -> np.ndarray:
+    """Out-of-fold P(treated | x) from the base classifier, folds stratified by arm (unit-id order, seeded).
+
+    ``cluster`` (one resampling key per unit, ``uplift_bootstrap.resampling_keys``) keeps each cluster in one
+    fold: units of a cluster share their treatment and features, so a classifier that saw a cluster-mate would
+    predict the unit's own assignment too well and the overlap diagnostics would look worse than they are.
+    """
     t = np.asarray(treated).astype(int)
     order = np.argsort(pd.Series(unit_id).astype(str).to_numpy(dtype=object), kind="stable")
     fold = np.empty(t.size, dtype=np.int64)
-    fold[order] = assign_folds(t[order], folds, seed)
+    fold[order] = assign_folds(t[order], folds, seed, None if cluster is None else np.asarray(cluster)[order])
     base = BaseModel.from_config(base_model, seed)
     out = np.empty(t.size)
     with threadpool_limits(limits=threads, user_api="openmp"):
@@ -109,6 +114,7 @@ def choose_propensity(
     trim: float = 0.1,
     base_model: dict | None = None,
     threads: int = 1,
+    cluster=None,
 ) -> Propensity:
     """The propensity of one arm-against-control comparison; see the module docstring for the rules."""
     if not 0 <= trim < 0.5:
@@ -122,7 +128,7 @@ def choose_propensity(
                     "pairwise probability is estimated by a cross-fitted classifier instead.")
         else:
             note = "Declared observational (var hte_uplift_observational): cross-fitted classifier."
-        value, source = estimated_propensity(X, t, unit_id, folds, seed, base_model, threads), "estimated"
+        value, source = estimated_propensity(X, t, unit_id, folds, seed, base_model, threads, cluster), "estimated"
     elif has_column:
         value, source = column_propensity(received, t, label), "column"
     else:

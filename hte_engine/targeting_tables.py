@@ -22,6 +22,7 @@ import pandas as pd
 from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
 from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting_segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
+from hte_engine.uplift_bootstrap import resampling_keys
 from hte_engine.uplift_features import prepare_features
 
 ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
@@ -182,8 +183,12 @@ def experiment_targeting(
     if target.empty:
         raise ValueError(f"dbt_hte targeting: experiment '{eid}': the target metric '{economics.target_metric}' "
                          "has no rows in int_hte_units; add it to var hte_metrics or fix target_metric.")
-    base = target[["unit_id", "arm", "propensity"]].drop_duplicates("unit_id").sort_values("unit_id")
+    columns = ["unit_id", "arm", "propensity"] + (["cluster_id"] if "cluster_id" in target else [])
+    base = target[columns].drop_duplicates("unit_id").sort_values("unit_id")
     unit_ids = base["unit_id"].astype(str).to_numpy(dtype=object)
+    # Folds and bootstrap replicates keep clusters whole: units of a cluster share their noise.
+    clustered = "cluster_id" in base and base["cluster_id"].notna().any()
+    keys = resampling_keys(unit_ids, base["cluster_id"].to_numpy(dtype=object)) if clustered else unit_ids
     feats = features.drop_duplicates("unit_id").set_index(features["unit_id"].astype(str).rename("key"))
     feats = feats.reindex(unit_ids)
     benefit = unit_benefit(economics, feats.reset_index(drop=True), len(unit_ids))
@@ -227,7 +232,7 @@ def experiment_targeting(
         y = (units[units["metric"] == metric].drop_duplicates("unit_id").set_index("unit_id")["y"]
              .reindex(unit_ids).fillna(0.0).to_numpy(dtype=float))
         mu, _ = cross_fitted_outcomes(X, y, arm_code, len(codes), metric in binary_metrics, settings.folds,
-                                      settings.seed, fit)
+                                      settings.seed, fit, cluster=keys if clustered else None)
         if not complete:
             predicted[metric] = mu[:, 1:] - mu[:, [0]]
         if evaluate and not dr_reusable:
@@ -247,10 +252,10 @@ def experiment_targeting(
     if not evaluate:
         return ExperimentTargeting(units=unit_table, policy_value=pd.DataFrame())
     realised = net_value(economics, dr, benefit)
-    values = evaluate_policies(assignments, realised.value, planned.cost, economics.arms, unit_ids,
+    values = evaluate_policies(assignments, realised.value, planned.cost, economics.arms, keys,
                                settings.bootstrap_replicates, settings.seed, settings.alpha)
     eligible = None if economics.risk_limit is None else planned.risk_uplift <= economics.risk_limit
-    curve = budget_curve(planned.value, planned.cost, realised.value, unit_ids, eligible, settings.curve_points,
+    curve = budget_curve(planned.value, planned.cost, realised.value, keys, eligible, settings.curve_points,
                          settings.bootstrap_replicates, settings.seed, settings.alpha)
     curve = curve.rename(columns={"spend": "cost"}).assign(policy="budget_curve", policy_kind="budget_curve",
                                                            n_units=len(unit_ids))

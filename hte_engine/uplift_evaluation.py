@@ -3,7 +3,8 @@
 All figures are computed on cross-fitted scores (``crossfit``): Qini coefficient, AUUC and uplift at k from the
 raw curve (``uplift_metrics``), grf's AUTOC on doubly-robust scores, the BLP calibration test and the decile
 table (``calibration``). Intervals come from one seeded Poisson bootstrap shared by all learners, so learners are
-compared on the same replicates.
+compared on the same replicates. When units carry clusters, the bootstrap resamples whole clusters and every
+analytic standard error is cluster-robust: units of a cluster share outcome noise and are not independent.
 
 The choice (README, "Which learner is chosen"): the learner with the smallest held-out doubly-robust loss
 mean((Gamma_i - tau_hat_i)^2), where Gamma_i is unit i's doubly-robust effect score with out-of-fold nuisances.
@@ -21,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hte_engine.calibration import blp_calibration_test, decile_table
+from hte_engine.calibration import blp_calibration_test, decile_table, mean_se
 from hte_engine.crossfit import CrossFitResult
-from hte_engine.uplift_bootstrap import bootstrap
+from hte_engine.uplift_bootstrap import bootstrap, resampling_keys
 from hte_engine.uplift_metrics import RankingEvaluator, qini_values, rank_average_treatment_effect, uplift_values
 
 
@@ -65,7 +66,8 @@ def evaluate_learners(
     """Every figure of every learner. ``parts`` limits the work to the tables a caller needs (each dbt model
     builds one); the choice and the learner-level point figures are always computed, the bootstrap only for
     the requested parts, and a part left out comes back as an empty table. Bootstrap replicates are keyed on
-    the unit id, so the figures of a part do not depend on which other parts were requested.
+    coalesce(cluster, unit id), so the figures of a part do not depend on which other parts were requested.
+    ``cluster``: each unit's cluster_id in ``result.units`` order, null where a unit has none.
     """
     unknown = set(parts) - set(PARTS)
     if unknown:
@@ -75,6 +77,7 @@ def evaluate_learners(
     y = units["y"].to_numpy()
     t = units["treated"].to_numpy()
     gamma = units["dr_score"].to_numpy()
+    keys = None if cluster is None else resampling_keys(units["unit_id"], cluster)
     learners = list(result.learners)
     evaluators = {name: RankingEvaluator.of(_ranking_score(result, name), y, t, binary) for name in learners}
     q_curve = np.linspace(0.0, 1.0, config.curve_points + 1)
@@ -106,7 +109,8 @@ def evaluate_learners(
                                  rate.toc])
         return np.concatenate(out)
 
-    boot = (bootstrap(statistic, units["unit_id"], config.bootstrap_replicates, config.seed, config.alpha)
+    boot = (bootstrap(statistic, units["unit_id"] if keys is None else keys, config.bootstrap_replicates,
+                      config.seed, config.alpha)
             if block else None)
 
     def part(values, i, lo, hi):
@@ -120,12 +124,13 @@ def evaluate_learners(
         loss = (gamma - cate) ** 2
         diff = loss - constant_loss
         calib = blp_calibration_test(y, t, units["propensity"], units["mu0"], units["mu1"],
-                                     _ranking_score(result, name) if name == "constant" else cate, cluster)
+                                     _ranking_score(result, name) if name == "constant" else cate, keys)
         row = {
             "learner": name,
             "n_units": len(units),
             "n_treatment": int(t.sum()),
             "n_control": int((1 - t).sum()),
+            "n_clusters": None if keys is None else int(pd.unique(keys).size),
             "n_train_rows": max(result.n_train_rows.values()),
             "mean_cate": float(cate.mean()),
             "sd_cate": float(cate.std(ddof=1)),
@@ -149,7 +154,7 @@ def evaluate_learners(
             "blp_heterogeneity_p_value": calib.heterogeneity_p_value,
             "dr_loss": float(loss.mean()),
             "dr_loss_vs_constant": float(diff.mean()),
-            "dr_loss_vs_constant_se": float(diff.std(ddof=1) / np.sqrt(diff.size)),
+            "dr_loss_vs_constant_se": mean_se(diff, keys),
         })
         rows.append(row)
 
@@ -168,8 +173,8 @@ def evaluate_learners(
                 "value_ci_high": part(boot.ci_high, i, offset, offset + size),
             }))
         if "deciles" in parts:
-            table = decile_table(_ranking_score(result, name) if name == "constant" else cate, y, t, gamma,
-                                 config.deciles, config.alpha)
+            table = decile_table(cate, y, t, gamma, config.deciles, config.alpha,
+                                 rank_by=_ranking_score(result, name), cluster=keys)
             table.insert(0, "learner", name)
             deciles.append(table)
 

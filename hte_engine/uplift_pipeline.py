@@ -2,7 +2,8 @@
 Python models.
 
 ``plan_comparisons`` lists the runs and decides, before anything is fitted, whether each can be run: both arms
-present and large enough, an outcome that varies, usable features, no feature that leaks the treatment. A run
+present and large enough (in units, and in clusters when assignments carry a cluster_id), an outcome that varies,
+usable features, no feature that leaks the treatment. A run
 that cannot be run gets a status and a sentence instead of numbers. The plan is cheap and deterministic, so every
 downstream model recomputes it rather than storing it.
 
@@ -21,10 +22,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hte_engine.crossfit import CrossFitConfig, CrossFitResult, cross_fit
+from hte_engine.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
 from hte_engine.discovery import discover_segments, effect_drivers
 from hte_engine.learners import LEARNERS
 from hte_engine.propensity import choose_propensity
+from hte_engine.uplift_bootstrap import resampling_keys
 from hte_engine.uplift_evaluation import PARTS, EvaluationConfig, evaluate_learners
 from hte_engine.uplift_features import prepare_features
 from hte_engine.uplift_guard import leaking_features
@@ -91,16 +93,17 @@ class UpliftSettings:
         seed = get("uplift_seed", int, 0)
         alpha = get("alpha", float, 0.05)
         winsorize = m.get("uplift_winsorize_quantile")
+        defaults = CrossFitConfig()
         crossfit = CrossFitConfig(
-            folds=get("uplift_folds", int, 5),
+            folds=get("uplift_folds", int, defaults.folds),
             seed=seed,
-            max_train_rows=get("uplift_max_train_rows", int, 200_000),
-            batch_size=get("uplift_batch_size", int, 100_000),
+            max_train_rows=get("uplift_max_train_rows", int, defaults.max_train_rows),
+            batch_size=get("uplift_batch_size", int, defaults.batch_size),
             learners=learners,
             base_model=m.get("uplift_base_model") or None,
             winsorize_quantile=None if winsorize is None else float(winsorize),
             outcome_model=str(m.get("uplift_outcome_model") or "direct"),
-            threads=get("uplift_threads", int, 1),
+            threads=get("uplift_threads", int, defaults.threads),
         )
         evaluation = EvaluationConfig(
             bootstrap_replicates=get("uplift_bootstrap_replicates", int, 200),
@@ -155,6 +158,14 @@ class Comparison:
     def keys(self) -> dict:
         return {"experiment_id": self.experiment_id, "metric": self.metric, "arm": self.arm,
                 "control_arm": self.control_arm}
+
+    def cluster_keys(self, frame: pd.DataFrame | None = None):
+        """coalesce(cluster_id, unit_id) of the units of ``frame`` (default: the comparison's units), or None when
+        no unit of the comparison has a cluster_id (units are then independent and keyed on their own id)."""
+        frame = self.units if frame is None else frame
+        if self.units is None or not self.units["cluster_id"].notna().any():
+            return None
+        return resampling_keys(frame["unit_id"], frame["cluster_id"])
 
     def run_columns(self) -> dict:
         return {"status": self.status, "reason": self.reason or None,
@@ -236,6 +247,18 @@ def plan_comparisons(units: pd.DataFrame, features: pd.DataFrame, assignments: p
                     continue
                 if exp_features is None:
                     exp_features = _features_for(features, experiment_id)
+                if rows["cluster_id"].notna().any():
+                    keys = resampling_keys(rows["unit_id"], rows["cluster_id"])
+                    per_arm = clusters_per_arm((rows["arm"] == arm).to_numpy(), keys)
+                    c_t, c_c = per_arm.get(True, 0), per_arm.get(False, 0)
+                    if min(c_t, c_c) < settings.crossfit.folds:
+                        plan.status = "too_few_clusters"
+                        plan.reason = (f"{plan.label}: the units come from {c_t} treated and {c_c} control clusters "
+                                       "(cluster_id, or the unit where it is null); folds keep clusters whole, so "
+                                       f"each arm needs at least {settings.crossfit.folds} clusters, one per fold. "
+                                       "Lower var hte_uplift_folds, or leave cluster_id null if the units are in "
+                                       "fact independent.")
+                        continue
                 frame = rows[["unit_id", "arm", "y", "cluster_id"]].merge(
                     exp_features[["unit_id", *settings.feature_columns]], on="unit_id", how="left")
                 frame = frame.merge(propensity, on="unit_id", how="left")
@@ -279,16 +302,18 @@ def score_comparison(plan: Comparison, settings: UpliftSettings,
     X = prepare_features(frame, plan.features_used, plan.experiment_id)
     config = settings.crossfit
     received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
+    keys = plan.cluster_keys()
     prop = choose_propensity(
         label=plan.label, treated=frame["treated"], n_arms=plan.n_arms, share_treatment=plan.share_treatment,
         share_control=plan.share_control, received=received if np.isfinite(received).all() else None,
         observational=plan.experiment_id in settings.observational, X=X, unit_id=frame["unit_id"],
         folds=config.folds, seed=config.seed, trim=settings.propensity_trim, base_model=config.base_model,
-        threads=config.threads,
+        threads=config.threads, cluster=keys,
     )
     keep = prop.keep
     result = cross_fit(frame.loc[keep, "unit_id"], X.loc[keep], frame.loc[keep, "y"], frame.loc[keep, "treated"],
-                       prop.value[keep], plan.binary, config, plan.label, log=log)
+                       prop.value[keep], plan.binary, config, plan.label, log=log,
+                       cluster=None if keys is None else keys[keep])
     long = result.scores()
     nuisance = result.units[["unit_id", "treated", "propensity", "mu0", "mu1", "dr_score"]]
     long = long.merge(nuisance, on="unit_id", how="left")
@@ -361,7 +386,7 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
         result = result_from_scores(part_scores, plan.units)
         clusters = None
         if cluster and plan.units["cluster_id"].notna().any():
-            clusters = result.units["unit_id"].map(plan.units.set_index("unit_id")["cluster_id"]).to_numpy()
+            clusters = result.units["unit_id"].map(plan.units.set_index("unit_id")["cluster_id"])
         ev = evaluate_learners(result, settings.evaluation, binary=plan.binary, cluster=clusters, parts=parts)
         learners = ev.learners.assign(**summary)
         tables["learners"].append(learners)
@@ -381,14 +406,14 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
 def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     lead = KEYS + ["learner"]
     if name == "learners":
-        schema = {**{k: "string" for k in lead}, **RUN_COLUMNS, "is_chosen": "boolean",
+        schema = {**{k: "string" for k in lead}, **RUN_COLUMNS, "n_clusters": "Int64", "is_chosen": "boolean",
                   "heterogeneity_detected": "boolean", "choice_reason": "string"}
     elif name == "curves":
         schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "curve": "string", "point": "int64",
                   "fraction_targeted": "float64", "value": "float64", "value_ci_low": "float64",
                   "value_ci_high": "float64"}
     else:
-        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "decile": "int64"}
+        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "decile": "int64", "status": "string"}
     return _typed(frame, schema)
 
 
@@ -401,8 +426,11 @@ def discovered_segments(scores, units, features, assignments, experiments,
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
         part = grouped.get(key)
         if plan.status != STATUS_OK or part is None:
+            # An ok plan's reason only lists refused features; a not_scored row says why it has no leaves.
+            reason = plan.reason if plan.status != STATUS_OK else (
+                f"{plan.label}: hte_cate_scores has no rows for it; rebuild hte_cate_scores.")
             frames.append(pd.DataFrame([{**plan.keys(), "status": plan.status if plan.status != STATUS_OK
-                                         else "not_scored", "reason": plan.reason or None}]))
+                                         else "not_scored", "reason": reason}]))
             continue
         log(f"uplift: {plan.label}: growing an honest tree on {part['unit_id'].nunique()} units")
         unit_rows = part.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
@@ -410,7 +438,8 @@ def discovered_segments(scores, units, features, assignments, experiments,
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
                                   min_leaf_size=settings.min_leaf_size, seed=settings.crossfit.seed,
-                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust)
+                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust,
+                                  cluster=plan.cluster_keys(frame))
         frames.append(table.assign(**plan.keys(), reason=None))
     schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
               "rule": "string", "leaf": "Int64", "n_grow": "Int64", "n_units": "Int64", "n_treatment": "Int64",
@@ -436,10 +465,15 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         if plan.status != STATUS_OK or part is None or learner in (None, "constant"):
             status = plan.status if plan.status != STATUS_OK else (
                 "not_scored" if part is None or learner is None else "no_heterogeneity")
-            reason = plan.reason or (
-                f"{plan.label}: no heterogeneity detected (the chosen learner is the constant average effect), so "
-                "there is no variation in effects for a feature to drive." if status == "no_heterogeneity"
-                else f"{plan.label}: hte_cate_scores or hte_learner_evaluation has no rows for it.")
+            # Only a comparison that was not run explains itself with the plan's reason: an ok plan's reason
+            # lists refused features, which is not why this row has no importances.
+            if plan.status != STATUS_OK:
+                reason = plan.reason
+            elif status == "no_heterogeneity":
+                reason = (f"{plan.label}: no heterogeneity detected (the chosen learner is the constant average "
+                          "effect), so there is no variation in effects for a feature to drive.")
+            else:
+                reason = f"{plan.label}: hte_cate_scores or hte_learner_evaluation has no rows for it."
             frames.append(pd.DataFrame([{**plan.keys(), "learner": learner, "status": status, "reason": reason}]))
             continue
         log(f"uplift: {plan.label}: permutation importance of {len(plan.features_used)} features")

@@ -179,7 +179,8 @@ def _heavy_tailed(n, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("robust", [{"winsorize_quantile": 0.99}, {"outcome_model": "two_part"}])
+@pytest.mark.parametrize("robust", [{"winsorize_quantile": 0.99},
+                                    {"winsorize_quantile": None, "outcome_model": "two_part"}])
 def test_on_heavy_tails_the_robust_path_chooses_a_learner_that_beats_the_constant(robust):
     from hte_engine.uplift_evaluation import evaluate_learners
 
@@ -193,3 +194,50 @@ def test_on_heavy_tails_the_robust_path_chooses_a_learner_that_beats_the_constan
     print(robust, "chosen", chosen, pehe)
     assert chosen != "constant"
     assert pehe[chosen] < 0.95 * pehe["constant"]
+
+
+@pytest.mark.slow
+def test_with_the_default_settings_the_chosen_learner_is_never_worse_than_the_constant_on_heavy_tails():
+    # The defaults (winsorising at 0.999, 7-leaf trees) exist for this. With the former ones (15 leaves, no
+    # winsorising) the choice took an S-learner 13% less accurate than the average effect at seed 24; with 15
+    # leaves and winsorising, an X-learner 11% less accurate at seed 21.
+    from hte_engine.uplift_evaluation import evaluate_learners
+
+    for seed in (21, 22, 24):
+        ids, frame, y, t, tau = _heavy_tailed(20000, seed)
+        X = prepare_features(frame, ["score", "other", "device"])
+        result = cross_fit(ids, X, y, t, np.full(len(y), 0.5), False, CrossFitConfig(seed=1), "heavy")
+        chosen = evaluate_learners(result, binary=False, parts=()).chosen
+        truth = in_unit_order(ids, tau)
+        pehe = {name: np.sqrt(np.mean((result.units[f"cate_{name}"] - truth) ** 2)) for name in result.learners}
+        assert pehe[chosen] <= pehe["constant"], (seed, chosen, pehe)
+
+
+def test_default_winsorising_keeps_the_amounts_of_rare_buyers():
+    from hte_engine.crossfit import winsorise
+
+    # Revenue with 0.9% buyers, as Hillstrom's spend: the 0.99 quantile of all units is 0, so clipping there
+    # would erase every purchase. The default quantile clips only the largest baskets.
+    rng = np.random.default_rng(10)
+    y = np.where(rng.random(64000) < 0.009, rng.lognormal(4.3, 0.8, 64000), 0.0)
+    assert np.quantile(y, 0.99) == 0
+    clipped = winsorise(y, CrossFitConfig().winsorize_quantile)
+    buyers = y > 0
+    assert clipped[buyers].min() > 0
+    assert np.mean(clipped[buyers] == y[buyers]) > 0.8
+    # Rarer still (0.05% buyers): every quantile at or above the median is 0; no bound is applied rather than
+    # one that zeroes the purchases.
+    rare = np.where(rng.random(64000) < 0.0005, rng.lognormal(4.3, 0.8, 64000), 0.0)
+    assert np.quantile(rare, 0.999) == 0 and (rare > 0).any()
+    np.testing.assert_array_equal(winsorise(rare, 0.999), rare)
+
+
+def test_binary_outcomes_are_never_winsorised():
+    # The default clips continuous outcomes. A 0/1 outcome with one conversion in 1,500 units has its 0.999
+    # quantile at 0: clipped, it would hold no conversion at all.
+    ids, frame, _, t, _ = simulate(1500, 11, binary=True)
+    y = np.zeros(len(t))
+    y[np.flatnonzero(t == 1)[0]] = 1.0
+    default = run(ids, frame, y, t, binary=True, winsorize_quantile=0.999, learners=("constant", "t"))
+    off = run(ids, frame, y, t, binary=True, winsorize_quantile=None, learners=("constant", "t"))
+    pd.testing.assert_frame_equal(default.units, off.units)

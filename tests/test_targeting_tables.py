@@ -132,3 +132,38 @@ def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(
     assert values.loc["treat_all", "dr_source"] == "hte_cate_scores"
     expected = (dr.sort_values("unit_id")["dr_score"].to_numpy() * 2.5 - 0.09).sum()
     assert values.loc["treat_all", "value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_policy_value_intervals_resample_whole_clusters(demo):
+    units, features, scores = coupon_inputs(demo)
+    unit_order = np.sort(units["unit_id"].astype(str).unique())
+    cluster_of = pd.Series(np.arange(unit_order.size) // 50, index=unit_order).map(lambda c: f"household_{c}")
+    rng = np.random.default_rng(3)
+    # Each household's units share one large shock: only a bootstrap that draws households sees that noise.
+    shock = rng.normal(scale=5.0, size=cluster_of.nunique())
+    scores = scores.sort_values("unit_id").reset_index(drop=True)
+    scores["dr_score"] = shock[np.arange(len(scores)) // 50] + rng.normal(scale=0.1, size=len(scores))
+    settings = TargetingSettings(seed=1, bootstrap_replicates=200, curve_points=5, learner="oracle")
+    economics = settings.economics_for(demo["experiments"], "coupon_push")
+
+    def std_error(frame):
+        result = experiment_targeting(economics, frame, features, scores, settings, ["customer_type"], {"purchase"},
+                                      fit=quick_fit(True))
+        return result.policy_value.set_index("policy").loc["treat_all", "std_error"]
+
+    unit_level = std_error(units.assign(cluster_id=None))
+    clustered = std_error(units.assign(cluster_id=units["unit_id"].astype(str).map(cluster_of)))
+    # 50 units per household: the household-level standard error is about sqrt(50) ~ 7 times the unit-level one.
+    assert clustered > 4 * unit_level
+
+
+def test_targeting_outcome_models_keep_clusters_in_one_fold():
+    from hte_engine.policy_value import cross_fitted_outcomes
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame({"x": rng.normal(size=n)})
+    arm = rng.integers(0, 2, n)
+    cluster = np.array([f"c{i // 6}" for i in range(n)], dtype=object)
+    _, fold = cross_fitted_outcomes(X, rng.normal(size=n), arm, 2, False, folds=5, seed=0,
+                                    fit=lambda Xt, yt: (lambda Xn: np.full(len(Xn), yt.mean())), cluster=cluster)
+    assert pd.Series(fold).groupby(cluster).nunique().max() == 1

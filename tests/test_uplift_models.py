@@ -115,15 +115,24 @@ def test_effect_drivers_explain_only_real_heterogeneity(demo_tables):
 
 
 def _edge_case_inputs() -> dict[str, pd.DataFrame]:
-    """One ok experiment beside a single-arm one, a tiny one, one with all-zero outcomes and one whose 'score'
-    feature was recorded after the treatment moved it."""
+    """One ok experiment beside a single-arm one, a tiny one, one with all-zero outcomes, one whose 'score'
+    feature was recorded after the treatment moved it, one randomised by unit within 80 households (cluster_id),
+    and one randomised by site with only 3 treated sites."""
     parts = {
         "exp_ok": valid_inputs(seed=1, n_units=800, experiment_id="exp_ok"),
         "exp_single": valid_inputs(seed=2, n_units=300, experiment_id="exp_single"),
         "exp_tiny": valid_inputs(seed=3, n_units=40, experiment_id="exp_tiny"),
         "exp_zero": valid_inputs(seed=4, n_units=400, experiment_id="exp_zero"),
         "exp_leak": valid_inputs(seed=5, n_units=800, experiment_id="exp_leak"),
+        "exp_cluster": valid_inputs(seed=6, n_units=800, experiment_id="exp_cluster"),
+        "exp_sites": valid_inputs(seed=7, n_units=400, experiment_id="exp_sites"),
     }
+    households = parts["exp_cluster"]["assignments"]
+    households["cluster_id"] = [f"h{i % 80:02d}" for i in range(len(households))]
+    sites = parts["exp_sites"]["assignments"]
+    site = np.arange(len(sites)) % 10
+    sites["cluster_id"] = [f"s{i}" for i in site]
+    sites["arm"] = np.where(site < 3, "treatment", "control")
     single = parts["exp_single"]
     single["assignments"]["arm"] = "control"
     parts["exp_zero"]["outcomes"]["value"] = 0.0
@@ -156,8 +165,11 @@ def test_edge_cases_end_in_a_status_with_no_numbers(edge_build):
     skipped = evaluation[evaluation.status != "ok"]
     assert skipped["learner"].isna().all() and skipped["is_chosen"].isna().all()
     assert skipped["qini_coefficient"].isna().all() and skipped["reason"].str.contains("experiment '").all()
+    assert status["exp_sites"] == {"too_few_clusters"}
+    sites = evaluation[evaluation.experiment_id == "exp_sites"]
+    assert sites["reason"].str.contains("3 treated and 7 control clusters").all()
     scores = edge_build.table("hte_cate_scores")
-    assert set(scores["experiment_id"]) == {"exp_ok", "exp_leak"}
+    assert set(scores["experiment_id"]) == {"exp_ok", "exp_leak", "exp_cluster"}
     segments = edge_build.table("hte_discovered_segments")
     assert set(segments.loc[segments.experiment_id == "exp_zero", "status"]) == {"constant_outcome"}
     drivers = edge_build.table("hte_effect_drivers")
@@ -173,3 +185,18 @@ def test_a_feature_moved_by_the_treatment_is_refused(edge_build):
     assert leak["reason"].str.contains("refused").all()
     clean = evaluation[evaluation.experiment_id == "exp_ok"]
     assert clean["features_refused"].isna().all()
+
+
+def test_clustered_units_are_folded_and_counted_by_cluster(edge_build):
+    evaluation = edge_build.table("hte_learner_evaluation")
+    clustered = evaluation[evaluation.experiment_id == "exp_cluster"]
+    assert (clustered["status"] == "ok").all() and (clustered["n_clusters"] == 80).all()
+    assert evaluation.loc[evaluation.experiment_id == "exp_ok", "n_clusters"].isna().all()
+    scores = edge_build.table("hte_cate_scores")
+    scores = scores[scores.experiment_id == "exp_cluster"].drop_duplicates(["metric", "unit_id"])
+    household = scores["unit_id"].str.extract(r"u(\d+)$")[0].astype(int) % 80
+    assert scores.groupby([scores["metric"], household])["fold"].nunique().max() == 1
+    deciles = edge_build.table("hte_uplift_deciles")
+    constant = deciles[deciles.learner == "constant"]
+    assert (constant["decile"] == 1).all() and (constant["status"] == "tied_scores").all()
+    assert (deciles.loc[deciles.learner != "constant", "status"] == "ok").all()
