@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 COV_TYPES = ("HC0", "HC1", "HC2", "HC3")
+# Leverages this close to 1 are 1 in exact arithmetic (a single unit alone identifies a coefficient).
+LEVERAGE_ONE_TOLERANCE = 1e-10
 
 
 def cell_residual_ss(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, fitted: np.ndarray) -> np.ndarray:
@@ -43,13 +45,17 @@ def cell_sandwich(
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type '{cov_type}' is not supported from cells; use one of {', '.join(COV_TYPES)}.")
     weight = residual_ss.astype(float)
+    # A leverage of 1 computed through (X'X)^-1 comes out as 1 +- 1e-16, and 0 / 1e-32 would be a finite number
+    # that means nothing (statsmodels prints such numbers): within rounding of 1 it is 1, and HC2/HC3 undefined.
+    at_one = leverage > 1.0 - LEVERAGE_ONE_TOLERANCE
     if cov_type == "HC2":
         with np.errstate(divide="ignore", invalid="ignore"):
-            weight = weight / (1.0 - leverage)
+            weight = np.where(at_one, np.inf, weight / (1.0 - leverage))
     elif cov_type == "HC3":
         with np.errstate(divide="ignore", invalid="ignore"):
-            weight = weight / (1.0 - leverage) ** 2
-    meat = (design * weight[:, None]).T @ design
+            weight = np.where(at_one, np.inf, weight / (1.0 - leverage) ** 2)
+    with np.errstate(invalid="ignore"):
+        meat = (design * weight[:, None]).T @ design
     cov = bread @ meat @ bread
     if cov_type == "HC1":
         k = design.shape[1]

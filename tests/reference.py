@@ -285,8 +285,14 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     cuped_ok = has_pre & (sxx > 0) & w["se"].notna()
     theta = (sxy / sxx).where(cuped_ok)
     lift_cuped = (w["lift"] - theta * (pairs["mean_x_t"] - pairs["mean_x_c"])).where(cuped_ok)
-    var_t = (pairs["var_y_t"] - 2 * theta * pairs["cov_xy_t"] + theta ** 2 * pairs["var_x_t"]) / pairs["n_t"]
-    var_c = (pairs["var_y_c"] - 2 * theta * pairs["cov_xy_c"] + theta ** 2 * pairs["var_x_c"]) / pairs["n_c"]
+    def adjusted_variance(arm):
+        # An exact linear fit (residual below 1e-10 of its terms' scale) is exactly 0, as the SQL macro
+        # hte_adjusted_variance rules: what is left there is rounding noise.
+        var_y, cov_xy, var_x = pairs[f"var_y_{arm}"], pairs[f"cov_xy_{arm}"], pairs[f"var_x_{arm}"]
+        residual = var_y - 2 * theta * cov_xy + theta ** 2 * var_x
+        return residual.where(residual > 1e-10 * (var_y + theta ** 2 * var_x), 0.0) / pairs[f"n_{arm}"]
+
+    var_t, var_c = adjusted_variance("t"), adjusted_variance("c")
     cuped_se = np.sqrt(var_t + var_c).where(cuped_ok)
     out["cuped_theta"], out["lift_cuped"], out["lift_cuped_se"] = theta, lift_cuped, cuped_se
     out["lift_cuped_ci_low"] = (lift_cuped - z_crit * cuped_se).where(cuped_se > 0)

@@ -98,11 +98,10 @@ estimates as (
                 then sqrt(var_mean_t / (mean_c * mean_c) + mean_t * mean_t * var_mean_c / (mean_c * mean_c * mean_c * mean_c))
         end as lift_rel_se,
         (mean_t - mean_c) - cuped_theta * (mean_x_t - mean_x_c) as lift_cuped,
-        -- variance of the adjusted outcome y − θx within each arm, (S_yy − 2θS_xy + θ²S_xx)/(n − 1), divided by n;
-        -- a case, not greatest(), to clamp rounding below 0: greatest() skips nulls and would turn "no θ" into 0
+        -- variance of the adjusted outcome y − θx within each arm (macro hte_adjusted_variance), divided by n
         case when cuped_theta is not null then sqrt(
-            {{ hte_clamp_at_zero('(s_yy_t - 2.0e0 * cuped_theta * s_xy_t + cuped_theta * cuped_theta * s_xx_t) / (n_t - 1)') }} / n_t
-            + {{ hte_clamp_at_zero('(s_yy_c - 2.0e0 * cuped_theta * s_xy_c + cuped_theta * cuped_theta * s_xx_c) / (n_c - 1)') }} / n_c
+            {{ hte_adjusted_variance('s_yy_t', 's_xy_t', 's_xx_t', 'cuped_theta', 'n_t') }} / n_t
+            + {{ hte_adjusted_variance('s_yy_c', 's_xy_c', 's_xx_c', 'cuped_theta', 'n_c') }} / n_c
         ) end as lift_cuped_se
     from mean_variances v
 ),
