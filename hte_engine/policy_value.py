@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from hte_engine.crossfit import assign_folds
+from hte_engine.crossfit import assign_folds, clusters_per_arm
 from hte_engine.learners import BaseModel, fit_outcome
 from hte_engine.targeting import Assignment, hull_upgrades
 from hte_engine.uplift_bootstrap import bootstrap
@@ -50,6 +50,7 @@ def cross_fitted_outcomes(
     seed: int = 0,
     fit: OutcomeFitter | None = None,
     cluster=None,
+    experiment_id: str = "",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold mu_a(x_i) = E[Y | x_i, arm a] for every unit and arm (column 0 = control), and the folds.
 
@@ -67,11 +68,21 @@ def cross_fitted_outcomes(
             return fit_outcome(base, Xt, yt, binary)
 
     counts = np.bincount(arm_code, minlength=n_arms)
+    where = f"experiment '{experiment_id}': " if experiment_id else ""
     if counts.min() < folds:
         raise ValueError(
-            f"dbt_hte targeting: an arm has {int(counts.min())} units, fewer than the {folds} folds of the policy "
-            "evaluation (var hte_targeting_folds); every fold needs units of every arm."
+            f"dbt_hte targeting: {where}an arm has {int(counts.min())} units, fewer than the {folds} folds of the "
+            "policy evaluation (var hte_targeting_folds); every fold needs units of every arm."
         )
+    if cluster is not None:
+        per_arm = clusters_per_arm(arm_code, cluster)
+        fewest = min(per_arm.get(a, 0) for a in range(n_arms))
+        if fewest < folds:
+            raise ValueError(
+                f"dbt_hte targeting: {where}an arm has units in {fewest} clusters (cluster_id), fewer than the "
+                f"{folds} folds of the policy evaluation (var hte_targeting_folds); folds keep clusters whole, so "
+                "every fold needs clusters of every arm. Lower hte_targeting_folds."
+            )
     fold = assign_folds(arm_code, folds, seed, cluster)
     mu = np.empty((y.size, n_arms))
     # One OpenMP thread per fit: on the few shared cores a dbt run gets, boosting threads spin-wait on each other

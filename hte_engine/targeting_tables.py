@@ -232,7 +232,8 @@ def experiment_targeting(
         y = (units[units["metric"] == metric].drop_duplicates("unit_id").set_index("unit_id")["y"]
              .reindex(unit_ids).fillna(0.0).to_numpy(dtype=float))
         mu, _ = cross_fitted_outcomes(X, y, arm_code, len(codes), metric in binary_metrics, settings.folds,
-                                      settings.seed, fit, cluster=keys if clustered else None)
+                                      settings.seed, fit, cluster=keys if clustered else None,
+                                      experiment_id=eid)
         if not complete:
             predicted[metric] = mu[:, 1:] - mu[:, [0]]
         if evaluate and not dr_reusable:

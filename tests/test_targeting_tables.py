@@ -167,3 +167,16 @@ def test_targeting_outcome_models_keep_clusters_in_one_fold():
     _, fold = cross_fitted_outcomes(X, rng.normal(size=n), arm, 2, False, folds=5, seed=0,
                                     fit=lambda Xt, yt: (lambda Xn: np.full(len(Xn), yt.mean())), cluster=cluster)
     assert pd.Series(fold).groupby(cluster).nunique().max() == 1
+
+
+def test_too_few_clusters_of_an_arm_for_the_targeting_folds_fails_clearly():
+    from hte_engine.policy_value import cross_fitted_outcomes
+    n = 60
+    X = pd.DataFrame({"x": np.arange(n, dtype=float)})
+    arm = np.repeat([0, 1], n // 2)
+    # Control spread over 10 clusters, the treated arm in 3: a 5-fold split that keeps clusters whole leaves
+    # folds without treated units.
+    cluster = np.array([f"c{i % 10}" for i in range(n // 2)] + [f"t{i % 3}" for i in range(n // 2)], dtype=object)
+    with pytest.raises(ValueError, match="experiment 'e1': an arm has units in 3 clusters .* hte_targeting_folds"):
+        cross_fitted_outcomes(X, np.zeros(n), arm, 2, False, folds=5, cluster=cluster, experiment_id="e1",
+                              fit=lambda Xt, yt: (lambda Xn: np.zeros(len(Xn))))
