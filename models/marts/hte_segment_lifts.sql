@@ -5,15 +5,25 @@
     Everything is computed from the summable statistics of hte_segment_stats. Dimension 'overall' / segment 'all'
     is the pre-specified primary test (the ATE): it belongs to no segment family, so its p_value_adj is its p_value.
     A segment whose smaller arm is under hte_min_segment_size keeps its estimates but gets verdict 'too_small' and
-    stays out of the family: it can neither be called a win nor dilute the correction of the tests that count. -#}
+    stays out of the family: it can neither be called a win nor dilute the correction of the tests that count.
+
+    Beside the fixed-horizon interval (valid at one pre-planned look), every lift has an always-valid confidence
+    sequence and sequential p-value (macros/stats/confidence_sequence.sql), safe to look at after every scheduled
+    build; the sequential p-values are adjusted over the same families. var hte_verdict_basis picks which of the
+    two verdicts fills `verdict`; verdict_fixed and verdict_sequential are always both there. -#}
 {%- set alpha = hte_config_alpha() -%}
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
+{%- set tuning_n = hte_config_sequential_tuning_n() -%}
+{%- set verdict_basis = hte_config_verdict_basis() -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
-    {{ hte_interval_params(alpha) }}
+    select
+        fixed_params.*,
+        {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2
+    from ({{ hte_interval_params(alpha) }}) as fixed_params
 ),
 
 treatment_arms as (
@@ -113,7 +123,13 @@ tested as (
         prm.z_critical,
         case when dimension <> 'overall' and least(n_t, n_c) < {{ min_size }} then true else false end as is_too_small,
         case when lift_abs_se > 0 then {{ hte_normal_two_sided_p('lift_abs / lift_abs_se') }} end as p_value,
-        case when lift_cuped_se > 0 then {{ hte_normal_two_sided_p('lift_cuped / lift_cuped_se') }} end as lift_cuped_p_value
+        case when lift_cuped_se > 0 then {{ hte_normal_two_sided_p('lift_cuped / lift_cuped_se') }} end as lift_cuped_p_value,
+        -- the confidence sequence counts the units of both arms (t = n_t + n_c, sigma^2 = t * se^2)
+        {{ hte_cs_radius('lift_abs_se', 'n_t + n_c', 'prm.cs_rho2', 'prm.alpha') }} as lift_abs_cs_radius,
+        {{ hte_cs_p_value('lift_abs', 'lift_abs_se', 'n_t + n_c', 'prm.cs_rho2') }} as p_value_sequential,
+        {{ hte_cs_radius('lift_cuped_se', 'n_t + n_c', 'prm.cs_rho2', 'prm.alpha') }} as lift_cuped_cs_radius,
+        {{ hte_cs_p_value('lift_cuped', 'lift_cuped_se', 'n_t + n_c', 'prm.cs_rho2') }} as lift_cuped_p_value_sequential,
+        prm.cs_rho2
     from estimates e
     cross join params prm
 ),
@@ -130,6 +146,21 @@ adjusted as (
     {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
 ),
 
+-- the same family for the sequential p-values: an always-valid p-value is a valid p-value at any look, so Holm,
+-- Bonferroni and BH apply to them unchanged
+family_tests_sequential as (
+    -- the family columns are always among these keys (hte_config_family_columns)
+    select experiment_id, metric, dimension, segment, arm, p_value_sequential
+    from tested
+    where dimension <> 'overall'
+        and not is_too_small
+        and p_value_sequential is not null
+),
+
+adjusted_sequential as (
+    {{ hte_p_adjust('family_tests_sequential', 'p_value_sequential', family, method, out_col='p_value_sequential_adj') }}
+),
+
 family_sizes as (
     select
         experiment_id, metric, dimension, segment, arm, p_value_adj,
@@ -141,11 +172,35 @@ combined as (
     select
         t.*,
         case when t.dimension = 'overall' then t.p_value else f.p_value_adj end as p_value_adj,
-        case when t.dimension = 'overall' and t.p_value is not null then 1 else f.family_size end as family_size
+        case when t.dimension = 'overall' and t.p_value is not null then 1 else f.family_size end as family_size,
+        case when t.dimension = 'overall' then t.p_value_sequential else q.p_value_sequential_adj end as p_value_sequential_adj
     from tested t
     left join family_sizes f
         on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
         and f.segment = t.segment and f.arm = t.arm
+    left join adjusted_sequential q
+        on q.experiment_id = t.experiment_id and q.metric = t.metric and q.dimension = t.dimension
+        and q.segment = t.segment and q.arm = t.arm
+),
+
+verdicts as (
+    select
+        c.*,
+        case
+            when is_too_small then 'too_small'
+            when p_value is null then 'not_estimable'
+            when p_value_adj < alpha and lift_abs > 0 then 'positive'
+            when p_value_adj < alpha and lift_abs < 0 then 'negative'
+            else 'inconclusive'
+        end as verdict_fixed,
+        case
+            when is_too_small then 'too_small'
+            when p_value_sequential is null then 'not_estimable'
+            when p_value_sequential_adj < alpha and lift_abs > 0 then 'positive'
+            when p_value_sequential_adj < alpha and lift_abs < 0 then 'negative'
+            else 'inconclusive'
+        end as verdict_sequential
+    from combined c
 )
 
 select
@@ -171,13 +226,7 @@ select
     lift_cuped_se,
     p_value,
     p_value_adj,
-    case
-        when is_too_small then 'too_small'
-        when p_value is null then 'not_estimable'
-        when p_value_adj < alpha and lift_abs > 0 then 'positive'
-        when p_value_adj < alpha and lift_abs < 0 then 'negative'
-        else 'inconclusive'
-    end as verdict,
+    {{ 'verdict_sequential' if verdict_basis == 'sequential' else 'verdict_fixed' }} as verdict,
     case
         when n_t = 0 or n_c = 0 then 'an arm has no unit in this segment'
         when mean_c = 0 then 'control mean is 0'
@@ -199,5 +248,17 @@ select
     is_too_small,
     family_size,
     alpha,
-    z_critical
-from combined
+    z_critical,
+    lift_abs - lift_abs_cs_radius as lift_abs_cs_low,
+    lift_abs + lift_abs_cs_radius as lift_abs_cs_high,
+    p_value_sequential,
+    p_value_sequential_adj,
+    lift_cuped - lift_cuped_cs_radius as lift_cuped_cs_low,
+    lift_cuped + lift_cuped_cs_radius as lift_cuped_cs_high,
+    lift_cuped_p_value_sequential,
+    verdict_fixed,
+    verdict_sequential,
+    '{{ verdict_basis }}' as verdict_basis,
+    {{ hte_double_literal(tuning_n) }} as sequential_tuning_n,
+    sqrt(cs_rho2) as sequential_rho
+from verdicts
