@@ -7,7 +7,11 @@ DataFrame. Sampling is pushed down to the warehouse where the relation allows it
 
 from __future__ import annotations
 
+from typing import Iterable
+
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 # Hash buckets for the deterministic sample: a fraction is kept to a resolution of one in a million.
 BUCKETS = 1_000_000
@@ -46,7 +50,7 @@ def select_columns(relation, columns: list[str]):
     if isinstance(relation, pd.DataFrame):
         return relation[columns]
     if hasattr(relation, "project") and hasattr(relation, "df"):  # DuckDB
-        return relation.project(", ".join('"' + c.replace('"', '""') + '"' for c in columns))
+        return relation.project(", ".join(_quoted(c) for c in columns))
     return relation.select(*columns)  # Spark and Snowpark
 
 
@@ -105,3 +109,162 @@ def bounded_units(relation, max_rows: int, seed: int) -> tuple[pd.DataFrame, boo
     )
     buckets = pd.util.hash_pandas_object(key, index=False).to_numpy() % BUCKETS
     return frame[buckets < kept].reset_index(drop=True), True
+
+
+def _sql_literal(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _condition(column: str, value) -> str:
+    quoted = _quoted(column)
+    if isinstance(value, (list, tuple, set, frozenset)):
+        values = sorted(value, key=str)
+        return f"{quoted} in ({', '.join(_sql_literal(v) for v in values)})" if values else "1 = 0"
+    return f"{quoted} is null" if value is None else f"{quoted} = {_sql_literal(value)}"
+
+
+def _spark_condition(column: str, value) -> str:
+    quoted = "`" + column.replace("`", "``") + "`"
+    if isinstance(value, (list, tuple, set, frozenset)):
+        values = sorted(value, key=str)
+        return f"{quoted} in ({', '.join(_sql_literal(v) for v in values)})" if values else "1 = 0"
+    return f"{quoted} is null" if value is None else f"{quoted} = {_sql_literal(value)}"
+
+
+def filtered(relation, **equal):
+    """``relation`` restricted to the rows whose columns equal the given values (a list means "any of"), as a
+    relation of the same kind: the filter runs in the warehouse when the rows are read."""
+    if not equal:
+        return relation
+    if isinstance(relation, pd.DataFrame):
+        mask = np.ones(len(relation), dtype=bool)
+        for column, value in equal.items():
+            values = relation[column]
+            if isinstance(value, (list, tuple, set, frozenset)):
+                mask &= values.isin(list(value)).to_numpy(dtype=bool, na_value=False)
+            elif value is None:
+                mask &= values.isna().to_numpy()
+            else:
+                mask &= (values == value).to_numpy(dtype=bool, na_value=False)
+        return relation.loc[mask].reset_index(drop=True)
+    if hasattr(relation, "df") and hasattr(relation, "filter"):  # DuckDB
+        return relation.filter(" and ".join(_condition(c, v) for c, v in equal.items()))
+    return relation.filter(" and ".join(_spark_condition(c, v) for c, v in equal.items()))  # Spark, Snowpark
+
+
+def fetch(relation, columns: list[str] | None = None, **equal) -> pd.DataFrame:
+    """The rows of ``relation`` whose columns equal the given values, with only ``columns``, as pandas. The
+    filter and the projection run in the warehouse, so Python receives only the rows and columns one comparison
+    (or experiment) needs: the way every model keeps its memory independent of how many comparisons there are.
+
+        fetch(scores, ["unit_id", "cate"], experiment_id="exp_a", metric="revenue", arm="treatment")
+    """
+    relation = filtered(relation, **equal)
+    if columns is not None:
+        relation = select_columns(relation, columns)
+    return to_pandas(relation).reset_index(drop=True)
+
+
+def group_counts(relation, by: list[str], **equal) -> pd.DataFrame:
+    """Row counts per combination of ``by`` (column ``n``), counted in the warehouse: what a plan needs to know
+    about the unit rows before it reads any of them."""
+    if isinstance(relation, pd.DataFrame):
+        rows = fetch(relation, by, **equal)
+        return rows.groupby(by, dropna=False, sort=True).size().rename("n").reset_index()
+    relation = filtered(relation, **equal)
+    if hasattr(relation, "aggregate") and hasattr(relation, "df"):  # DuckDB
+        keys = ", ".join(_quoted(c) for c in by)
+        return relation.aggregate(f"{keys}, count(*) as n", keys).df().sort_values(by, ignore_index=True)
+    grouped = relation.groupBy(*by) if hasattr(relation, "groupBy") else relation.group_by(*by)  # Spark, Snowpark
+    counted = to_pandas(grouped.count())
+    return counted.rename(columns={"count": "n", "COUNT": "n"}).sort_values(by, ignore_index=True)
+
+
+# pandas dtype of an output column -> Arrow type of the warehouse column
+_ARROW_TYPES = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "Int64": pa.int64(),
+                "boolean": pa.bool_(), "bool": pa.bool_()}
+
+
+def arrow_schema(schema: dict) -> pa.Schema:
+    return pa.schema([(name, _ARROW_TYPES[dtype]) for name, dtype in schema.items()])
+
+
+def _is_duckdb(session) -> bool:
+    return type(session).__module__.split(".")[0] in ("duckdb", "_duckdb")
+
+
+def stream_table(frames: Iterable[pd.DataFrame], schema: dict, session=None, typed=None):
+    """What a Python model returns for a table built one comparison at a time.
+
+    On DuckDB, an Arrow stream: dbt-duckdb writes the table while the model's generator computes the next
+    comparison, so the model holds one comparison's rows at a time, never the whole table. Elsewhere (Spark,
+    Snowpark, tests without a session) the frames are concatenated into one pandas frame, as before.
+    ``typed(frame, schema)`` puts each frame's columns in the schema's order and types.
+    """
+    typed = typed or conform
+    if session is not None and _is_duckdb(session):
+        target = arrow_schema(schema)
+
+        def batches():
+            for frame in frames:
+                if len(frame):
+                    yield pa.RecordBatch.from_pandas(typed(frame, schema)[list(schema)], schema=target,
+                                                     preserve_index=False)
+
+        return pa.RecordBatchReader.from_batches(target, batches())
+    parts = [typed(frame, schema) for frame in frames if len(frame)]
+    return typed(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(schema)), schema)
+
+
+def conform(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
+    """Columns of ``schema`` first, in its order and types; any extra columns after them. An output with no
+    rows, or a column that is null on every row of a build, still lands in the warehouse with the right type."""
+    out = frame.copy()
+    for column, dtype in schema.items():
+        if column not in out:
+            out[column] = pd.Series(pd.NA if dtype in ("string", "Int64", "boolean") else np.nan, index=out.index,
+                                    dtype=dtype)
+        else:
+            out[column] = out[column].astype(dtype)
+    return out[list(schema) + [c for c in out.columns if c not in schema]].reset_index(drop=True)
+
+
+def any_rows(relation, **equal) -> bool:
+    """Whether ``relation`` has a row whose columns equal the given values (reads one row at most)."""
+    relation = filtered(relation, **equal)
+    if isinstance(relation, pd.DataFrame):
+        return len(relation) > 0
+    if hasattr(relation, "df"):  # DuckDB
+        return len(relation.limit(1).df()) > 0
+    return relation.limit(1).count() > 0
+
+
+def has_values(relation, column: str) -> bool:
+    """Whether any row of ``relation`` has a non-null ``column`` (read one row at most)."""
+    if isinstance(relation, pd.DataFrame):
+        return bool(column in relation and relation[column].notna().any())
+    if column not in list(relation.columns):
+        return False
+    if hasattr(relation, "df") and hasattr(relation, "filter"):  # DuckDB
+        return len(relation.filter(f"{_quoted(column)} is not null").limit(1).df()) > 0
+    return relation.filter(f"`{column}` is not null").limit(1).count() > 0
+
+
+def left_join(left, right, keys: list[str]):
+    """``left`` with the columns of ``right`` matched on ``keys`` (a USING join), in the warehouse where the
+    relations live, so the rows are joined before any of them reaches Python."""
+    if isinstance(left, pd.DataFrame):
+        return left.merge(to_pandas(right), on=keys, how="left")
+    if hasattr(left, "df") and hasattr(left, "join"):  # DuckDB
+        return left.join(right, ", ".join(keys), how="left")
+    return left.join(right, on=keys, how="left")  # Spark and Snowpark

@@ -28,6 +28,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hte_engine import io
+from hte_engine.io import to_pandas
+
 PSI_FLOOR = 1e-4
 MISSING = "(missing)"
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
@@ -200,3 +203,38 @@ def history_rows(
         else:
             out[column] = out[column].astype(dtype)
     return out[list(COLUMNS)].reset_index(drop=True)
+
+
+# The hte_targeting_units columns a run summary reads.
+SUMMARY_COLUMNS = ["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value", "expected_cost",
+                   "is_exploration", "best_net_value"]
+
+
+def history_table(run_date, run_at, units_table, previous_runs: pd.DataFrame | None, units, assignments,
+                  experiments, segment_columns: list[str], alpha: float = 0.05) -> pd.DataFrame:
+    """``history_rows`` one experiment at a time: each experiment's targeted units, its target metric's unit rows
+    (the segment columns only) and its assignment times are read from the warehouse, summarised and released
+    before the next experiment's. Inputs are pandas frames or warehouse relations (``hte_engine.io``)."""
+    experiments = to_pandas(experiments)
+    targeted = io.group_counts(units_table, ["experiment_id"])
+    frames = []
+    for eid in sorted(targeted["experiment_id"].astype(str)):
+        declared = experiments[experiments["experiment_id"].astype(str) == eid]
+        target = declared["target_metric"].dropna()
+        metric = [str(target.iloc[0])] if len(target) else []
+        unit_columns = [c for c in ["experiment_id", "unit_id", "arm", "metric", "y", *segment_columns]
+                        if c in list(units.columns)]
+        previous = None if previous_runs is None else previous_runs[previous_runs["experiment_id"].astype(str) == eid]
+        frames.append(history_rows(
+            run_date, run_at,
+            io.fetch(units_table, SUMMARY_COLUMNS, experiment_id=eid),
+            previous,
+            io.fetch(units, unit_columns, experiment_id=eid, metric=metric),
+            io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], experiment_id=eid),
+            declared, segment_columns, alpha))
+    if not frames:
+        return history_rows(run_date, run_at, pd.DataFrame(columns=SUMMARY_COLUMNS), previous_runs,
+                            pd.DataFrame(columns=["experiment_id", "unit_id", "arm", "metric", "y"]),
+                            pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]), experiments.head(0),
+                            segment_columns, alpha)
+    return pd.concat(frames, ignore_index=True)

@@ -15,10 +15,13 @@ multi-arm doubly-robust scores come from outcome models cross-fitted here (``pol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
+from hte_engine import io
+from hte_engine.io import select_columns, to_pandas
 from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
 from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting_segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
@@ -105,17 +108,26 @@ class TargetingSettings:
 def chosen_scores(cate_scores: pd.DataFrame, evaluation: pd.DataFrame | None, learner: str) -> pd.DataFrame:
     """The out-of-fold CATE rows targeting uses: the learner marked ``is_chosen`` per experiment x metric x arm,
     or the learner named by var hte_targeting_learner."""
+    pairs = chosen_learners(evaluation, learner, cate_scores[["experiment_id", "metric", "arm", "learner"]])
+    return cate_scores.merge(pairs, on=["experiment_id", "metric", "arm", "learner"], how="inner")
+
+
+def chosen_learners(evaluation, learner: str, scored: pd.DataFrame) -> pd.DataFrame:
+    """experiment_id, metric, arm, learner: the learner whose scores targeting uses for each comparison.
+    ``scored``: the (experiment_id, metric, arm, learner) combinations hte_cate_scores holds."""
     if learner != "chosen":
-        rows = cate_scores[cate_scores["learner"] == learner]
+        rows = scored[scored["learner"] == learner]
         if rows.empty:
             raise ValueError(f"dbt_hte targeting: var hte_targeting_learner is '{learner}', which has no rows in "
-                             f"hte_cate_scores; use 'chosen' or one of {sorted(cate_scores['learner'].unique())}.")
-        return rows
+                             f"hte_cate_scores; use 'chosen' or one of {sorted(scored['learner'].unique())}.")
+        return rows[["experiment_id", "metric", "arm", "learner"]].drop_duplicates()
     if evaluation is None:
         raise ValueError("dbt_hte targeting: var hte_targeting_learner is 'chosen' but hte_learner_evaluation was "
                          "not given.")
-    picked = evaluation.loc[evaluation["is_chosen"].astype(bool), ["experiment_id", "metric", "arm", "learner"]]
-    return cate_scores.merge(picked, on=["experiment_id", "metric", "arm", "learner"], how="inner")
+    # A comparison that could not be scored (a tiny arm, a constant outcome) has a status row whose is_chosen is
+    # null: it has no chosen learner, so it is left out, not read as true or false.
+    picked = evaluation[evaluation["is_chosen"].astype("boolean").fillna(False).astype(bool)]
+    return picked[["experiment_id", "metric", "arm", "learner"]].drop_duplicates()
 
 
 def _stored_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str,
@@ -311,17 +323,33 @@ def segments_table(
     return pd.concat(frames, ignore_index=True)
 
 
-def experiment_inputs(experiment_id: str, units: pd.DataFrame, assignments: pd.DataFrame,
-                      experiments: pd.DataFrame, features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One experiment's unit rows with the propensity of the arm received (the input's, else the design share),
-    and its feature rows (rows without experiment_id apply to every experiment)."""
-    rows = units[units["experiment_id"] == experiment_id]
-    assigned = assignments[assignments["experiment_id"] == experiment_id][["unit_id", "propensity"]]
+# The hte_cate_scores columns targeting reads: the chosen learner's score and the stored doubly-robust score.
+TARGETING_SCORE_COLUMNS = ["experiment_id", "metric", "arm", "learner", "unit_id", "cate", "dr_score"]
+
+
+def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.DataFrame, features,
+                      metrics: tuple[str, ...], feature_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One experiment's unit rows of ``metrics`` (the target metric first) with the propensity of the arm
+    received (the input's, else the design share), and one feature row per unit of the target metric with
+    ``feature_columns``. Each input is a pandas frame or a warehouse relation: only this experiment's rows and
+    the columns targeting uses are read, joined in the warehouse."""
+    unit_columns = [c for c in ("unit_id", "arm", "metric", "y", "cluster_id") if c in list(units.columns)]
+    of_experiment = io.filtered(units, experiment_id=experiment_id, metric=list(metrics))
+    received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
+    rows = to_pandas(io.left_join(select_columns(of_experiment, unit_columns), received, ["unit_id"]))
+    rows = rows.sort_values(["metric", "unit_id"], kind="stable", ignore_index=True)
+    rows.insert(0, "experiment_id", experiment_id)
     shares = experiments[experiments["experiment_id"] == experiment_id].set_index("arm")["expected_share"]
-    rows = rows.drop(columns=[c for c in ("propensity",) if c in rows]).merge(assigned, on="unit_id", how="left")
     rows["propensity"] = rows["propensity"].astype(float).fillna(rows["arm"].map(shares).astype(float))
-    scope = features["experiment_id"].isna() | (features["experiment_id"] == experiment_id)
-    return rows, features[scope]
+
+    present = list(features.columns)
+    wanted = ["unit_id", *[c for c in dict.fromkeys(feature_columns) if c in present and c != "unit_id"]]
+    # Staging guarantees experiment_id is on every feature row or on none (one snapshot for every experiment).
+    own = io.filtered(features, experiment_id=experiment_id)
+    scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
+    target_units = select_columns(io.filtered(units, experiment_id=experiment_id, metric=metrics[0]), ["unit_id"])
+    feats = to_pandas(io.left_join(target_units, select_columns(scoped, wanted), ["unit_id"]))
+    return rows, feats.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
 def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
@@ -331,16 +359,63 @@ def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
     return set(declared.astype(str))
 
 
-def priced_experiments_targeting(experiments: pd.DataFrame, scores: pd.DataFrame, units: pd.DataFrame,
-                                 assignments: pd.DataFrame, features: pd.DataFrame, settings: TargetingSettings,
-                                 feature_columns: list[str], binary_metrics: set[str],
-                                 evaluate: bool) -> list[ExperimentTargeting]:
+def priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
+                                 settings: TargetingSettings, feature_columns: list[str], binary_metrics: set[str],
+                                 evaluate: bool) -> Iterator[ExperimentTargeting]:
     """experiment_targeting for every experiment that has chosen out-of-fold scores and declares economics
-    (the others get no decisions: economics are optional, not an error)."""
-    results = []
-    for eid in sorted(set(scores["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
+    (the others get no decisions: economics are optional, not an error), one experiment at a time: only that
+    experiment's unit rows, features and chosen scores are read from the warehouse, and released before the
+    next experiment is read. Inputs are pandas frames or warehouse relations (``hte_engine.io``)."""
+    experiments = to_pandas(experiments)
+    evaluation = None if evaluation is None else io.fetch(evaluation, ["experiment_id", "metric", "arm", "learner",
+                                                                       "is_chosen"])
+    scored = io.group_counts(scores, ["experiment_id", "metric", "arm", "learner"])
+    pairs = chosen_learners(evaluation, settings.learner, scored) if len(scored) else scored
+    for eid in sorted(set(pairs["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
         economics = settings.economics_for(experiments, eid)
-        rows, feats = experiment_inputs(eid, units, assignments, experiments, features)
-        results.append(experiment_targeting(economics, rows, feats, scores, settings, feature_columns,
-                                            binary_metrics, evaluate=evaluate))
-    return results
+        picked = pairs[(pairs["experiment_id"].astype(str) == eid) & pairs["metric"].isin(list(economics.metrics))]
+        parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, experiment_id=eid, metric=r.metric, arm=r.arm,
+                          learner=r.learner) for r in picked.itertuples()]
+        chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
+        extra = [economics.benefit_column] if economics.benefit_column else []
+        rows, feats = experiment_inputs(eid, units, assignments, experiments, features, economics.metrics,
+                                        [*feature_columns, *extra])
+        yield experiment_targeting(economics, rows, feats, chosen, settings, feature_columns, binary_metrics,
+                                   evaluate=evaluate)
+
+
+UNIT_TABLE_COLUMNS = {
+    "experiment_id": "string", "unit_id": "string", "policy": "string", "chosen_arm": "string",
+    "expected_net_value": "float64", "expected_cost": "float64", "decision": "string", "reason": "string",
+    "is_exploration": "boolean", "best_net_value": "float64", "score_source": "string",
+}  # fmt: skip
+POLICY_VALUE_COLUMNS = ["experiment_id", "policy", "policy_kind", "value", "ci_low", "ci_high", "n_treated", "cost",
+                        "is_deployed", "score_source", "dr_source"]
+
+
+def _meta_lists(meta: dict) -> tuple[list[str], set[str]]:
+    """Feature columns, and the binary metrics (a multi-arm experiment's outcome models are classifiers there)."""
+    binary = {name for name, spec in (meta.get("metrics") or {}).items() if (spec or {}).get("kind") == "binary"}
+    return list(meta.get("feature_columns") or []), binary
+
+
+def targeting_units_table(experiments, scores, evaluation, units, assignments, features,
+                          settings: TargetingSettings, meta: dict, session=None):
+    """hte_targeting_units, one experiment at a time (streamed to the warehouse on DuckDB)."""
+    feature_columns, binary = _meta_lists(meta)
+    results = priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features, settings,
+                                           feature_columns, binary, evaluate=False)
+    return io.stream_table((result.units for result in results), UNIT_TABLE_COLUMNS, session)
+
+
+def policy_value_table(experiments, scores, evaluation, units, assignments, features,
+                       settings: TargetingSettings, meta: dict) -> pd.DataFrame:
+    """hte_policy_value for every priced experiment with scores (a few rows per experiment)."""
+    feature_columns, binary = _meta_lists(meta)
+    frames = [result.policy_value for result in priced_experiments_targeting(
+        experiments, scores, evaluation, units, assignments, features, settings, feature_columns, binary,
+        evaluate=True)]
+    if not frames:
+        # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
+        return pd.DataFrame(columns=POLICY_VALUE_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

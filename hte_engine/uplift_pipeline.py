@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
 
+from hte_engine import io
 from hte_engine.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
 from hte_engine.discovery import discover_segments, effect_drivers
+from hte_engine.io import select_columns, to_pandas
 from hte_engine.learners import LEARNERS
 from hte_engine.propensity import choose_propensity
 from hte_engine.uplift_bootstrap import resampling_keys
@@ -184,120 +186,152 @@ def _typed(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     return out[list(schema) + [c for c in out.columns if c not in schema]].reset_index(drop=True)
 
 
-def _features_for(features: pd.DataFrame, experiment_id: str) -> pd.DataFrame:
-    """The experiment's feature rows; rows without an experiment_id apply to every experiment and fill in for
-    units the experiment's own rows do not cover."""
-    own = features[features["experiment_id"] == experiment_id]
-    shared = features[features["experiment_id"].isna() & ~features["unit_id"].isin(own["unit_id"])]
-    return pd.concat([own, shared], ignore_index=True).drop(columns=["experiment_id"])
-
-
 def _share(experiments: pd.DataFrame, experiment_id: str, arm: str) -> float:
     row = experiments[(experiments["experiment_id"] == experiment_id) & (experiments["arm"] == arm)]
     return float(row["expected_share"].iloc[0]) if len(row) else float("nan")
 
 
-def plan_comparisons(units: pd.DataFrame, features: pd.DataFrame, assignments: pd.DataFrame,
-                     experiments: pd.DataFrame, settings: UpliftSettings) -> list[Comparison]:
-    """Every experiment x metric x treatment arm, with its status; ok comparisons carry their unit rows."""
-    units = units[units["metric"].isin(list(settings.metrics))]
-    missing = [c for c in settings.feature_columns if c not in features.columns]
+def _comparison_rows(units, features, assignments, feature_columns: tuple[str, ...], per_experiment: bool,
+                     experiment_id: str, metric: str, arms: list[str]) -> pd.DataFrame:
+    """One comparison's unit rows joined to their features and received propensity, joined in the warehouse and
+    read with only the columns the learners use: the only unit-level read of an uplift model."""
+    rows = select_columns(
+        io.filtered(units, experiment_id=experiment_id, metric=metric, arm=arms), ["unit_id", "arm", "y", "cluster_id"])
+    # Staging guarantees experiment_id is on every feature row or on none: per-experiment snapshots, or one
+    # snapshot per unit that applies to every experiment.
+    feats = io.filtered(features, experiment_id=experiment_id) if per_experiment else features
+    rows = io.left_join(rows, select_columns(feats, ["unit_id", *feature_columns]), ["unit_id"])
+    received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
+    rows = io.left_join(rows, received, ["unit_id"])
+    frame = to_pandas(select_columns(rows, ["unit_id", "arm", "y", "cluster_id", *feature_columns, "propensity"]))
+    # Row order must not depend on the warehouse's join strategy: folds, samples and ties follow it.
+    return frame.sort_values("unit_id", kind="stable", ignore_index=True)
+
+
+def plan_comparisons(units, features, assignments, experiments, settings: UpliftSettings) -> list[Comparison]:
+    """Every experiment x metric x treatment arm, with its status; ok comparisons carry their unit rows. Holds
+    every comparison's rows at once: for small inputs and tests; the models iterate ``iter_comparisons``."""
+    return list(iter_comparisons(units, features, assignments, experiments, settings))
+
+
+def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings) -> Iterator[Comparison]:
+    """Every experiment x metric x treatment arm with its status, one at a time; an ok comparison carries its
+    unit rows, read from the warehouse when it is reached, so a caller that handles one comparison before asking
+    for the next holds one comparison's rows at a time (issue: memory bounded by design, not by the data).
+
+    Each argument is a pandas frame or a warehouse relation (``hte_engine.io``): ``units`` int_hte_units,
+    ``features`` stg_hte_unit_features, ``assignments`` stg_hte_assignments, ``experiments``
+    stg_hte_experiments. Sizes come from counts made in the warehouse, so a comparison that cannot be run is
+    decided without reading its rows."""
+    missing = [c for c in settings.feature_columns if c not in list(features.columns)]
     if missing:
         raise ValueError(
             f"dbt_hte uplift: feature columns {missing} listed in var hte_feature_columns are not columns of "
             "hte_unit_features; add them there or remove them from the var."
         )
+    experiments = to_pandas(experiments)
+    counts = io.group_counts(units, ["experiment_id", "metric", "arm"], metric=list(settings.metrics))
+    per_experiment = io.has_values(features, "experiment_id")
+    if per_experiment and io.any_rows(features, experiment_id=None):
+        # stg_hte_unit_features refuses this mix; said again here for callers that bypass staging.
+        raise ValueError("dbt_hte uplift: hte_unit_features has rows with and rows without an experiment_id; fill "
+                         "experiment_id on every row, or drop the column so that each unit's features apply to "
+                         "every experiment.")
     minimum = max(settings.min_units_per_arm, settings.crossfit.folds)
-    plans: list[Comparison] = []
     for experiment_id, declared in experiments.groupby("experiment_id", sort=True):
         control = declared.loc[declared["is_control"].astype(bool), "arm"]
         if control.empty:
             continue
         control_arm = str(control.iloc[0])
-        exp_units = units[units["experiment_id"] == experiment_id]
-        exp_features = None
-        propensity = assignments.loc[assignments["experiment_id"] == experiment_id, ["unit_id", "propensity"]]
+        exp_counts = counts[counts["experiment_id"].astype(str) == str(experiment_id)]
         for arm in sorted(declared.loc[~declared["is_control"].astype(bool), "arm"].astype(str)):
-            for metric in sorted(exp_units["metric"].unique()):
-                rows = exp_units[(exp_units["metric"] == metric) & exp_units["arm"].isin([arm, control_arm])]
-                n_t = int((rows["arm"] == arm).sum())
-                n_c = int((rows["arm"] == control_arm).sum())
+            for metric in sorted(exp_counts["metric"].astype(str).unique()):
+                of_metric = exp_counts[exp_counts["metric"].astype(str) == metric]
+                n_t = int(of_metric.loc[of_metric["arm"].astype(str) == arm, "n"].sum())
+                n_c = int(of_metric.loc[of_metric["arm"].astype(str) == control_arm, "n"].sum())
                 plan = Comparison(
                     experiment_id=str(experiment_id), metric=str(metric), arm=arm, control_arm=control_arm,
                     binary=settings.metrics.get(metric) == "binary", n_treatment=n_t, n_control=n_c,
                     share_treatment=_share(declared, experiment_id, arm),
                     share_control=_share(declared, experiment_id, control_arm), n_arms=len(declared),
                 )
-                plans.append(plan)
                 if n_t == 0 or n_c == 0:
                     plan.status = "single_arm"
                     plan.reason = (f"{plan.label}: {'arm ' + repr(arm) if n_t == 0 else 'control ' + repr(control_arm)}"
                                    " has no units; an effect needs units in both arms.")
-                    continue
-                if min(n_t, n_c) < minimum:
+                elif min(n_t, n_c) < minimum:
                     plan.status = "too_few_units"
                     plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
                                    f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
-                    continue
-                y = rows["y"].to_numpy(dtype=float)
-                if np.all(y == y[0]):
-                    plan.status = "constant_outcome"
-                    plan.reason = (f"{plan.label}: every unit has the same outcome ({y[0]:g}); there is no effect "
-                                   "to model, let alone a heterogeneous one.")
-                    continue
-                if exp_features is None:
-                    exp_features = _features_for(features, experiment_id)
-                if rows["cluster_id"].notna().any():
-                    keys = resampling_keys(rows["unit_id"], rows["cluster_id"])
-                    per_arm = clusters_per_arm((rows["arm"] == arm).to_numpy(), keys)
-                    c_t, c_c = per_arm.get(True, 0), per_arm.get(False, 0)
-                    if min(c_t, c_c) < settings.crossfit.folds:
-                        plan.status = "too_few_clusters"
-                        plan.reason = (f"{plan.label}: the units come from {c_t} treated and {c_c} control clusters "
-                                       "(cluster_id, or the unit where it is null); folds keep clusters whole, so "
-                                       f"each arm needs at least {settings.crossfit.folds} clusters, one per fold. "
-                                       "Lower var hte_uplift_folds, or leave cluster_id null if the units are in "
-                                       "fact independent.")
-                        continue
-                frame = rows[["unit_id", "arm", "y", "cluster_id"]].merge(
-                    exp_features[["unit_id", *settings.feature_columns]], on="unit_id", how="left")
-                frame = frame.merge(propensity, on="unit_id", how="left")
-                frame["treated"] = (frame["arm"] == arm).astype(int)
-                # The demo's (and many users') wide feature tables leave other experiments' columns empty.
-                usable = [c for c in settings.feature_columns if frame[c].notna().any()]
-                if not usable:
-                    plan.status = "no_features"
-                    plan.reason = (f"{plan.label}: none of the feature columns in var hte_feature_columns has a "
-                                   "value for this experiment's units.")
-                    continue
-                refused: list[str] = []
-                if experiment_id not in settings.observational:
-                    # Imbalance is expected by design in observational data; the classifier's overlap report
-                    # takes the place of the balance test there.
-                    refused, _ = leaking_features(frame[usable], frame["treated"], settings.check_alert_p)
-                plan.features_refused = refused
-                plan.features_used = [c for c in usable if c not in refused]
-                if not plan.features_used:
-                    plan.status = "leaking_features"
-                    plan.reason = (f"{plan.label}: every feature fails its balance test between the arms "
-                                   f"({', '.join(refused)}), so each was changed by the treatment; use "
-                                   "pre-treatment features only.")
-                    continue
-                if refused:
-                    plan.reason = (f"Features {refused} were refused: their balance test between the arms fails "
-                                   f"(p < {settings.check_alert_p:g} / {len(usable)} features), so they were changed "
-                                   "by the treatment or leak the outcome; the learners use the others.")
-                plan.units = frame.reset_index(drop=True)
-    return plans
+                else:
+                    frame = _comparison_rows(units, features, assignments, settings.feature_columns,
+                                             per_experiment, str(experiment_id), metric, [arm, control_arm])
+                    _check_rows(plan, frame, settings)
+                yield plan
+
+
+def _check_rows(plan: Comparison, frame: pd.DataFrame, settings: UpliftSettings) -> None:
+    """The decisions that need the comparison's rows: an outcome that varies, enough clusters per arm for the
+    folds, usable features, no feature that leaks the treatment. Sets ``plan.units`` when the plan is ok."""
+    y = frame["y"].to_numpy(dtype=float)
+    if np.all(y == y[0]):
+        plan.status = "constant_outcome"
+        plan.reason = (f"{plan.label}: every unit has the same outcome ({y[0]:g}); there is no effect "
+                       "to model, let alone a heterogeneous one.")
+        return
+    if frame["cluster_id"].notna().any():
+        keys = resampling_keys(frame["unit_id"], frame["cluster_id"])
+        per_arm = clusters_per_arm((frame["arm"] == plan.arm).to_numpy(), keys)
+        c_t, c_c = per_arm.get(True, 0), per_arm.get(False, 0)
+        if min(c_t, c_c) < settings.crossfit.folds:
+            plan.status = "too_few_clusters"
+            plan.reason = (f"{plan.label}: the units come from {c_t} treated and {c_c} control clusters "
+                           "(cluster_id, or the unit where it is null); folds keep clusters whole, so "
+                           f"each arm needs at least {settings.crossfit.folds} clusters, one per fold. "
+                           "Lower var hte_uplift_folds, or leave cluster_id null if the units are in "
+                           "fact independent.")
+            return
+    frame["treated"] = (frame["arm"] == plan.arm).astype(int)
+    # The demo's (and many users') wide feature tables leave other experiments' columns empty.
+    usable = [c for c in settings.feature_columns if frame[c].notna().any()]
+    if not usable:
+        plan.status = "no_features"
+        plan.reason = (f"{plan.label}: none of the feature columns in var hte_feature_columns has a "
+                       "value for this experiment's units.")
+        return
+    refused: list[str] = []
+    if plan.experiment_id not in settings.observational:
+        # Imbalance is expected by design in observational data; the classifier's overlap report
+        # takes the place of the balance test there.
+        refused, _ = leaking_features(frame[usable], frame["treated"], settings.check_alert_p)
+    plan.features_refused = refused
+    plan.features_used = [c for c in usable if c not in refused]
+    if not plan.features_used:
+        plan.status = "leaking_features"
+        plan.reason = (f"{plan.label}: every feature fails its balance test between the arms "
+                       f"({', '.join(refused)}), so each was changed by the treatment; use "
+                       "pre-treatment features only.")
+        return
+    if refused:
+        plan.reason = (f"Features {refused} were refused: their balance test between the arms fails "
+                       f"(p < {settings.check_alert_p:g} / {len(usable)} features), so they were changed "
+                       "by the treatment or leak the outcome; the learners use the others.")
+    plan.units = frame
 
 
 def _noop(message: str) -> None:
     return None
 
 
+# Rows per Arrow batch of hte_cate_scores: one learner's scores of one comparison are written in slices of this
+# size, so the frames built for the writer stay small whatever the number of units.
+SCORE_BATCH_ROWS = 500_000
+
+
 def score_comparison(plan: Comparison, settings: UpliftSettings,
-                     log: Callable[[str], None] = _noop) -> pd.DataFrame:
-    """Long out-of-fold scores of one ok comparison, with the nuisances on every row."""
+                     log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
+    """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
+    the nuisances on every row (hte_cate_scores' columns)."""
     frame = plan.units
     X = prepare_features(frame, plan.features_used, plan.experiment_id)
     config = settings.crossfit
@@ -314,34 +348,55 @@ def score_comparison(plan: Comparison, settings: UpliftSettings,
     result = cross_fit(frame.loc[keep, "unit_id"], X.loc[keep], frame.loc[keep, "y"], frame.loc[keep, "treated"],
                        prop.value[keep], plan.binary, config, plan.label, log=log,
                        cluster=None if keys is None else keys[keep])
-    long = result.scores()
-    nuisance = result.units[["unit_id", "treated", "propensity", "mu0", "mu1", "dr_score"]]
-    long = long.merge(nuisance, on="unit_id", how="left")
-    long["propensity_source"] = prop.source
-    for key, value in plan.keys().items():
-        long[key] = value
-    return long
+    del X
+    units = result.units
+    n_train_rows = units["fold"].map(result.n_train_rows).to_numpy(dtype="int64")
+    for learner in result.learners:
+        for start in range(0, len(units), SCORE_BATCH_ROWS):
+            rows = slice(start, start + SCORE_BATCH_ROWS)
+            yield pd.DataFrame({
+                **plan.keys(),
+                "learner": learner,
+                "unit_id": units["unit_id"].to_numpy()[rows],
+                "cate": units[f"cate_{learner}"].to_numpy()[rows],
+                "fold": units["fold"].to_numpy()[rows],
+                "n_train_rows": n_train_rows[rows],
+                "treated": units["treated"].to_numpy()[rows],
+                "propensity": units["propensity"].to_numpy()[rows],
+                "propensity_source": prop.source,
+                "mu0": units["mu0"].to_numpy()[rows],
+                "mu1": units["mu1"].to_numpy()[rows],
+                "dr_score": units["dr_score"].to_numpy()[rows],
+            })
 
 
-def cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
-                log: Callable[[str], None] = _noop) -> pd.DataFrame:
-    """hte_cate_scores: every ok comparison's out-of-fold scores (experiment x metric x arm x learner x unit)."""
-    frames = []
-    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+def iter_cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
+                     log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
+    """hte_cate_scores' rows, one comparison at a time: a comparison is read, fitted, scored and released before
+    the next is read."""
+    for plan in iter_comparisons(units, features, assignments, experiments, settings):
         if plan.status != STATUS_OK:
             log(f"uplift: {plan.label}: skipped ({plan.status})")
             continue
         log(f"uplift: {plan.label}: cross-fitting {len(settings.crossfit.learners)} learners on "
             f"{plan.n_treatment + plan.n_control} units")
-        frames.append(score_comparison(plan, settings, log))
-    empty = pd.DataFrame(columns=list(SCORE_COLUMNS))
-    return _typed(pd.concat(frames, ignore_index=True) if frames else empty, SCORE_COLUMNS)
+        yield from score_comparison(plan, settings, log)
+
+
+def cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
+                log: Callable[[str], None] = _noop, session=None):
+    """hte_cate_scores: every ok comparison's out-of-fold scores (experiment x metric x arm x learner x unit).
+
+    With a DuckDB ``session`` (the dbt model's), an Arrow stream the warehouse writes while the next comparison
+    is fitted; otherwise one pandas frame."""
+    return io.stream_table(iter_cate_scores(units, features, assignments, experiments, settings, log),
+                           SCORE_COLUMNS, session, typed=_typed)
 
 
 def result_from_scores(scores: pd.DataFrame, outcomes: pd.DataFrame) -> CrossFitResult:
     """Rebuild one comparison's cross-fit result from its hte_cate_scores rows and the unit outcomes."""
-    learners = tuple(l for l in LEARNERS if l in set(scores["learner"])) + tuple(
-        sorted(set(scores["learner"]) - set(LEARNERS)))
+    present = set(scores["learner"].astype(str).unique())
+    learners = tuple(l for l in LEARNERS if l in present) + tuple(sorted(present - set(LEARNERS)))
     first = scores.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
     units = first[["unit_id", "fold", "treated", "propensity", "mu0", "mu1", "dr_score"]].merge(
         outcomes[["unit_id", "y"]], on="unit_id", how="left")
@@ -361,8 +416,15 @@ def _run_summary(plan: Comparison, scored: pd.DataFrame | None) -> dict:
     return out
 
 
-def _by_comparison(scores: pd.DataFrame) -> dict:
-    return {key: part for key, part in scores.groupby(KEYS, sort=False)} if len(scores) else {}
+# The hte_cate_scores columns the evaluation reads back (everything but the comparison's keys).
+EVALUATION_SCORE_COLUMNS = ["unit_id", "learner", "cate", "fold", "n_train_rows", "treated", "propensity",
+                            "propensity_source", "mu0", "mu1", "dr_score"]
+
+
+def _comparison_scores(scores, plan: Comparison, columns: list[str], **equal) -> pd.DataFrame | None:
+    """One comparison's hte_cate_scores rows (only ``columns``), read from the warehouse; None when it has none."""
+    part = io.fetch(scores, columns, **plan.keys(), **equal)
+    return part if len(part) else None
 
 
 def evaluation_tables(scores, units, features, assignments, experiments, settings: UpliftSettings,
@@ -370,11 +432,10 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
                       log: Callable[[str], None] = _noop) -> dict[str, pd.DataFrame]:
     """hte_learner_evaluation ('learners'), hte_uplift_curves ('curves') and hte_uplift_deciles ('deciles'),
     from the stored scores. A comparison that could not be scored gets one 'learners' row with its status."""
-    grouped = _by_comparison(scores)
     tables = {part: [] for part in PARTS}
-    for plan in plan_comparisons(units, features, assignments, experiments, settings):
-        key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
-        part_scores = grouped.get(key)
+    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+        part_scores = (_comparison_scores(scores, plan, EVALUATION_SCORE_COLUMNS) if plan.status == STATUS_OK
+                       else None)
         summary = _run_summary(plan, part_scores)
         if plan.status != STATUS_OK or part_scores is None:
             if plan.status == STATUS_OK:
@@ -399,32 +460,79 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
     out = {}
     for name, frames in tables.items():
         frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-        out[name] = _order(frame, name)
+        out[name] = _order(frame, name, settings.evaluation)
     return out
 
 
-def _order(frame: pd.DataFrame, name: str) -> pd.DataFrame:
-    lead = KEYS + ["learner"]
-    if name == "learners":
-        schema = {**{k: "string" for k in lead}, **RUN_COLUMNS, "n_clusters": "Int64", "is_chosen": "boolean",
-                  "heterogeneity_detected": "boolean", "choice_reason": "string"}
-    elif name == "curves":
-        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "curve": "string", "point": "int64",
-                  "fraction_targeted": "float64", "value": "float64", "value_ci_low": "float64",
-                  "value_ci_high": "float64"}
-    else:
-        schema = {**{k: "string" for k in lead}, "is_chosen": "boolean", "decile": "int64", "status": "string"}
-    return _typed(frame, schema)
+def _learner_columns(config: EvaluationConfig) -> dict:
+    """hte_learner_evaluation's columns: the same whatever the data, so that a build in which no comparison could
+    be scored (every outcome equal, tiny arms) still has every figure's column, null."""
+    lead = {k: "string" for k in KEYS + ["learner"]}
+    figures = {}
+    for name in ("qini_coefficient", "auuc", "autoc", "rate_qini"):
+        figures.update({name: "float64", f"{name}_se": "float64", f"{name}_ci_low": "float64",
+                        f"{name}_ci_high": "float64"})
+    for fraction in config.uplift_at:
+        label = f"uplift_at_{int(round(fraction * 100))}"
+        figures.update({label: "float64", f"{label}_ci_low": "float64", f"{label}_ci_high": "float64"})
+    return {
+        **lead, **RUN_COLUMNS, "n_units": "Int64", "n_treatment": "Int64", "n_control": "Int64",
+        "n_clusters": "Int64", "n_train_rows": "Int64", "mean_cate": "float64", "sd_cate": "float64",
+        "share_negative_cate": "float64", **figures,
+        "blp_mean_prediction": "float64", "blp_mean_prediction_se": "float64", "blp_heterogeneity": "float64",
+        "blp_heterogeneity_se": "float64", "blp_heterogeneity_p_value": "float64", "dr_loss": "float64",
+        "dr_loss_vs_constant": "float64", "dr_loss_vs_constant_se": "float64", "is_chosen": "boolean",
+        "heterogeneity_detected": "boolean", "choice_reason": "string",
+    }  # fmt: skip
+
+
+CURVE_COLUMNS = {
+    **{k: "string" for k in KEYS + ["learner"]}, "is_chosen": "boolean", "curve": "string", "point": "Int64",
+    "fraction_targeted": "float64", "value": "float64", "value_ci_low": "float64", "value_ci_high": "float64",
+}  # fmt: skip
+DECILE_COLUMNS = {
+    **{k: "string" for k in KEYS + ["learner"]}, "is_chosen": "boolean", "decile": "Int64", "status": "string",
+    "n_units": "Int64", "n_treatment": "Int64", "n_control": "Int64", "mean_predicted": "float64",
+    "observed_lift": "float64", "observed_lift_se": "float64", "observed_lift_ci_low": "float64",
+    "observed_lift_ci_high": "float64", "dr_lift": "float64", "dr_lift_se": "float64", "dr_lift_ci_low": "float64",
+    "dr_lift_ci_high": "float64",
+}  # fmt: skip
+
+
+def evaluation_schemas(config: EvaluationConfig = EvaluationConfig()) -> dict[str, dict]:
+    """Columns of each evaluation part: hte_learner_evaluation, hte_uplift_curves, hte_uplift_deciles."""
+    return {"learners": _learner_columns(config), "curves": CURVE_COLUMNS, "deciles": DECILE_COLUMNS}
+
+
+def _order(frame: pd.DataFrame, name: str, config: EvaluationConfig = EvaluationConfig()) -> pd.DataFrame:
+    schema = evaluation_schemas(config)[name]
+    return _typed(frame, schema)[list(schema)]
+
+
+def uplift_evaluation_table(scores, units, features, assignments, experiments, settings: UpliftSettings,
+                            log: Callable[[str], None] = _noop) -> pd.DataFrame:
+    """int_hte_uplift_evaluation: the three evaluation parts of every comparison from one pass (one bootstrap
+    whose replicates give the coefficients, their intervals and the curves' bands; the deciles on the same
+    scores), stacked with a ``part`` column. hte_learner_evaluation, hte_uplift_curves and hte_uplift_deciles
+    select their rows and documented columns from it, so the costliest figures are computed once, not three times."""
+    tables = evaluation_tables(scores, units, features, assignments, experiments, settings, log=log)
+    schemas = evaluation_schemas(settings.evaluation)
+    union = {"part": "string"}
+    for schema in schemas.values():
+        union.update({c: t for c, t in schema.items() if c not in union})
+    frames = [_typed(tables[name].assign(part=name), union) for name in PARTS]
+    return pd.concat(frames, ignore_index=True)[list(union)]
 
 
 def discovered_segments(scores, units, features, assignments, experiments,
                         settings: UpliftSettings, log: Callable[[str], None] = _noop) -> pd.DataFrame:
     """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores."""
-    grouped = _by_comparison(scores)
     frames = []
-    for plan in plan_comparisons(units, features, assignments, experiments, settings):
-        key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
-        part = grouped.get(key)
+    # The nuisances are the same on every learner's row of a unit: one learner's rows carry them all.
+    learner = settings.crossfit.learners[0]
+    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+        part = (_comparison_scores(scores, plan, ["unit_id", "dr_score", "treated"], learner=learner)
+                if plan.status == STATUS_OK else None)
         if plan.status != STATUS_OK or part is None:
             # An ok plan's reason only lists refused features; a not_scored row says why it has no leaves.
             reason = plan.reason if plan.status != STATUS_OK else (
@@ -433,8 +541,8 @@ def discovered_segments(scores, units, features, assignments, experiments,
                                          else "not_scored", "reason": reason}]))
             continue
         log(f"uplift: {plan.label}: growing an honest tree on {part['unit_id'].nunique()} units")
-        unit_rows = part.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
-        frame = unit_rows[["unit_id", "dr_score", "treated"]].merge(plan.units, on=["unit_id", "treated"])
+        unit_rows = part.sort_values("unit_id", kind="stable")
+        frame = unit_rows.merge(plan.units, on=["unit_id", "treated"])
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
                                   min_leaf_size=settings.min_leaf_size, seed=settings.crossfit.seed,
@@ -453,18 +561,20 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
                          log: Callable[[str], None] = _noop) -> pd.DataFrame:
     """hte_effect_drivers: permutation importance of each feature for the chosen learner's scores. A comparison
     whose chosen learner is the constant has no effect variation to explain and gets one status row."""
-    grouped = _by_comparison(scores)
+    evaluation = io.fetch(evaluation, KEYS + ["learner", "is_chosen"])
     chosen = {}
     if len(evaluation):
         picked = evaluation[evaluation["is_chosen"].fillna(False).astype(bool)]
         chosen = {tuple(r[k] for k in KEYS): r["learner"] for _, r in picked.iterrows()}
     frames = []
-    for plan in plan_comparisons(units, features, assignments, experiments, settings):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings):
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
-        part, learner = grouped.get(key), chosen.get(key)
-        if plan.status != STATUS_OK or part is None or learner in (None, "constant"):
+        learner = chosen.get(key)
+        part = (_comparison_scores(scores, plan, ["unit_id", "cate"], learner=learner)
+                if plan.status == STATUS_OK and learner not in (None, "constant") else None)
+        if plan.status != STATUS_OK or part is None:
             status = plan.status if plan.status != STATUS_OK else (
-                "not_scored" if part is None or learner is None else "no_heterogeneity")
+                "no_heterogeneity" if learner == "constant" else "not_scored")
             # Only a comparison that was not run explains itself with the plan's reason: an ok plan's reason
             # lists refused features, which is not why this row has no importances.
             if plan.status != STATUS_OK:
@@ -477,8 +587,7 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
             frames.append(pd.DataFrame([{**plan.keys(), "learner": learner, "status": status, "reason": reason}]))
             continue
         log(f"uplift: {plan.label}: permutation importance of {len(plan.features_used)} features")
-        rows = part[part["learner"] == learner].sort_values("unit_id", kind="stable")
-        frame = rows[["unit_id", "cate"]].merge(plan.units, on="unit_id")
+        frame = part.sort_values("unit_id", kind="stable").merge(plan.units, on="unit_id")
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         table = effect_drivers(X, frame["cate"], seed=settings.crossfit.seed)
         table["rank"] = np.arange(1, len(table) + 1)

@@ -4,7 +4,6 @@ The only model that fits learners: every other uplift model reads these scores. 
 nuisances behind the unit's doubly-robust score (propensity, mu0, mu1, dr_score), for evaluation and policy value.
 """
 
-from hte_engine.io import to_pandas
 from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, cate_scores
 
@@ -15,10 +14,11 @@ def model(dbt, session):
     meta = dbt.config.get("meta") or {}
     settings = UpliftSettings.from_meta(meta)
     return cate_scores(
-        to_pandas(dbt.ref("int_hte_units")),
-        to_pandas(dbt.ref("stg_hte_unit_features")),
-        to_pandas(dbt.ref("stg_hte_assignments")),
-        to_pandas(dbt.ref("stg_hte_experiments")),
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_unit_features"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_experiments"),
         settings,
         log=progress,
+        session=session,
     )

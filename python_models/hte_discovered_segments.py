@@ -1,7 +1,6 @@
 """Data-driven segments as readable rules: an honest shallow tree grown on one half of the units' doubly-robust
 scores and estimated on the other, with multiplicity-adjusted p-values."""
 
-from hte_engine.io import to_pandas
 from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, discovered_segments
 
@@ -12,11 +11,11 @@ def model(dbt, session):
     meta = dbt.config.get("meta") or {}
     settings = UpliftSettings.from_meta(meta)
     return discovered_segments(
-        to_pandas(dbt.ref("hte_cate_scores")),
-        to_pandas(dbt.ref("int_hte_units")),
-        to_pandas(dbt.ref("stg_hte_unit_features")),
-        to_pandas(dbt.ref("stg_hte_assignments")),
-        to_pandas(dbt.ref("stg_hte_experiments")),
+        dbt.ref("hte_cate_scores"),
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_unit_features"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_experiments"),
         settings,
         log=progress,
     )

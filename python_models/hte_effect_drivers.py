@@ -1,7 +1,6 @@
 """Which features drive the chosen learner's estimated effects: permutation importance per experiment x metric x
 treatment arm x feature."""
 
-from hte_engine.io import to_pandas
 from hte_engine.progress import progress
 from hte_engine.uplift_pipeline import UpliftSettings, effect_drivers_table
 
@@ -12,12 +11,12 @@ def model(dbt, session):
     meta = dbt.config.get("meta") or {}
     settings = UpliftSettings.from_meta(meta)
     return effect_drivers_table(
-        to_pandas(dbt.ref("hte_cate_scores")),
-        to_pandas(dbt.ref("hte_learner_evaluation")),
-        to_pandas(dbt.ref("int_hte_units")),
-        to_pandas(dbt.ref("stg_hte_unit_features")),
-        to_pandas(dbt.ref("stg_hte_assignments")),
-        to_pandas(dbt.ref("stg_hte_experiments")),
+        dbt.ref("hte_cate_scores"),
+        dbt.ref("hte_learner_evaluation"),
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_unit_features"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_experiments"),
         settings,
         log=progress,
     )

@@ -5,8 +5,7 @@ Settings: python_models/targeting.yml (var hte_run_date overrides the run date).
 
 from datetime import datetime, timezone
 
-from hte_engine.io import to_pandas
-from hte_engine.targeting_history import ROW_RUN, history_rows
+from hte_engine.targeting_history import ROW_RUN, history_table
 
 
 def model(dbt, session):
@@ -26,13 +25,13 @@ def model(dbt, session):
             where row_type = '{ROW_RUN}' and run_date < cast('{run_date}' as date)
             qualify row_number() over (partition by experiment_id order by run_date desc) = 1
         """).df()
-    return history_rows(
+    return history_table(
         run_date, run_at,
-        to_pandas(dbt.ref("hte_targeting_units")),
+        dbt.ref("hte_targeting_units"),
         previous,
-        to_pandas(dbt.ref("int_hte_units")),
-        to_pandas(dbt.ref("stg_hte_assignments")),
-        to_pandas(dbt.ref("stg_hte_experiments")),
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_experiments"),
         list(meta.get("segment_columns") or []),
         float(meta.get("alpha") or 0.05),
     )

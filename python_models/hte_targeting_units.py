@@ -1,30 +1,21 @@
 """Per experiment x unit: the arm the deployed policy gives (control = do nothing), its expected net value, the
 decision and, when not treated, the reason in words. Settings: python_models/targeting.yml (vars hte_targeting_*)."""
 
-import pandas as pd
-
-from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import TargetingSettings, chosen_scores, priced_experiments_targeting
+from hte_engine.targeting_tables import TargetingSettings, targeting_units_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     meta = dbt.config.get("meta") or {}
     settings = TargetingSettings.from_meta(meta)
-    # Needed when a multi-arm experiment's scores are completed by outcome models (classifier for a binary metric).
-    binary = {name for name, spec in (meta.get("metrics") or {}).items() if spec.get("kind") == "binary"}
-    experiments = to_pandas(dbt.ref("stg_hte_experiments"))
-    scores = chosen_scores(to_pandas(dbt.ref("hte_cate_scores")), to_pandas(dbt.ref("hte_learner_evaluation")),
-                           settings.learner)
-    units = to_pandas(dbt.ref("int_hte_units"))
-    assignments = to_pandas(dbt.ref("stg_hte_assignments"))
-    features = to_pandas(dbt.ref("stg_hte_unit_features"))
-    frames = [result.units for result in priced_experiments_targeting(
-        experiments, scores, units, assignments, features, settings, list(meta.get("feature_columns") or []),
-        binary, evaluate=False)]
-    if not frames:
-        # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
-        return pd.DataFrame(columns=["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value",
-                                     "expected_cost", "decision", "reason", "is_exploration", "best_net_value",
-                                     "score_source"])
-    return pd.concat(frames, ignore_index=True)
+    return targeting_units_table(
+        dbt.ref("stg_hte_experiments"),
+        dbt.ref("hte_cate_scores"),
+        dbt.ref("hte_learner_evaluation"),
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_unit_features"),
+        settings,
+        meta,
+        session=session,
+    )

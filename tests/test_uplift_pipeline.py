@@ -53,16 +53,22 @@ def test_meta_rendered_as_text_is_coerced_to_the_right_types():
         UpliftSettings.from_meta({"uplift_learners": ["t", "causal_forest"]})
 
 
-def test_shared_features_fill_in_and_empty_columns_are_dropped():
+def test_features_without_experiment_id_apply_to_every_experiment_and_empty_columns_are_dropped():
     units, features, assignments, experiments = inputs()
-    shared = features.assign(experiment_id=None, tenure=-1.0)  # rows without experiment_id apply everywhere
-    both = pd.concat([features.iloc[:1000], shared.iloc[900:]], ignore_index=True)
+    shared = features.assign(experiment_id=None)  # one snapshot per unit, for every experiment
     s = UpliftSettings.from_meta({"feature_columns": ["tenure", "device", "other_experiments_feature"],
                                   "metrics": {"buy": {"kind": "binary"}}})
-    [plan] = plan_comparisons(units, both, assignments, experiments, s)
+    [plan] = plan_comparisons(units, shared, assignments, experiments, s)
     assert plan.status == "ok" and plan.features_used == ["tenure", "device"]
-    tenure = plan.units.set_index("unit_id")["tenure"]
-    assert (tenure.iloc[:1000] >= 0).all() and (tenure.iloc[1000:] == -1.0).all()
+    got = plan.units.set_index("unit_id")["tenure"]
+    assert got.to_numpy() == pytest.approx(features.set_index("unit_id")["tenure"].loc[got.index].to_numpy())
+
+
+def test_features_with_and_without_experiment_id_are_refused_as_staging_refuses_them():
+    units, features, assignments, experiments = inputs()
+    both = pd.concat([features.iloc[:1000], features.iloc[1000:].assign(experiment_id=None)], ignore_index=True)
+    with pytest.raises(ValueError, match="rows with and rows without an experiment_id"):
+        plan_comparisons(units, both, assignments, experiments, settings())
 
 
 def test_missing_feature_column_fails_with_the_var_name():

@@ -1,0 +1,245 @@
+"""The unit users feel: the whole `dbt build` of a user's project, Python models and tests included.
+
+    .venv/bin/python bench/bench_build.py                       # 1,000,000 units, default threads (2)
+    .venv/bin/python bench/bench_build.py --units 10000000
+    .venv/bin/python bench/bench_build.py --threads 4
+
+1. bench/sql/generate_inputs.sql writes the inputs into a fresh DuckDB file (the SQL bench's generator), then
+   bench/sql/build_inputs.sql gives them the shape of a typical project: exp_a (2 arms, a binary and a revenue
+   metric), exp_b (3 arms, the binary metric), both with targeting economics.
+2. bench/build_project installs dbt_hte by local path; `dbt build` runs every model and test as a scheduled job
+   would, at the profile's threads (or --threads).
+3. Reported: wall time, CPU time and peak RSS of the dbt process (os.wait4; dbt-duckdb runs Python models inside
+   it, so this is the figure the kernel's out-of-memory killer sees), the RSS sampled every 0.5 s with the
+   models running at each sample (which model holds the memory), every node's execution time, the share of
+   hte_cate_scores, and everything downstream of it against its own time.
+
+Results: bench/results/build_bench_<units>[_threads<N>].json and .md (the table for the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from run_sql_bench import Measured, generate_inputs
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+PROJECT = BENCH / "build_project"
+DBT = str(Path(sys.executable).with_name("dbt"))
+CATE_SCORES = "model.dbt_hte.hte_cate_scores"
+SAMPLE_SECONDS = 0.5
+
+
+def rss_bytes(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> tuple[Measured, list]:
+    """Run to completion; wall, CPU and peak RSS of the process (os.wait4), and its RSS every SAMPLE_SECONDS."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    samples: list[tuple[float, int]] = []
+    with log.open("w") as out:
+        started = time.perf_counter()
+        wall_start = datetime.now(timezone.utc)
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                rss = rss_bytes(proc.pid)
+                if rss is not None:
+                    samples.append((time.perf_counter() - started, rss))
+                done.wait(SAMPLE_SECONDS)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        done.set()
+        sampler.join()
+        wall = time.perf_counter() - started
+    measured = Measured(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime,
+                        usage.ru_maxrss * 1024, log.read_text())
+    return measured, [(wall_start.timestamp() + t, rss) for t, rss in samples]
+
+
+def dbt_command(args: list[str], workdir: Path) -> list[str]:
+    command = [DBT, *args, "--project-dir", str(PROJECT), "--log-path", str(workdir / "logs")]
+    if args[0] != "deps":
+        command += ["--target-path", str(workdir / "target")]
+    return command
+
+
+def node_rows(target: Path, samples: list[tuple[float, int]]) -> list[dict]:
+    """Every node dbt ran: its execution time, whether it is downstream of hte_cate_scores, and the largest RSS
+    sampled while it ran (shared with whatever ran beside it: dbt runs `threads` nodes at once)."""
+    manifest = json.loads((target / "manifest.json").read_text())
+    children = manifest["child_map"]
+    downstream, pending = set(), list(children.get(CATE_SCORES, []))
+    while pending:
+        node_id = pending.pop()
+        if node_id not in downstream:
+            downstream.add(node_id)
+            pending.extend(children.get(node_id, []))
+    nodes = manifest["nodes"]
+    rows = []
+    for result in json.loads((target / "run_results.json").read_text())["results"]:
+        node = nodes.get(result["unique_id"], {})
+        spans = [(datetime.fromisoformat(p["started_at"]).timestamp(),
+                  datetime.fromisoformat(p["completed_at"]).timestamp())
+                 for p in result["timing"] if p.get("started_at") and p.get("completed_at")]
+        start, end = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0.0, 0.0)
+        during = [rss for t, rss in samples if start <= t <= end]
+        rows.append({
+            "unique_id": result["unique_id"],
+            "name": node.get("name", result["unique_id"]),
+            "resource_type": node.get("resource_type"),
+            "language": node.get("language"),
+            "status": result["status"],
+            "execution_time": result["execution_time"],
+            "downstream_of_cate_scores": result["unique_id"] in downstream,
+            "peak_rss_sampled_bytes": max(during) if during else None,
+        })
+    return rows
+
+
+def summarise(nodes: list[dict], build: Measured) -> dict:
+    models = [n for n in nodes if n["resource_type"] == "model"]
+    cate = next((n["execution_time"] for n in nodes if n["unique_id"] == CATE_SCORES), None)
+    downstream = sum(n["execution_time"] for n in models if n["downstream_of_cate_scores"])
+    total = sum(n["execution_time"] for n in models)
+    return {
+        "dbt_build_wall_seconds": build.wall_seconds,
+        "dbt_build_cpu_seconds": build.cpu_seconds,
+        "dbt_peak_rss_bytes": build.peak_rss_bytes,
+        "model_execution_seconds": total,
+        "test_execution_seconds": sum(n["execution_time"] for n in nodes if n["resource_type"] == "test"),
+        "sql_model_seconds": sum(n["execution_time"] for n in models if n["language"] == "sql"),
+        "python_model_seconds": sum(n["execution_time"] for n in models if n["language"] == "python"),
+        "cate_scores_seconds": cate,
+        "cate_scores_share_of_models": cate / total if cate and total else None,
+        "downstream_of_cate_scores_seconds": downstream,
+        "downstream_to_cate_scores_ratio": downstream / cate if cate else None,
+        "nodes_failed": [n["name"] for n in nodes if n["status"] not in ("success", "pass", "warn")],
+    }
+
+
+def markdown(result: dict) -> str:
+    s, gib = result["summary"], 1024 ** 3
+    rows = result["inputs"]["rows"]
+    load = result["environment"]["load_average_1min"]
+    lines = [
+        f"Whole `dbt build` on {result['units']:,} units ({rows['assignments']:,} assignments, {rows['outcomes']:,} "
+        f"outcome rows; exp_a 2 arms × conversion + revenue, exp_b 3 arms × conversion: 4 comparisons × "
+        f"5 learners), threads {result['threads'] or 'profile (2)'}, {result['environment']['cpu_count']} cores; "
+        f"1-minute load average {load['before']:.1f} before, {load['after']:.1f} after. `{result['command']}`",
+        "",
+        "| what | figure |",
+        "|---|---:|",
+        f"| `dbt build` wall time | {s['dbt_build_wall_seconds']:.0f} s |",
+        f"| CPU time of the dbt process | {s['dbt_build_cpu_seconds']:.0f} s |",
+        f"| peak RSS of the dbt process | {s['dbt_peak_rss_bytes'] / gib:.2f} GiB |",
+        f"| models' execution time: SQL / Python / tests | {s['sql_model_seconds']:.0f} / "
+        f"{s['python_model_seconds']:.0f} / {s['test_execution_seconds']:.0f} s |",
+        f"| hte_cate_scores (share of model time) | {s['cate_scores_seconds'] or 0:.0f} s "
+        f"({(s['cate_scores_share_of_models'] or 0):.0%}) |",
+        f"| everything downstream of hte_cate_scores (× its time) | {s['downstream_of_cate_scores_seconds']:.0f} s "
+        f"({(s['downstream_to_cate_scores_ratio'] or 0):.2f}×) |",
+        f"| build status | {'passed' if result['returncode'] == 0 else 'FAILED: ' + ', '.join(s['nodes_failed'])} |",
+        "",
+        "| model | language | downstream of hte_cate_scores | execution s | peak RSS while it ran, GiB |",
+        "|---|---|---|---:|---:|",
+    ]
+    models = [n for n in result["nodes"] if n["resource_type"] == "model"]
+    for node in sorted(models, key=lambda n: -n["execution_time"])[:25]:
+        rss = node["peak_rss_sampled_bytes"]
+        lines.append(f"| {node['name']} | {node['language']} | {'yes' if node['downstream_of_cate_scores'] else ''} "
+                     f"| {node['execution_time']:.1f} | {'' if rss is None else f'{rss / gib:.2f}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--units", type=int, default=1_000_000, help="units to generate (default 1,000,000)")
+    parser.add_argument("--threads", type=int, default=None, help="dbt --threads (default: the profile's, 2)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dbt_hte_build_bench"),
+                        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_build_bench)")
+    parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
+    parser.add_argument("--vars", default=None, help="extra dbt --vars (YAML), e.g. to try a setting")
+    args = parser.parse_args()
+    if args.units < 1000:
+        parser.error("--units must be at least 1000")
+
+    workdir = args.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(workdir / "target", ignore_errors=True)
+    database = workdir / "hte.duckdb"
+    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
+               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+
+    load_before = os.getloadavg()[0]
+    print(f"generating {args.units:,} units into {database}", flush=True)
+    inputs = generate_inputs(database, args.units)
+    with duckdb.connect(str(database)) as con:
+        con.execute((BENCH / "sql" / "build_inputs.sql").read_text())
+        inputs["rows"] = {table: con.execute(f"select count(*) from bench_inputs.{table}").fetchone()[0]
+                          for table in ("assignments", "unit_features", "outcomes", "experiments")}
+
+    if not (PROJECT / "dbt_packages" / "dbt_hte").exists():
+        deps = subprocess.run(dbt_command(["deps"], workdir), cwd=PROJECT, env=env, capture_output=True, text=True)
+        if deps.returncode != 0:
+            sys.exit(f"dbt deps failed for bench/build_project:\n{deps.stdout[-4000:]}")
+    extra = (["--threads", str(args.threads)] if args.threads else []) + (["--vars", args.vars] if args.vars else [])
+    parse = subprocess.run(dbt_command(["parse", *extra], workdir), cwd=PROJECT, env=env, capture_output=True,
+                           text=True)
+    if parse.returncode != 0:
+        sys.exit(f"dbt parse failed for bench/build_project:\n{parse.stdout[-4000:]}")
+
+    print("dbt build (every model and test)", flush=True)
+    build, samples = run_sampled(dbt_command(["build", *extra], workdir), env=env, cwd=PROJECT,
+                                 log=workdir / "logs" / "build.out")
+    nodes = node_rows(workdir / "target", samples) if (workdir / "target" / "run_results.json").exists() else []
+    result = {
+        "units": args.units,
+        "threads": args.threads,
+        "command": " ".join(["bench/bench_build.py", *sys.argv[1:]]).strip(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "returncode": build.returncode,
+        "environment": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
+                        "duckdb": duckdb.__version__,
+                        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]}},
+        "inputs": inputs,
+        "summary": summarise(nodes, build),
+        "nodes": nodes,
+        "rss_samples": samples[:: max(1, len(samples) // 2000)],
+    }
+    args.results.mkdir(parents=True, exist_ok=True)
+    stem = f"build_bench_{args.units}" + (f"_threads{args.threads}" if args.threads else "")
+    (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
+    table = markdown(result)
+    (args.results / f"{stem}.md").write_text(table)
+    print(table)
+    if build.returncode != 0:
+        sys.exit(f"dbt build failed (exit {build.returncode}); its output ends:\n{build.output[-3000:]}")
+
+
+if __name__ == "__main__":
+    main()
