@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test report bench bench-sql bench-regression docs clean
+.PHONY: setup demo test report bench bench-sql bench-regression bench-build docs clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ bench-sql: setup
 
 bench-regression: setup
 	$(BIN)/python bench/bench_regression.py --units $(BENCH_UNITS)
+
+# The whole `dbt build` of a user's project, Python models and tests included (README: "Benchmarks").
+BUILD_UNITS ?= 1000000
+bench-build: setup
+	$(BIN)/python bench/bench_build.py --units $(BUILD_UNITS)
 
 docs: setup
 	$(BIN)/dbt docs generate
