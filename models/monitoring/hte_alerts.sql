@@ -1,0 +1,208 @@
+{#- What changed since the previous run, one row per change with its before and after, read from the histories:
+
+      lift rows (hte_lift_history, the `verdict` column):
+        verdict_appeared      a segment (or the overall lift) is now positive or negative and was not before
+        verdict_disappeared   it was positive or negative and now is not (or the row is gone)
+        verdict_flipped       positive became negative or negative became positive
+      check rows (hte_check_history):
+        check_started_alerting   a guardrail (sample-ratio mismatch, covariate balance) has status 'alert' now
+                                 and did not before
+        check_stopped_alerting   it alerted before and does not now
+
+    "Now" is the run date of this build (var hte_run_date, else today in UTC); "before" is the latest earlier run
+    date at which the experiment has rows in the history, per experiment, so an experiment that joins the
+    schedule later is compared with its own previous run. An experiment's first run has nothing to compare with
+    and gives no rows (its state is in hte_segment_lifts and hte_checks). Rebuilt as a table on every run:
+    rerunning a past date recomputes that date's changes against the run before it.
+
+    Learner choices (hte_learner_evaluation.is_chosen) are not compared: they come from Python models, which keep
+    no history, and a SQL history of them would tie this model to adapters that run Python. -#}
+{{ config(materialized='table') }}
+{%- set text = dbt.type_string() -%}
+
+with current_date_param as (
+    select {{ hte_run_date_sql() }} as run_date
+),
+
+lift_history as (
+    select * from {{ ref('hte_lift_history') }}
+),
+
+check_history as (
+    select * from {{ ref('hte_check_history') }}
+),
+
+-- per experiment, the latest run date before this one in either history
+previous_dates as (
+    select h.experiment_id, max(h.run_date) as previous_run_date
+    from (
+        select experiment_id, run_date from lift_history
+        union all
+        select experiment_id, run_date from check_history
+    ) h
+    cross join current_date_param c
+    where h.run_date < c.run_date
+    group by h.experiment_id
+),
+
+-- both runs of each lift row side by side; group by instead of a full outer join (PostgreSQL allows a full join
+-- only on hash- or merge-joinable conditions)
+lift_pairs as (
+    select
+        h.experiment_id, h.metric, h.dimension, h.segment, h.arm,
+        max(h.control_arm) as control_arm,
+        max(p.previous_run_date) as previous_run_date,
+        max(case when h.run_date = p.previous_run_date then h.verdict end) as verdict_before,
+        max(case when h.run_date = c.run_date then h.verdict end) as verdict_after,
+        max(case when h.run_date = p.previous_run_date then h.lift_abs end) as estimate_before,
+        max(case when h.run_date = c.run_date then h.lift_abs end) as estimate_after,
+        max(case when h.run_date = p.previous_run_date then h.p_value_adj end) as p_value_adj_before,
+        max(case when h.run_date = c.run_date then h.p_value_adj end) as p_value_adj_after,
+        max(case when h.run_date = p.previous_run_date then h.p_value_sequential_adj end) as p_value_sequential_adj_before,
+        max(case when h.run_date = c.run_date then h.p_value_sequential_adj end) as p_value_sequential_adj_after
+    from lift_history h
+    join previous_dates p
+        on p.experiment_id = h.experiment_id
+    cross join current_date_param c
+    where h.run_date = p.previous_run_date or h.run_date = c.run_date
+    group by h.experiment_id, h.metric, h.dimension, h.segment, h.arm
+),
+
+lift_changes as (
+    select
+        l.*,
+        case
+            when verdict_before in ('positive', 'negative') and verdict_after in ('positive', 'negative')
+                and verdict_before <> verdict_after then 'verdict_flipped'
+            when verdict_after in ('positive', 'negative')
+                and (verdict_before is null or verdict_before not in ('positive', 'negative')) then 'verdict_appeared'
+            when verdict_before in ('positive', 'negative')
+                and (verdict_after is null or verdict_after not in ('positive', 'negative')) then 'verdict_disappeared'
+        end as alert_type
+    from lift_pairs l
+),
+
+-- checks without a dimension or segment (the whole-experiment sample-ratio test) group fine: group by treats
+-- nulls as one value
+check_pairs as (
+    select
+        h.experiment_id, h.check_name, h.dimension, h.segment,
+        max(p.previous_run_date) as previous_run_date,
+        max(case when h.run_date = p.previous_run_date then h.status end) as status_before,
+        max(case when h.run_date = c.run_date then h.status end) as status_after,
+        max(case when h.run_date = p.previous_run_date then h.statistic end) as estimate_before,
+        max(case when h.run_date = c.run_date then h.statistic end) as estimate_after,
+        max(case when h.run_date = p.previous_run_date then h.p_value end) as p_value_before,
+        max(case when h.run_date = c.run_date then h.p_value end) as p_value_after,
+        max(case when h.run_date = c.run_date then h.severity end) as severity_after
+    from check_history h
+    join previous_dates p
+        on p.experiment_id = h.experiment_id
+    cross join current_date_param c
+    where h.run_date = p.previous_run_date or h.run_date = c.run_date
+    group by h.experiment_id, h.check_name, h.dimension, h.segment
+),
+
+check_changes as (
+    select
+        k.*,
+        case
+            when status_after = 'alert' and (status_before is null or status_before <> 'alert') then 'check_started_alerting'
+            when status_before = 'alert' and (status_after is null or status_after <> 'alert') then 'check_stopped_alerting'
+        end as alert_type
+    from check_pairs k
+),
+
+alerts as (
+    select
+        experiment_id,
+        alert_type,
+        'lift' as source,
+        metric,
+        dimension,
+        segment,
+        arm,
+        control_arm,
+        cast(null as {{ text }}) as check_name,
+        previous_run_date,
+        verdict_before as value_before,
+        verdict_after as value_after,
+        estimate_before,
+        estimate_after,
+        p_value_adj_before as p_value_before,
+        p_value_adj_after as p_value_after,
+        p_value_sequential_adj_before,
+        p_value_sequential_adj_after,
+        case
+            when verdict_after in ('positive', 'negative') then 'warn'
+            else 'info'
+        end as severity,
+        'Lift of ' || metric || ', ' || arm || ' vs ' || coalesce(control_arm, '?') || ', '
+            || case when dimension = 'overall' then 'overall' else dimension || ' = ' || segment end
+            || ': verdict ' || coalesce(verdict_before, '(no row)') || ' -> ' || coalesce(verdict_after, '(no row)')
+            || case
+                when alert_type = 'verdict_flipped' then '. The sign reversed: check for a novelty effect or a change in who is assigned (hte_cohort_lifts).'
+                when alert_type = 'verdict_appeared' then '. With verdict basis fixed, a verdict seen after many looks may be a false positive; the sequential verdict is safe to act on.'
+                else '. The effect is no longer distinguishable from 0 at this look.'
+            end as message
+    from lift_changes
+    where alert_type is not null
+
+    union all
+
+    select
+        experiment_id,
+        alert_type,
+        'check' as source,
+        cast(null as {{ text }}) as metric,
+        dimension,
+        segment,
+        cast(null as {{ text }}) as arm,
+        cast(null as {{ text }}) as control_arm,
+        check_name,
+        previous_run_date,
+        status_before as value_before,
+        status_after as value_after,
+        estimate_before,
+        estimate_after,
+        p_value_before,
+        p_value_after,
+        cast(null as {{ hte_double() }}) as p_value_sequential_adj_before,
+        cast(null as {{ hte_double() }}) as p_value_sequential_adj_after,
+        case when alert_type = 'check_started_alerting' then coalesce(severity_after, 'warn') else 'info' end as severity,
+        'Check ' || check_name
+            || case when dimension is not null then ' on ' || dimension else '' end
+            || case when segment is not null then ' = ' || segment else '' end
+            || ': status ' || coalesce(status_before, '(no row)') || ' -> ' || coalesce(status_after, '(no row)')
+            || case
+                when alert_type = 'check_started_alerting' then '. Do not trust the lifts of this experiment until the cause is found (hte_checks has the details).'
+                else '. The check no longer alerts.'
+            end as message
+    from check_changes
+    where alert_type is not null
+)
+
+select
+    c.run_date,
+    a.previous_run_date,
+    a.experiment_id,
+    a.alert_type,
+    a.source,
+    a.metric,
+    a.dimension,
+    a.segment,
+    a.arm,
+    a.control_arm,
+    a.check_name,
+    a.value_before,
+    a.value_after,
+    cast(a.estimate_before as {{ hte_double() }}) as estimate_before,
+    cast(a.estimate_after as {{ hte_double() }}) as estimate_after,
+    cast(a.p_value_before as {{ hte_double() }}) as p_value_before,
+    cast(a.p_value_after as {{ hte_double() }}) as p_value_after,
+    cast(a.p_value_sequential_adj_before as {{ hte_double() }}) as p_value_sequential_adj_before,
+    cast(a.p_value_sequential_adj_after as {{ hte_double() }}) as p_value_sequential_adj_after,
+    a.severity,
+    a.message
+from alerts a
+cross join current_date_param c
