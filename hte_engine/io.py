@@ -7,6 +7,7 @@ DataFrame. Sampling is pushed down to the warehouse where the relation allows it
 
 from __future__ import annotations
 
+import os
 from typing import Iterable
 
 import numpy as np
@@ -268,3 +269,35 @@ def left_join(left, right, keys: list[str]):
     if hasattr(left, "df") and hasattr(left, "join"):  # DuckDB
         return left.join(right, ", ".join(keys), how="left")
     return left.join(right, on=keys, how="left")  # Spark and Snowpark
+
+
+class MemoryBudgetExceeded(RuntimeError):
+    """A model would hold more rows than its memory budget allows: said before loading, never an OOM kill."""
+
+
+def physical_memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not a POSIX machine: assume a small one
+        return 8 * 1024**3
+
+
+def memory_budget_bytes(setting=None) -> int:
+    """Bytes one Python model may hold: var hte_python_memory_budget_gb, else a quarter of the machine's memory.
+    dbt-duckdb runs Python models inside the dbt process, two at a time at the default threads, so a quarter
+    each leaves half of the machine to DuckDB, dbt and everything else."""
+    if setting not in (None, "", "None", "none"):
+        return int(float(setting) * 1024**3)
+    return physical_memory_bytes() // 4
+
+
+def check_memory(model: str, what: str, rows: int, bytes_per_row: float, budget: int, advice: str) -> None:
+    """Refuse, with a sentence naming the model, the comparison, the rows and the var to change, to load rows
+    whose estimated footprint exceeds ``budget``."""
+    needed = rows * bytes_per_row
+    if needed > budget:
+        gib = 1024**3
+        raise MemoryBudgetExceeded(
+            f"dbt_hte {model}: {what} has {rows:,} rows; holding them needs about {needed / gib:.1f} GiB, more than "
+            f"this model's memory budget of {budget / gib:.1f} GiB (var hte_python_memory_budget_gb; default a "
+            f"quarter of the machine's memory, since dbt runs two Python models at once). {advice}")

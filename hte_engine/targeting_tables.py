@@ -55,6 +55,7 @@ class TargetingSettings:
     curve_points: int = 50
     learner: str = "chosen"
     economics: dict = field(default_factory=dict)
+    memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
     def from_meta(cls, meta: dict) -> "TargetingSettings":
@@ -66,6 +67,7 @@ class TargetingSettings:
                  "curve_points": "targeting_curve_points", "learner": "targeting_learner",
                  "economics": "targeting_economics"}
         values = {name: meta[key] for name, key in known.items() if meta.get(key) not in (None, "", "None")}
+        values["memory_budget"] = io.memory_budget_bytes(meta.get("python_memory_budget_gb"))
         for name in ("exploration_share", "alpha"):
             if name in values:
                 values[name] = float(values[name])
@@ -162,6 +164,13 @@ def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Eco
     return out
 
 
+def _constant_arms(scores: pd.DataFrame, economics: Economics, metric: str) -> np.ndarray:
+    """For each treatment arm, whether its chosen learner is the constant average effect."""
+    rows = scores[(scores["experiment_id"] == economics.experiment_id) & (scores["metric"] == metric)]
+    return np.array([set(rows.loc[rows["arm"] == arm, "learner"].astype(str)) == {"constant"}
+                     for arm in economics.arms], dtype=bool)
+
+
 def _learner_label(scores: pd.DataFrame, economics: Economics) -> str:
     learners = sorted(scores.loc[scores["experiment_id"] == economics.experiment_id, "learner"].astype(str).unique())
     return "hte_cate_scores: " + ", ".join(learners)
@@ -247,7 +256,11 @@ def experiment_targeting(
                                       settings.seed, fit, cluster=keys if clustered else None,
                                       experiment_id=eid)
         if not complete:
-            predicted[metric] = mu[:, 1:] - mu[:, [0]]
+            # An arm whose chosen learner is the constant keeps its constant effect: the evaluation found no
+            # unit-level differences worth acting on for it, so the refitted outcome models may not bring theirs
+            # back (a losing arm would otherwise reach the units where their noise happens to look good).
+            constant = _constant_arms(scores, economics, metric)
+            predicted[metric] = np.where(constant[None, :], stored[metric], mu[:, 1:] - mu[:, [0]])
         if evaluate and not dr_reusable:
             dr[metric] = doubly_robust_arm_scores(y, arm_code, propensity, mu)
 
@@ -378,6 +391,12 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
                           learner=r.learner) for r in picked.itertuples()]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
         extra = [economics.benefit_column] if economics.benefit_column else []
+        rows_needed = int(io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum())
+        # Per unit row: its outcome and features, and one column per arm of each effect and score matrix.
+        per_row = 8.0 * (16 + 3 * len(feature_columns) + 6 * (len(economics.arms) + 1))
+        io.check_memory("targeting", f"experiment '{eid}' (metrics {', '.join(economics.metrics)})", rows_needed,
+                        per_row, settings.memory_budget, "Raise the var on a machine that has the memory, or run "
+                        "`dbt build --threads 1` (one Python model at a time) with the var at half the memory.")
         rows, feats = experiment_inputs(eid, units, assignments, experiments, features, economics.metrics,
                                         [*feature_columns, *extra])
         yield experiment_targeting(economics, rows, feats, chosen, settings, feature_columns, binary_metrics,

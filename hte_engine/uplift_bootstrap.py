@@ -103,3 +103,16 @@ def bootstrap(
         low = np.where(enough, np.nanquantile(np.where(finite, draws, np.nan), alpha / 2, axis=0), np.nan)
         high = np.where(enough, np.nanquantile(np.where(finite, draws, np.nan), 1 - alpha / 2, axis=0), np.nan)
     return BootstrapSummary(estimate=estimate, std_error=std_error, ci_low=low, ci_high=high, replicates=draws)
+
+
+def bounded_sample(keys, max_units: int, seed: int) -> np.ndarray:
+    """A boolean mask keeping about ``max_units`` of the units, all of them when there are no more: a unit is kept
+    when the hash of (seed, its resampling key) falls below the kept fraction. Deterministic (the same inputs give
+    the same sample on every build, whatever the row order) and whole clusters are kept or dropped together, as
+    ``io.bounded_units`` samples in the warehouse."""
+    keys = np.asarray(pd.Series(keys).astype(str).to_numpy(dtype=object), dtype=object)
+    if keys.size <= max_units:
+        return np.ones(keys.size, dtype=bool)
+    salted = np.array([f"{int(seed)}:{k}" for k in keys], dtype=object)
+    uniform = (unit_hash(salted) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return uniform < max_units / keys.size

@@ -28,7 +28,7 @@ from hte_engine.discovery import discover_segments, effect_drivers
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.learners import LEARNERS
 from hte_engine.propensity import choose_propensity
-from hte_engine.uplift_bootstrap import resampling_keys
+from hte_engine.uplift_bootstrap import bounded_sample, resampling_keys
 from hte_engine.uplift_evaluation import PARTS, EvaluationConfig, evaluate_learners
 from hte_engine.uplift_features import prepare_features
 from hte_engine.uplift_guard import leaking_features
@@ -79,6 +79,8 @@ class UpliftSettings:
     propensity_trim: float = 0.1
     tree_max_depth: int = 3
     min_leaf_size: int = 500
+    driver_max_units: int = 50_000
+    memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
     def from_meta(cls, meta: Mapping) -> "UpliftSettings":
@@ -130,6 +132,8 @@ class UpliftSettings:
             propensity_trim=get("uplift_propensity_trim", float, 0.1),
             tree_max_depth=get("uplift_tree_max_depth", int, 3),
             min_leaf_size=get("uplift_min_leaf_size", int, 500),
+            driver_max_units=get("uplift_driver_max_units", int, 50_000),
+            memory_budget=io.memory_budget_bytes(m.get("python_memory_budget_gb")),
         )
 
 
@@ -214,7 +218,19 @@ def plan_comparisons(units, features, assignments, experiments, settings: Uplift
     return list(iter_comparisons(units, features, assignments, experiments, settings))
 
 
-def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings) -> Iterator[Comparison]:
+def comparison_bytes_per_unit(settings: UpliftSettings) -> float:
+    """Estimated peak bytes per unit while a comparison is fitted or evaluated: its rows (id, arm, outcome,
+    features), the learners' design matrix, and one score column per learner beside the nuisances. Calibrated on
+    bench/bench_build.py (README, "Memory"); training rows are bounded separately by hte_uplift_max_train_rows."""
+    return 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * len(settings.crossfit.learners))
+
+
+MEMORY_ADVICE = ("Raise the var on a machine that has the memory, run `dbt build --threads 1` (one Python model at a "
+                 "time) with the var at half the memory, or split the experiment's units into smaller experiments.")
+
+
+def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings,
+                     model: str = "uplift") -> Iterator[Comparison]:
     """Every experiment x metric x treatment arm with its status, one at a time; an ok comparison carries its
     unit rows, read from the warehouse when it is reached, so a caller that handles one comparison before asking
     for the next holds one comparison's rows at a time (issue: memory bounded by design, not by the data).
@@ -222,7 +238,8 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
     Each argument is a pandas frame or a warehouse relation (``hte_engine.io``): ``units`` int_hte_units,
     ``features`` stg_hte_unit_features, ``assignments`` stg_hte_assignments, ``experiments``
     stg_hte_experiments. Sizes come from counts made in the warehouse, so a comparison that cannot be run is
-    decided without reading its rows."""
+    decided without reading its rows, and one too large for the memory budget is refused before it is read
+    (``hte_engine.io.check_memory``; ``model`` names the dbt model in that message)."""
     missing = [c for c in settings.feature_columns if c not in list(features.columns)]
     if missing:
         raise ValueError(
@@ -264,6 +281,8 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                     plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
                                    f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
                 else:
+                    io.check_memory(model, plan.label, n_t + n_c, comparison_bytes_per_unit(settings),
+                                    settings.memory_budget, MEMORY_ADVICE)
                     frame = _comparison_rows(units, features, assignments, settings.feature_columns,
                                              per_experiment, str(experiment_id), metric, [arm, control_arm])
                     _check_rows(plan, frame, settings)
@@ -374,7 +393,8 @@ def iter_cate_scores(units, features, assignments, experiments, settings: Uplift
                      log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
     """hte_cate_scores' rows, one comparison at a time: a comparison is read, fitted, scored and released before
     the next is read."""
-    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings,
+                                 model="hte_cate_scores"):
         if plan.status != STATUS_OK:
             log(f"uplift: {plan.label}: skipped ({plan.status})")
             continue
@@ -433,7 +453,8 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
     """hte_learner_evaluation ('learners'), hte_uplift_curves ('curves') and hte_uplift_deciles ('deciles'),
     from the stored scores. A comparison that could not be scored gets one 'learners' row with its status."""
     tables = {part: [] for part in PARTS}
-    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings,
+                                 model="int_hte_uplift_evaluation"):
         part_scores = (_comparison_scores(scores, plan, EVALUATION_SCORE_COLUMNS) if plan.status == STATUS_OK
                        else None)
         summary = _run_summary(plan, part_scores)
@@ -530,7 +551,8 @@ def discovered_segments(scores, units, features, assignments, experiments,
     frames = []
     # The nuisances are the same on every learner's row of a unit: one learner's rows carry them all.
     learner = settings.crossfit.learners[0]
-    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings,
+                                 model="hte_discovered_segments"):
         part = (_comparison_scores(scores, plan, ["unit_id", "dr_score", "treated"], learner=learner)
                 if plan.status == STATUS_OK else None)
         if plan.status != STATUS_OK or part is None:
@@ -567,7 +589,8 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         picked = evaluation[evaluation["is_chosen"].fillna(False).astype(bool)]
         chosen = {tuple(r[k] for k in KEYS): r["learner"] for _, r in picked.iterrows()}
     frames = []
-    for plan in iter_comparisons(units, features, assignments, experiments, settings):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings,
+                                 model="hte_effect_drivers"):
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
         learner = chosen.get(key)
         part = (_comparison_scores(scores, plan, ["unit_id", "cate"], learner=learner)
@@ -589,10 +612,16 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         log(f"uplift: {plan.label}: permutation importance of {len(plan.features_used)} features")
         frame = part.sort_values("unit_id", kind="stable").merge(plan.units, on="unit_id")
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
-        table = effect_drivers(X, frame["cate"], seed=settings.crossfit.seed)
+        # The surrogate is fitted and permuted on a bounded, seeded hash sample of whole clusters: importances
+        # describe how the scores vary with the features, a question a sample of 50,000 units answers to within
+        # a few thousandths of R^2 (tests/test_uplift_discovery.py), at a fixed cost whatever the units.
+        keep = bounded_sample(plan.cluster_keys(frame) if plan.cluster_keys(frame) is not None else frame["unit_id"],
+                              settings.driver_max_units, settings.crossfit.seed)
+        table = effect_drivers(X.loc[keep], frame.loc[keep, "cate"], seed=settings.crossfit.seed)
+        table["n_units"] = int(keep.sum())
         table["rank"] = np.arange(1, len(table) + 1)
         frames.append(table.assign(**plan.keys(), learner=learner, status=STATUS_OK, reason=None))
     schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
               "learner": "string", "feature": "string", "rank": "Int64", "importance": "float64",
-              "importance_sd": "float64", "status": "string", "reason": "string"}
+              "importance_sd": "float64", "status": "string", "reason": "string", "n_units": "Int64"}
     return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), schema)

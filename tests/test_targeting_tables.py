@@ -180,3 +180,38 @@ def test_too_few_clusters_of_an_arm_for_the_targeting_folds_fails_clearly():
     with pytest.raises(ValueError, match="experiment 'e1': an arm has units in 3 clusters .* hte_targeting_folds"):
         cross_fitted_outcomes(X, np.zeros(n), arm, 2, False, folds=5, cluster=cluster, experiment_id="e1",
                               fit=lambda Xt, yt: (lambda Xn: np.zeros(len(Xn))))
+
+
+def test_an_arm_whose_chosen_learner_is_the_constant_goes_to_no_one_when_it_loses_money():
+    """Three arms; 'good' helps half of the units (its chosen learner ranks them), 'bad' lowers the outcome a
+    little for everyone and its chosen learner is the constant. The multi-arm path refits outcome models for the
+    units each pairwise comparison did not score; those models' noise must not send anyone to 'bad'."""
+    rng = np.random.default_rng(3)
+    n = 6000
+    ids = np.array([f"u{i:05d}" for i in range(n)])
+    arm = rng.choice(["control", "good", "bad"], n)
+    x = rng.normal(size=n)
+    effect = np.where(arm == "good", 1.0 * (x > 0), np.where(arm == "bad", -0.05, 0.0))
+    y = 1.0 + 0.5 * x + effect + rng.normal(scale=2.0, size=n)
+    units = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "arm": arm, "metric": "m", "y": y,
+                          "propensity": 1 / 3, "cluster_id": None})
+    features = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "x": x})
+    experiments = pd.DataFrame({"experiment_id": "e", "arm": ["control", "good", "bad"],
+                                "is_control": [True, False, False], "expected_share": [1 / 3] * 3,
+                                "target_metric": "m", "benefit_per_unit": 1.0, "cost_per_treated": [0.0, 0.2, 0.02]})
+    # Pairwise out-of-fold scores as hte_cate_scores stores them: each arm's scores cover its own comparison's units.
+    good_units = np.isin(arm, ["good", "control"])
+    bad_units = np.isin(arm, ["bad", "control"])
+    scores = pd.concat([
+        pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "good", "learner": "t", "unit_id": ids[good_units],
+                      "cate": 1.0 * (x[good_units] > 0), "dr_score": np.nan}),
+        pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "bad", "learner": "constant",
+                      "unit_id": ids[bad_units], "cate": -0.05, "dr_score": np.nan}),
+    ], ignore_index=True)
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5)
+    economics = settings.economics_for(experiments, "e")
+    result = experiment_targeting(economics, units, features, scores, settings, ["x"], set(), fit=quick_fit(False),
+                                  evaluate=False)
+    chosen = result.units.set_index("unit_id")["chosen_arm"]
+    assert (chosen == "bad").sum() == 0
+    assert (chosen.loc[ids[x > 0.5]] == "good").mean() > 0.9

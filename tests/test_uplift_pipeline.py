@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from hte_engine.crossfit import cross_fit
+from hte_engine.io import MemoryBudgetExceeded, physical_memory_bytes
 from hte_engine.uplift_evaluation import evaluate_learners
 from hte_engine.uplift_features import prepare_features
 from hte_engine.uplift_pipeline import (UpliftSettings, cate_scores, discovered_segments, evaluation_tables,
@@ -122,3 +123,16 @@ def test_discovered_segments_find_the_device_split():
     assert "device = mobile" in best["rule"]
     # Mobile's true lift is 0.2; an honest leaf estimate from ~1000 units lands within 3 SE of it.
     assert abs(best["effect"] - 0.2) < 3 * best["effect_se"]
+
+
+def test_a_comparison_too_large_for_the_memory_budget_stops_with_a_sentence_before_it_is_read():
+    units, features, assignments, experiments = inputs()
+    tiny = settings(python_memory_budget_gb=0.0001)  # about 100 KiB: less than 1,500 units need
+    with pytest.raises(MemoryBudgetExceeded) as failure:
+        cate_scores(units, features, assignments, experiments, tiny)
+    message = str(failure.value)
+    for words in ("hte_cate_scores", "experiment 'e1', metric 'buy', arm 'treat'", "1,500 rows",
+                  "hte_python_memory_budget_gb", "--threads 1"):
+        assert words in message
+    assert settings().memory_budget == physical_memory_bytes() // 4
+    assert settings(python_memory_budget_gb="None").memory_budget == physical_memory_bytes() // 4
