@@ -25,7 +25,7 @@ import pandas as pd
 from hte_engine.calibration import blp_calibration_test, decile_table, mean_se
 from hte_engine.crossfit import CrossFitResult
 from hte_engine.uplift_bootstrap import bootstrap, resampling_keys
-from hte_engine.uplift_metrics import RankingEvaluator, qini_values, rank_average_treatment_effect, uplift_values
+from hte_engine.uplift_metrics import RankingEvaluator, qini_values, uplift_values
 
 
 @dataclass(frozen=True)
@@ -93,13 +93,15 @@ def evaluate_learners(
             qini_perfect, uplift_perfect = first.qini_perfect(weight), first.uplift_perfect(weight)
         for name in learners:
             ev = evaluators[name]
-            raw = ev.raw(weight)
+            # One gather of the weights into this score's order serves the raw curve and the TOC alike.
+            sorted_weight = ev.sorted_weights(weight)
+            raw = ev.raw(weight, sorted_weight)
             x = q_curve * raw.n[-1]
             top = raw.at(k * raw.n[-1])
             with np.errstate(invalid="ignore", divide="ignore"):
                 at_k = np.where((top.n_treated > 0) & (top.n_control > 0),
                                 top.sum_treated / top.n_treated - top.sum_control / top.n_control, np.nan)
-            rate = rank_average_treatment_effect(None, gamma, q=q_toc, weight=weight, groups=ev.groups)
+            rate = ev.rate(gamma, q_toc, weight, sorted_weight)
             if with_scalars:
                 out.append(np.r_[ev.qini_coefficient(weight, raw, qini_perfect), ev.auuc(weight, raw, uplift_perfect),
                                  rate.autoc, rate.qini,

@@ -23,7 +23,7 @@ same sort and only re-weights, so a replicate costs a few cumulative sums.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -129,6 +129,8 @@ def raw_curve(score, y, treated, weight=None, groups: ScoreGroups | None = None)
         raise ValueError(
             f"Score, outcome and treatment must have one value per unit; got {groups.n_units}, {y.size}, {t.size}."
         )
+    if groups.starts.size == groups.n_units:
+        return _untied_raw_curve(groups, y[groups.order], t[groups.order], w[groups.order])
     wt, wc = w * t, w * (1.0 - t)
 
     def cumulated(values):
@@ -140,6 +142,19 @@ def raw_curve(score, y, treated, weight=None, groups: ScoreGroups | None = None)
         n_control=cumulated(wc),
         sum_treated=cumulated(wt * y),
         sum_control=cumulated(wc * y),
+    )
+
+
+def _untied_raw_curve(groups: ScoreGroups, y_sorted, t_sorted, w_sorted) -> RawCurve:
+    """``raw_curve`` when no two units tie, from arrays already in score order: the same products and sums in
+    the same order (so the same bits), with one gather of the weights instead of four."""
+    wt, wc = w_sorted * t_sorted, w_sorted * (1.0 - t_sorted)
+    return RawCurve(
+        score=np.r_[np.inf, groups.scores],
+        n_treated=np.r_[0.0, np.cumsum(wt)],
+        n_control=np.r_[0.0, np.cumsum(wc)],
+        sum_treated=np.r_[0.0, np.cumsum(wt * y_sorted)],
+        sum_control=np.r_[0.0, np.cumsum(wc * y_sorted)],
     )
 
 
@@ -217,6 +232,8 @@ class RankingEvaluator:
     # sklift's perfect uplift ordering switches between two fixed orderings depending on weighted group counts;
     # both are sorted once so that a bootstrap replicate only re-weights.
     uplift_perfect_groups: dict
+    # Arrays in score order, made on first use and reused by every bootstrap replicate.
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, score, y, treated, binary: bool | None = None) -> "RankingEvaluator":
@@ -241,8 +258,33 @@ class RankingEvaluator:
             uplift_perfect_groups=uplift_groups,
         )
 
-    def raw(self, weight=None) -> RawCurve:
+    def raw(self, weight=None, sorted_weight=None) -> RawCurve:
+        """The raw curve under ``weight``; ``sorted_weight`` (``weight`` already in score order, from
+        ``sorted_weights``) saves the gather when a bootstrap replicate also needs the TOC of the same score."""
+        if sorted_weight is not None:
+            return _untied_raw_curve(self.groups, *self._sorted_outcomes(), sorted_weight)
         return raw_curve(None, self.y, self.treated, weight, groups=self.groups)
+
+    def sorted_weights(self, weight):
+        """``weight`` in this score's order when no two units tie (the bootstrap's fast path), else None."""
+        if weight is None or self.groups.starts.size != self.groups.n_units:
+            return None
+        return np.asarray(weight, dtype=float)[self.groups.order]
+
+    def rate(self, unit_effect_score, q, weight=None, sorted_weight=None) -> "RankAverageTreatmentEffect":
+        """``rank_average_treatment_effect`` of this score, reusing its sort (and ``sorted_weight``)."""
+        if sorted_weight is not None:
+            key = id(unit_effect_score)
+            if self._cache.get("gamma_key") != key:
+                self._cache.update(gamma_key=key, gamma_sorted=np.asarray(unit_effect_score, dtype=float)[
+                    self.groups.order])
+            return _untied_rate(self._cache["gamma_sorted"], sorted_weight, np.asarray(q, dtype=float))
+        return rank_average_treatment_effect(None, unit_effect_score, q=q, weight=weight, groups=self.groups)
+
+    def _sorted_outcomes(self) -> tuple[np.ndarray, np.ndarray]:
+        if "y_sorted" not in self._cache:
+            self._cache.update(y_sorted=self.y[self.groups.order], t_sorted=self.treated[self.groups.order])
+        return self._cache["y_sorted"], self._cache["t_sorted"]
 
     def qini_perfect(self, weight=None) -> RawCurve:
         return raw_curve(None, self.y, self.treated, weight, groups=self.qini_perfect_groups)
@@ -332,11 +374,23 @@ def rank_average_treatment_effect(
     if gamma.size != groups.n_units:
         raise ValueError("The effect scores must have one value per ranked unit.")
     q = np.arange(1, 101) / 100 if q is None else np.asarray(q, dtype=float)
+    if groups.starts.size == groups.n_units:
+        return _untied_rate(gamma[groups.order], w[groups.order], q)
 
     group_weight = groups.group_sums(w)
     group_mean = _ratio(groups.group_sums(w * gamma), group_weight)
     gamma_sorted = np.repeat(group_mean, groups.sizes)
     w_sorted = w[groups.order]
+    return _rate_from_sorted(gamma_sorted, w_sorted, q)
+
+
+def _untied_rate(gamma_sorted, w_sorted, q) -> RankAverageTreatmentEffect:
+    """``rank_average_treatment_effect`` when no two units tie, from arrays in score order: each group is one
+    unit, so its weighted mean is the unit's own score (computed as the general path does, for the same bits)."""
+    return _rate_from_sorted(_ratio(w_sorted * gamma_sorted, w_sorted), w_sorted, q)
+
+
+def _rate_from_sorted(gamma_sorted, w_sorted, q) -> RankAverageTreatmentEffect:
     cum_w = np.cumsum(w_sorted)
     total_w = cum_w[-1]
     if total_w <= 0:
