@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -154,3 +155,9 @@ def test_history_model_is_idempotent_per_date_and_appends_new_dates(demo_build, 
     assert (runs["psi"] == 0.0).all()
     assert (pd.to_datetime(runs["psi_previous_run_date"]).dt.date.astype(str) == "2099-01-01").all()
     assert not later.duplicated(["run_date", "experiment_id", "row_key"]).any()
+    # dbt-duckdb's incremental Python materialization leaves <model>__dbt_tmp<timestamp> tables; the model's
+    # post-hook (macros/materialization/hte_drop_leftover_temporaries.sql) drops them.
+    with duckdb.connect(str(history_runs[-1].db_path), read_only=True) as con:
+        leftovers = con.execute("select table_name from information_schema.tables "
+                                "where table_name like '%dbt_tmp%'").fetchall()
+    assert leftovers == []
