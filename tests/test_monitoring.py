@@ -17,6 +17,9 @@ percentage points in weeks 0-3: slope -10 pp a week), so the overall lift shrink
 
 from __future__ import annotations
 
+import shutil
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,7 +28,10 @@ from statsmodels.stats.multitest import multipletests
 
 from dbt_runner import run_dbt
 from fixtures import FIXTURE_PROJECT, write_inputs
+from hte_engine.report import DuckDBReader, build_report, write_report
+from hte_engine.report.page import interval
 from sequential_reference import p_value_sequential, radius_waudby_smith
+from test_report import chromium, parse, render  # noqa: F401  (chromium is a fixture)
 
 START = pd.Timestamp("2026-03-02")  # a Monday: cohort weeks start on Mondays
 WEEKLY_EFFECT = [0.15, 0.05, -0.05, -0.15]
@@ -128,6 +134,7 @@ def schedule(tmp_path_factory) -> dict:
     steps["after_failure"] = {"tables": snapshot(steps["failed28"]["result"])}
     result = build("day28", 28, inputs_on(28, lost_treatment_share=0.4))
     assert result.ok, result.output[-5000:]
+    steps["day28"]["database"] = shutil.copy(result.db_path, workdir / "after_day28.duckdb")
     result = build("full_refresh", 28, inputs_on(28, lost_treatment_share=0.4),
                    select="hte_lift_history hte_check_history")
     assert result.ok, result.output[-5000:]
@@ -331,3 +338,36 @@ def test_cohort_trends_equal_statsmodels_wls_and_find_the_planted_decline(schedu
     family = trends[(trends["dimension"] != "overall") & trends["p_value"].notna()]
     for _, rows in family.groupby(["experiment_id", "metric", "arm"]):
         np.testing.assert_allclose(rows["p_value_adj"], multipletests(rows["p_value"], method="holm")[1], rtol=1e-12)
+
+
+def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path):
+    """The report's monitoring section on the database after the day-28 build: one chart per metric × arm with the
+    confidence sequence band over the four run dates, the latest run's sequence, the alerts; rendered by Chromium
+    without console errors and with every image decoded."""
+    database = schedule["day28"]["database"]
+    page = write_report(database, tmp_path / "report.html")
+    html = page.read_text(encoding="utf-8")
+    found = parse(html).experiments["exp_a"]
+    assert "monitoring" in found and found["monitoring"] == []  # nothing missing, nothing empty
+    start = html.index('data-section="monitoring"')
+    block = html[start:html.index('data-section="segments"', start)]
+    assert block.count('alt="Lift over run dates:') == 2  # conversion and revenue, treatment vs control
+    lifts = schedule["day28"]["tables"]["hte_segment_lifts"]
+    overall = lifts[(lifts["dimension"] == "overall") & (lifts["metric"] == "conversion")].iloc[0]
+    assert interval(overall["lift_abs_cs_low"], overall["lift_abs_cs_high"]) in block
+    alerts = schedule["day28"]["tables"]["hte_alerts"]
+    assert 'data-alerts="exp_a"' in block and len(alerts) > 0
+    assert block.count("check started alerting") == (alerts["alert_type"] == "check_started_alerting").sum()
+    assert "verdict disappeared" in block
+    assert "decreasing" in block  # the cohort trend of the planted decline
+    dom, images, console = render(chromium, page, tmp_path)
+    assert console == []
+    assert images and set(images) == {"1"}
+    # a database without the monitoring tables says so instead of failing
+    bare = tmp_path / "bare.duckdb"
+    with duckdb.connect(str(bare)) as con:
+        con.execute(f"attach '{database}' as src (read_only)")
+        con.execute("create table main.hte_segment_lifts as select * from src.main.hte_segment_lifts")
+    found = parse(build_report(DuckDBReader(bare))).experiments["exp_a"]
+    assert found["monitoring"] == ["data-missing:hte_lift_history", "data-missing:hte_alerts",
+                                   "data-missing:hte_cohort_trends"]

@@ -11,6 +11,7 @@ import html
 import io
 
 import matplotlib
+import matplotlib.dates
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot is imported)
@@ -177,3 +178,31 @@ def policy_values(policies: pd.DataFrame, title: str) -> str:
     ax.grid(axis="x", color="#eaeef2")
     ax.set_title(plain(title), loc="left", fontsize=10)
     return to_img(fig, f"Policy values: {title}")
+
+
+def lift_over_time(history: pd.DataFrame, title: str) -> str:
+    """The overall lift of one experiment × metric × arm at each run date (hte_lift_history rows): the confidence
+    sequence as a shaded band (valid at every look at once), the fixed-horizon interval as error bars (valid at one
+    pre-planned look only), and zero. Reading the band is safe after any number of runs; the bars are not."""
+    rows = history.assign(run_date=pd.to_datetime(history["run_date"])).sort_values("run_date")
+    x = rows["run_date"].to_numpy()
+    fig, ax = plt.subplots(figsize=(8.5, 3.2))
+    cs_low, cs_high = rows["lift_abs_cs_low"].astype(float).to_numpy(), rows["lift_abs_cs_high"].astype(float).to_numpy()
+    if len(rows) > 1:
+        ax.fill_between(x, cs_low, cs_high, color=ACCENT, alpha=0.18, label="confidence sequence (any number of looks)")
+    else:  # one run: a band needs two dates, so the sequence is a wide pale bar, a week of axis around it
+        ax.vlines(x, cs_low, cs_high, color=ACCENT, alpha=0.25, linewidth=14,
+                  label="confidence sequence (any number of looks)")
+        ax.set_xlim(x[0] - np.timedelta64(3, "D"), x[0] + np.timedelta64(3, "D"))
+    lift = rows["lift_abs"].astype(float).to_numpy()
+    low = (lift - rows["lift_abs_ci_low"].astype(float)).to_numpy()
+    high = (rows["lift_abs_ci_high"].astype(float) - lift).to_numpy()
+    ax.errorbar(x, lift, yerr=[low, high], fmt="o-", color=ACCENT, ecolor=MUTED, capsize=3, markersize=4,
+                label="lift, fixed-horizon interval (one look)")
+    ax.axhline(0, color="#57606a", linewidth=0.8)
+    ax.set_ylabel("lift (absolute)")
+    ax.set_title(plain(title), fontsize=10, loc="left")
+    ax.legend(fontsize=8, loc="best", frameon=False)
+    ax.xaxis.set_major_formatter(matplotlib.dates.DateFormatter("%Y-%m-%d"))
+    fig.autofmt_xdate()
+    return to_img(fig, f"Lift over run dates: {title}")

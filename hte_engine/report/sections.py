@@ -19,6 +19,7 @@ from hte_engine.report.page import (
 SECTIONS = [
     ("checks", "Guardrail checks"),
     ("overall", "Overall effect"),
+    ("monitoring", "Effects over time"),
     ("segments", "Segment lifts by dimension"),
     ("heterogeneity", "Heterogeneity tests"),
     ("uplift_curves", "Qini and uplift curves per learner"),
@@ -34,7 +35,7 @@ TITLES = dict(SECTIONS)
 TABLES = [
     "hte_checks", "hte_segment_lifts", "hte_heterogeneity_tests", "hte_dimension_tests", "hte_uplift_curves",
     "hte_learner_evaluation", "hte_uplift_deciles", "hte_discovered_segments", "hte_targeting_segments",
-    "hte_policy_value",
+    "hte_policy_value", "hte_lift_history", "hte_alerts", "hte_cohort_trends",
 ]
 
 NOT_A_VERDICT = {"inconclusive", "too_small", "not_estimable"}
@@ -373,8 +374,93 @@ def policy_values(tables, experiment_id: str) -> str:
     return section("policy_values", TITLES["policy_values"], lead, body)
 
 
+def _not_built(name: str) -> str:
+    # The monitoring tables are SQL models, but incremental ones exist only on adapters with delete+insert
+    # (models/monitoring/monitoring.yml), and every one only after a successful build.
+    return (f'<p class="missing" data-missing="{esc(name)}">Table <code>{esc(name)}</code> was not built, so this '
+            "part has nothing to show. The monitoring models (docs/monitoring.md) are built by <code>dbt build</code> "
+            "on DuckDB, PostgreSQL, Redshift and Snowflake; the cohort models on every adapter.</p>")
+
+
+ALERT_LABELS = {
+    "verdict_appeared": "verdict appeared", "verdict_disappeared": "verdict disappeared",
+    "verdict_flipped": "verdict flipped sign", "check_started_alerting": "check started alerting",
+    "check_stopped_alerting": "check stopped alerting",
+}
+
+
+def monitoring(tables, experiment_id: str) -> str:
+    """The overall lift of each metric × arm over run dates with its confidence sequence, what changed since the
+    previous run (hte_alerts), and trends across assignment cohorts (hte_cohort_trends)."""
+    lead = ("Each scheduled build records the lifts of its run date (<code>hte_lift_history</code>). The shaded band "
+            "is the confidence sequence: it covers the true lift at every run at once, so it may be read after every "
+            "build; the fixed-horizon bars hold at one pre-planned look only, and a daily look at them finds "
+            "significance in about a quarter of experiments without any effect.")
+    parts = []
+    history = rows_of(tables, "hte_lift_history", experiment_id)
+    if history is None:
+        parts.append(_not_built("hte_lift_history"))
+    elif history.empty:
+        parts.append(no_rows("hte_lift_history", experiment_id, "no run recorded yet"))
+    else:
+        overall_rows = history[history["dimension"] == "overall"]
+        dates = pd.to_datetime(overall_rows["run_date"])
+        latest = overall_rows[dates == dates.max()]
+        for metric, arm, group in comparisons(overall_rows):
+            runs = group["run_date"].nunique()
+            note = "" if runs > 1 else " (one run so far)"
+            parts.append(heading(metric, arm, control_of(group)) + (f"<p>{esc(note.strip())}</p>" if note else "")
+                         + figures.lift_over_time(group, f"{metric}: {arm} vs {control_of(group) or 'control'}"))
+        parts.append("<h4>Latest run</h4>" + table(latest.sort_values(["metric", "arm"]), [
+            ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
+            ("metric", "text", text("metric")),
+            ("arm", "text", text("arm")),
+            ("lift", "num", lambda r: num(r["lift_abs"])),
+            ("fixed interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+            ("confidence sequence", "num", lambda r: interval(r["lift_abs_cs_low"], r["lift_abs_cs_high"])),
+            ("p (fixed)", "num", lambda r: pval(r["p_value"])),
+            ("p (sequential)", "num", lambda r: pval(r["p_value_sequential"])),
+            ("verdict (fixed)", "text", lambda r: badge(r["verdict_fixed"])),
+            ("verdict (sequential)", "text", lambda r: badge(r["verdict_sequential"])),
+        ], muted=lambda r: r["verdict_sequential"] in NOT_A_VERDICT))
+    alerts = rows_of(tables, "hte_alerts", experiment_id)
+    if alerts is None:
+        parts.append("<h4>Alerts</h4>" + _not_built("hte_alerts"))
+    elif alerts.empty:
+        parts.append('<h4>Alerts</h4><p class="empty" data-empty="hte_alerts">No change since the previous run '
+                     "(or no previous run to compare with).</p>")
+    else:
+        parts.append('<h4>Alerts</h4><div data-alerts="' + esc(experiment_id) + '">' + table(
+            alerts.sort_values(["alert_type", "source", "metric", "dimension", "segment"], na_position="first"), [
+                ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
+                ("since", "text", lambda r: esc(str(r["previous_run_date"])[:10])),
+                ("change", "text", lambda r: esc(ALERT_LABELS.get(r["alert_type"], r["alert_type"]))),
+                ("before", "text", lambda r: esc("(none)" if is_missing(r["value_before"]) else r["value_before"])),
+                ("after", "text", lambda r: esc("(none)" if is_missing(r["value_after"]) else r["value_after"])),
+                ("what", "text", text("message")),
+            ]) + "</div>")
+    trends = rows_of(tables, "hte_cohort_trends", experiment_id)
+    if trends is None:
+        parts.append("<h4>Trend across assignment cohorts</h4>" + _not_built("hte_cohort_trends"))
+    elif not trends.empty:
+        shown = trends[(trends["dimension"] == "overall") | trends["verdict"].isin(["increasing", "decreasing"])]
+        parts.append("<h4>Trend across assignment cohorts</h4>" + table(
+            shown.sort_values(["metric", "arm", "dimension", "segment"]), [
+                ("metric", "text", text("metric")),
+                ("arm", "text", text("arm")),
+                ("segment", "text", lambda r: esc("overall" if r["dimension"] == "overall"
+                                                  else f"{r['dimension']} = {r['segment']}")),
+                ("cohorts", "num", lambda r: num(r["n_cohorts_in_trend"], 9)),
+                ("slope per week", "num", lambda r: num(r["slope"])),
+                ("interval", "num", lambda r: interval(r["slope_ci_low"], r["slope_ci_high"])),
+                ("p (adjusted)", "num", lambda r: pval(r["p_value_adj"])),
+                ("trend", "text", lambda r: esc(str(r["verdict"]).replace("_", " "))),
+            ], muted=lambda r: r["verdict"] not in ("increasing", "decreasing")))
+    return section("monitoring", TITLES["monitoring"], lead, "".join(parts))
+
+
 RENDERERS = {
-    "checks": checks, "overall": overall, "segments": segments, "heterogeneity": heterogeneity,
+    "checks": checks, "overall": overall, "monitoring": monitoring, "segments": segments, "heterogeneity": heterogeneity,
     "uplift_curves": uplift_curves, "calibration": calibration, "discovered": discovered, "targeting": targeting,
     "budget_curve": budget_curve, "policy_values": policy_values,
 }
