@@ -114,6 +114,7 @@ class UpliftSettings:
             seed=seed,
             alpha=alpha,
             curve_points=get("uplift_curve_points", int, 100),
+            bootstrap_max_units=get("uplift_bootstrap_max_units", int, 200_000) or None,
         )
         metrics = {str(name): str((spec or {}).get("kind", "continuous")) for name, spec in
                    (m.get("metrics") or {}).items()}
@@ -499,7 +500,7 @@ def _learner_columns(config: EvaluationConfig) -> dict:
     return {
         **lead, **RUN_COLUMNS, "n_units": "Int64", "n_treatment": "Int64", "n_control": "Int64",
         "n_clusters": "Int64", "n_train_rows": "Int64", "mean_cate": "float64", "sd_cate": "float64",
-        "share_negative_cate": "float64", **figures,
+        "share_negative_cate": "float64", "bootstrap_units": "Int64", **figures,
         "blp_mean_prediction": "float64", "blp_mean_prediction_se": "float64", "blp_heterogeneity": "float64",
         "blp_heterogeneity_se": "float64", "blp_heterogeneity_p_value": "float64", "dr_loss": "float64",
         "dr_loss_vs_constant": "float64", "dr_loss_vs_constant_se": "float64", "is_chosen": "boolean",
@@ -510,6 +511,7 @@ def _learner_columns(config: EvaluationConfig) -> dict:
 CURVE_COLUMNS = {
     **{k: "string" for k in KEYS + ["learner"]}, "is_chosen": "boolean", "curve": "string", "point": "Int64",
     "fraction_targeted": "float64", "value": "float64", "value_ci_low": "float64", "value_ci_high": "float64",
+    "bootstrap_units": "Int64",
 }  # fmt: skip
 DECILE_COLUMNS = {
     **{k: "string" for k in KEYS + ["learner"]}, "is_chosen": "boolean", "decile": "Int64", "status": "string",

@@ -1,5 +1,7 @@
 """The per-comparison orchestration behind the uplift dbt models, without dbt."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -136,3 +138,27 @@ def test_a_comparison_too_large_for_the_memory_budget_stops_with_a_sentence_befo
         assert words in message
     assert settings().memory_budget == physical_memory_bytes() // 4
     assert settings(python_memory_budget_gb="None").memory_budget == physical_memory_bytes() // 4
+
+
+def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data():
+    """hte_learner_evaluation, hte_uplift_curves and hte_uplift_deciles select their documented columns from the
+    one evaluation pass; the engine's schemas must hold exactly those, and a build where nothing could be scored
+    (every outcome equal) still has every column."""
+    import yaml
+
+    from hte_engine.uplift_pipeline import evaluation_schemas
+
+    documented = {m["name"]: [c["name"] for c in m.get("columns", [])]
+                  for m in yaml.safe_load((Path(__file__).resolve().parents[1] / "python_models" / "uplift.yml").read_text())["models"]}
+    schemas = evaluation_schemas()
+    for model, part in [("hte_learner_evaluation", "learners"), ("hte_uplift_curves", "curves"),
+                        ("hte_uplift_deciles", "deciles")]:
+        assert sorted(documented[model]) == sorted(schemas[part]), model
+    units, features, assignments, experiments = inputs()
+    constant = units.assign(y=1.0)
+    s = settings()
+    tables = evaluation_tables(cate_scores(constant, features, assignments, experiments, s), constant, features,
+                               assignments, experiments, s)
+    assert list(tables["learners"]["status"]) == ["constant_outcome"]
+    for part, table in tables.items():
+        assert list(table.columns) == list(schemas[part])
