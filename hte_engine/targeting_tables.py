@@ -22,6 +22,7 @@ import pandas as pd
 
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
+from hte_engine.progress import progress
 from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
 from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting_segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
@@ -374,7 +375,7 @@ def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
 
 def priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
                                  settings: TargetingSettings, feature_columns: list[str], binary_metrics: set[str],
-                                 evaluate: bool) -> Iterator[ExperimentTargeting]:
+                                 evaluate: bool, log=progress) -> Iterator[ExperimentTargeting]:
     """experiment_targeting for every experiment that has chosen out-of-fold scores and declares economics
     (the others get no decisions: economics are optional, not an error), one experiment at a time: only that
     experiment's unit rows, features and chosen scores are read from the warehouse, and released before the
@@ -387,6 +388,16 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
     for eid in sorted(set(pairs["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
         economics = settings.economics_for(experiments, eid)
         picked = pairs[(pairs["experiment_id"].astype(str) == eid) & pairs["metric"].isin(list(economics.metrics))]
+        unscored = sorted({(m, a) for m in economics.metrics for a in economics.arms}
+                          - set(zip(picked["metric"].astype(str), picked["arm"].astype(str))))
+        if unscored:
+            # A comparison the uplift models could not run (an arm too small, an outcome that never varies) has no
+            # chosen scores: the experiment cannot be targeted, which hte_learner_evaluation's status rows explain.
+            # The other experiments are still decided.
+            log(f"targeting: experiment '{eid}' skipped: no chosen out-of-fold scores for "
+                + ", ".join(f"metric '{m}' arm '{a}'" for m, a in unscored)
+                + " (see their status in hte_learner_evaluation)")
+            continue
         parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, experiment_id=eid, metric=r.metric, arm=r.arm,
                           learner=r.learner) for r in picked.itertuples()]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)

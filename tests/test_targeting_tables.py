@@ -215,3 +215,42 @@ def test_an_arm_whose_chosen_learner_is_the_constant_goes_to_no_one_when_it_lose
     chosen = result.units.set_index("unit_id")["chosen_arm"]
     assert (chosen == "bad").sum() == 0
     assert (chosen.loc[ids[x > 0.5]] == "good").mean() > 0.9
+
+
+def test_an_experiment_with_an_arm_too_small_to_score_is_skipped_and_the_others_are_decided():
+    """Issue: a second experiment with an arm of 3 units made hte_targeting_units and hte_policy_value crash for
+    every experiment. Its comparison has a status row in the evaluation (no chosen learner, is_chosen null) and no
+    scores: that experiment gets no decisions, the valid one is decided."""
+    from hte_engine.targeting_tables import policy_value_table, targeting_units_table
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    ids = np.array([f"a{i:05d}" for i in range(n)])
+    arm = rng.choice(["control", "treat"], n)
+    x = rng.normal(size=n)
+    y = x + (arm == "treat") * (x > 0) + rng.normal(size=n)
+    tiny_ids = np.array([f"b{i:03d}" for i in range(200)])
+    tiny_arm = np.where(np.arange(200) < 3, "treat", "control")
+    units = pd.concat([
+        pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "arm": arm, "metric": "m", "y": y}),
+        pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "arm": tiny_arm, "metric": "m", "y": 1.0}),
+    ], ignore_index=True).assign(cluster_id=None)
+    assignments = units[["experiment_id", "unit_id", "arm"]].assign(propensity=np.nan)
+    features = pd.concat([pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "x": x}),
+                          pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "x": 0.0})], ignore_index=True)
+    experiments = pd.DataFrame({"experiment_id": ["valid", "valid", "tiny", "tiny"],
+                                "arm": ["control", "treat", "control", "treat"],
+                                "is_control": [True, False, True, False], "expected_share": 0.5,
+                                "target_metric": "m", "benefit_per_unit": 1.0, "cost_per_treated": 0.1})
+    scores = pd.DataFrame({"experiment_id": "valid", "metric": "m", "arm": "treat", "control_arm": "control",
+                           "learner": "t", "unit_id": ids, "cate": 1.0 * (x > 0), "dr_score": np.nan})
+    evaluation = pd.DataFrame({"experiment_id": ["valid", "tiny"], "metric": "m", "arm": "treat",
+                               "control_arm": "control", "learner": ["t", None],
+                               "is_chosen": pd.array([True, pd.NA], dtype="boolean")})
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5)
+    meta = {"feature_columns": ["x"], "metrics": {"m": {"kind": "continuous"}}}
+    decided = targeting_units_table(experiments, scores, evaluation, units, assignments, features, settings, meta)
+    assert set(decided["experiment_id"]) == {"valid"} and len(decided) == n
+    assert (decided.loc[decided["unit_id"].isin(ids[x > 0.3]), "decision"] == "treat").all()
+    values = policy_value_table(experiments, scores, evaluation, units, assignments, features, settings, meta)
+    assert set(values["experiment_id"]) == {"valid"}
