@@ -1,0 +1,32 @@
+"""Per experiment x metric x treatment arm of the priced experiments: the chosen learner refitted on all of the
+experiment's units (not out of fold: hte_cate_scores stays the evaluation), with the run date, training rows, a
+fingerprint of the training data, the package version, the feature support and the fitted model, so a population
+decision traces to the model that made it (hte_engine/deployment.py). Empty while var hte_targeting_population is
+unset: nothing would use the fits. Settings: python_models/population.yml."""
+
+from hte_engine.deployment import RUN_COLUMNS, deployment_runs_table
+from hte_engine.io import stream_table
+from hte_engine.population import PopulationSettings
+from hte_engine.progress import progress
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    meta = dbt.config.get("meta") or {}
+    settings = PopulationSettings.from_meta(meta)
+    experiments = dbt.ref("stg_hte_experiments")
+    if not settings.population_is_set:
+        return stream_table([], RUN_COLUMNS, session)
+    return deployment_runs_table(
+        dbt.ref("int_hte_units"),
+        dbt.ref("stg_hte_unit_features"),
+        dbt.ref("stg_hte_assignments"),
+        experiments,
+        dbt.ref("hte_learner_evaluation"),
+        settings.uplift,
+        settings.targeting.learner,
+        settings.economics_metrics(experiments),
+        settings.run_date,
+        log=progress,
+        session=session,
+    )

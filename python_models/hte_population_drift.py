@@ -1,0 +1,21 @@
+"""Per priced experiment x feature the deployed models use: population stability index and missingness of the
+population against the experiment's units, the share outside the experiment's support, and the eligibility and
+frequency-capped rates (hte_engine/population.py). Settings: python_models/population.yml."""
+
+from hte_engine.population import PopulationSettings, population_drift_table
+from hte_engine.progress import progress
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    settings = PopulationSettings.from_meta(dbt.config.get("meta") or {})
+    return population_drift_table(
+        dbt.ref("int_hte_population_units"),
+        dbt.ref("hte_deployment_runs"),
+        dbt.ref("stg_hte_unit_features"),
+        dbt.ref("stg_hte_assignments"),
+        dbt.ref("stg_hte_experiments"),
+        settings,
+        log=progress,
+        session=session,
+    )

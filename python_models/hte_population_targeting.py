@@ -1,0 +1,19 @@
+"""Per population unit x priced experiment: the arm to give (control = do nothing), predicted effects, expected net
+value, decision and the reason in words, and the policy-test group, scored in batches with the stored deployment
+models (hte_engine/population.py). Settings: python_models/population.yml."""
+
+from hte_engine.population import PopulationSettings, population_targeting_table
+from hte_engine.progress import progress
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    settings = PopulationSettings.from_meta(dbt.config.get("meta") or {})
+    return population_targeting_table(
+        dbt.ref("int_hte_population_units"),
+        dbt.ref("hte_deployment_runs"),
+        dbt.ref("stg_hte_experiments"),
+        settings,
+        log=progress,
+        session=session,
+    )
