@@ -8,7 +8,10 @@ from hte_engine.progress import progress
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    settings = PopulationSettings.from_meta(dbt.config.get("meta") or {})
+    # A plain assignment: dbt finds the config keys a Python model reads by looking for this statement, and a
+    # dbt.config.get nested in another call is not seen (the model would get an empty meta).
+    meta = dbt.config.get("meta") or {}
+    settings = PopulationSettings.from_meta(meta)
     return population_targeting_table(
         dbt.ref("int_hte_population_units"),
         dbt.ref("hte_deployment_runs"),

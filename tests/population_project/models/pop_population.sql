@@ -1,0 +1,1 @@
+select * from read_parquet('{{ var("pop_dir") }}/population.parquet')
