@@ -146,15 +146,21 @@ def raw_curve(score, y, treated, weight=None, groups: ScoreGroups | None = None)
 
 
 def _untied_raw_curve(groups: ScoreGroups, y_sorted, t_sorted, w_sorted) -> RawCurve:
-    """``raw_curve`` when no two units tie, from arrays already in score order: the same products and sums in
-    the same order (so the same bits), with one gather of the weights instead of four."""
+    """``raw_curve`` from arrays already in score order: the same products, group sums and cumulative sums in
+    the same order (so the same bits), with one gather of the weights instead of four. (Named for its first
+    use; tie groups are summed as ``group_sums`` sums them.)"""
     wt, wc = w_sorted * t_sorted, w_sorted * (1.0 - t_sorted)
+    untied = groups.starts.size == groups.n_units
+
+    def cumulated(values):
+        return np.r_[0.0, np.cumsum(values if untied else np.add.reduceat(values, groups.starts))]
+
     return RawCurve(
         score=np.r_[np.inf, groups.scores],
-        n_treated=np.r_[0.0, np.cumsum(wt)],
-        n_control=np.r_[0.0, np.cumsum(wc)],
-        sum_treated=np.r_[0.0, np.cumsum(wt * y_sorted)],
-        sum_control=np.r_[0.0, np.cumsum(wc * y_sorted)],
+        n_treated=cumulated(wt),
+        n_control=cumulated(wc),
+        sum_treated=cumulated(wt * y_sorted),
+        sum_control=cumulated(wc * y_sorted),
     )
 
 
@@ -266,8 +272,8 @@ class RankingEvaluator:
         return raw_curve(None, self.y, self.treated, weight, groups=self.groups)
 
     def sorted_weights(self, weight):
-        """``weight`` in this score's order when no two units tie (the bootstrap's fast path), else None."""
-        if weight is None or self.groups.starts.size != self.groups.n_units:
+        """``weight`` in this score's order (the bootstrap's fast path), None without weights."""
+        if weight is None:
             return None
         return np.asarray(weight, dtype=float)[self.groups.order]
 
@@ -278,7 +284,13 @@ class RankingEvaluator:
             if self._cache.get("gamma_key") != key:
                 self._cache.update(gamma_key=key, gamma_sorted=np.asarray(unit_effect_score, dtype=float)[
                     self.groups.order])
-            return _untied_rate(self._cache["gamma_sorted"], sorted_weight, np.asarray(q, dtype=float))
+            gamma_sorted, q = self._cache["gamma_sorted"], np.asarray(q, dtype=float)
+            if self.groups.starts.size == self.groups.n_units:
+                return _untied_rate(gamma_sorted, sorted_weight, q)
+            # Tied scores: each unit takes its group's weighted mean score, summed as the general path does.
+            group_weight = np.add.reduceat(sorted_weight, self.groups.starts)
+            group_mean = _ratio(np.add.reduceat(sorted_weight * gamma_sorted, self.groups.starts), group_weight)
+            return _rate_from_sorted(np.repeat(group_mean, self.groups.sizes), sorted_weight, q)
         return rank_average_treatment_effect(None, unit_effect_score, q=q, weight=weight, groups=self.groups)
 
     def _sorted_outcomes(self) -> tuple[np.ndarray, np.ndarray]:

@@ -79,7 +79,7 @@ class UpliftSettings:
     propensity_trim: float = 0.1
     tree_max_depth: int = 3
     min_leaf_size: int = 500
-    driver_max_units: int = 50_000
+    driver_max_units: int = 20_000
     memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
@@ -133,7 +133,7 @@ class UpliftSettings:
             propensity_trim=get("uplift_propensity_trim", float, 0.1),
             tree_max_depth=get("uplift_tree_max_depth", int, 3),
             min_leaf_size=get("uplift_min_leaf_size", int, 500),
-            driver_max_units=get("uplift_driver_max_units", int, 50_000),
+            driver_max_units=get("uplift_driver_max_units", int, 20_000),
             memory_budget=io.memory_budget_bytes(m.get("python_memory_budget_gb")),
         )
 
@@ -615,7 +615,7 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         frame = part.sort_values("unit_id", kind="stable").merge(plan.units, on="unit_id")
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         # The surrogate is fitted and permuted on a bounded, seeded hash sample of whole clusters: importances
-        # describe how the scores vary with the features, a question a sample of 50,000 units answers to within
+        # describe how the scores vary with the features, a question a sample of 20,000 units answers to within
         # a few thousandths of R^2 (tests/test_uplift_discovery.py), at a fixed cost whatever the units.
         keep = bounded_sample(plan.cluster_keys(frame) if plan.cluster_keys(frame) is not None else frame["unit_id"],
                               settings.driver_max_units, settings.crossfit.seed)
