@@ -62,6 +62,9 @@ where 1 = 0
 {#- The reason of the first rule a unit fails; null when it is eligible. A null flag or a rule that evaluates to
     null (a null in a column it reads) makes a unit ineligible with its own reason: unknown is not "yes". -#}
 {%- set reason_sql -%}
+{%- if not has_flag and not has_rule -%}
+cast(null as {{ dbt.type_string() }})
+{%- else -%}
 case
     {%- if has_flag %}
     when is_eligible is null then 'eligibility unknown: is_eligible is null'
@@ -73,6 +76,7 @@ case
     {%- endif %}
     else cast(null as {{ dbt.type_string() }})
 end
+{%- endif -%}
 {%- endset -%}
 
 {%- set typed -%}
