@@ -419,8 +419,16 @@ UNIT_TABLE_COLUMNS = {
     "expected_net_value": "float64", "expected_cost": "float64", "decision": "string", "reason": "string",
     "is_exploration": "boolean", "best_net_value": "float64", "score_source": "string",
 }  # fmt: skip
-POLICY_VALUE_COLUMNS = ["experiment_id", "policy", "policy_kind", "value", "ci_low", "ci_high", "n_treated", "cost",
-                        "is_deployed", "score_source", "dr_source"]
+POLICY_VALUE_SCHEMA = {
+    "experiment_id": "string", "policy": "string", "policy_kind": "string", "value": "float64",
+    "value_per_unit": "float64", "std_error": "float64", "ci_low": "float64", "ci_high": "float64",
+    "n_units": "Int64", "n_treated": "float64", "cost": "float64", "reference_policy": "string",
+    "difference_vs_treat_all": "float64", "difference_vs_treat_all_ci_low": "float64",
+    "difference_vs_treat_all_ci_high": "float64", "difference_vs_random": "float64",
+    "difference_vs_random_ci_low": "float64", "difference_vs_random_ci_high": "float64", "curve_point": "Int64",
+    "predicted_value": "float64", "is_deployed": "boolean", "score_source": "string", "dr_source": "string",
+}  # fmt: skip
+POLICY_VALUE_COLUMNS = list(POLICY_VALUE_SCHEMA)
 
 
 def _meta_lists(meta: dict) -> tuple[list[str], set[str]]:
@@ -449,3 +457,22 @@ def policy_value_table(experiments, scores, evaluation, units, assignments, feat
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
         return pd.DataFrame(columns=POLICY_VALUE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+
+def targeting_table(experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings,
+                    meta: dict, session=None):
+    """int_hte_targeting: per priced experiment, its units' decisions (part 'units') and its policies' values
+    (part 'policy_value') from one pass, stacked with the union of their columns. hte_targeting_units and
+    hte_policy_value select their rows and documented columns from it, so a multi-arm experiment's outcome models
+    are cross-fitted once, not once per table. Streamed to the warehouse on DuckDB, one experiment at a time."""
+    feature_columns, binary = _meta_lists(meta)
+    union = {"part": "string", **UNIT_TABLE_COLUMNS}
+    union.update({c: t for c, t in POLICY_VALUE_SCHEMA.items() if c not in union})
+
+    def frames():
+        for result in priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
+                                                   settings, feature_columns, binary, evaluate=True):
+            yield result.units.assign(part="units")
+            yield result.policy_value.assign(part="policy_value")
+
+    return io.stream_table(frames(), union, session)

@@ -104,7 +104,8 @@ def built_relations(result: DbtResult) -> set[str]:
 
 def require_mart(result: DbtResult, name: str) -> None:
     """A mart still being written is skipped by name; a mart whose model exists must have been built."""
-    sources = [REPO / "models" / "marts" / f"{name}.sql", REPO / "python_models" / f"{name}.py"]
+    sources = [REPO / "models" / "marts" / f"{name}.sql", REPO / "python_models" / f"{name}.py",
+               REPO / "python_models" / f"{name}.sql"]
     if not any(path.exists() for path in sources):
         pytest.skip(f"no model {name} in models/marts or python_models yet")
     assert name in built_relations(result), f"model {name} exists but the integration build left no {name} table"

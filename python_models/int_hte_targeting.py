@@ -1,14 +1,15 @@
-"""Per experiment x unit: the arm the deployed policy gives (control = do nothing), its expected net value, the
-decision and, when not treated, the reason in words. Settings: python_models/targeting.yml (vars hte_targeting_*)."""
+"""Targeting in one pass per experiment: the deployed policy's decision for every unit and the doubly-robust value
+of every policy (docs/targeting.md); hte_targeting_units and hte_policy_value are its two parts. Settings:
+python_models/targeting.yml (vars hte_targeting_*)."""
 
-from hte_engine.targeting_tables import TargetingSettings, targeting_units_table
+from hte_engine.targeting_tables import TargetingSettings, targeting_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     meta = dbt.config.get("meta") or {}
     settings = TargetingSettings.from_meta(meta)
-    return targeting_units_table(
+    return targeting_table(
         dbt.ref("stg_hte_experiments"),
         dbt.ref("hte_cate_scores"),
         dbt.ref("hte_learner_evaluation"),
