@@ -279,12 +279,20 @@ def _support_screen(frame: pd.DataFrame, exp: ExperimentDeployment) -> tuple[np.
                                   f"{name} = '{{}}' never seen in the experiment", unseen))
 
     def join(parts):
-        # Column-wise (a Python join per row would dominate the scoring time of a large population).
-        out = pd.Series(np.full(n, "", dtype=object))
-        for part in parts:
-            part = pd.Series(part, dtype=object)
-            out = out + np.where((out != "") & (part != ""), ", ", "") + part
-        return out.to_numpy(dtype=object)
+        # Text only for the rows that have something to say, and once per distinct combination of words (a
+        # population missing a feature altogether has one sentence, not one join per unit).
+        parts = [p for p in parts if (p != "").any()]
+        out = np.full(n, "", dtype=object)
+        if not parts:
+            return out
+        stacked = pd.DataFrame({i: p for i, p in enumerate(parts)})
+        rows = np.flatnonzero((stacked != "").any(axis=1).to_numpy())
+        affected = stacked.iloc[rows]
+        group = affected.groupby(list(affected.columns), sort=False).ngroup().to_numpy()
+        first = affected.drop_duplicates()
+        words = np.array([", ".join(v for v in r if v) for r in first.itertuples(index=False)], dtype=object)
+        out[rows] = words[group]
+        return out
 
     return join(missing), join(outside)
 
@@ -371,17 +379,19 @@ def score_batch(frame: pd.DataFrame, exp: ExperimentDeployment, settings: Popula
 
 
 def _json_per_row(arms: tuple[str, ...], matrix: np.ndarray) -> np.ndarray:
-    """{"arm": value, ...} per row, built column-wise (a json.dumps per row would dominate 10M-row runs)."""
+    """{"arm": value, ...} per row; null for a row without effects (not scored)."""
     n = matrix.shape[0]
+    out = np.full(n, None, dtype=object)
     if not arms or n == 0:
-        return np.full(n, None, dtype=object)
-    parts = pd.Series(["{"] * n)
-    for j, arm in enumerate(arms):
-        col = matrix[:, j]
-        text = pd.Series(np.char.mod("%.10g", np.nan_to_num(col)), dtype=object).where(np.isfinite(col), "null")
-        parts = parts + (", " if j else "") + json.dumps(arm) + ": " + text
-    out = (parts + "}").to_numpy(dtype=object)
-    out[~np.isfinite(matrix).any(axis=1)] = None
+        return out
+    scored = np.flatnonzero(np.isfinite(matrix).all(axis=1))
+    if scored.size:
+        # Vectorised formatting (numpy's C loops): a Python f-string per unit would cost more than the scoring.
+        text = np.full(scored.size, "{", dtype=object)
+        for j, arm in enumerate(arms):
+            prefix = (", " if j else "") + json.dumps(arm) + ": "
+            text = text + prefix + np.char.mod("%.10g", matrix[scored, j]).astype(object)
+        out[scored] = text + "}"
     return out
 
 
