@@ -104,6 +104,9 @@ class PopulationSettings:
     frequency_cap: dict | None = None
     # Whether var hte_targeting_population is set: without a population the deployment fits would serve nothing.
     population_is_set: bool = False
+    # None: effects are the deployed models' predictions; 'deciles': mapped through the experiment's calibration
+    # deciles (hte_uplift_deciles), for thresholds on calibrated effects (reference 003, "Calibration").
+    calibration: str | None = None
 
     @classmethod
     def from_meta(cls, meta: dict) -> "PopulationSettings":
@@ -142,6 +145,7 @@ class PopulationSettings:
             psi_bins=bins,
             frequency_cap=cap if isinstance(cap, dict) else None,
             population_is_set=bool(m.get("population_is_set")),
+            calibration=_calibration_setting(m.get("population_calibration")),
         )
 
     def followup_experiment_for(self, experiment_id: str) -> str:
@@ -155,6 +159,46 @@ class PopulationSettings:
         experiments = io.to_pandas(experiments)
         return {eid: self.targeting.economics_for(experiments, eid).metrics
                 for eid in sorted(priced_experiment_ids(experiments))}
+
+
+def _calibration_setting(value) -> str | None:
+    if value in (None, "", "none", "model"):
+        return None
+    if str(value) != "deciles":
+        _fail(f"var hte_population_calibration must be null (the models' effects) or 'deciles' (effects mapped "
+              f"through the experiment's calibration deciles, hte_uplift_deciles); got {value!r}.")
+    return "deciles"
+
+
+@dataclass(frozen=True)
+class DecileCalibration:
+    """Predicted effect -> calibrated effect, from one learner's calibration deciles: the observed lift of each
+    decile against its mean prediction, made non-decreasing by weighted isotonic regression (a ranking model's
+    deciles should be ordered; the raw decile lifts carry their sampling noise), and interpolated linearly between
+    deciles. Beyond the outer deciles the outer values are kept: no extrapolation past what the experiment
+    observed. A learner with tied scores (the constant) has one group: its observed lift for everyone."""
+
+    predicted: np.ndarray
+    calibrated: np.ndarray
+
+    @classmethod
+    def from_deciles(cls, rows: pd.DataFrame) -> "DecileCalibration":
+        rows = rows.dropna(subset=["mean_predicted", "observed_lift"]).sort_values("mean_predicted")
+        if rows.empty:
+            raise ValueError("no decile with a mean prediction and an observed lift")
+        x = rows["mean_predicted"].to_numpy(dtype=float)
+        y = rows["observed_lift"].to_numpy(dtype=float)
+        w = rows["n_units"].to_numpy(dtype=float)
+        if len(rows) > 1:
+            from sklearn.isotonic import IsotonicRegression
+
+            y = IsotonicRegression(increasing=True).fit(x, y, sample_weight=w).predict(x)
+        return cls(x, y)
+
+    def __call__(self, effect: np.ndarray) -> np.ndarray:
+        if self.predicted.size == 1:
+            return np.full(np.shape(effect), float(self.calibrated[0]))
+        return np.interp(effect, self.predicted, self.calibrated)
 
 
 def unit_hash_uniforms(unit_ids, seed: int, salt: str) -> np.ndarray:
@@ -178,14 +222,18 @@ class ExperimentDeployment:
     models: dict[tuple[str, str], Deployment]
     unavailable: str | None
     label: str
+    calibrators: dict = dataclasses.field(default_factory=dict)
 
     @property
     def features(self) -> list[str]:
         return sorted({f for d in self.models.values() for f in d.features})
 
 
-def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettings) -> list[ExperimentDeployment]:
-    """The priced experiments with their stored models (read from hte_deployment_runs one experiment at a time)."""
+def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettings,
+                     deciles=None) -> list[ExperimentDeployment]:
+    """The priced experiments with their stored models (read from hte_deployment_runs one experiment at a time)
+    and, with var hte_population_calibration: deciles, each model's calibration map (``deciles``:
+    hte_uplift_deciles)."""
     out = []
     for eid, metrics in settings.economics_metrics(experiments).items():
         economics = settings.targeting.economics_for(experiments, eid)
@@ -213,8 +261,22 @@ def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettin
         # The policy test's exploration is drawn here (over the eligible population, before the support screen),
         # so the policy itself explores nothing.
         policy = dataclasses.replace(policies[settings.targeting.policy], exploration_share=0.0)
+        calibrators = {}
+        if settings.calibration == "deciles" and deciles is not None:
+            for (metric, arm), model in models.items():
+                rows = io.fetch(deciles, ["learner", "decile", "n_units", "mean_predicted", "observed_lift"],
+                                experiment_id=eid, metric=metric, arm=arm)
+                rows = rows[rows["learner"].astype(str) == model.learner_name]
+                try:
+                    calibrators[(metric, arm)] = DecileCalibration.from_deciles(rows)
+                except ValueError as error:
+                    _fail(f"experiment '{eid}', metric '{metric}', arm '{arm}': var hte_population_calibration is "
+                          f"'deciles' but hte_uplift_deciles has {error} for learner '{model.learner_name}'; "
+                          "rebuild hte_uplift_deciles or unset the var.")
+            label = label + " (effects calibrated on the experiment's deciles)"
         out.append(ExperimentDeployment(eid, economics, policy, models,
-                                        "no deployed model for " + "; ".join(missing) if missing else None, label))
+                                        "no deployed model for " + "; ".join(missing) if missing else None, label,
+                                        calibrators))
     return out
 
 
@@ -356,7 +418,9 @@ def score_batch(frame: pd.DataFrame, exp: ExperimentDeployment, settings: Popula
     if rows.size:
         part = frame.iloc[rows]
         for (metric, arm), model in exp.models.items():
-            effects[metric][rows, economics.arms.index(arm)] = model.predict(part)
+            predicted = model.predict(part)
+            calibrate = exp.calibrators.get((metric, arm))
+            effects[metric][rows, economics.arms.index(arm)] = predicted if calibrate is None else calibrate(predicted)
         net = net_value(economics, {m: e[rows] for m, e in effects.items()}, benefit[rows])
         value[rows], cost[rows] = net.value, net.cost
     if economics.cost_metric is None:
@@ -517,14 +581,14 @@ def _policy_decisions(value: np.ndarray, cost: np.ndarray, policy: Policy, econo
 
 
 def iter_population_targeting(population, runs, experiments, settings: PopulationSettings,
-                              log: Callable[[str], None] | None = None) -> Iterator[pd.DataFrame]:
+                              log: Callable[[str], None] | None = None, deciles=None) -> Iterator[pd.DataFrame]:
     """hte_population_targeting's rows, one batch of one experiment at a time."""
     experiments = io.to_pandas(experiments)
     available = list(population.columns)
     batch_ids = _batches(population)
     if not batch_ids:
         return  # no population (var unset, or empty): an empty table with every column, and no model unpickled
-    for exp in load_deployments(runs, experiments, settings):
+    for exp in load_deployments(runs, experiments, settings, deciles):
         columns = _columns(exp, available)
         risk_metric = exp.economics.risk_metric
         if log is not None:
@@ -538,7 +602,14 @@ def iter_population_targeting(population, runs, experiments, settings: Populatio
             continue
         # Ranking policies: pass 1 keeps each candidate's net value and cost, and what the held-out and
         # exploration units spend (the budget and the slots they use come out of the policy's share, as
-        # exploration does in targeting.assign).
+        # exploration does in targeting.assign). That is linear in the population, so it is checked against the
+        # memory budget before anything is read: per unit, value, cost (and risk) per arm, and the unit id.
+        k = len(exp.economics.arms)
+        n_units = int(io.group_counts(population, ["batch_id"])["n"].sum())
+        io.check_memory("hte_population_targeting", f"experiment '{exp.experiment_id}' under the "
+                        f"{exp.policy.kind} policy", n_units, 8.0 * 3 * k + 96, settings.targeting.memory_budget,
+                        "The threshold policy decides unit by unit in bounded memory; or raise the var on a machine "
+                        "that has the memory.")
         values, costs, risks, ids = [], [], [], []
         other_spend, other_treated, n_policy = 0.0, 0, 0
         for b in batch_ids:
@@ -605,8 +676,8 @@ def _decide_locally(batch: ScoredBatch, exp: ExperimentDeployment, settings: Pop
 
 
 def population_targeting_table(population, runs, experiments, settings: PopulationSettings, log=None,
-                               session=None):
-    return io.stream_table(iter_population_targeting(population, runs, experiments, settings, log),
+                               session=None, deciles=None):
+    return io.stream_table(iter_population_targeting(population, runs, experiments, settings, log, deciles),
                            POPULATION_COLUMNS, session)
 
 

@@ -19,4 +19,6 @@ def model(dbt, session):
         settings,
         log=progress,
         session=session,
+        # Read only with var hte_population_calibration: deciles; referenced always so dbt orders the models.
+        deciles=dbt.ref("hte_uplift_deciles"),
     )

@@ -379,3 +379,21 @@ def test_the_follow_up_experiment_measures_the_policy_against_the_holdout(built,
     srm = result.query("select status from hte_checks where experiment_id = 'coupon_push_policy_test' "
                        "and check_name = 'sample_ratio_mismatch'")
     assert srm["status"].tolist() == ["pass"]
+
+
+def test_calibrated_effects_come_from_the_experiments_deciles(built, targeting, tmp_path):
+    from hte_engine.population import DecileCalibration
+
+    again = _rerun(built, tmp_path, "hte_population_targeting", {"hte_population_calibration": "deciles"})
+    rows = again.table("hte_population_targeting")
+    coupon = rows[(rows["experiment_id"] == "coupon_push") & rows["predicted_effects"].notna()]
+    assert coupon["deployment_models"].str.endswith("(effects calibrated on the experiment's deciles)").all()
+    deciles = built.query("select * from hte_uplift_deciles where experiment_id = 'coupon_push' and is_chosen")
+    calibrate = DecileCalibration.from_deciles(deciles)
+    raw = targeting.set_index(["experiment_id", "unit_id"]).loc[list(zip(coupon["experiment_id"], coupon["unit_id"])),
+                                                                "predicted_effects"]
+    raw_effect = raw.str.extract(r'"coupon": ([-0-9.e+]+)')[0].astype(float).to_numpy()
+    got = coupon["predicted_effects"].str.extract(r'"coupon": ([-0-9.e+]+)')[0].astype(float).to_numpy()
+    np.testing.assert_allclose(got, calibrate(raw_effect), rtol=1e-8, atol=1e-9)
+    # Calibrated effects are bounded by what the experiment observed.
+    assert got.min() >= deciles["observed_lift"].min() - 1e-12 and got.max() <= deciles["observed_lift"].max() + 1e-12

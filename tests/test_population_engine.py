@@ -134,3 +134,16 @@ def test_decisions_do_not_depend_on_batches_or_row_order():
     parts = pd.concat([decide(shuffled.iloc[i:i + 333]) for i in range(0, len(shuffled), 333)])
     pd.testing.assert_frame_equal(parts.sort_values("unit_id", ignore_index=True), whole)
     assert set(whole["decision"]) == {"treat", "hold", "holdout", "explore"}
+
+
+def test_decile_calibration_is_monotone_interpolated_and_never_extrapolates():
+    from hte_engine.population import DecileCalibration
+
+    deciles = pd.DataFrame({"mean_predicted": [0.0, 0.1, 0.2, 0.3], "observed_lift": [0.01, 0.05, 0.03, 0.2],
+                            "n_units": [100, 100, 100, 100]})
+    calibrate = DecileCalibration.from_deciles(deciles)
+    # Isotonic: the dip at 0.2 is pooled with 0.1 (equal weights: both 0.04).
+    np.testing.assert_allclose(calibrate.calibrated, [0.01, 0.04, 0.04, 0.2])
+    np.testing.assert_allclose(calibrate(np.array([-1.0, 0.05, 0.25, 9.0])), [0.01, 0.025, 0.12, 0.2])
+    tied = DecileCalibration.from_deciles(deciles.iloc[[2]])
+    np.testing.assert_allclose(tied(np.array([0.0, 5.0])), [0.03, 0.03])
