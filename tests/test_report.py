@@ -280,6 +280,12 @@ def test_dbt_docs_generate_succeeds(docs):
 # Models that carry the user's own feature columns through under their own names; their descriptions say so, and
 # no YAML can name columns that each user's project chooses.
 PASSTHROUGH_MODELS = {"stg_hte_unit_features", "int_hte_units", "int_hte_raw_cells", "hte_cell_stats"}
+# Internal tables that stack several public tables' rows (one computation, several outputs): a column is
+# described where users read it, in the public table it belongs to.
+STACKED_MODELS = {
+    "int_hte_uplift_evaluation": ("hte_learner_evaluation", "hte_uplift_curves", "hte_uplift_deciles"),
+    "int_hte_targeting": ("hte_targeting_units", "hte_policy_value"),
+}
 
 
 def test_every_model_and_column_has_a_description(docs, demo_build):
@@ -296,6 +302,10 @@ def test_every_model_and_column_has_a_description(docs, demo_build):
         if not node["description"].strip():
             undescribed.append(f"model {node['name']}")
         documented = {name.lower(): col.get("description", "") for name, col in node["columns"].items()}
+        for public in STACKED_MODELS.get(node["name"], ()):
+            columns = manifest["nodes"][f"model.dbt_hte.{public}"]["columns"]
+            documented.update({name.lower(): col.get("description", "") for name, col in columns.items()
+                               if documented.get(name.lower(), "").strip() == ""})
         built = catalog["nodes"].get(unique_id, {}).get("columns", {})
         for column in sorted(built, key=lambda c: built[c]["index"]):
             if node["name"] in PASSTHROUGH_MODELS and column in features:
