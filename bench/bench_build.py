@@ -53,10 +53,23 @@ def rss_bytes(pid: int) -> int | None:
     return None
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of the process so far (/proc/<pid>/stat fields 14 and 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path) -> tuple[Measured, list]:
-    """Run to completion; wall, CPU and peak RSS of the process (os.wait4), and its RSS every SAMPLE_SECONDS."""
+    """Run to completion; wall, CPU and peak RSS of the process (os.wait4), and its RSS and CPU time every
+    SAMPLE_SECONDS."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, float]] = []
     with log.open("w") as out:
         started = time.perf_counter()
         wall_start = datetime.now(timezone.utc)
@@ -65,9 +78,9 @@ def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
 
         def sample():
             while not done.is_set():
-                rss = rss_bytes(proc.pid)
-                if rss is not None:
-                    samples.append((time.perf_counter() - started, rss))
+                rss, cpu = rss_bytes(proc.pid), cpu_seconds(proc.pid)
+                if rss is not None and cpu is not None:
+                    samples.append((time.perf_counter() - started, rss, cpu))
                 done.wait(SAMPLE_SECONDS)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -78,7 +91,7 @@ def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
         wall = time.perf_counter() - started
     measured = Measured(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime,
                         usage.ru_maxrss * 1024, log.read_text())
-    return measured, [(wall_start.timestamp() + t, rss) for t, rss in samples]
+    return measured, [(wall_start.timestamp() + t, rss, cpu) for t, rss, cpu in samples]
 
 
 def dbt_command(args: list[str], workdir: Path) -> list[str]:
@@ -88,9 +101,11 @@ def dbt_command(args: list[str], workdir: Path) -> list[str]:
     return command
 
 
-def node_rows(target: Path, samples: list[tuple[float, int]]) -> list[dict]:
-    """Every node dbt ran: its execution time, whether it is downstream of hte_cate_scores, and the largest RSS
-    sampled while it ran (shared with whatever ran beside it: dbt runs `threads` nodes at once)."""
+def node_rows(target: Path, samples: list[tuple[float, int, float]]) -> list[dict]:
+    """Every node dbt ran: its execution time, whether it is downstream of hte_cate_scores, the largest RSS
+    sampled while it ran (shared with whatever ran beside it: dbt runs `threads` nodes at once), and its CPU
+    seconds: the dbt process's CPU time in each sampling interval, split evenly among the nodes running then.
+    Wall times stretch when other work shares the machine; CPU seconds far less."""
     manifest = json.loads((target / "manifest.json").read_text())
     children = manifest["child_map"]
     downstream, pending = set(), list(children.get(CATE_SCORES, []))
@@ -100,14 +115,28 @@ def node_rows(target: Path, samples: list[tuple[float, int]]) -> list[dict]:
             downstream.add(node_id)
             pending.extend(children.get(node_id, []))
     nodes = manifest["nodes"]
+    results = json.loads((target / "run_results.json").read_text())["results"]
+
+    def span(result) -> tuple[float, float]:
+        spans = [(datetime.fromisoformat(p["started_at"]).timestamp(),
+                  datetime.fromisoformat(p["completed_at"]).timestamp())
+                 for p in result["timing"] if p.get("started_at") and p.get("completed_at")]
+        return (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0.0, 0.0)
+
+    spans = {r["unique_id"]: span(r) for r in results}
+    cpu = dict.fromkeys(spans, 0.0)
+    for (t0, _, c0), (t1, _, c1) in zip(samples, samples[1:]):
+        running = [uid for uid, (start, end) in spans.items() if start < t1 and end > t0]
+        for uid in running:
+            cpu[uid] += (c1 - c0) / len(running)
     rows = []
-    for result in json.loads((target / "run_results.json").read_text())["results"]:
+    for result in results:
         node = nodes.get(result["unique_id"], {})
         spans = [(datetime.fromisoformat(p["started_at"]).timestamp(),
                   datetime.fromisoformat(p["completed_at"]).timestamp())
                  for p in result["timing"] if p.get("started_at") and p.get("completed_at")]
         start, end = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0.0, 0.0)
-        during = [rss for t, rss in samples if start <= t <= end]
+        during = [rss for t, rss, _ in samples if start <= t <= end]
         rows.append({
             "unique_id": result["unique_id"],
             "name": node.get("name", result["unique_id"]),
@@ -117,6 +146,7 @@ def node_rows(target: Path, samples: list[tuple[float, int]]) -> list[dict]:
             "execution_time": result["execution_time"],
             "downstream_of_cate_scores": result["unique_id"] in downstream,
             "peak_rss_sampled_bytes": max(during) if during else None,
+            "cpu_seconds": cpu.get(result["unique_id"], 0.0),
         })
     return rows
 
@@ -126,6 +156,8 @@ def summarise(nodes: list[dict], build: Measured) -> dict:
     cate = next((n["execution_time"] for n in nodes if n["unique_id"] == CATE_SCORES), None)
     downstream = sum(n["execution_time"] for n in models if n["downstream_of_cate_scores"])
     total = sum(n["execution_time"] for n in models)
+    cate_cpu = next((n["cpu_seconds"] for n in nodes if n["unique_id"] == CATE_SCORES), None)
+    downstream_cpu = sum(n["cpu_seconds"] for n in models if n["downstream_of_cate_scores"])
     return {
         "dbt_build_wall_seconds": build.wall_seconds,
         "dbt_build_cpu_seconds": build.cpu_seconds,
@@ -138,6 +170,9 @@ def summarise(nodes: list[dict], build: Measured) -> dict:
         "cate_scores_share_of_models": cate / total if cate and total else None,
         "downstream_of_cate_scores_seconds": downstream,
         "downstream_to_cate_scores_ratio": downstream / cate if cate else None,
+        "cate_scores_cpu_seconds": cate_cpu,
+        "downstream_of_cate_scores_cpu_seconds": downstream_cpu,
+        "downstream_to_cate_scores_cpu_ratio": downstream_cpu / cate_cpu if cate_cpu else None,
         "nodes_failed": [n["name"] for n in nodes if n["status"] not in ("success", "pass", "warn")],
     }
 
@@ -163,16 +198,19 @@ def markdown(result: dict) -> str:
         f"({(s['cate_scores_share_of_models'] or 0):.0%}) |",
         f"| everything downstream of hte_cate_scores (× its time) | {s['downstream_of_cate_scores_seconds']:.0f} s "
         f"({(s['downstream_to_cate_scores_ratio'] or 0):.2f}×) |",
+        f"| the same in CPU seconds of the dbt process (robust to other load) | {s['cate_scores_cpu_seconds'] or 0:.0f} s "
+        f"vs {s['downstream_of_cate_scores_cpu_seconds']:.0f} s ({(s['downstream_to_cate_scores_cpu_ratio'] or 0):.2f}×) |",
         f"| build status | {'passed' if result['returncode'] == 0 else 'FAILED: ' + ', '.join(s['nodes_failed'])} |",
         "",
-        "| model | language | downstream of hte_cate_scores | execution s | peak RSS while it ran, GiB |",
-        "|---|---|---|---:|---:|",
+        "| model | language | downstream of hte_cate_scores | execution s | CPU s | peak RSS while it ran, GiB |",
+        "|---|---|---|---:|---:|---:|",
     ]
     models = [n for n in result["nodes"] if n["resource_type"] == "model"]
     for node in sorted(models, key=lambda n: -n["execution_time"])[:25]:
         rss = node["peak_rss_sampled_bytes"]
         lines.append(f"| {node['name']} | {node['language']} | {'yes' if node['downstream_of_cate_scores'] else ''} "
-                     f"| {node['execution_time']:.1f} | {'' if rss is None else f'{rss / gib:.2f}'} |")
+                     f"| {node['execution_time']:.1f} | {node['cpu_seconds']:.1f} "
+                     f"| {'' if rss is None else f'{rss / gib:.2f}'} |")
     return "\n".join(lines) + "\n"
 
 
