@@ -301,3 +301,10 @@ def check_memory(model: str, what: str, rows: int, bytes_per_row: float, budget:
             f"dbt_hte {model}: {what} has {rows:,} rows; holding them needs about {needed / gib:.1f} GiB, more than "
             f"this model's memory budget of {budget / gib:.1f} GiB (var hte_python_memory_budget_gb; default a "
             f"quarter of the machine's memory, since dbt runs two Python models at once). {advice}")
+
+
+def existing_table(session, name) -> object:
+    """A table the model itself wrote on an earlier run (``dbt.this`` of an incremental model), as a relation of
+    the session's warehouse: DuckDB, Spark and Snowpark sessions all answer ``sql``, so no dialect is written
+    here; filter it with ``filtered`` and read it with ``fetch``."""
+    return session.sql(f"select * from {name}")

@@ -238,3 +238,15 @@ def history_table(run_date, run_at, units_table, previous_runs: pd.DataFrame | N
                             pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]), experiments.head(0),
                             segment_columns, alpha)
     return pd.concat(frames, ignore_index=True)
+
+
+def previous_runs(history, run_date) -> pd.DataFrame:
+    """The latest ``run`` row per experiment dated before ``run_date`` in the existing history (a relation or a
+    frame): the reference of the population stability index. Only the run rows are read (one per date and
+    experiment), so the choice of the latest is made in pandas, with no window function to translate."""
+    runs = io.fetch(history, None, row_type=ROW_RUN)
+    if runs.empty:
+        return runs
+    earlier = runs[pd.to_datetime(runs["run_date"]) < pd.Timestamp(run_date).normalize()]
+    latest = earlier.sort_values("run_date").groupby("experiment_id", sort=True).tail(1)
+    return latest.reset_index(drop=True)

@@ -5,7 +5,8 @@ Settings: python_models/targeting.yml (var hte_run_date overrides the run date).
 
 from datetime import datetime, timezone
 
-from hte_engine.targeting_history import ROW_RUN, history_table
+from hte_engine.io import existing_table
+from hte_engine.targeting_history import history_table, previous_runs
 
 
 def model(dbt, session):
@@ -20,11 +21,7 @@ def model(dbt, session):
     previous = None
     if dbt.is_incremental:
         # The latest earlier run per experiment: the reference for the population stability index.
-        previous = session.execute(f"""
-            select * from {dbt.this}
-            where row_type = '{ROW_RUN}' and run_date < cast('{run_date}' as date)
-            qualify row_number() over (partition by experiment_id order by run_date desc) = 1
-        """).df()
+        previous = previous_runs(existing_table(session, dbt.this), run_date)
     return history_table(
         run_date, run_at,
         dbt.ref("hte_targeting_units"),

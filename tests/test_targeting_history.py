@@ -161,3 +161,18 @@ def test_history_model_is_idempotent_per_date_and_appends_new_dates(demo_build, 
         leftovers = con.execute("select table_name from information_schema.tables "
                                 "where table_name like '%dbt_tmp%'").fetchall()
     assert leftovers == []
+
+
+def test_previous_runs_are_the_latest_run_rows_before_the_run_date_per_experiment():
+    from hte_engine.targeting_history import previous_runs
+
+    history = pd.DataFrame({
+        "run_date": pd.to_datetime(["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-01", "2026-01-08",
+                                    "2026-01-01"]),
+        "experiment_id": ["a", "a", "a", "b", "b", "a"],
+        "row_type": [ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, "segment_week"],
+        "psi": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    })
+    got = previous_runs(history, "2026-01-15")
+    assert list(zip(got["experiment_id"], got["psi"])) == [("a", 2.0), ("b", 5.0)]
+    assert previous_runs(history, "2026-01-01").empty
