@@ -129,26 +129,13 @@ def raw_curve(score, y, treated, weight=None, groups: ScoreGroups | None = None)
         raise ValueError(
             f"Score, outcome and treatment must have one value per unit; got {groups.n_units}, {y.size}, {t.size}."
         )
-    if groups.starts.size == groups.n_units:
-        return _untied_raw_curve(groups, y[groups.order], t[groups.order], w[groups.order])
-    wt, wc = w * t, w * (1.0 - t)
-
-    def cumulated(values):
-        return np.r_[0.0, np.cumsum(groups.group_sums(values))]
-
-    return RawCurve(
-        score=np.r_[np.inf, groups.scores],
-        n_treated=cumulated(wt),
-        n_control=cumulated(wc),
-        sum_treated=cumulated(wt * y),
-        sum_control=cumulated(wc * y),
-    )
+    return _sorted_raw_curve(groups, y[groups.order], t[groups.order], w[groups.order])
 
 
-def _untied_raw_curve(groups: ScoreGroups, y_sorted, t_sorted, w_sorted) -> RawCurve:
-    """``raw_curve`` from arrays already in score order: the same products, group sums and cumulative sums in
-    the same order (so the same bits), with one gather of the weights instead of four. (Named for its first
-    use; tie groups are summed as ``group_sums`` sums them.)"""
+def _sorted_raw_curve(groups: ScoreGroups, y_sorted, t_sorted, w_sorted) -> RawCurve:
+    """``raw_curve`` from arrays already in score order. Products are elementwise, so multiplying the sorted
+    arrays gives the same bits as sorting the products; a bootstrap replicate then gathers its weights once per
+    score instead of once per sum."""
     wt, wc = w_sorted * t_sorted, w_sorted * (1.0 - t_sorted)
     untied = groups.starts.size == groups.n_units
 
@@ -268,7 +255,7 @@ class RankingEvaluator:
         """The raw curve under ``weight``; ``sorted_weight`` (``weight`` already in score order, from
         ``sorted_weights``) saves the gather when a bootstrap replicate also needs the TOC of the same score."""
         if sorted_weight is not None:
-            return _untied_raw_curve(self.groups, *self._sorted_outcomes(), sorted_weight)
+            return _sorted_raw_curve(self.groups, *self._sorted_outcomes(), sorted_weight)
         return raw_curve(None, self.y, self.treated, weight, groups=self.groups)
 
     def sorted_weights(self, weight):
