@@ -4,15 +4,30 @@
     The rest's statistics are the overall statistics minus the segment's (they are summable). The segment and
     the rest are disjoint sets of units, so their lifts are independent and se² = se_segment² + se_rest².
     The family, the adjustment method and the verdict rules are those of hte_segment_lifts; a difference is
-    'too_small' when the smaller arm of either side is under hte_min_segment_size. -#}
+    'too_small' when the smaller arm of either side is under hte_min_segment_size.
+
+    As in hte_segment_lifts, `difference_ci_low_adj` / `_high_adj` are drawn at the level the multiple-testing
+    method gives each test (macro hte_adjusted_level), so they agree with the verdict, and `practical_verdict`
+    compares the difference with the metric's minimum effect worth acting on. A relative threshold
+    (min_effect_relative) is turned into the metric's units with the experiment's overall control mean: a
+    difference of lifts has no control mean of its own. -#}
 {%- set alpha = hte_config_alpha() -%}
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
+{%- set alpha_literal = hte_double_literal(alpha) -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
-    {{ hte_interval_params(alpha) }}
+    select
+        fixed_params.*,
+        -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
+        {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
+    from ({{ hte_interval_params(alpha) }}) as fixed_params
+),
+
+thresholds as (
+    {{ hte_practical_thresholds_relation() }}
 ),
 
 treatment_arms as (
@@ -108,6 +123,7 @@ tested as (
         e.*,
         prm.alpha,
         prm.z_critical,
+        prm.z_tost,
         case
             when least(n_segment_treatment, n_segment_control, n_rest_treatment, n_rest_control) < {{ min_size }} then true
             else false
@@ -131,8 +147,44 @@ adjusted as (
 family_sizes as (
     select
         experiment_id, metric, dimension, segment, arm, p_value_adj,
-        count(*) over (partition by {{ family | join(', ') }}) as family_size
+        count(*) over (partition by {{ family | join(', ') }}) as family_size,
+        -- R, the family's rejections: the Benjamini-Yekutieli interval level is R alpha / m
+        sum(case when p_value_adj < alpha then 1 else 0 end) over (partition by {{ family | join(', ') }}) as family_rejections
     from adjusted
+),
+
+-- the level of each tested difference's adjusted interval
+adjusted_levels as (
+    select
+        t.*,
+        f.p_value_adj,
+        f.family_size,
+        f.family_rejections,
+        case when f.family_size is not null then {{ hte_adjusted_level(method, 't.alpha', 'f.family_size', 'f.family_rejections') }} end as alpha_adjusted,
+        case when f.family_size is not null then 1.0e0 - ({{ hte_adjusted_level(method, 't.alpha', 'f.family_size', 'f.family_rejections') }}) / 2.0e0 end as adjusted_quantile_p
+    from tested t
+    left join family_sizes f
+        on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
+        and f.segment = t.segment and f.arm = t.arm
+),
+
+adjusted_critical as (
+    {{ hte_normal_quantile_column('adjusted_levels', 'adjusted_quantile_p', 'z_critical_adj') }}
+),
+
+-- the threshold in the metric's units: a relative one times the experiment's overall control mean
+adjusted_intervals as (
+    select
+        a.*,
+        case when a.difference_se > 0 then a.difference - a.z_critical_adj * a.difference_se end as difference_ci_low_adj,
+        case when a.difference_se > 0 then a.difference + a.z_critical_adj * a.difference_se end as difference_ci_high_adj,
+        coalesce(th.min_effect, th.min_effect_relative * abs(o.sum_y / o.n)) as practical_threshold,
+        case when a.is_too_small or a.p_value is null then false else true end as is_tested
+    from adjusted_critical a
+    left join thresholds th
+        on th.metric = a.metric
+    left join overall o
+        on o.experiment_id = a.experiment_id and o.metric = a.metric and o.arm = a.control_arm and o.n > 0
 )
 
 select
@@ -153,21 +205,29 @@ select
     case when t.difference_se > 0 then t.difference - t.z_critical * t.difference_se end as difference_ci_low,
     case when t.difference_se > 0 then t.difference + t.z_critical * t.difference_se end as difference_ci_high,
     t.p_value,
-    f.p_value_adj,
+    t.p_value_adj,
     case
         when t.is_too_small then 'too_small'
         when t.p_value is null then 'not_estimable'
-        when f.p_value_adj < t.alpha and t.difference > 0 then 'positive'
-        when f.p_value_adj < t.alpha and t.difference < 0 then 'negative'
+        when t.p_value_adj < t.alpha and t.difference > 0 then 'positive'
+        when t.p_value_adj < t.alpha and t.difference < 0 then 'negative'
         else 'inconclusive'
     end as verdict,
     t.lift_segment_se,
     t.lift_rest_se,
     t.is_too_small,
-    f.family_size,
+    t.family_size,
     t.alpha,
-    t.z_critical
-from tested t
-left join family_sizes f
-    on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
-    and f.segment = t.segment and f.arm = t.arm
+    t.z_critical,
+    t.family_rejections,
+    t.alpha_adjusted,
+    t.z_critical_adj,
+    t.difference_ci_low_adj,
+    t.difference_ci_high_adj,
+    t.practical_threshold,
+    case
+        when t.is_tested and t.practical_threshold is not null
+            then {{ hte_equivalence_p_value('t.difference', 't.difference_se', 't.practical_threshold') }}
+    end as p_value_equivalence,
+    {{ hte_practical_verdict('t.difference', 't.difference_se', 't.practical_threshold', 't.difference_ci_low_adj', 't.difference_ci_high_adj', 't.z_tost', 't.is_tested') }} as practical_verdict
+from adjusted_intervals t

@@ -10,20 +10,33 @@
     Beside the fixed-horizon interval (valid at one pre-planned look), every lift has an always-valid confidence
     sequence and sequential p-value (macros/stats/confidence_sequence.sql), safe to look at after every scheduled
     build; the sequential p-values are adjusted over the same families. var hte_verdict_basis picks which of the
-    two verdicts fills `verdict`; verdict_fixed and verdict_sequential are always both there. -#}
+    two verdicts fills `verdict`; verdict_fixed and verdict_sequential are always both there.
+
+    Adjusted intervals (`_adj`) are drawn at the level the multiple-testing method gives each test of the family
+    (macro hte_adjusted_level), so that a fixed-horizon verdict and its adjusted interval agree: the verdict is
+    inconclusive whenever the adjusted interval crosses zero. The practical verdict compares the adjusted interval
+    with the metric's optional minimum effect worth acting on (min_effect / min_effect_relative in var
+    hte_metrics), and calls a lift negligible by an equivalence test (macros/marts/hte_practical.sql). -#}
 {%- set alpha = hte_config_alpha() -%}
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
 {%- set tuning_n = hte_config_sequential_tuning_n() -%}
 {%- set verdict_basis = hte_config_verdict_basis() -%}
+{%- set alpha_literal = hte_double_literal(alpha) -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
     select
         fixed_params.*,
-        {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2
+        {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2,
+        -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
+        {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
     from ({{ hte_interval_params(alpha) }}) as fixed_params
+),
+
+thresholds as (
+    {{ hte_practical_thresholds_relation() }}
 ),
 
 treatment_arms as (
@@ -129,7 +142,8 @@ tested as (
         {{ hte_cs_p_value('lift_abs', 'lift_abs_se', 'n_t + n_c', 'prm.cs_rho2') }} as p_value_sequential,
         {{ hte_cs_radius('lift_cuped_se', 'n_t + n_c', 'prm.cs_rho2', 'prm.alpha') }} as lift_cuped_cs_radius,
         {{ hte_cs_p_value('lift_cuped', 'lift_cuped_se', 'n_t + n_c', 'prm.cs_rho2') }} as lift_cuped_p_value_sequential,
-        prm.cs_rho2
+        prm.cs_rho2,
+        prm.z_tost
     from estimates e
     cross join params prm
 ),
@@ -164,7 +178,9 @@ adjusted_sequential as (
 family_sizes as (
     select
         experiment_id, metric, dimension, segment, arm, p_value_adj,
-        count(*) over (partition by {{ family | join(', ') }}) as family_size
+        count(*) over (partition by {{ family | join(', ') }}) as family_size,
+        -- R, the family's rejections: the Benjamini-Yekutieli interval level is R alpha / m
+        sum(case when p_value_adj < alpha then 1 else 0 end) over (partition by {{ family | join(', ') }}) as family_rejections
     from adjusted
 ),
 
@@ -173,6 +189,11 @@ combined as (
         t.*,
         case when t.dimension = 'overall' then t.p_value else f.p_value_adj end as p_value_adj,
         case when t.dimension = 'overall' and t.p_value is not null then 1 else f.family_size end as family_size,
+        case
+            when t.dimension = 'overall' and t.p_value is not null
+                then case when t.p_value < t.alpha then 1 else 0 end
+            else f.family_rejections
+        end as family_rejections,
         case when t.dimension = 'overall' then t.p_value_sequential else q.p_value_sequential_adj end as p_value_sequential_adj
     from tested t
     left join family_sizes f
@@ -201,6 +222,56 @@ verdicts as (
             else 'inconclusive'
         end as verdict_sequential
     from combined c
+),
+
+-- the level of each tested lift's adjusted interval; the overall row is a family of one (its level is alpha)
+adjusted_levels as (
+    select
+        v.*,
+        case
+            when is_too_small or p_value is null or family_size is null then null
+            else {{ hte_adjusted_level(method, 'alpha', 'family_size', 'family_rejections') }}
+        end as alpha_adjusted,
+        case
+            when is_too_small or p_value is null or family_size is null then null
+            else 1.0e0 - ({{ hte_adjusted_level(method, 'alpha', 'family_size', 'family_rejections') }}) / 2.0e0
+        end as adjusted_quantile_p
+    from verdicts v
+),
+
+adjusted_critical as (
+    {{ hte_normal_quantile_column('adjusted_levels', 'adjusted_quantile_p', 'z_critical_adj') }}
+),
+
+adjusted_intervals as (
+    select
+        a.*,
+        th.min_effect,
+        th.min_effect_relative,
+        case when lift_abs_se > 0 then lift_abs - z_critical_adj * lift_abs_se end as lift_abs_ci_low_adj,
+        case when lift_abs_se > 0 then lift_abs + z_critical_adj * lift_abs_se end as lift_abs_ci_high_adj,
+        case when lift_rel_se > 0 then lift_rel - z_critical_adj * lift_rel_se end as lift_rel_ci_low_adj,
+        case when lift_rel_se > 0 then lift_rel + z_critical_adj * lift_rel_se end as lift_rel_ci_high_adj,
+        case when is_too_small or p_value is null then false else true end as is_tested
+    from adjusted_critical a
+    left join thresholds th
+        on th.metric = a.metric
+),
+
+practical as (
+    select
+        i.*,
+        -- a metric has an absolute or a relative threshold, never both (hte_config_practical_thresholds)
+        coalesce(
+            {{ hte_practical_verdict('lift_abs', 'lift_abs_se', 'min_effect', 'lift_abs_ci_low_adj', 'lift_abs_ci_high_adj', 'z_tost', 'is_tested') }},
+            {{ hte_practical_verdict('lift_rel', 'lift_rel_se', 'min_effect_relative', 'lift_rel_ci_low_adj', 'lift_rel_ci_high_adj', 'z_tost', 'is_tested') }}
+        ) as practical_verdict,
+        case
+            when not is_tested then null
+            when min_effect is not null then {{ hte_equivalence_p_value('lift_abs', 'lift_abs_se', 'min_effect') }}
+            else {{ hte_equivalence_p_value('lift_rel', 'lift_rel_se', 'min_effect_relative') }}
+        end as p_value_equivalence
+    from adjusted_intervals i
 )
 
 select
@@ -260,5 +331,16 @@ select
     verdict_sequential,
     '{{ verdict_basis }}' as verdict_basis,
     {{ hte_double_literal(tuning_n) }} as sequential_tuning_n,
-    sqrt(cs_rho2) as sequential_rho
-from verdicts
+    sqrt(cs_rho2) as sequential_rho,
+    family_rejections,
+    alpha_adjusted,
+    z_critical_adj,
+    lift_abs_ci_low_adj,
+    lift_abs_ci_high_adj,
+    lift_rel_ci_low_adj,
+    lift_rel_ci_high_adj,
+    min_effect,
+    min_effect_relative,
+    p_value_equivalence,
+    practical_verdict
+from practical
