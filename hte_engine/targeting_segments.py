@@ -18,6 +18,12 @@ Decision, with intervals at level alpha, Bonferroni-adjusted over the segments o
 - ``hold`` (risk) when the guardrail lift is above the risk limit;
 - ``treat`` when the whole net-value interval is above break-even;
 - ``hold`` when the whole interval is below break-even;
+- ``hold`` when the lift is negligible: the target metric has a minimum effect worth acting on (``min_effect`` /
+  ``min_effect_relative`` in var hte_metrics) and ``practical_verdict`` of ``hte_segment_lifts`` is ``negligible``
+  (an equivalence test puts the lift within the threshold). The user has said effects that small are not worth
+  acting on, so a segment does not get its own treatment for one, even when the lift is significant and the net
+  value interval is above break-even; nor would more data change that (not ``need more data``). The guardrail and
+  size rules above come first. Rows without the column (value lifts from a per-unit benefit column) skip the rule;
 - ``hold`` when the interval crosses break-even but the lift itself is indistinguishable from zero and treating
   with no effect would lose money: there is no evidence the treatment does anything here, and the burden of proof
   is on spending (a high-margin segment with no detectable lift has a wide net-value interval from the margin
@@ -43,6 +49,7 @@ REASON_LOSES = "loses money across the whole interval"
 REASON_NO_EFFECT = "no detectable lift; with no effect treating only costs"
 REASON_CROSSES = "net value interval crosses break-even"
 REASON_NOT_ESTIMABLE = "lift not estimable"
+REASON_NEGLIGIBLE = "lift negligible: within the metric's minimum effect worth acting on (equivalence test)"
 
 
 def segment_value_lifts(
@@ -175,16 +182,18 @@ def segment_decisions(
         over_risk = risk_lift > economics.risk_limit
     # Net value if the treatment did nothing on the target metric: only the costs (and the risk) remain.
     at_zero_lift = -cost - risk
+    # The equivalence verdict of hte_segment_lifts (null when the metric has no threshold): a negligible lift is not
+    # worth a segment-specific decision. Losing money is the stronger reason, so it is checked first.
+    negligible = np.zeros(len(base), dtype=bool)
+    if "practical_verdict" in base:
+        negligible = (base["practical_verdict"] == "negligible").fillna(False).to_numpy(dtype=bool)
 
-    decision = np.select(
-        [too_small, not_estimable, over_risk, low > 0, high < 0,
-         (lift_low <= 0) & (lift_high >= 0) & (at_zero_lift <= 0)],
-        ["need more data", "need more data", "hold", "treat", "hold", "hold"], default="need more data")
-    reason = np.select(
-        [too_small, not_estimable, over_risk, low > 0, high < 0,
-         (lift_low <= 0) & (lift_high >= 0) & (at_zero_lift <= 0)],
-        [REASON_SMALL, REASON_NOT_ESTIMABLE, REASON_RISK, "", REASON_LOSES, REASON_NO_EFFECT],
-        default=REASON_CROSSES)
+    conditions = [too_small, not_estimable, over_risk, high < 0, negligible, low > 0,
+                  (lift_low <= 0) & (lift_high >= 0) & (at_zero_lift <= 0)]
+    decision = np.select(conditions, ["need more data", "need more data", "hold", "hold", "hold", "treat", "hold"],
+                         default="need more data")
+    reason = np.select(conditions, [REASON_SMALL, REASON_NOT_ESTIMABLE, REASON_RISK, REASON_LOSES, REASON_NEGLIGIBLE,
+                                    "", REASON_NO_EFFECT], default=REASON_CROSSES)
 
     out = base[["experiment_id", "dimension", "segment", "arm", "control_arm", "n_treatment", "n_control"]].copy()
     out.insert(1, "metric", economics.target_metric)

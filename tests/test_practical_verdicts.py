@@ -242,3 +242,31 @@ def test_bad_threshold_fails_with_a_message(tmp_path, spec, message):
     result = run_dbt(["compile", "--select", "hte_segment_lifts"], tmp_path, vars={"hte_metrics": metrics})
     assert not result.ok
     assert message in result.output and "purchase" in result.output
+
+
+def test_column_quantile_macro_matches_scipy_to_1e_12_relative(tmp_path):
+    """hte_normal_quantile_column (per-row p, no correlated subquery) against scipy.stats.norm.ppf over the range
+    the scalar macro promises, and null outside (0, 1); the input columns come through unchanged."""
+    import duckdb
+    from test_sql_macros import _write_project
+
+    sql = "{{ hte_normal_quantile_column('probs', 'p', 'q') }}"
+    project = _write_project(tmp_path / "project", {"quantile_column": sql})
+    result = run_dbt(["compile"], tmp_path, project_dir=project, timeout=300)
+    assert result.ok, result.output[-4000:]
+    compiled = (tmp_path / "target" / "compiled" / "dbt_hte" / "analyses" / "quantile_column.sql").read_text()
+    lower = np.logspace(-300, np.log10(0.5), 3_001)
+    upper = 1 - np.logspace(-16, np.log10(0.5), 1_501)
+    p = np.concatenate([lower, upper, [0.025, 0.975, 1 - 0.05 / 40, 0.5]])
+    with duckdb.connect() as con:
+        con.register("frame", pd.DataFrame({"id": np.arange(len(p)), "p": p}))
+        con.execute("create table probs as select * from frame union all select -1, 0.0 union all select -2, 1.0 "
+                    "union all select -3, null")
+        got = con.execute(f"select id, p, q from ({compiled}) order by id").df()
+    inside = got[got["id"] >= 0]
+    expected = stats.norm.ppf(inside["p"])
+    centre = inside["p"] == 0.5
+    assert (inside.loc[centre, "q"] == 0).all()
+    rel = np.abs(inside.loc[~centre, "q"] - expected[~centre]) / np.abs(expected[~centre])
+    assert rel.max() < 1e-12
+    assert got.loc[got["id"] < 0, "q"].isna().all()
