@@ -1,0 +1,99 @@
+{#- Sufficient statistics of overlapping experiments: per ordered pair of experiments (experiment_id, whose lift and
+    outcomes these are; other_experiment_id, the experiment it is crossed with) × metric of experiment_id × arm ×
+    other arm, the units assigned in both experiments and n, Σy, Σy² of experiment_id's outcome over them.
+    hte_experiment_interactions computes every lift, interaction and test from these cells.
+
+    A pair is analysed when its experiments share units and their assignment periods ([first, last assigned_at]
+    of each experiment) overlap: two experiments that ran one after the other on the same units are a question of
+    carry-over, not of interaction, and are left out. Only units assigned in both experiments count: a unit of
+    experiment_id that was never in the other experiment has no arm there and says nothing about the interaction.
+
+    Both orders of a pair are rows: each experiment's outcome rows are its own (hte_outcomes is per experiment ×
+    unit × metric), so the lift of A within B's arms and the lift of B within A's arms are measured on different
+    outcome rows and are two comparisons. A unit without an outcome row for a metric of experiment_id counts as 0,
+    as everywhere in the package; an experiment's metrics are the ones hte_segment_stats holds for it.
+
+    Reads the staging views, after int_hte_raw_cells has passed the input rules checked on the join (one outcome
+    row per unit × metric among them): the ref to hte_segment_stats orders this model after them, so a duplicate
+    outcome row can never be summed twice here. -#}
+
+with periods as (
+    select
+        experiment_id,
+        min(assigned_at) as period_start,
+        max(assigned_at) as period_end
+    from {{ ref('stg_hte_assignments') }}
+    group by experiment_id
+),
+
+-- ordered pairs of distinct experiments whose assignment periods overlap (closed intervals: touching counts)
+pairs as (
+    select
+        p.experiment_id,
+        q.experiment_id as other_experiment_id,
+        case when p.period_start > q.period_start then p.period_start else q.period_start end as overlap_start,
+        case when p.period_end < q.period_end then p.period_end else q.period_end end as overlap_end
+    from periods p
+    join periods q
+        on q.experiment_id <> p.experiment_id
+        and p.period_start <= q.period_end
+        and q.period_start <= p.period_end
+),
+
+-- metrics of each experiment (the overall rows of hte_segment_stats: one per experiment × metric × arm)
+experiment_metrics as (
+    select distinct experiment_id, metric
+    from {{ ref('hte_segment_stats') }}
+    where dimension = 'overall'
+),
+
+-- one row per unit assigned in both experiments of a pair (staging guarantees one assignment per experiment × unit)
+shared_units as (
+    select
+        p.experiment_id,
+        p.other_experiment_id,
+        p.overlap_start,
+        p.overlap_end,
+        a.unit_id,
+        a.arm,
+        b.arm as other_arm
+    from pairs p
+    join {{ ref('stg_hte_assignments') }} a
+        on a.experiment_id = p.experiment_id
+    join {{ ref('stg_hte_assignments') }} b
+        on b.experiment_id = p.other_experiment_id
+        and b.unit_id = a.unit_id
+),
+
+unit_outcomes as (
+    select
+        u.experiment_id,
+        u.other_experiment_id,
+        u.overlap_start,
+        u.overlap_end,
+        m.metric,
+        u.arm,
+        u.other_arm,
+        coalesce(o.value, 0.0e0) as y
+    from shared_units u
+    join experiment_metrics m
+        on m.experiment_id = u.experiment_id
+    left join {{ ref('stg_hte_outcomes') }} o
+        on o.experiment_id = u.experiment_id
+        and o.unit_id = u.unit_id
+        and o.metric = m.metric
+)
+
+select
+    experiment_id,
+    other_experiment_id,
+    metric,
+    arm,
+    other_arm,
+    cast(count(*) as {{ dbt.type_bigint() }}) as n,
+    cast(sum(y) as {{ hte_double() }}) as sum_y,
+    cast(sum(y * y) as {{ hte_double() }}) as sum_y2,
+    cast(overlap_start as {{ dbt.type_timestamp() }}) as overlap_start,
+    cast(overlap_end as {{ dbt.type_timestamp() }}) as overlap_end
+from unit_outcomes
+group by experiment_id, other_experiment_id, metric, arm, other_arm, overlap_start, overlap_end
