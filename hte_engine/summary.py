@@ -3,6 +3,11 @@
 Per experiment × metric × treatment arm: the overall effect with its interval, then the most and the least
 responsive segments among those large enough to be tested, and any guardrail alert. It reads only the output
 tables, so it shows exactly what a BI tool would.
+
+Each segment's interval is the one that matches its verdict: the multiplicity-adjusted interval
+(`lift_abs_ci_low_adj` / `_high_adj`) where the table has it, so an `inconclusive` segment never shows an interval
+that excludes zero. Binary metrics are in percentage points. Where the metric has a minimum effect worth acting on,
+the practical verdict follows the statistical one.
 """
 
 from __future__ import annotations
@@ -15,10 +20,33 @@ import pandas as pd
 TOP = 3
 
 
-def _format_lift(row: pd.Series, kind: str) -> str:
+def _interval(row: pd.Series) -> tuple[float, float, bool]:
+    """The interval that matches the fixed-horizon verdict: adjusted when the table has it, else the plain one."""
+    low, high = row.get("lift_abs_ci_low_adj"), row.get("lift_abs_ci_high_adj")
+    if low is not None and high is not None and pd.notna(low) and pd.notna(high):
+        return float(low), float(high), True
+    return float(row.lift_abs_ci_low), float(row.lift_abs_ci_high), False
+
+
+def _format_lift(row: pd.Series, kind: str, mark_adjusted: bool = False) -> str:
     scale, unit = (100.0, " pp") if kind == "binary" else (1.0, "")
-    return (f"{row.lift_abs * scale:+.2f}{unit} [{row.lift_abs_ci_low * scale:+.2f}, "
-            f"{row.lift_abs_ci_high * scale:+.2f}]")
+    low, high, adjusted = _interval(row)
+    note = " adj." if adjusted and mark_adjusted else ""
+    return f"{row.lift_abs * scale:+.2f}{unit} [{low * scale:+.2f}, {high * scale:+.2f}]{note}"
+
+
+def _verdicts(row: pd.Series) -> str:
+    """The verdict the interval matches (verdict_fixed when `verdict` comes from the confidence sequence), then the
+    sequential one if it is the basis, then the practical verdict where a threshold is set."""
+    parts = []
+    if row.get("verdict_basis") == "sequential" and "verdict_fixed" in row:
+        parts += [str(row.get("verdict_fixed")), f"sequential: {row.verdict}"]
+    else:
+        parts.append(str(row.verdict))
+    practical = row.get("practical_verdict")
+    if practical is not None and pd.notna(practical):
+        parts.append(f"practically {str(practical).replace('_', ' ')}")
+    return "; ".join(parts)
 
 
 def _metric_kind(lifts: pd.DataFrame) -> dict[str, str]:
@@ -37,7 +65,7 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
         overall = rows[rows.dimension == "overall"].iloc[0]
         kind = kinds[metric]
         lines.append(f"{experiment} · {metric} · {arm} vs {overall.control_arm}")
-        lines.append(f"  overall effect   {_format_lift(overall, kind)}  ({overall.verdict}, "
+        lines.append(f"  overall effect   {_format_lift(overall, kind)}  ({_verdicts(overall)}, "
                      f"n = {int(overall.n_treatment):,} vs {int(overall.n_control):,})")
         segments = rows[(rows.dimension != "overall") & (rows.verdict != "too_small")
                         & rows.lift_abs.notna()].sort_values("lift_abs", ascending=False)
@@ -46,9 +74,14 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
         else:
             for label, picked in (("most responsive ", segments.head(TOP)),
                                   ("least responsive", segments.tail(TOP).iloc[::-1])):
-                for i, seg in enumerate(picked.itertuples()):
+                for i, seg in enumerate(picked.itertuples(index=False)):
+                    row = pd.Series(seg._asdict())
                     lines.append(f"  {label if i == 0 else ' ' * len(label)} {seg.dimension} = {seg.segment}: "
-                                 f"{_format_lift(pd.Series(seg._asdict()), kind)}  ({seg.verdict})")
+                                 f"{_format_lift(row, kind, mark_adjusted=True)}  ({_verdicts(row)})")
+        lines.append("")
+    if "lift_abs_ci_low_adj" in lifts:
+        lines.append("segment intervals marked adj. are adjusted for multiple testing like their verdicts "
+                     "(var hte_p_adjust); binary metrics in percentage points (pp)")
         lines.append("")
     if checks is not None and not checks.empty:
         alerts = checks[checks.status == "alert"]
