@@ -395,5 +395,5 @@ def test_calibrated_effects_come_from_the_experiments_deciles(built, targeting, 
     raw_effect = raw.str.extract(r'"coupon": ([-0-9.e+]+)')[0].astype(float).to_numpy()
     got = coupon["predicted_effects"].str.extract(r'"coupon": ([-0-9.e+]+)')[0].astype(float).to_numpy()
     np.testing.assert_allclose(got, calibrate(raw_effect), rtol=1e-8, atol=1e-9)
-    # Calibrated effects are bounded by what the experiment observed.
-    assert got.min() >= deciles["observed_lift"].min() - 1e-12 and got.max() <= deciles["observed_lift"].max() + 1e-12
+    # Calibrated effects are bounded by what the experiment observed (to the 10 digits the JSON column keeps).
+    assert got.min() >= deciles["observed_lift"].min() - 1e-9 and got.max() <= deciles["observed_lift"].max() + 1e-9
