@@ -58,6 +58,10 @@ def _metric_kind(lifts: pd.DataFrame) -> dict[str, str]:
     return kinds
 
 
+# The report reads metric kinds the same way (percentage points for binary metrics).
+metric_kinds = _metric_kind
+
+
 def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
     lines: list[str] = []
     kinds = _metric_kind(lifts)

@@ -313,3 +313,28 @@ def test_every_model_and_column_has_a_description(docs, demo_build):
             if not documented.get(column.lower(), "").strip():
                 undescribed.append(f"{node['name']}.{column}")
     assert undescribed == [], f"{len(undescribed)} without a description:\n" + "\n".join(undescribed)
+
+
+def test_segment_section_shows_the_interval_matching_the_verdict_in_points():
+    """Issue 14 items 6-7, issue 17: the adjusted interval beside the verdict, binary lifts in percentage points,
+    the practical verdict where a threshold is set (a synthetic table: no build needed)."""
+    import pandas as pd
+
+    from hte_engine.report import sections as report_sections
+
+    lifts = pd.DataFrame({
+        "experiment_id": "e", "metric": "m", "arm": "t", "control_arm": "c",
+        "dimension": ["overall", "band", "band"], "segment": ["all", "low", "high"],
+        "n_treatment": 2000, "n_control": 2000, "mean_treatment": [0.30, 0.32, 0.29],
+        "mean_control": [0.25, 0.26, 0.25], "lift_abs": [0.05, 0.06, 0.04],
+        "lift_abs_ci_low": [0.02, 0.004, 0.01], "lift_abs_ci_high": [0.08, 0.116, 0.07],
+        "lift_abs_ci_low_adj": [0.02, -0.01, 0.001], "lift_abs_ci_high_adj": [0.08, 0.13, 0.079],
+        "lift_rel": 0.2, "p_value": 0.01, "p_value_adj": [0.01, 0.08, 0.04],
+        "verdict": ["positive", "inconclusive", "positive"],
+        "practical_verdict": ["meaningful_positive", "uncertain", "uncertain"]})
+    tables = {name: None for name in report_sections.TABLES} | {"hte_segment_lifts": lifts}
+    block = report_sections.segments(tables, "e")
+    assert "[-1, 13]" in block and "[0.4, 11.6]" in block  # adjusted and unadjusted, in points
+    assert "6 pp" in block and "practical" in block and "uncertain" in block
+    overall_block = report_sections.overall(tables, "e")
+    assert "5 pp" in overall_block and "meaningful_positive" in overall_block

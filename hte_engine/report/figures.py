@@ -41,11 +41,17 @@ def to_img(fig, alt: str) -> str:
     return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str) -> str:
+def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, binary: bool = False) -> str:
     """One panel per dimension: segment lifts with their intervals, most responsive on top.
 
-    `lifts` holds hte_segment_lifts rows of one experiment × metric × arm (segment rows only).
+    `lifts` holds hte_segment_lifts rows of one experiment × metric × arm (segment rows only). The interval drawn
+    is the one that matches the verdict beside it: the multiplicity-adjusted one (`lift_abs_ci_low_adj`) when the
+    table has it, so a grey "inconclusive" bar always crosses zero. Binary metrics are drawn in percentage points.
     """
+    adjusted = {"lift_abs_ci_low_adj", "lift_abs_ci_high_adj"} <= set(lifts.columns)
+    low_col, high_col = ("lift_abs_ci_low_adj", "lift_abs_ci_high_adj") if adjusted else ("lift_abs_ci_low",
+                                                                                          "lift_abs_ci_high")
+    scale = 100.0 if binary else 1.0
     dimensions = sorted(lifts["dimension"].unique())
     heights = [max(len(lifts[lifts["dimension"] == d]), 1) for d in dimensions]
     fig, axes = plt.subplots(
@@ -58,12 +64,12 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str) -> 
         for yi, (_, row) in zip(y, rows.iterrows()):
             verdict = str(row["verdict"])
             color = VERDICT_COLORS.get(verdict, MUTED)
-            low, high = row["lift_abs_ci_low"], row["lift_abs_ci_high"]
+            low, high = row[low_col], row[high_col]
             if pd.notna(low) and pd.notna(high):
-                ax.plot([low, high], [yi, yi], color=color, linewidth=2.2, solid_capstyle="round")
+                ax.plot([low * scale, high * scale], [yi, yi], color=color, linewidth=2.2, solid_capstyle="round")
             if pd.notna(row["lift_abs"]):
                 hollow = verdict in ("too_small", "not_estimable")
-                ax.plot(row["lift_abs"], yi, "o", color=color, markersize=7,
+                ax.plot(row["lift_abs"] * scale, yi, "o", color=color, markersize=7,
                         markerfacecolor="white" if hollow else color)
         labels = [f"{plain(s)}  (n={_count(t)}/{_count(c)})" for s, t, c in
                   zip(rows["segment"], rows["n_treatment"], rows["n_control"])]
@@ -73,11 +79,13 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str) -> 
                         color=VERDICT_COLORS.get(str(verdict), MUTED))
         ax.axvline(0.0, color="#24292f", linewidth=0.8)
         if overall_lift is not None and np.isfinite(overall_lift):
-            ax.axvline(overall_lift, color=ACCENT, linestyle="--", linewidth=1)
+            ax.axvline(overall_lift * scale, color=ACCENT, linestyle="--", linewidth=1)
         ax.set_title(plain(dimension), loc="left", fontsize=10, fontweight="bold")
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.grid(axis="x", color="#eaeef2")
-    axes[-1, 0].set_xlabel("absolute lift (treatment − control), with interval; dashed: overall effect")
+    unit = " in percentage points" if binary else ""
+    which = "interval adjusted for multiple testing like the verdict" if adjusted else "interval"
+    axes[-1, 0].set_xlabel(f"absolute lift (treatment − control){unit}, with {which}; dashed: overall effect")
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     return to_img(fig, f"Forest plot of segment lifts: {title}")
 

@@ -41,6 +41,39 @@ TABLES = [
 NOT_A_VERDICT = {"inconclusive", "too_small", "not_estimable"}
 
 
+def _is_binary(rows: pd.DataFrame, metric: str) -> bool:
+    from hte_engine.summary import metric_kinds
+
+    of = rows[rows["metric"] == metric]
+    return not of.empty and metric_kinds(of).get(metric) == "binary"
+
+
+def _lift_columns(rows: pd.DataFrame, adjusted_interval: bool) -> list:
+    """Lift, interval(s) and practical verdict of hte_segment_lifts rows, in percentage points for binary metrics.
+
+    The adjusted interval is the one that matches the verdict (issue 14); the practical verdict is shown only when
+    some metric has a minimum effect worth acting on."""
+    binary = {m: _is_binary(rows, m) for m in rows["metric"].unique()}
+
+    def scaled(r, column):
+        value = r.get(column)
+        return value * 100.0 if binary[r["metric"]] and not is_missing(value) else value
+
+    def unit(r):
+        return " pp" if binary[r["metric"]] else ""
+
+    columns = [
+        ("lift", "num", lambda r: num(scaled(r, "lift_abs")) + unit(r)),
+        ("interval", "num", lambda r: interval(scaled(r, "lift_abs_ci_low"), scaled(r, "lift_abs_ci_high"))),
+    ]
+    if adjusted_interval and "lift_abs_ci_low_adj" in rows:
+        columns.append(("adjusted interval (matches the verdict)", "num",
+                        lambda r: interval(scaled(r, "lift_abs_ci_low_adj"), scaled(r, "lift_abs_ci_high_adj"))))
+    if "practical_verdict" in rows and rows["practical_verdict"].notna().any():
+        columns.append(("practical", "text", lambda r: badge(r.get("practical_verdict"))))
+    return columns
+
+
 def rows_of(tables: dict[str, pd.DataFrame | None], name: str, experiment_id: str) -> pd.DataFrame | None:
     frame = tables.get(name)
     if frame is None:
@@ -132,8 +165,7 @@ def overall(tables, experiment_id: str) -> str:
             ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
             ("mean control", "num", lambda r: num(r["mean_control"])),
             ("mean treatment", "num", lambda r: num(r["mean_treatment"])),
-            ("lift", "num", lambda r: num(r["lift_abs"])),
-            ("interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+            *_lift_columns(rows, adjusted_interval=False),
             ("relative lift", "num", lambda r: "–" if is_missing(r["lift_rel"]) else f"{100 * r['lift_rel']:+.1f}%"),
             ("CUPED lift", "num", lambda r: num(r.get("lift_cuped"))),
             ("p-value", "num", lambda r: pval(r["p_value"])),
@@ -146,7 +178,11 @@ def segments(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_segment_lifts", experiment_id)
     lead = ("Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
             "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
-            "too small or not estimable. The dashed line is the overall effect.")
+            "too small or not estimable. The dashed line is the overall effect. The plotted interval is adjusted for "
+            "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
+            "unadjusted one). Where a metric has a minimum effect worth acting on, the table's practical column says "
+            "whether the lift is meaningful, negligible (real or not, too small to act on) or uncertain. Binary "
+            "metrics are in percentage points (pp).")
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         segment_rows = group[group["dimension"] != "overall"]
@@ -154,13 +190,12 @@ def segments(tables, experiment_id: str) -> str:
             return no_rows("hte_segment_lifts", experiment_id, f"no segment rows for {metric} / {arm}")
         ate = group.loc[group["dimension"] == "overall", "lift_abs"]
         image = figures.forest_plot(segment_rows, float(ate.iloc[0]) if len(ate) else None,
-                                    f"{experiment_id}: {metric}, {arm}")
+                                    f"{experiment_id}: {metric}, {arm}", binary=_is_binary(group, metric))
         detail = table(segment_rows.sort_values(["dimension", "lift_abs"], ascending=[True, False]), [
             ("dimension", "text", text("dimension")),
             ("segment", "text", text("segment")),
             ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
-            ("lift", "num", lambda r: num(r["lift_abs"])),
-            ("interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+            *_lift_columns(segment_rows, adjusted_interval=True),
             ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
             ("verdict", "text", lambda r: badge(r["verdict"])),
         ], muted=lambda r: r["verdict"] in NOT_A_VERDICT)
