@@ -147,3 +147,15 @@ def test_decile_calibration_is_monotone_interpolated_and_never_extrapolates():
     np.testing.assert_allclose(calibrate(np.array([-1.0, 0.05, 0.25, 9.0])), [0.01, 0.025, 0.12, 0.2])
     tied = DecileCalibration.from_deciles(deciles.iloc[[2]])
     np.testing.assert_allclose(tied(np.array([0.0, 5.0])), [0.03, 0.03])
+
+
+def test_an_experiment_without_a_deployed_model_still_decides_every_unit_with_the_reason():
+    economics = Economics("exp", "control", "y", {"treatment": 0.2}, benefit_per_unit=1.0)
+    exp = ExperimentDeployment("exp", economics, Policy("threshold"), {}, "no deployed model for metric 'y' arm "
+                               "'treatment': every unit has the same outcome (0)", "")
+    config = PopulationSettings(settings(), None, "2026-04-01", holdout_share=0.1, exploration_share=0.0)
+    rows = _decide_locally(score_batch(_population(500), exp, config), exp, config, None)
+    policy = rows[rows["holdout_group"] == "policy"]
+    assert len(policy) and (policy["reason_code"] == "no_model").all() and (policy["decision"] == "hold").all()
+    assert policy["reason"].str.startswith("not scored: no deployed model for metric 'y'").all()
+    assert (rows.loc[rows["holdout_group"] == "holdout", "decision"] == "holdout").all()
