@@ -17,7 +17,7 @@ def model(dbt, session):
 
     cells = to_pandas(dbt.ref("hte_cell_stats"))
     experiments = to_pandas(dbt.ref("stg_hte_experiments"))
-    unit_rows = dbt.ref("int_hte_units")
+    unit_rows = dbt.ref("int_hte_model_units")
     clustered = experiments_with_clusters(unit_rows)
     features = None
     if settings.covariate_adjustment:

@@ -26,7 +26,7 @@ def model(dbt, session):
         run_date, run_at,
         dbt.ref("hte_targeting_units"),
         previous,
-        dbt.ref("int_hte_units"),
+        dbt.ref("int_hte_model_units"),
         dbt.ref("stg_hte_assignments"),
         dbt.ref("stg_hte_experiments"),
         list(meta.get("segment_columns") or []),

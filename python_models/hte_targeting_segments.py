@@ -12,7 +12,7 @@ def model(dbt, session):
     experiments = to_pandas(dbt.ref("stg_hte_experiments"))
     lifts = to_pandas(dbt.ref("hte_segment_lifts"))
     per_unit = any((extra or {}).get("benefit_column") for extra in (settings.economics or {}).values())
-    units = to_pandas(dbt.ref("int_hte_units")) if per_unit else None
+    units = to_pandas(dbt.ref("int_hte_model_units")) if per_unit else None
     features = to_pandas(dbt.ref("stg_hte_unit_features")) if per_unit else None
     # Only experiments that declare economics get decisions; the rest of the package does not need them.
     priced = experiments["experiment_id"].astype(str).isin(priced_experiment_ids(experiments))

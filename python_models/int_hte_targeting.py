@@ -13,7 +13,7 @@ def model(dbt, session):
         dbt.ref("stg_hte_experiments"),
         dbt.ref("hte_cate_scores"),
         dbt.ref("hte_learner_evaluation"),
-        dbt.ref("int_hte_units"),
+        dbt.ref("int_hte_model_units"),
         dbt.ref("stg_hte_assignments"),
         dbt.ref("stg_hte_unit_features"),
         settings,

@@ -14,7 +14,7 @@ def model(dbt, session):
     settings = UpliftSettings.from_meta(meta)
     return uplift_evaluation_table(
         dbt.ref("hte_cate_scores"),
-        dbt.ref("int_hte_units"),
+        dbt.ref("int_hte_model_units"),
         dbt.ref("stg_hte_unit_features"),
         dbt.ref("stg_hte_assignments"),
         dbt.ref("stg_hte_experiments"),
