@@ -33,9 +33,12 @@ from adapter_builds import (Dataset, EngineBuild, build_duckdb, build_postgres, 
                             run_postgres, run_spark, start_postgres, stop_postgres)
 from dbt_runner import DBT, REPO, SHARED_DATA
 from fixtures import valid_inputs
+from interaction_inputs import overlap_inputs
 
 RELATIVE_TOLERANCE = 1e-12
-DATASETS = ("demo", "hillstrom")
+# "overlap": experiments sharing units over overlapping periods (tests/interaction_inputs.py), so that
+# hte_experiment_interactions and its check are compared with rows in them (the demo and Hillstrom have none).
+DATASETS = ("demo", "hillstrom", "overlap")
 OTHER_ENGINES = ("postgres", "spark")
 # Every engine on every data set. (A Spark-only null p-value once came from joining chi-square results back on a
 # recomputed double; macros/stats/chi2.sql now joins on the row keys. The message below names a differing row.)
@@ -48,7 +51,8 @@ def adapter_datasets(tmp_path_factory):
         pytest.fail(f"The Hillstrom data are missing: expected {SHARED_DATA / 'hillstrom.csv'} "
                     "(set HTE_SHARED_DATA_DIR).")
     root = tmp_path_factory.mktemp("adapter_inputs")
-    return {"demo": demo_dataset(root / "demo"), "hillstrom": hillstrom_dataset(root / "hillstrom")}
+    return {"demo": demo_dataset(root / "demo"), "hillstrom": hillstrom_dataset(root / "hillstrom"),
+            "overlap": fixture_dataset(root / "overlap", "overlap", overlap_inputs(n_units=4000))}
 
 
 @pytest.fixture(scope="session")
@@ -177,8 +181,11 @@ def compare_tables(reference: pd.DataFrame, other: pd.DataFrame) -> list[str]:
 def test_sql_outputs_match_duckdb(engine_builds, engine, dataset):
     reference, other = engine_builds["duckdb", dataset], engine_builds[engine, dataset]
     assert sorted(other.tables) == sorted(reference.tables), "the engines built different models"
-    marts = {"hte_segment_lifts", "hte_segment_differences", "hte_checks", "hte_dimension_tests"}
+    marts = {"hte_segment_lifts", "hte_segment_differences", "hte_checks", "hte_dimension_tests",
+             "hte_experiment_interactions", "hte_interaction_checks"}
     assert marts <= set(reference.tables)
+    if dataset == "overlap":  # not vacuous: tested interactions, and a too-small pair
+        assert set(reference.tables["hte_experiment_interactions"].status) == {"ok", "too_small"}
     report = {model: compare_tables(reference.tables[model], other.tables[model]) for model in sorted(reference.tables)}
     differing = {model: problems for model, problems in report.items() if problems}
     assert not differing, f"{engine} differs from DuckDB on {dataset}:\n" + json.dumps(differing, indent=1)
