@@ -675,8 +675,64 @@ def _decide_locally(batch: ScoredBatch, exp: ExperimentDeployment, settings: Pop
     return decide_batch(batch, exp, settings, arm_index, reasons)
 
 
+def _is_spark(relation) -> bool:
+    return hasattr(relation, "mapInPandas") and hasattr(relation, "toPandas")
+
+
+# Spark SQL types of the output columns (the same columns and order as POPULATION_COLUMNS).
+_SPARK_TYPES = {"string": "string", "float64": "double", "Int64": "bigint", "boolean": "boolean"}
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """The output frame with numpy-backed columns (object strings, float, bool, int): what pyspark's Arrow
+    conversion reads whatever the pandas version's extension types."""
+    out = io.conform(frame, POPULATION_COLUMNS)[list(POPULATION_COLUMNS)]
+    plain = {}
+    for column, dtype in POPULATION_COLUMNS.items():
+        values = out[column]
+        if dtype == "string":
+            plain[column] = values.astype(object).where(values.notna(), None)
+        elif dtype == "boolean":
+            plain[column] = values.fillna(False).astype(bool)
+        elif dtype == "Int64":
+            plain[column] = values.fillna(0).astype("int64")
+        else:
+            plain[column] = values.astype(float)
+    return pd.DataFrame(plain)
+
+
+def spark_population_targeting(population, runs, experiments, settings: PopulationSettings, deciles=None):
+    """hte_population_targeting where ``dbt.ref`` returns Spark DataFrames (Databricks): the stored models are
+    loaded once on the driver and shipped to the executors inside the function ``mapInPandas`` runs, so the
+    population is scored where it lives, one Arrow batch at a time, and never collected to the driver. The
+    threshold policy decides each unit on its own, so the rows equal the pandas path's; ranking policies (top_k,
+    capacity, budget) compare every unit with every other and are refused here with what to do instead."""
+    experiments = io.to_pandas(experiments)
+    deployments = load_deployments(runs, experiments, settings, deciles)
+    ranking = [e.experiment_id for e in deployments if e.policy.kind != "threshold" and e.unavailable is None]
+    if ranking:
+        _fail(f"experiments {ranking}: the {settings.targeting.policy} policy ranks the whole population, which the "
+              "Spark scoring (one partition at a time) does not do; use hte_targeting_policy: threshold on Spark, "
+              "or run the population models on DuckDB.")
+    available = list(population.columns)
+    wanted = {exp.experiment_id: _columns(exp, available) for exp in deployments}
+    read = list(dict.fromkeys(c for columns in wanted.values() for c in columns))
+    schema = ", ".join(f"`{c}` {_SPARK_TYPES[t]}" for c, t in POPULATION_COLUMNS.items())
+
+    def score(frames):
+        for frame in frames:
+            frame = frame.sort_values("unit_id", kind="stable", ignore_index=True)
+            for exp in deployments:
+                batch = score_batch(frame[wanted[exp.experiment_id]], exp, settings)
+                yield _plain(_decide_locally(batch, exp, settings, exp.economics.risk_metric))
+
+    return population.select(*read).mapInPandas(score, schema)
+
+
 def population_targeting_table(population, runs, experiments, settings: PopulationSettings, log=None,
                                session=None, deciles=None):
+    if _is_spark(population):
+        return spark_population_targeting(population, runs, experiments, settings, deciles)
     return io.stream_table(iter_population_targeting(population, runs, experiments, settings, log, deciles),
                            POPULATION_COLUMNS, session)
 
