@@ -18,7 +18,7 @@ def model(dbt, session):
     if not settings.population_is_set:
         return stream_table([], RUN_COLUMNS, session)
     return deployment_runs_table(
-        dbt.ref("int_hte_units"),
+        dbt.ref("int_hte_model_units"),  # the unit table the other Python models read (a table, not the view)
         dbt.ref("stg_hte_unit_features"),
         dbt.ref("stg_hte_assignments"),
         experiments,
