@@ -340,6 +340,7 @@ def test_simulation_family_wise_false_alert_rate_is_at_most_alpha():
     per_test = (raw < ALPHA).mean(axis=0)
     assert np.all(np.abs(per_test - ALPHA) < 3 * np.sqrt(ALPHA * (1 - ALPHA) / reps)), per_test
     unadjusted = (raw < ALPHA).any(axis=1).mean()
+    print(f"\nfamily-wise false-alert rate {family_wise:.4f} (Holm), {unadjusted:.4f} unadjusted; per test {per_test}")
     assert unadjusted > ALPHA + 3 * margin, unadjusted
 
 
@@ -351,5 +352,7 @@ def test_simulation_finds_the_planted_interaction():
     rng = np.random.default_rng(17)
     raw = np.array([_simulate(rng, 40_000, 0.05) for _ in range(300)])
     adjusted = np.array([multipletests(p, method="holm")[1] for p in raw])
+    print(f"\nplanted interaction found in {(adjusted[:, 0] < ALPHA).mean():.3f} of data sets "
+          f"({(adjusted[:, 0] < ALERT_P).mean():.3f} at hte_check_alert_p)")
     assert (adjusted[:, 0] < ALPHA).mean() >= 0.8
     assert ((adjusted[:, 3:] < ALPHA).any(axis=1)).mean() <= ALPHA + 2.33 * np.sqrt(ALPHA * (1 - ALPHA) / 300)

@@ -8,8 +8,9 @@
     and degrees of freedom: the check alerts when p_value < hte_check_alert_p, like every check of hte_checks.
     A pair without any test (every comparison too small or not estimable) is 'info'.
 
-    Messages name experiments, arms, metrics and whole counts only: a double written as text differs between
-    engines, and the messages must read the same on every adapter. -#}
+    Messages name experiments, arms, metrics and whole counts only, and hold no apostrophe: a double written as
+    text differs between engines, Spark escapes a quote in a literal with a backslash where ANSI SQL doubles it, and the
+    messages must read the same on every adapter. -#}
 {%- set alert_p = hte_config_check_alert_p() -%}
 {%- set severity = hte_config_check_severity() -%}
 {%- set text = dbt.type_string() -%}
@@ -56,9 +57,9 @@ checks as (
             when p_value_adj < {{ alert_p }} then
                 'The effect of ' || experiment_id || ' depends on the arm of ' || other_experiment_id || ': among the '
                 || cast(n_overlap as {{ text }}) || ' units in both experiments, the lift of ' || arm || ' on ' || metric
-                || ' differs across the arms of ' || other_experiment_id || ' (Cochran''s Q, adjusted over every pair; '
+                || ' differs across the arms of ' || other_experiment_id || ' (Cochran Q test, adjusted over every experiment pair; '
                 || cast(n_alerting as {{ text }}) || ' of ' || cast(n_tests as {{ text }}) || ' comparisons alert). '
-                || 'Its overall lift averages over the other experiment''s arms and is not the effect of shipping it alone: '
+                || 'Its overall lift is an average over the arms of ' || other_experiment_id || ', not the effect of shipping it alone: '
                 || 'read its lift within each arm of ' || other_experiment_id || ' in hte_experiment_interactions and decide the two launches together.'
             else
                 'No evidence that the lifts of ' || experiment_id || ' depend on the arm of ' || other_experiment_id || ' ('
