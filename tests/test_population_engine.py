@@ -159,3 +159,28 @@ def test_an_experiment_without_a_deployed_model_still_decides_every_unit_with_th
     assert len(policy) and (policy["reason_code"] == "no_model").all() and (policy["decision"] == "hold").all()
     assert policy["reason"].str.startswith("not scored: no deployed model for metric 'y'").all()
     assert (rows.loc[rows["holdout_group"] == "holdout", "decision"] == "holdout").all()
+
+
+def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_batches():
+    from hte_engine.population import iter_population_targeting
+
+    fit = fit_deployment(comparison(), "t", settings())
+    blob, sha = serialise(fit.deployment)
+    runs = pd.DataFrame([{"experiment_id": "exp", "metric": "y", "arm": "treatment", "learner": "t", "status": "ok",
+                          "reason": None, "model_sha256": sha, "model_blob": blob}])
+    experiments = pd.DataFrame({"experiment_id": "exp", "arm": ["control", "treatment"], "is_control": [True, False],
+                                "expected_share": 0.5, "target_metric": "y", "benefit_per_unit": 1.0,
+                                "cost_per_treated": [0.0, 0.2]})
+    pop = _population(3000).assign(batch_id=lambda f: np.arange(len(f)) // 700)
+    config = PopulationSettings.from_meta({"run_date": "2026-04-01", "targeting_policy": "budget",
+                                           "targeting_budget": 150.0, "population_holdout_share": 0.1,
+                                           "population_exploration_share": 0.1})
+    rows = pd.concat(list(iter_population_targeting(pop, runs, experiments, config)), ignore_index=True)
+    assert len(rows) == len(pop) and rows["unit_id"].is_unique
+    assert rows["expected_cost"].sum() <= 150.0 + 1e-9
+    test_spend = rows.loc[rows["holdout_group"] == "exploration", "expected_cost"].sum()
+    treated = rows[rows["decision"] == "treat"]
+    assert test_spend > 0 and len(treated) == int(np.floor((150.0 - test_spend) / 0.2 + 1e-9))
+    exhausted = rows[rows["reason_code"] == "budget_exhausted"]
+    # With one arm and one cost, the budget goes to the highest values first.
+    assert len(exhausted) and treated["expected_net_value"].min() >= exhausted["best_net_value"].max()
