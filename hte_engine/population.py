@@ -97,7 +97,8 @@ class PopulationSettings:
     run_date: str
     holdout_share: float = 0.05
     exploration_share: float = 0.05
-    holdout_arm: str | None = None
+    # Business as usual for the holdout: None (treat nobody), an arm, or a mapping experiment_id -> arm.
+    holdout_arm: object = None
     seed: int = 20261203
     followup_experiment: object = None
     psi_bins: int = 10
@@ -139,7 +140,7 @@ class PopulationSettings:
             run_date=run_date,
             holdout_share=holdout,
             exploration_share=exploration,
-            holdout_arm=None if arm in (None, "") else str(arm),
+            holdout_arm=arm if isinstance(arm, dict) else (None if arm in (None, "") else str(arm)),
             seed=number("population_seed", 20261203, int),
             followup_experiment=m.get("population_followup_experiment"),
             psi_bins=bins,
@@ -147,6 +148,10 @@ class PopulationSettings:
             population_is_set=bool(m.get("population_is_set")),
             calibration=_calibration_setting(m.get("population_calibration")),
         )
+
+    def holdout_arm_for(self, experiment_id: str) -> str | None:
+        value = self.holdout_arm.get(experiment_id) if isinstance(self.holdout_arm, dict) else self.holdout_arm
+        return None if value in (None, "") else str(value)
 
     def followup_experiment_for(self, experiment_id: str) -> str:
         value = self.followup_experiment
@@ -250,13 +255,14 @@ def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettin
                     missing.append(f"metric '{metric}' arm '{arm}': {why}")
                     continue
                 models[(metric, arm)] = deserialise(str(ok["model_blob"].iloc[0]))
-        label = "; ".join(f"{m}/{a}: {d.learner_name} (sha256 {sha[:12]})" for (m, a), d, sha in (
-            (key, models[key], str(rows.loc[(rows["metric"].astype(str) == key[0])
-                                            & (rows["arm"].astype(str) == key[1]), "model_sha256"].iloc[0]))
-            for key in sorted(models)))
-        if settings.holdout_arm is not None and settings.holdout_arm not in economics.arms:
-            _fail(f"experiment '{eid}': var hte_population_holdout_arm is '{settings.holdout_arm}', which is not "
-                  f"one of its treatment arms {list(economics.arms)}; use one of them or null (treat nobody).")
+        sha = {(str(r.metric), str(r.arm)): str(r.model_sha256) for r in rows.itertuples()}
+        label = "; ".join(f"{m}/{a}: {models[(m, a)].learner_name} (sha256 {sha[(m, a)][:12]})"
+                          for m, a in sorted(models))
+        holdout_arm = settings.holdout_arm_for(eid)
+        if holdout_arm is not None and holdout_arm not in economics.arms:
+            _fail(f"experiment '{eid}': var hte_population_holdout_arm is '{holdout_arm}', which is not one of its "
+                  f"treatment arms {list(economics.arms)}; use one of them, null (treat nobody), or a mapping "
+                  "experiment_id -> arm.")
         policies = settings.targeting.policies_for(eid)
         # The policy test's exploration is drawn here (over the eligible population, before the support screen),
         # so the policy itself explores nothing.
@@ -475,12 +481,13 @@ def decide_batch(batch: ScoredBatch, exp: ExperimentDeployment, settings: Popula
     code, reason = batch.screen_code.copy(), batch.screen_reason.copy()
 
     holdout = batch.group == GROUP_HOLDOUT
-    bau = -1 if settings.holdout_arm is None else arms.index(settings.holdout_arm)
+    holdout_arm = settings.holdout_arm_for(eid)
+    bau = -1 if holdout_arm is None else arms.index(holdout_arm)
     arm[holdout] = bau
     decision[holdout] = "holdout"
     code[holdout] = "held_out"
     reason[holdout] = ("held out for the policy test: business as usual, "
-                       + ("nobody treated" if bau < 0 else f"arm '{settings.holdout_arm}' for every held-out unit"))
+                       + ("nobody treated" if bau < 0 else f"arm '{holdout_arm}' for every held-out unit"))
 
     explore = batch.group == GROUP_EXPLORATION
     if k:

@@ -184,3 +184,14 @@ def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_b
     exhausted = rows[rows["reason_code"] == "budget_exhausted"]
     # With one arm and one cost, the budget goes to the highest values first.
     assert len(exhausted) and treated["expected_net_value"].min() >= exhausted["best_net_value"].max()
+
+
+def test_business_as_usual_can_be_an_arm_per_experiment():
+    fit = fit_deployment(comparison(), "t", settings())
+    exp = _experiment(fit)
+    config = PopulationSettings(settings(), None, "2026-04-01", holdout_share=0.2, exploration_share=0.0,
+                                holdout_arm={"exp": "treatment", "other": "email"})
+    rows = _decide_locally(score_batch(_population(1000), exp, config), exp, config, None)
+    held = rows[rows["holdout_group"] == "holdout"]
+    assert len(held) and (held["chosen_arm"] == "treatment").all() and (held["decision"] == "holdout").all()
+    assert held["reason"].str.endswith("arm 'treatment' for every held-out unit").all()
