@@ -280,7 +280,7 @@ def test_dbt_docs_generate_succeeds(docs):
 # Models that carry the user's own feature columns through under their own names; their descriptions say so, and
 # no YAML can name columns that each user's project chooses.
 PASSTHROUGH_MODELS = {"stg_hte_unit_features", "int_hte_units", "int_hte_model_units", "int_hte_raw_cells",
-                      "hte_cell_stats"}
+                      "hte_cell_stats", "stg_hte_targeting_population", "int_hte_population_units"}
 # Internal tables that stack several public tables' rows (one computation, several outputs): a column is
 # described where users read it, in the public table it belongs to.
 STACKED_MODELS = {
