@@ -269,7 +269,9 @@ def run_spark(datasets: list[Dataset], workdir: Path, *, failing: set[str] = fro
                                 for d in datasets]))
     command = [sys.executable, str(SPARK_BUILD), "--project-dir", str(ADAPTER_PROJECT), "--work", str(workdir),
                "--select", *SQL_SELECTION, "--builds", str(spec)] + (["--export", str(export)] if export else [])
-    proc, seconds = _run(command, dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"))
+    # one JVM builds every data set and then the faulty inputs: three data sets took 15 minutes on a loaded 2-core
+    # machine, over the 900 s every other command gets
+    proc, seconds = _run(command, dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"), timeout=2400)
     summary_line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
     assert proc.returncode == 0, (f"a dbt build on Spark did not end as expected (failing: {sorted(failing)}): "
                                   f"{summary_line[-4000:]}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")

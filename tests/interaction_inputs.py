@@ -46,8 +46,11 @@ def overlap_inputs(seed: int = 17, n_units: int = 40_000, interaction: float = 0
     b1 = (in_b & (arm_b == "variant_1")).astype(float)
     b2 = (in_b & (arm_b == "variant_2")).astype(float)
     conversion = (rng.random(total) < 0.20 + 0.03 * a + 0.02 * b1 + 0.01 * b2 + interaction * a * b1).astype(float)
-    revenue = rng.gamma(2.0, 10.0, size=total) + 1.5 * a + 1.0 * b1
-    pre_revenue = rng.gamma(2.0, 5.0, size=total).round(2)
+    spend_level = rng.gamma(2.0, 10.0, size=total)
+    revenue = spend_level + 1.5 * a + 1.0 * b1
+    # the pre-period tracks the unit's spend level, as real pre-periods do (CUPED then removes a real share of the
+    # variance; an unrelated pre-period would leave cuped_variance_reduction a difference of two numbers near 1)
+    pre_revenue = (0.8 * spend_level + rng.gamma(2.0, 3.0, size=total)).round(2)
     segment_a = rng.choice(["north", "south", "east"], size=total)
     segment_b = rng.choice(["new", "returning"], size=total)
     score = rng.normal(size=total)
