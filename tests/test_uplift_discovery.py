@@ -9,10 +9,10 @@ from hte_engine.discovery import discover_segments, effect_drivers
 from hte_engine.uplift_bootstrap import bounded_sample
 from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
 from hte_engine.uplift_features import prepare_features
-from dbt_runner import SHARED_DATA
+from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
 from test_learners import FAST, in_unit_order, run, simulate
 
-HILLSTROM = SHARED_DATA / "hillstrom.csv"
+HILLSTROM = HILLSTROM_CSV
 
 
 def test_honest_leaves_recover_the_true_segment_effects():
@@ -54,7 +54,7 @@ def test_effect_drivers_on_a_bounded_hash_sample_match_the_drivers_on_every_unit
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HILLSTROM.exists(), reason="Hillstrom data not present")
+@pytest.mark.skipif(not hillstrom_present(), reason=HILLSTROM_MISSING)
 def test_hillstrom_womens_email_on_visits():
     data = pd.read_csv(HILLSTROM)
     data = data[data.segment.isin(["Womens E-Mail", "No E-Mail"])].reset_index(drop=True)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dbt_runner import SHARED_DATA
+from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
 from hte_engine.uplift_pipeline import UpliftSettings, cate_scores, discovered_segments, evaluation_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hillstrom_present(), reason=HILLSTROM_MISSING)]
 
 ARMS = {"No E-Mail": "no_email", "Womens E-Mail": "womens_email"}
 FEATURES = ["recency", "history", "history_segment", "mens", "womens", "zip_code", "newbie", "channel"]
@@ -22,7 +22,7 @@ FEATURES = ["recency", "history", "history_segment", "mens", "womens", "zip_code
 
 @pytest.fixture(scope="module")
 def hillstrom():
-    raw = pd.read_csv(SHARED_DATA / "hillstrom.csv")
+    raw = pd.read_csv(HILLSTROM_CSV)
     raw = raw[raw["segment"].isin(list(ARMS))].reset_index(drop=True)
     unit_id = ("h" + raw.index.astype(str).str.zfill(5)).to_numpy()
     arm = raw["segment"].map(ARMS).to_numpy()
