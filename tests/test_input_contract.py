@@ -233,3 +233,45 @@ def test_failed_join_check_leaves_nothing_to_read(tmp_path):
     assert python_models
     unguarded = [node_id for node_id in python_models if "model.dbt_hte.int_hte_raw_cells" not in ancestors(node_id)]
     assert unguarded == [], f"Python models that could read unchecked inputs: {unguarded}"
+
+
+@pytest.mark.parametrize("huge", [1e300, -1e300, 1e31])
+def test_outcome_value_too_large_to_square(tmp_path, huge):
+    """Finite values whose squares or sums over the units overflow a double (1e300) used to build a wrong lift with
+    p = 0; anything beyond the documented bound of 1e30 (macro hte_max_abs_value) is refused, naming the metric
+    and a unit of that metric."""
+    frames = valid_inputs()
+    revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
+    frames["outcomes"].loc[revenue[[3, 8]], "value"] = huge
+    unit = frames["outcomes"].loc[revenue[[3, 8]], "unit_id"].min()
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
+                        "2 outcome values are larger than 1e30 in magnitude", f"metric revenue, unit {unit}",
+                        "overflow")
+
+
+def test_pre_value_too_large_to_square(tmp_path):
+    frames = valid_inputs()
+    revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
+    frames["outcomes"].loc[revenue[5], "pre_value"] = -1e300
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
+                        "1 pre-period values are larger than 1e30 in magnitude",
+                        f"metric revenue, unit {frames['outcomes'].loc[revenue[5], 'unit_id']}", "overflow")
+
+
+def test_values_at_the_bound_build_with_finite_statistics(tmp_path):
+    """The bound is not tighter than it says: values of ±1e30 on every revenue row build, and the sufficient
+    statistics stay finite and equal to numpy's sums (so the refusal above is about overflow, nothing else)."""
+    frames = valid_inputs()
+    revenue = frames["outcomes"].metric == "revenue"
+    sign = np.where(np.arange(revenue.sum()) % 3 == 0, -1.0, 1.0)
+    frames["outcomes"].loc[revenue, "value"] = sign * 1e30
+    frames["outcomes"].loc[revenue, "pre_value"] = -sign * 1e30
+    result = build_fixture(tmp_path, frames, select="+hte_segment_stats")
+    assert result.ok, result.output[-4000:]
+    stats = result.table("hte_segment_stats").query("metric == 'revenue' and dimension == 'overall'")
+    rows = frames["outcomes"][revenue].merge(frames["assignments"], on=["experiment_id", "unit_id"])
+    for arm, group in rows.groupby("arm"):
+        row = stats.set_index("arm").loc[arm]
+        assert np.isfinite(row[["sum_y", "sum_y2", "sum_x2", "sum_xy"]].astype(float)).all(), row
+        assert row.sum_y2 == pytest.approx((group.value ** 2).sum(), rel=1e-12)
+        assert row.sum_xy == pytest.approx((group.value * group.pre_value).sum(), rel=1e-12)

@@ -22,13 +22,19 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
 {%- set bad_value = "not (" ~ hte_is_finite('value') ~ ")" -%}
 {%- set bad_pre_value = "pre_value is not null and not (" ~ hte_is_finite('pre_value') ~ ")" -%}
 {%- set bad_binary = "metric in (" ~ binary_list | join(', ') ~ ") and value not in (0, 1)" if binary_list else "1 = 0" -%}
+{#- Finite but too large to square and sum safely (macro hte_max_abs_value says why); non-finite values are the
+    rules above. -#}
+{%- set bound = "cast(" ~ hte_max_abs_value() ~ " as " ~ hte_double() ~ ")" -%}
+{%- set huge_value = hte_is_finite('value') ~ " and abs(value) > " ~ bound -%}
+{%- set huge_pre_value = "pre_value is not null and " ~ hte_is_finite('pre_value') ~ " and abs(pre_value) > " ~ bound -%}
 
 {#- One pass counts every rule on the rows; grouped by experiment × metric because the pre_value rule compares
     rows within a metric. Duplicate and unassigned outcome rows need the join to the assignments, which
     int_hte_raw_cells makes anyway: it counts them there (macro hte_assert_joined_inputs). -#}
 {%- set found = hte_count_problems(
     "select sum(n_null_key), sum(n_bad_value), sum(n_bad_pre_value),
-        sum(case when n_pre_value > 0 and n_pre_value < n_rows then 1 else 0 end), sum(n_bad_binary)
+        sum(case when n_pre_value > 0 and n_pre_value < n_rows then 1 else 0 end), sum(n_bad_binary),
+        sum(n_huge_value), sum(n_huge_pre_value)
      from (
         select
             count(*) as n_rows,
@@ -36,9 +42,11 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
             sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
             sum(case when " ~ bad_value ~ " then 1 else 0 end) as n_bad_value,
             sum(case when " ~ bad_pre_value ~ " then 1 else 0 end) as n_bad_pre_value,
-            sum(case when " ~ bad_binary ~ " then 1 else 0 end) as n_bad_binary
+            sum(case when " ~ bad_binary ~ " then 1 else 0 end) as n_bad_binary,
+            sum(case when " ~ huge_value ~ " then 1 else 0 end) as n_huge_value,
+            sum(case when " ~ huge_pre_value ~ " then 1 else 0 end) as n_huge_pre_value
         from (" ~ typed ~ ") o
-        group by experiment_id, metric) per_metric", 5) -%}
+        group by experiment_id, metric) per_metric", 7) -%}
 
 {{ hte_explain_problem(found[0],
     "select coalesce(experiment_id, '(null)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") o
@@ -67,5 +75,19 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
      where " ~ bad_binary ~ " group by experiment_id",
     'hte_outcomes', 'value', 'values of a binary metric are not 0 or 1',
     'Declare the metric as {kind: continuous} in var hte_metrics, or fix the values.') }}
+
+{#- Grouped by metric as well, so that the example unit is one of that metric's offending rows. -#}
+{{ hte_explain_problem(found[5],
+    "select experiment_id, count(*), 'metric ' || metric || ', unit ' || min(unit_id) from (" ~ typed ~ ") o
+     where " ~ huge_value ~ " group by experiment_id, metric",
+    'hte_outcomes', 'value', 'outcome values are larger than ' ~ hte_max_abs_value() ~ ' in magnitude',
+    'Their squares and sums would overflow an 8-byte float and give wrong lifts without any error, so dbt_hte refuses them. '
+    ~ 'Such a value is usually a unit error, an identifier or timestamp loaded as a value, or a sentinel: fix it upstream or rescale the metric.') }}
+{{ hte_explain_problem(found[6],
+    "select experiment_id, count(*), 'metric ' || metric || ', unit ' || min(unit_id) from (" ~ typed ~ ") o
+     where " ~ huge_pre_value ~ " group by experiment_id, metric",
+    'hte_outcomes', 'pre_value', 'pre-period values are larger than ' ~ hte_max_abs_value() ~ ' in magnitude',
+    'Their squares and sums would overflow an 8-byte float and give wrong CUPED lifts without any error, so dbt_hte refuses them. '
+    ~ 'Fix them upstream or rescale the metric.') }}
 
 {{ typed }}
