@@ -60,9 +60,17 @@ def demo_inputs() -> dict[str, pd.DataFrame]:
 
 
 def _as_segment(values: pd.Series) -> pd.Series:
-    """Segment labels as strings; a null feature is its own level, '(missing)'."""
+    """Segment labels as strings; a null feature is its own level, '(missing)'; a real value that reads like a label
+    once its double quotes are removed gets one more pair of them (macro hte_segment_value)."""
     out = values.astype(object).where(values.notna(), None)
-    return pd.Series([MISSING if v is None else str(v) for v in out], index=values.index, dtype=object)
+
+    def label(v):
+        if v is None:
+            return MISSING
+        text = str(v)
+        return f'"{text}"' if text.replace('"', "") in (MISSING, OTHER) else text
+
+    return pd.Series([label(v) for v in out], index=values.index, dtype=object)
 
 
 def segment_levels(frames: dict[str, pd.DataFrame], segment_columns: list[str], max_levels: int) -> pd.DataFrame:
