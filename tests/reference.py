@@ -411,9 +411,10 @@ def dimension_tests(lifts: pd.DataFrame, *, method: str = "holm") -> pd.DataFram
 
 
 def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.DataFrame, segment_columns: list[str],
-           *, min_size: int = 100, alert_p: float = 0.001) -> pd.DataFrame:
+           *, min_size: int = 100, alert_p: float = 0.001, feature_columns: list[str] = (),
+           metrics: list[str] = ()) -> pd.DataFrame:
     """SRM overall and per segment (scipy.stats.chisquare), balance (chi2_contingency without correction),
-    minimum sizes, folded and unobserved dimensions."""
+    minimum sizes, folded and unobserved dimensions; configured columns and metrics with no data anywhere."""
     experiments = frames["experiments"]
     assignments = frames["assignments"]
     rows = []
@@ -470,9 +471,26 @@ def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.Data
             rows.append({"experiment_id": experiment_id, "check_name": "dimension_folded", "dimension": dimension,
                          "segment": OTHER, "statistic": float(group["is_folded"].sum()), "df": np.nan,
                          "p_value": np.nan})
+    # Configuration typos: a configured column without a value for any assigned unit, a configured metric without
+    # any outcome row, each an alert on every declared experiment.
+    assigned = _assigned_features(frames)
+    columns = list(dict.fromkeys(list(segment_columns) + [c for c in feature_columns
+                                                          if c.lower() not in {s.lower() for s in segment_columns}]))
+    missing_metrics = sorted(set(metrics) - set(frames["outcomes"]["metric"]))
+    for experiment_id in sorted(experiments["experiment_id"].unique()):
+        for column in columns:
+            if column in assigned.columns and assigned[column].notna().sum() == 0:
+                rows.append({"experiment_id": experiment_id, "check_name": "column_not_observed", "dimension": column,
+                             "segment": None, "statistic": np.nan, "df": np.nan, "p_value": np.nan, "alert": True})
+        if missing_metrics:
+            rows.append({"experiment_id": experiment_id, "check_name": "metric_not_observed", "dimension": None,
+                         "segment": None, "statistic": float(len(missing_metrics)), "df": np.nan, "p_value": np.nan,
+                         "alert": True})
     out = pd.DataFrame(rows)
     tested = out["p_value"].notna() & ~out["indicative"].fillna(False).astype(bool)
     out["status"] = np.where(tested, np.where(out["p_value"] < alert_p, "alert", "pass"), "info")
+    if "alert" in out.columns:
+        out.loc[out.pop("alert").fillna(False).astype(bool), "status"] = "alert"
     return out
 
 
@@ -563,7 +581,9 @@ def reference_tables(frames: dict[str, pd.DataFrame], config: dict) -> dict[str,
                                                        method=method, family=family),
         "hte_dimension_tests": dimension_tests(lifts, method=method),
         "hte_checks": checks(frames, units, levels, segment_columns, min_size=min_size,
-                             alert_p=float(config.get("hte_check_alert_p", 0.001))),
+                             alert_p=float(config.get("hte_check_alert_p", 0.001)),
+                             feature_columns=list(config.get("hte_feature_columns", [])),
+                             metrics=list(config["hte_metrics"])),
     }
 
 

@@ -1,3 +1,4 @@
+{{ config(post_hook="{{ hte_warn_unobserved_configuration(this) }}") }}
 {#- Guardrails that decide whether the lifts can be trusted at all, one row per experiment × check (× dimension
     × segment where the check has one). A check with a p-value alerts when p < hte_check_alert_p; an alert carries
     the severity of var hte_check_severity, and the singular test hte_checks_pass turns alerts into a dbt warning
@@ -14,6 +15,16 @@
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set max_levels = var('hte_max_segments_per_dimension') | int -%}
 {%- set text = dbt.type_string() -%}
+{#- Configured names that match no data (column_not_observed, metric_not_observed): segment columns are counted in
+    int_hte_segment_levels; the learners' feature columns that are not also segment columns need a count of their
+    own over the assigned units. -#}
+{%- set segment_columns = hte_segment_columns() -%}
+{%- set segment_names = segment_columns | map('lower') | list -%}
+{%- set feature_only = [] -%}
+{%- for name in var('hte_feature_columns', []) if name | lower not in segment_names and name | lower not in feature_only | map('lower') | list -%}
+  {%- do feature_only.append(name) -%}
+{%- endfor -%}
+{%- set feature_names = var('hte_feature_columns', []) | map('lower') | list -%}
 
 with arms as (
     select experiment_id, arm, expected_share
@@ -164,6 +175,68 @@ balance_pvalues as (
     {{ hte_chi2_pvalues('balance', ['experiment_id', 'dimension'], statistic='statistic', df='df') }}
 ),
 
+-- ---------------------------------------------------------------- configured names with no data at all
+-- A configured column without a value for any assigned unit of any experiment, or a configured metric without any
+-- outcome row, is almost always a typo or a broken upstream join, and dbt_hte would otherwise just leave it out
+-- (every unit in segment (missing), the learners dropping the column, no row for the metric) without a word. Absent
+-- from one experiment only is normal (experiments measure different things): dimension_not_observed reports that
+-- as info.
+experiment_ids as (
+    select distinct experiment_id from arms
+),
+
+{% if feature_only %}
+feature_values as (
+    select
+        {%- for column in feature_only %}
+        count(f.{{ adapter.quote(column) }}) as n_values_{{ loop.index }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('stg_hte_assignments') }} a
+    join {{ ref('stg_hte_unit_features') }} f
+        on {{ hte_feature_join('f', 'a') }}
+),
+{% endif %}
+
+column_values as (
+    {%- for column in segment_columns %}
+    select
+        {{ hte_string_literal(column) }} as column_name,
+        {{ hte_string_literal('hte_segment_columns and hte_feature_columns' if column | lower in feature_names else 'hte_segment_columns') }} as in_vars,
+        coalesce(sum(case when raw_segment <> '(missing)' then n_units else 0 end), 0) as n_values
+    from {{ ref('int_hte_segment_levels') }}
+    where dimension = {{ hte_string_literal(column) }}
+    union all
+    {%- endfor %}
+    {%- for column in feature_only %}
+    select {{ hte_string_literal(column) }}, 'hte_feature_columns', n_values_{{ loop.index }} from feature_values
+    union all
+    {%- endfor %}
+    -- closes the union (a project may configure no feature column beyond its segment columns)
+    select cast(null as {{ text }}), cast(null as {{ text }}), 1
+),
+
+configured_metrics as (
+    {%- for name in hte_metrics() %}
+    select {{ hte_string_literal(name) }} as metric
+    {%- if not loop.last %} union all{% endif %}
+    {%- endfor %}
+),
+
+observed_metrics as (
+    select metric
+    from {{ ref('int_hte_raw_cells') }}
+    group by metric
+    having sum(n_rows) > 0
+),
+
+unobserved_metrics as (
+    select c.metric
+    from configured_metrics c
+    left join observed_metrics o
+        on o.metric = c.metric
+    where o.metric is null
+),
+
 -- ---------------------------------------------------------------- the checks, long format
 checks as (
     select
@@ -309,6 +382,41 @@ checks as (
     from {{ ref('int_hte_segment_levels') }}
     where not is_observed
     group by experiment_id, dimension
+
+    union all
+
+    select
+        e.experiment_id,
+        'column_not_observed' as check_name,
+        c.column_name as dimension,
+        cast(null as {{ text }}) as segment,
+        cast(null as {{ hte_double() }}) as statistic,
+        cast(null as {{ dbt.type_int() }}) as df,
+        cast(null as {{ hte_double() }}) as p_value,
+        'alert' as status,
+        'Column ' || c.column_name || ' of var ' || c.in_vars || ' has no value for any assigned unit of any experiment, so dbt_hte uses it nowhere '
+            || '(a segment column puts every unit in segment (missing); the learners drop a feature column). '
+            || 'A misspelt column, a broken join or an empty snapshot upstream looks like this: check the hte_unit_features input, or remove the column from the var.' as message
+    from experiment_ids e
+    cross join column_values c
+    where c.column_name is not null and c.n_values = 0
+
+    union all
+
+    select
+        e.experiment_id,
+        'metric_not_observed' as check_name,
+        cast(null as {{ text }}) as dimension,
+        cast(null as {{ text }}) as segment,
+        cast(count(*) as {{ hte_double() }}) as statistic,
+        cast(null as {{ dbt.type_int() }}) as df,
+        cast(null as {{ hte_double() }}) as p_value,
+        'alert' as status,
+        'Metrics ' || {{ hte_listagg("m.metric", "', '", "order by m.metric") }} || ' of var hte_metrics have no outcome row in any experiment, so no lift is computed for them. '
+            || 'Check their spelling against the metric column of the hte_outcomes input (names are compared exactly, case included), or remove them from the var.' as message
+    from experiment_ids e
+    cross join unobserved_metrics m
+    group by e.experiment_id
 )
 
 select

@@ -1,0 +1,79 @@
+"""Configuration typos are visible: a metric of var hte_metrics with no outcome row in any experiment, or a
+segment or feature column with no value for any assigned unit, is an alert row of hte_checks
+(metric_not_observed, column_not_observed) and a warning in dbt's log, in words. A column or metric that only one
+experiment lacks is normal (experiments measure different things; the demo has both): that stays the info row
+dimension_not_observed, never an alert."""
+
+from __future__ import annotations
+
+import pandas as pd
+import yaml
+
+import reference as ref
+from fixtures import FIXTURE_PROJECT, build_fixture, valid_inputs
+
+METRICS = {"conversion": {"kind": "binary"}, "revenue": {"kind": "continuous"}}
+
+
+def _checks(result, check_name: str) -> pd.DataFrame:
+    checks = result.table("hte_checks")
+    return checks[checks["check_name"] == check_name].sort_values(["experiment_id", "dimension"]).reset_index(drop=True)
+
+
+def test_misspelt_metric_and_empty_columns_alert_and_warn(tmp_path):
+    frames = valid_inputs()
+    n = len(frames["unit_features"])
+    frames["unit_features"]["segment_b"] = pd.array([None] * n, dtype="string")  # a segment column
+    frames["unit_features"]["score"] = pd.array([None] * n, dtype="Float64")     # a feature column only
+    metrics = {**METRICS, "revnue": {"kind": "continuous"}, "Conversion": {"kind": "binary"}}
+    result = build_fixture(tmp_path, frames, select="+hte_checks", vars={"hte_metrics": metrics})
+    assert result.ok, result.output[-4000:]
+
+    metric_rows = _checks(result, "metric_not_observed")
+    assert list(metric_rows["experiment_id"]) == ["exp_a"]
+    row = metric_rows.iloc[0]
+    assert (row.status, row.severity, row.statistic) == ("alert", "warn", 2.0)
+    assert row.message.startswith("Metrics Conversion, revnue of var hte_metrics have no outcome row in any experiment")
+
+    column_rows = _checks(result, "column_not_observed")
+    assert list(column_rows["dimension"]) == ["score", "segment_b"]
+    assert (column_rows["status"] == "alert").all() and (column_rows["severity"] == "warn").all()
+    messages = dict(zip(column_rows["dimension"], column_rows["message"]))
+    assert messages["segment_b"].startswith("Column segment_b of var hte_segment_columns and hte_feature_columns has no value")
+    assert messages["score"].startswith("Column score of var hte_feature_columns has no value")
+    # the configured names that do have data raise nothing
+    assert "segment_a" not in messages and "revenue" not in row.message
+
+    # every row of hte_checks, these included, as the pandas reference (tests/reference.py) finds them
+    fixture_vars = yaml.safe_load((FIXTURE_PROJECT / "dbt_project.yml").read_text())["vars"]
+    config = {**ref.project_vars(), **{k: v for k, v in fixture_vars.items() if k.startswith("hte_")},
+              "hte_metrics": metrics}
+    expected = ref.reference_tables(frames, config)["hte_checks"]
+    problems = ref.compare(result.table("hte_checks"), expected, ref.CHECK_KEYS, {"status": ref.EXACT},
+                           label="hte_checks")
+    problems += ref.compare(metric_rows, expected[expected["check_name"] == "metric_not_observed"], ref.CHECK_KEYS,
+                            {"statistic": ref.EXACT}, label="metric_not_observed")
+    assert not problems, "\n".join(problems)
+
+    # and dbt's log says it, in the same words, once per column and once for the metrics
+    for sentence in (row.message, messages["segment_b"], messages["score"]):
+        assert f"dbt_hte configuration warning: {sentence}" in result.output, result.output[-4000:]
+    assert result.output.count("dbt_hte configuration warning:") == 3, result.output[-4000:]
+
+
+def test_a_column_or_metric_one_experiment_lacks_is_info_not_alert(tmp_path):
+    """Two experiments: exp_b has no segment_b value and no revenue row, exp_a has both. Nothing is a typo."""
+    a, b = valid_inputs(), valid_inputs(seed=8, experiment_id="exp_b")
+    b["unit_features"]["segment_b"] = pd.array([None] * len(b["unit_features"]), dtype="string")
+    a["unit_features"]["segment_b"] = a["unit_features"]["segment_b"].astype("string")
+    b["outcomes"] = b["outcomes"][b["outcomes"]["metric"] != "revenue"]
+    frames = {name: pd.concat([a[name], b[name]], ignore_index=True) for name in a}
+    result = build_fixture(tmp_path, frames, select="+hte_checks", vars={"hte_metrics": METRICS})
+    assert result.ok, result.output[-4000:]
+
+    checks = result.table("hte_checks")
+    assert not checks["check_name"].isin(["column_not_observed", "metric_not_observed"]).any(), \
+        checks[checks["status"] == "alert"].to_dict("records")
+    info = _checks(result, "dimension_not_observed")
+    assert list(zip(info["experiment_id"], info["dimension"], info["status"])) == [("exp_b", "segment_b", "info")]
+    assert "dbt_hte configuration warning" not in result.output
