@@ -35,7 +35,7 @@ ALERT_P = 0.001
 KEYS = ["experiment_id", "other_experiment_id", "metric", "arm", "other_arm"]
 FLOAT = (1e-9, 1e-12)
 P_VALUE = (1e-9, 1e-12)
-SELECT = "+hte_interaction_checks"
+SELECT = "+hte_checks"  # hte_checks unions the rows of hte_interaction_checks
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +245,19 @@ def test_check_columns_are_hte_checks_columns(overlap_build):
     checks_yml = yaml.safe_load((REPO / "models" / "marts" / "marts.yml").read_text())
     documented = [c["name"] for m in checks_yml["models"] if m["name"] == "hte_checks" for c in m["columns"]]
     assert list(result.table("hte_interaction_checks").columns) == documented
+
+
+def test_hte_checks_holds_the_interaction_rows(overlap_build):
+    """hte_checks carries every row of hte_interaction_checks unchanged (and the hte_checks_pass test sees alerts)."""
+    _, result = overlap_build
+    own = result.table("hte_interaction_checks")
+    rows = result.table("hte_checks")
+    rows = rows[rows.check_name == "experiment_interaction"]
+    assert len(own) == 4
+    problems = ref.compare(rows, own, ["experiment_id", "dimension"],
+                           {c: None for c in own.columns if c not in ("experiment_id", "dimension")}, label="hte_checks")
+    assert not problems, "\n".join(problems)
+    assert "hte_checks_pass" in result.output and "WARN" in result.output
 
 
 # ------------------------------------------------------------------------------------------ empty and typed

@@ -438,3 +438,11 @@ select
     case when status = 'alert' then '{{ severity }}' end as severity,
     message
 from checks
+
+-- overlapping experiments: the experiment_interaction check, one row per experiment × other experiment, built in
+-- these columns, order and types by its own model (models/marts/hte_interaction_checks.sql, docs/interactions.md)
+union all
+
+select
+    experiment_id, check_name, dimension, segment, statistic, df, p_value, threshold, status, severity, message
+from {{ ref('hte_interaction_checks') }}
