@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt requirements.lock.txt pyproject.toml
 
 demo: setup
 	$(BIN)/dbt build
-	$(BIN)/python -m hte_engine.summary target/dbt_hte.duckdb
+	$(BIN)/python -m hte_engine.report.summary target/dbt_hte.duckdb
 
 report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html

@@ -18,9 +18,9 @@ Scenarios:
   small_treated  the continuous scenario with 10% of units treated.
 
 Contenders, each in a fresh subprocess so that peak memory (resident set size) and CPU time are its own:
-  hte_*          hte_engine.crossfit.cross_fit with all five learners (constant, t, s, x, dr; HistGradientBoosting,
+  hte_*          hte_engine.uplift.crossfit.cross_fit with all five learners (constant, t, s, x, dr; HistGradientBoosting,
                  one thread) and the package's default settings, then the held-out choice of
-                 hte_engine.uplift_evaluation. Scores are out of fold. hte_chosen is the learner the evaluation
+                 hte_engine.uplift.evaluation. Scores are out of fold. hte_chosen is the learner the evaluation
                  chooses; its time is the whole run (all learners and the choice), since choosing needs them all.
                  heavy_tail scenario only: hte_direct* without winsorising, hte_two_part* without winsorising and
                  with outcome_model two_part.
@@ -31,7 +31,7 @@ Contenders, each in a fresh subprocess so that peak memory (resident set size) a
 Figures: wall time and CPU time (user + system of the contender's process, from getrusage: on a shared machine
 wall time measures the neighbours as much as the contender, so compare CPU seconds), peak RSS, PEHE =
 sqrt(mean((tau_hat - tau)^2)) against the true effect, and the Qini coefficient on the observed outcomes
-(hte_engine.uplift_metrics, scikit-uplift's normalisation), both over all units. Results:
+(hte_engine.uplift.metrics, scikit-uplift's normalisation), both over all units. Results:
 bench/results/learners_<scenario>_<n>.json and a Markdown table on stdout.
 """
 
@@ -88,9 +88,9 @@ def simulate(n: int, seed: int, scenario: str):
 
 
 def _ours(frame, t, y, share, variant):
-    from hte_engine.crossfit import CrossFitConfig, cross_fit
-    from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
-    from hte_engine.uplift_features import prepare_features
+    from hte_engine.uplift.crossfit import CrossFitConfig, cross_fit
+    from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
+    from hte_engine.uplift.features import prepare_features
 
     X = prepare_features(frame, list(frame.columns))
     ids = np.array([f"u{i:08d}" for i in range(len(y))])
@@ -169,7 +169,7 @@ def _run(contender, n, seed, scenario, queue):
         return
     seconds, cpu_seconds = time.perf_counter() - began, _cpu_seconds() - began_cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from hte_engine.uplift_metrics import qini_coefficient
+    from hte_engine.uplift.metrics import qini_coefficient
 
     rows = []
     for name, score in scores.items():

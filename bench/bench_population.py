@@ -26,7 +26,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hte_engine.population import (PopulationSettings, population_drift_table,  # noqa: E402
+from hte_engine.targeting.population import (PopulationSettings, population_drift_table,  # noqa: E402
                                    population_targeting_table)
 
 POPULATION_SQL = """

@@ -85,7 +85,7 @@ def level_names() -> tuple[list[str], list[str]]:
 def run_cells(units: int, materialised: bool) -> dict:
     import pandas as pd
 
-    from hte_engine.regression import RegressionSettings, interaction_regressions_from_cells
+    from hte_engine.regression.interactions import RegressionSettings, interaction_regressions_from_cells
 
     con = duckdb.connect()
     if materialised:

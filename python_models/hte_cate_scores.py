@@ -5,7 +5,7 @@ nuisances behind the unit's doubly-robust score (propensity, mu0, mu1, dr_score)
 """
 
 from hte_engine.progress import progress
-from hte_engine.uplift_pipeline import UpliftSettings, cate_scores
+from hte_engine.uplift import UpliftSettings, cate_scores
 
 
 def model(dbt, session):

@@ -2,7 +2,7 @@
 scores and estimated on the other, with multiplicity-adjusted p-values."""
 
 from hte_engine.progress import progress
-from hte_engine.uplift_pipeline import UpliftSettings, discovered_segments
+from hte_engine.uplift import UpliftSettings, discovered_segments
 
 
 def model(dbt, session):

@@ -2,7 +2,7 @@
 treatment arm x feature."""
 
 from hte_engine.progress import progress
-from hte_engine.uplift_pipeline import UpliftSettings, effect_drivers_table
+from hte_engine.uplift import UpliftSettings, effect_drivers_table
 
 
 def model(dbt, session):

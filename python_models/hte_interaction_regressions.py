@@ -5,7 +5,7 @@ Settings arrive through `config: meta:` (python_models/regressions.yml), filled 
 
 from hte_engine.io import bounded_units, experiments_with_clusters, numeric_features, only_experiments, to_pandas
 from hte_engine.regression import RegressionSettings
-from hte_engine.regression_tables import experiments_needing_units, interaction_regressions_table
+from hte_engine.regression import experiments_needing_units, interaction_regressions_table
 
 
 def model(dbt, session):

@@ -1,8 +1,8 @@
 """Per priced experiment x feature the deployed models use: population stability index and missingness of the
 population against the experiment's units, the share outside the experiment's support, and the eligibility and
-frequency-capped rates (hte_engine/population.py). Settings: python_models/population.yml."""
+frequency-capped rates (hte_engine/targeting/population.py). Settings: python_models/population.yml."""
 
-from hte_engine.population import PopulationSettings, population_drift_table
+from hte_engine.targeting import PopulationSettings, population_drift_table
 from hte_engine.progress import progress
 
 

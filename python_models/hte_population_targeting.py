@@ -1,8 +1,8 @@
 """Per population unit x priced experiment: the arm to give (control = do nothing), predicted effects, expected net
 value, decision and the reason in words, and the policy-test group, scored in batches with the stored deployment
-models (hte_engine/population.py). Settings: python_models/population.yml."""
+models (hte_engine/targeting/population.py). Settings: python_models/population.yml."""
 
-from hte_engine.population import PopulationSettings, population_targeting_table
+from hte_engine.targeting import PopulationSettings, population_targeting_table
 from hte_engine.progress import progress
 
 

@@ -1,12 +1,12 @@
 """Append-only history of targeting runs: per run date x experiment, the deployed policy's reach, spend, expected
 value, score quantiles and population stability against the previous run, and each segment's lift by assignment
-week (hte_engine/targeting_history.py). Rerunning on the same date replaces that date's rows and nothing else.
+week (hte_engine/targeting/history.py). Rerunning on the same date replaces that date's rows and nothing else.
 Settings: python_models/targeting.yml (var hte_run_date overrides the run date)."""
 
 from datetime import datetime, timezone
 
 from hte_engine.io import existing_table
-from hte_engine.targeting_history import history_table, previous_runs
+from hte_engine.targeting import history_table, previous_runs
 
 
 def model(dbt, session):

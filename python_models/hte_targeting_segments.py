@@ -2,7 +2,7 @@
 and the decision (treat / hold / need more data). Settings: python_models/targeting.yml (vars hte_targeting_*)."""
 
 from hte_engine.io import to_pandas
-from hte_engine.targeting_tables import TargetingSettings, priced_experiment_ids, segments_table
+from hte_engine.targeting import TargetingSettings, priced_experiment_ids, segments_table
 
 
 def model(dbt, session):

@@ -2,7 +2,7 @@
 of every policy (docs/targeting.md); hte_targeting_units and hte_policy_value are its two parts. Settings:
 python_models/targeting.yml (vars hte_targeting_*)."""
 
-from hte_engine.targeting_tables import TargetingSettings, targeting_table
+from hte_engine.targeting import TargetingSettings, targeting_table
 
 
 def model(dbt, session):

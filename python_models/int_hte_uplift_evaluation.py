@@ -4,7 +4,7 @@ their bands from the same bootstrap; the calibration deciles. hte_learner_evalua
 hte_uplift_deciles are its three parts."""
 
 from hte_engine.progress import progress
-from hte_engine.uplift_pipeline import UpliftSettings, uplift_evaluation_table
+from hte_engine.uplift import UpliftSettings, uplift_evaluation_table
 
 
 def model(dbt, session):

@@ -1,4 +1,4 @@
-"""Write the bundled demo seeds and the planted-truth tables of docs/demo_truth.md from hte_engine.demo_data.
+"""Write the bundled demo seeds and the planted-truth tables of docs/demo_truth.md from hte_engine.demo.data.
 
     python scripts/generate_demo_data.py           # rewrite seeds/demo/hte_demo_*.csv and the tables in the doc
     python scripts/generate_demo_data.py --check   # exit 1 if the committed files differ from a fresh generation
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hte_engine import demo_data
+from hte_engine.demo import data as demo_data
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO / "seeds" / "demo"

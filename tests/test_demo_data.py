@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hte_engine import demo_data
+from hte_engine.demo import data as demo_data
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO / "seeds" / "demo"

@@ -1,4 +1,4 @@
-"""The demo build recovers the effects planted in hte_engine.demo_data: per-segment intervals contain the true
+"""The demo build recovers the effects planted in hte_engine.demo.data: per-segment intervals contain the true
 segment effects at the nominal rate, and the verdicts tell the demo's story."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import reference as ref
-from hte_engine import demo_data
+from hte_engine.demo import data as demo_data
 
 DIMENSIONS = ref.project_vars()["hte_segment_columns"]
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.crossfit import CrossFitConfig, cross_fit
-from hte_engine.learners import hajek_effect
-from hte_engine.uplift_features import prepare_features
+from hte_engine.uplift.crossfit import CrossFitConfig, cross_fit
+from hte_engine.uplift.learners import hajek_effect
+from hte_engine.uplift.features import prepare_features
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}
 
@@ -145,7 +145,7 @@ def test_an_arm_smaller_than_the_folds_is_refused_with_a_message():
 
 
 def test_two_part_outcome_model_is_the_buy_probability_times_the_mean_amount():
-    from hte_engine.learners import BaseModel, fit_outcome
+    from hte_engine.uplift.learners import BaseModel, fit_outcome
 
     rng = np.random.default_rng(8)
     frame = pd.DataFrame({"score": rng.normal(size=3000), "device": rng.choice(["a", "b"], 3000)})
@@ -182,7 +182,7 @@ def _heavy_tailed(n, seed):
 @pytest.mark.parametrize("robust", [{"winsorize_quantile": 0.99},
                                     {"winsorize_quantile": None, "outcome_model": "two_part"}])
 def test_on_heavy_tails_the_robust_path_chooses_a_learner_that_beats_the_constant(robust):
-    from hte_engine.uplift_evaluation import evaluate_learners
+    from hte_engine.uplift.evaluation import evaluate_learners
 
     ids, frame, y, t, tau = _heavy_tailed(20000, 21)
     X = prepare_features(frame, ["score", "other", "device"])
@@ -201,7 +201,7 @@ def test_with_the_default_settings_the_chosen_learner_is_never_worse_than_the_co
     # The defaults (winsorising at 0.999, 7-leaf trees) exist for this. With the former ones (15 leaves, no
     # winsorising) the choice took an S-learner 13% less accurate than the average effect at seed 24; with 15
     # leaves and winsorising, an X-learner 11% less accurate at seed 21.
-    from hte_engine.uplift_evaluation import evaluate_learners
+    from hte_engine.uplift.evaluation import evaluate_learners
 
     for seed in (21, 22, 24):
         ids, frame, y, t, tau = _heavy_tailed(20000, seed)
@@ -214,7 +214,7 @@ def test_with_the_default_settings_the_chosen_learner_is_never_worse_than_the_co
 
 
 def test_default_winsorising_keeps_the_amounts_of_rare_buyers():
-    from hte_engine.crossfit import winsorise
+    from hte_engine.uplift.crossfit import winsorise
 
     # Revenue with 0.9% buyers, as Hillstrom's spend: the 0.99 quantile of all units is 0, so clipping there
     # would erase every purchase. The default quantile clips only the largest baskets.

@@ -7,11 +7,11 @@ import pytest
 from scipy import stats
 from sklearn.linear_model import LinearRegression
 
-from hte_engine.policy_value import (
+from hte_engine.targeting.policy_value import (
     budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies,
 )
-from hte_engine.targeting import Assignment, Economics, Policy, assign, net_value
-from hte_engine.uplift_metrics import doubly_robust_effect_score
+from hte_engine.targeting.policies import Assignment, Economics, Policy, assign, net_value
+from hte_engine.uplift.metrics import doubly_robust_effect_score
 
 BENEFIT, COST = 1.0, 0.2
 
@@ -132,7 +132,7 @@ def test_learned_policy_beats_treat_all_and_none_and_is_near_the_oracle(seed):
 
 @pytest.mark.slow
 def test_learned_policy_with_the_package_base_model_beats_the_blanket_policies():
-    from hte_engine.learners import BaseModel, fit_outcome
+    from hte_engine.uplift.learners import BaseModel, fit_outcome
 
     base = BaseModel.from_config({"max_iter": 60}, 0)
     chosen, true_value = policy_and_truth(21, 3_000, fit=lambda X, y: fit_outcome(base, X, y, False))

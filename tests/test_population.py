@@ -1,6 +1,6 @@
 """Deploying the policy on a population (issue 15): hte_deployment_runs, hte_population_targeting,
 hte_population_drift and the policy test, built by tests/population_project on the demo experiments and a
-population with a known truth (hte_engine/demo_population.py), plus the bad-input errors of the population
+population with a known truth (hte_engine/demo/population.py), plus the bad-input errors of the population
 staging models and engine checks that need no dbt."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dbt_runner import REPO, run_dbt
 from population_inputs import DEMO_SEEDS, POPULATION_PROJECT, build_population
 
 from hte_engine import __version__
-from hte_engine.demo_population import generate_population
-from hte_engine.population import psi, unit_hash_uniforms
+from hte_engine.demo.population import generate_population
+from hte_engine.targeting.population import psi, unit_hash_uniforms
 
 N_POPULATION = 20_000
 RUN_DATE = "2026-04-01"
@@ -349,7 +349,7 @@ def test_the_follow_up_experiment_measures_the_policy_against_the_holdout(built,
     """hte_population_assignments and hte_population_followup_arms feed the next build as its assignments and
     experiments, with outcomes simulated from the known truth (purchase ~ Bernoulli(0.3 + lift x coupon given)).
     The package's lift of the policy group over the holdout then estimates a known number."""
-    from hte_engine.demo_population import follow_up_outcomes
+    from hte_engine.demo.population import follow_up_outcomes
     from population_inputs import write_population_inputs
 
     pop, truth = population
@@ -382,7 +382,7 @@ def test_the_follow_up_experiment_measures_the_policy_against_the_holdout(built,
 
 
 def test_calibrated_effects_come_from_the_experiments_deciles(built, targeting, tmp_path):
-    from hte_engine.population import DecileCalibration
+    from hte_engine.targeting.population import DecileCalibration
 
     again = _rerun(built, tmp_path, "hte_population_targeting", {"hte_population_calibration": "deciles"})
     rows = again.table("hte_population_targeting")

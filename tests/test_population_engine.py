@@ -8,20 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.crossfit import CrossFitConfig
-from hte_engine.deployment import deserialise, fit_deployment, serialise, training_fingerprint
-from hte_engine.learners import BaseModel, OutcomeModels, TrainingSample
-from hte_engine.population import (ExperimentDeployment, PopulationSettings, _decide_locally, decide_batch,
+from hte_engine.uplift.crossfit import CrossFitConfig
+from hte_engine.targeting.deployment import deserialise, fit_deployment, serialise, training_fingerprint
+from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample
+from hte_engine.targeting.population import (ExperimentDeployment, PopulationSettings, _decide_locally, decide_batch,
                                    score_batch)
-from hte_engine.targeting import Economics, Policy
-from hte_engine.uplift_features import prepare_features
-from hte_engine.uplift_pipeline import Comparison, UpliftSettings
+from hte_engine.targeting.policies import Economics, Policy
+from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}
 FEATURES = ["tenure", "score", "device"]
 
 
-def comparison(n=1200, seed=0, binary=False) -> Comparison:
+def comparison(n=1200, seed=0, binary=False) -> ComparisonPlan:
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({
         "unit_id": [f"u{i:05d}" for i in range(n)],
@@ -38,7 +38,7 @@ def comparison(n=1200, seed=0, binary=False) -> Comparison:
     frame["propensity"] = np.nan
     # Rows arrive in no particular order from a warehouse.
     frame = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
-    plan = Comparison("exp", "y", "treatment", "control", binary, int(t.sum()), int(n - t.sum()), 0.5, 0.5, 2)
+    plan = ComparisonPlan("exp", "y", "treatment", "control", binary, int(t.sum()), int(n - t.sum()), 0.5, 0.5, 2)
     plan.features_used = list(FEATURES)
     plan.units = frame
     return plan
@@ -137,7 +137,7 @@ def test_decisions_do_not_depend_on_batches_or_row_order():
 
 
 def test_decile_calibration_is_monotone_interpolated_and_never_extrapolates():
-    from hte_engine.population import DecileCalibration
+    from hte_engine.targeting.population import DecileCalibration
 
     deciles = pd.DataFrame({"mean_predicted": [0.0, 0.1, 0.2, 0.3], "observed_lift": [0.01, 0.05, 0.03, 0.2],
                             "n_units": [100, 100, 100, 100]})
@@ -162,7 +162,7 @@ def test_an_experiment_without_a_deployed_model_still_decides_every_unit_with_th
 
 
 def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_batches():
-    from hte_engine.population import iter_population_targeting
+    from hte_engine.targeting.population import iter_population_targeting
 
     fit = fit_deployment(comparison(), "t", settings())
     blob, sha = serialise(fit.deployment)

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.deployment import fit_deployment, serialise
-from hte_engine.demo_population import generate_population
-from hte_engine.population import POPULATION_COLUMNS, PopulationSettings, population_targeting_table
-from hte_engine.uplift_pipeline import Comparison, UpliftSettings
+from hte_engine.targeting.deployment import fit_deployment, serialise
+from hte_engine.demo.population import generate_population
+from hte_engine.targeting.population import POPULATION_COLUMNS, PopulationSettings, population_targeting_table
+from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
 
@@ -56,7 +56,7 @@ def coupon_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
         features[["unit_id", "customer_type", "visits_per_month", "tenure_days", "device"]], on="unit_id")
     units = units.assign(y=units["value"].fillna(0.0), treated=(units["arm"] == "coupon").astype(int),
                          cluster_id=None, propensity=np.nan)
-    plan = Comparison("coupon_push", "purchase", "coupon", "control", True, int(units["treated"].sum()),
+    plan = ComparisonPlan("coupon_push", "purchase", "coupon", "control", True, int(units["treated"].sum()),
                       int((1 - units["treated"]).sum()), 0.5, 0.5, 2)
     plan.features_used = ["customer_type", "visits_per_month", "tenure_days", "device"]
     plan.units = units

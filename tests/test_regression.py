@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from hte_engine.regression import RegressionSettings, heterogeneity_tests, interaction_regressions_from_cells
-from hte_engine.shrinkage import shrink_segment_effects
+from hte_engine.regression.interactions import RegressionSettings, heterogeneity_tests, interaction_regressions_from_cells
+from hte_engine.regression.shrinkage import shrink_segment_effects
 
 RTOL = 1e-9
 CELL_KEYS = ["experiment_id", "metric", "arm", "device", "age", "region"]

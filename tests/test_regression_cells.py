@@ -14,9 +14,9 @@ import statsmodels.formula.api as smf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hte_engine.cells import fit_cell_ols
-from hte_engine.covariance import LEVERAGE_ONE_TOLERANCE
-from hte_engine.regression import interaction_design
+from hte_engine.regression.cells import fit_cell_ols
+from hte_engine.regression.covariance import LEVERAGE_ONE_TOLERANCE
+from hte_engine.regression.interactions import interaction_design
 
 RTOL = 1e-9
 

@@ -2,7 +2,7 @@
 differential effects (interactions) cover the truth the data-generating process defines.
 
 Truth per segment is the average of E[Y(arm) - Y(control) | x] over the segment's units
-(`hte_engine.demo_data.true_segment_effects`); a differential effect's truth is the segment's minus the
+(`hte_engine.demo.data.true_segment_effects`); a differential effect's truth is the segment's minus the
 reference segment's. Intervals are Bonferroni-widened over all intervals checked, so the promise is family-wise:
 with correct standard errors, all of them cover with probability at least 95%.
 """
@@ -15,8 +15,8 @@ import pytest
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from hte_engine.demo_data import generate, true_segment_effects
-from hte_engine.regression import interaction_regressions_from_cells
+from hte_engine.demo.data import generate, true_segment_effects
+from hte_engine.regression.interactions import interaction_regressions_from_cells
 
 CHECKS = [
     ("coupon_push", "customer_type"),

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.regression import RegressionSettings, heterogeneity_tests
-from hte_engine.regression_tables import experiments_needing_units, interaction_regressions_table
+from hte_engine.regression.interactions import RegressionSettings, heterogeneity_tests
+from hte_engine.regression.tables import experiments_needing_units, interaction_regressions_table
 
 
 def units_and_cells() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

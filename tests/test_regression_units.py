@@ -12,9 +12,9 @@ import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
 
-from hte_engine.regression import RegressionSettings
-from hte_engine.regression_tables import experiments_with_features
-from hte_engine.unit_regression import (
+from hte_engine.regression.interactions import RegressionSettings
+from hte_engine.regression.tables import experiments_with_features
+from hte_engine.regression.units import (
     clustered_interaction_regressions,
     covariate_adjusted_effects,
     feature_covariates,

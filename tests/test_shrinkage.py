@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hte_engine.shrinkage import shrink_segment_effects, shrink_with_prior
+from hte_engine.regression.shrinkage import shrink_segment_effects, shrink_with_prior
 
 
 def test_posterior_matches_normal_normal_closed_form() -> None:

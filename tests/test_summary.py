@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hte_engine.summary import summarize
+from hte_engine.report.summary import summarize
 
 
 def _lifts(**extra) -> pd.DataFrame:

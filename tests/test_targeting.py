@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from hte_engine.policy_value import budget_curve
-from hte_engine.targeting import Economics, Policy, assign, hull_upgrades, net_value
+from hte_engine.targeting.policy_value import budget_curve
+from hte_engine.targeting.policies import Economics, Policy, assign, hull_upgrades, net_value
 
 
 def economics(arms=("a",), costs=None, **kw) -> Economics:
@@ -150,7 +150,7 @@ def test_risk_constraint_never_treats_above_the_limit():
 def test_per_unit_cost_from_a_second_metric_and_per_unit_benefit():
     econ = economics(costs={"a": 0.1}, cost_metric="redeem", cost_per_metric_unit=10.0, benefit_column="margin")
     features = pd.DataFrame({"margin": [2.0, 4.0]})
-    from hte_engine.targeting import unit_benefit
+    from hte_engine.targeting.policies import unit_benefit
     benefit = unit_benefit(econ, features, 2)
     net = net_value(econ, {"y": np.array([[0.5], [0.5]]), "redeem": np.array([[0.05], [0.2]])}, benefit)
     np.testing.assert_allclose(net.cost[:, 0], [0.1 + 0.5, 0.1 + 2.0])
@@ -228,7 +228,7 @@ def test_unknown_experiment_and_missing_metric_fail_clearly():
     with pytest.raises(ValueError, match="no effect estimates for metric 'redeem'"):
         net_value(econ, {"purchase": np.zeros((3, 1))}, np.ones(3))
     econ = Economics.from_experiments(experiments_frame(), "e", benefit_column="margin")
-    from hte_engine.targeting import unit_benefit
+    from hte_engine.targeting.policies import unit_benefit
     with pytest.raises(ValueError, match="benefit column 'margin'"):
         unit_benefit(econ, pd.DataFrame({"other": [1.0]}), 1)
 

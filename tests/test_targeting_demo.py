@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.demo_data import generate
+from hte_engine.demo.data import generate
 
 
 @pytest.fixture(scope="module")

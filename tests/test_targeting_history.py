@@ -13,7 +13,7 @@ import pytest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from dbt_runner import run_dbt
-from hte_engine.targeting_history import (ROW_RUN, bin_shares, decile_bins, history_rows, population_stability,
+from hte_engine.targeting.history import (ROW_RUN, bin_shares, decile_bins, history_rows, population_stability,
                                           run_summary, segment_week_lifts)
 
 
@@ -164,7 +164,7 @@ def test_history_model_is_idempotent_per_date_and_appends_new_dates(demo_build, 
 
 
 def test_previous_runs_are_the_latest_run_rows_before_the_run_date_per_experiment():
-    from hte_engine.targeting_history import previous_runs
+    from hte_engine.targeting.history import previous_runs
 
     history = pd.DataFrame({
         "run_date": pd.to_datetime(["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-01", "2026-01-08",

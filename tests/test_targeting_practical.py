@@ -9,8 +9,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from hte_engine.targeting import Economics
-from hte_engine.targeting_segments import REASON_CROSSES, REASON_LOSES, REASON_NEGLIGIBLE, REASON_SMALL, segment_decisions
+from hte_engine.targeting.policies import Economics
+from hte_engine.targeting.segments import REASON_CROSSES, REASON_LOSES, REASON_NEGLIGIBLE, REASON_SMALL, segment_decisions
 
 
 def _rows(practical):

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from hte_engine import demo_data
-from hte_engine.targeting import Economics
-from hte_engine.targeting_segments import segment_decisions, segment_value_lifts
+from hte_engine.demo import data as demo_data
+from hte_engine.targeting.policies import Economics
+from hte_engine.targeting.segments import segment_decisions, segment_value_lifts
 
 
 @pytest.fixture(scope="module")

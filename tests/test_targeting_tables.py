@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine import demo_data
-from hte_engine.learners import BaseModel, fit_outcome
-from hte_engine.targeting_tables import TargetingSettings, chosen_scores, experiment_targeting, segments_table
+from hte_engine.demo import data as demo_data
+from hte_engine.uplift.learners import BaseModel, fit_outcome
+from hte_engine.targeting.tables import TargetingSettings, chosen_scores, experiment_targeting, segments_table
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +158,7 @@ def test_policy_value_intervals_resample_whole_clusters(demo):
 
 
 def test_targeting_outcome_models_keep_clusters_in_one_fold():
-    from hte_engine.policy_value import cross_fitted_outcomes
+    from hte_engine.targeting.policy_value import cross_fitted_outcomes
     rng = np.random.default_rng(0)
     n = 600
     X = pd.DataFrame({"x": rng.normal(size=n)})
@@ -170,7 +170,7 @@ def test_targeting_outcome_models_keep_clusters_in_one_fold():
 
 
 def test_too_few_clusters_of_an_arm_for_the_targeting_folds_fails_clearly():
-    from hte_engine.policy_value import cross_fitted_outcomes
+    from hte_engine.targeting.policy_value import cross_fitted_outcomes
     n = 60
     X = pd.DataFrame({"x": np.arange(n, dtype=float)})
     arm = np.repeat([0, 1], n // 2)
@@ -221,7 +221,7 @@ def test_an_experiment_with_an_arm_too_small_to_score_is_skipped_and_the_others_
     """Issue: a second experiment with an arm of 3 units made hte_targeting_units and hte_policy_value crash for
     every experiment. Its comparison has a status row in the evaluation (no chosen learner, is_chosen null) and no
     scores: that experiment gets no decisions, the valid one is decided."""
-    from hte_engine.targeting_tables import policy_value_table, targeting_units_table
+    from hte_engine.targeting.tables import policy_value_table, targeting_units_table
 
     rng = np.random.default_rng(5)
     n = 3000

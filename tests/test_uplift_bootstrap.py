@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hte_engine.uplift_bootstrap import bootstrap, poisson_weights, unit_hash
+from hte_engine.resampling import bootstrap, poisson_weights, unit_hash
 
 
 def test_weights_follow_poisson_one():
@@ -53,7 +53,7 @@ def _comparison(n, seed):
     """A two-arm comparison whose learner 't' ranks by x; the effect is 0.2 below x = 0 and 0.6 above."""
     import pandas as pd
 
-    from hte_engine.crossfit import CrossFitResult
+    from hte_engine.uplift.crossfit import CrossFitResult
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
@@ -70,7 +70,7 @@ def test_bounded_bootstrap_keeps_point_estimates_and_matches_the_full_bootstraps
     """hte_uplift_bootstrap_max_units: replicates on a hash sample of m of n units, rescaled. Point estimates are
     the full sample's (identical); standard errors agree with the bootstrap on every unit within 25%, for the
     coefficients (spread ~ 1/sqrt(n)) and for the curves' sums (spread ~ sqrt(n))."""
-    from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
+    from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
 
     result = _comparison(60_000, 1)
     full = evaluate_learners(result, EvaluationConfig(bootstrap_max_units=None), parts=("learners", "curves"))
@@ -90,7 +90,7 @@ def test_bounded_bootstrap_keeps_point_estimates_and_matches_the_full_bootstraps
 def test_bounded_bootstrap_intervals_cover_the_true_uplift_at_half_in_simulation():
     """80 experiments of 6,000 units, replicates on 1,500: the 95% interval of uplift at 50% (truth 0.6: the
     effect above the median of x) covers the truth in 88-99% of them (binomial 95% range for 80 draws at 0.95)."""
-    from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
+    from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
 
     config = EvaluationConfig(bootstrap_max_units=1_500, bootstrap_replicates=100, curve_points=10)
     covered = []

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
-from hte_engine.calibration import blp_calibration_test, decile_table, effect_groups
+from hte_engine.uplift.calibration import blp_calibration_test, decile_table, effect_groups
 
 
 def simulate(n, rng, heterogeneity):

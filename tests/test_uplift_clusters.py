@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from hte_engine.calibration import decile_table, mean_se
-from hte_engine.crossfit import CrossFitConfig, CrossFitResult, assign_folds, cross_fit
-from hte_engine.discovery import discover_segments
-from hte_engine.uplift_bootstrap import bootstrap, resampling_keys
-from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
-from hte_engine.uplift_features import prepare_features
-from hte_engine.uplift_pipeline import (cate_scores, discovered_segments, effect_drivers_table, evaluation_tables,
+from hte_engine.uplift.calibration import decile_table, mean_se
+from hte_engine.uplift.crossfit import CrossFitConfig, CrossFitResult, assign_folds, cross_fit
+from hte_engine.uplift.discovery import discover_segments
+from hte_engine.resampling import bootstrap, resampling_keys
+from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
+from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.tables import (cate_scores, discovered_segments, effect_drivers_table, evaluation_tables,
                                         plan_comparisons)
 from test_uplift_pipeline import inputs, settings
 
@@ -261,7 +261,7 @@ def test_status_rows_say_why_they_have_no_numbers_not_which_features_were_refuse
 def test_the_calibration_test_with_clusters_uses_cluster_robust_errors_and_g_minus_one_degrees_of_freedom():
     from scipy import stats
 
-    from hte_engine.calibration import blp_calibration_test
+    from hte_engine.uplift.calibration import blp_calibration_test
 
     rng = np.random.default_rng(11)
     cluster = np.repeat(np.arange(12), 25)
@@ -280,7 +280,7 @@ def test_the_calibration_test_with_clusters_uses_cluster_robust_errors_and_g_min
 
 
 def test_the_dr_learners_inner_halves_keep_clusters_whole(monkeypatch):
-    import hte_engine.learners as learners
+    import hte_engine.uplift.learners as learners
     ids, keys, frame, y, t, _ = clustered(n_clusters=60, size=10)
     X = prepare_features(frame, ["site", "x"])
     seen = []

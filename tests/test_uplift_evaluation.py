@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hte_engine.uplift_evaluation import EvaluationConfig, evaluate_learners
+from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
 from test_learners import in_unit_order, run, simulate
 
 CONFIG = EvaluationConfig(bootstrap_replicates=60, seed=1)

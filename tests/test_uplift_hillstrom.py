@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
-from hte_engine.uplift_pipeline import UpliftSettings, cate_scores, discovered_segments, evaluation_tables
+from hte_engine.uplift.tables import UpliftSettings, cate_scores, discovered_segments, evaluation_tables
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hillstrom_present(), reason=HILLSTROM_MISSING)]
 

@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from hte_engine import uplift_metrics as um
-from hte_engine.uplift_bootstrap import bootstrap
+from hte_engine.uplift import metrics as um
+from hte_engine.resampling import bootstrap
 
 TOL = 1e-9
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fixtures import build_fixture, valid_inputs
-from hte_engine.demo_data import generate
+from hte_engine.demo.data import generate
 
 KEYS = ["experiment_id", "metric", "arm"]
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.crossfit import cross_fit
+from hte_engine.uplift.crossfit import cross_fit
 from hte_engine.io import MemoryBudgetExceeded, physical_memory_bytes
-from hte_engine.uplift_evaluation import evaluate_learners
-from hte_engine.uplift_features import prepare_features
-from hte_engine.uplift_pipeline import (UpliftSettings, cate_scores, discovered_segments, evaluation_tables,
+from hte_engine.uplift.evaluation import evaluate_learners
+from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.tables import (UpliftSettings, cate_scores, discovered_segments, evaluation_tables,
                                         plan_comparisons, result_from_scores)
 
 FAST = {"name": "hist_gradient_boosting", "max_iter": 30, "learning_rate": 0.1, "early_stopping": False,
@@ -146,7 +146,7 @@ def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data
     (every outcome equal) still has every column."""
     import yaml
 
-    from hte_engine.uplift_pipeline import evaluation_schemas
+    from hte_engine.uplift.tables import evaluation_schemas
 
     documented = {m["name"]: [c["name"] for c in m.get("columns", [])]
                   for m in yaml.safe_load((Path(__file__).resolve().parents[1] / "python_models" / "uplift.yml").read_text())["models"]}

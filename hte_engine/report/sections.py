@@ -42,7 +42,7 @@ NOT_A_VERDICT = {"inconclusive", "too_small", "not_estimable"}
 
 
 def _is_binary(rows: pd.DataFrame, metric: str) -> bool:
-    from hte_engine.summary import metric_kinds
+    from hte_engine.report.summary import metric_kinds
 
     of = rows[rows["metric"] == metric]
     return not of.empty and metric_kinds(of).get(metric) == "binary"

@@ -21,8 +21,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from threadpoolctl import threadpool_limits
 
-from hte_engine.learners import LEARNERS, BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
-from hte_engine.uplift_metrics import doubly_robust_effect_score
+from hte_engine.uplift.learners import LEARNERS, BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
+from hte_engine.uplift.metrics import doubly_robust_effect_score
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from hte_engine.cells import LinearFit, aliased_columns
-from hte_engine.regression import (
+from hte_engine.regression.cells import LinearFit, aliased_columns
+from hte_engine.regression.interactions import (
     REGRESSION_COLUMNS,
-    Comparison,
+    ComparisonKeys,
     RegressionSettings,
     as_frame,
     comparisons,
@@ -233,7 +233,7 @@ def logit_segment_effects(
     return as_frame(rows, REGRESSION_COLUMNS)
 
 
-def logit_dimension_rows(pair, comparison: Comparison, dimension, references, settings, z, fit_source) -> list[dict]:
+def logit_dimension_rows(pair, comparison: ComparisonKeys, dimension, references, settings, z, fit_source) -> list[dict]:
     levels = {dimension: tuple(sorted(pair[dimension].unique(), key=str))}
     design = interaction_design(levels, {dimension: references[dimension]})
     treated = (pair["arm"] == comparison.arm).to_numpy()

@@ -39,12 +39,13 @@ import numpy as np
 import pandas as pd
 
 from hte_engine import io
-from hte_engine.deployment import Deployment, deserialise
-from hte_engine.targeting import (REASON_BUDGET, REASON_CAPACITY, REASON_NEGATIVE, REASON_RISK, REASON_TOP_K,
+from hte_engine.targeting.deployment import Deployment, deserialise
+from hte_engine.targeting.policies import (REASON_BUDGET, REASON_CAPACITY, REASON_NEGATIVE, REASON_RISK, REASON_TOP_K,
                                   REASON_UNCERTAIN, Economics, NetValue, Policy, assign,
                                   net_value)
-from hte_engine.targeting_tables import TargetingSettings, priced_experiment_ids
-from hte_engine.uplift_pipeline import UpliftSettings, _literal
+from hte_engine.targeting.tables import TargetingSettings, priced_experiment_ids
+from hte_engine.settings import meta_values
+from hte_engine.uplift.tables import UpliftSettings
 
 GROUP_POLICY, GROUP_HOLDOUT, GROUP_EXPLORATION = "policy", "holdout", "exploration"
 
@@ -111,7 +112,7 @@ class PopulationSettings:
 
     @classmethod
     def from_meta(cls, meta: dict) -> "PopulationSettings":
-        m = {key: _literal(value) for key, value in (meta or {}).items()}
+        m = meta_values(meta)
         run_date = m.get("run_date") or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
         run_date = str(run_date)
         try:

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from hte_engine.targeting import Economics
+from hte_engine.targeting.policies import Economics
 
 KEYS = ["experiment_id", "metric", "dimension", "segment", "arm", "control_arm"]
 ADJUSTMENTS = ("bonferroni", "none")

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.linalg
 from scipy import stats
 
-from hte_engine.covariance import cell_residual_ss, cell_sandwich
+from hte_engine.regression.covariance import cell_residual_ss, cell_sandwich
 
 # A column whose part orthogonal to the columns before it is this small relative to its own norm is aliased
 # (a linear combination of earlier columns): estimating it would only amplify rounding error.

@@ -23,8 +23,8 @@ from sklearn.tree import DecisionTreeRegressor
 from statsmodels.stats.multitest import multipletests
 from threadpoolctl import threadpool_limits
 
-from hte_engine.calibration import mean_se
-from hte_engine.crossfit import assign_folds
+from hte_engine.uplift.calibration import mean_se
+from hte_engine.uplift.crossfit import assign_folds
 
 _P_ADJUST = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
 _SEP = " = "

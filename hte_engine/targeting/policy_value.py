@@ -32,10 +32,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from hte_engine.crossfit import assign_folds, clusters_per_arm
-from hte_engine.learners import BaseModel, fit_outcome
-from hte_engine.targeting import Assignment, hull_upgrades
-from hte_engine.uplift_bootstrap import bootstrap
+from hte_engine.uplift.crossfit import assign_folds, clusters_per_arm
+from hte_engine.uplift.learners import BaseModel, fit_outcome
+from hte_engine.targeting.policies import Assignment, hull_upgrades
+from hte_engine.resampling import bootstrap
 
 OutcomeFitter = Callable[[pd.DataFrame, np.ndarray], Callable[[pd.DataFrame], np.ndarray]]
 

@@ -7,7 +7,7 @@ For each experiment x metric x treatment arm (against the control arm) this fits
 per dimension (`model = 'marginal'`), and one model with every dimension's main effects and treatment
 interactions together (`model = 'adjusted'`), so a dimension's differential effect is estimated holding the
 others fixed. Every regressor is categorical, so the fits are exact from the warehouse cell statistics
-(`hte_engine.cells`). The same design builder serves the unit-level fits (`hte_engine.unit_regression`), where
+(`hte_engine.regression.cells`). The same design builder serves the unit-level fits (`hte_engine.regression.units`), where
 each unit is a cell of one.
 """
 
@@ -21,8 +21,9 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-from hte_engine.cells import LinearFit, fit_cell_ols
-from hte_engine.shrinkage import MIN_SEGMENTS, shrink_segment_effects
+from hte_engine.regression.cells import LinearFit, fit_cell_ols
+from hte_engine.regression.shrinkage import MIN_SEGMENTS, shrink_segment_effects
+from hte_engine.settings import meta_values
 
 MISSING_LEVEL = "(missing)"
 
@@ -65,6 +66,7 @@ class RegressionSettings:
     @classmethod
     def from_meta(cls, meta: Mapping) -> RegressionSettings:
         """Settings from a Python model's `config: meta:`; keys are the var names without the `hte_` prefix."""
+        meta = meta_values(meta)
         known = {
             "cov_type": "regression_cov_type", "alpha": "alpha", "p_adjust": "p_adjust",
             "p_adjust_family": "p_adjust_family", "reference_segments": "regression_reference_segment",
@@ -232,7 +234,7 @@ def one_arm_segments(cells: pd.DataFrame, dimension: str, treatment_arm: str, co
 
 
 @dataclass
-class Comparison:
+class ComparisonKeys:
     """Identifies one treatment arm against its control for one metric of one experiment."""
 
     experiment_id: str
@@ -374,7 +376,7 @@ def fit_cells(data: pd.DataFrame, x: np.ndarray, names: tuple[str, ...], setting
 
 def fit_interaction_model(
     data: pd.DataFrame,
-    comparison: Comparison,
+    comparison: ComparisonKeys,
     dimensions: Sequence[str],
     references: Mapping[str, str],
     settings: RegressionSettings,
@@ -472,7 +474,7 @@ def wald_row(result, design, dimension, status, reason, test_name, lonely) -> di
     return row
 
 
-def comparisons(experiments: pd.DataFrame, cells: pd.DataFrame) -> list[Comparison]:
+def comparisons(experiments: pd.DataFrame, cells: pd.DataFrame) -> list[ComparisonKeys]:
     """Every treatment arm against the control arm, for every metric the experiment has cells for."""
     found = []
     metrics = cells.groupby("experiment_id", observed=True)["metric"].unique()
@@ -482,7 +484,7 @@ def comparisons(experiments: pd.DataFrame, cells: pd.DataFrame) -> list[Comparis
             continue
         for metric in sorted(metrics[experiment_id]):
             for arm in sorted(arms.loc[~arms["is_control"].astype(bool), "arm"]):
-                found.append(Comparison(str(experiment_id), str(metric), str(arm), str(controls[0])))
+                found.append(ComparisonKeys(str(experiment_id), str(metric), str(arm), str(controls[0])))
     return found
 
 

@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from hte_engine.crossfit import assign_folds
-from hte_engine.learners import BaseModel, fit_outcome
+from hte_engine.uplift.crossfit import assign_folds
+from hte_engine.uplift.learners import BaseModel, fit_outcome
 
 SOURCES = ("design", "column", "estimated")
 

@@ -1,4 +1,4 @@
-"""A short readable summary of a built dbt_hte DuckDB database: `python -m hte_engine.summary <path.duckdb>`.
+"""A short readable summary of a built dbt_hte DuckDB database: `python -m hte_engine.report.summary <path.duckdb>`.
 
 Per experiment × metric × treatment arm: the overall effect with its interval, then the most and the least
 responsive segments among those large enough to be tested, and any guardrail alert. It reads only the output
@@ -98,7 +98,7 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m hte_engine.summary <path to the dbt_hte DuckDB file>", file=sys.stderr)
+        print("usage: python -m hte_engine.report.summary <path to the dbt_hte DuckDB file>", file=sys.stderr)
         return 2
     with duckdb.connect(argv[1], read_only=True) as con:
         lifts = con.execute("select * from hte_segment_lifts").df()

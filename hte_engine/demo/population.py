@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hte_engine import demo_data
+from hte_engine.demo import data as demo_data
 
 DEFAULT_SEED = 20261203
 EXPERIMENT = "coupon_push"

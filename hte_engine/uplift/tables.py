@@ -14,24 +14,23 @@ learner, with the nuisances behind them (propensity, mu0, mu1, doubly-robust sco
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from hte_engine import io
-from hte_engine.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
-from hte_engine.discovery import discover_segments, effect_drivers
+from hte_engine.settings import meta_values
+from hte_engine.uplift.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
+from hte_engine.uplift.discovery import discover_segments, effect_drivers
 from hte_engine.io import select_columns, to_pandas
-from hte_engine.learners import LEARNERS
-from hte_engine.propensity import choose_propensity
-from hte_engine.uplift_bootstrap import bounded_sample, resampling_keys
-from hte_engine.uplift_evaluation import PARTS, EvaluationConfig, evaluate_learners
-from hte_engine.uplift_features import prepare_features
-from hte_engine.uplift_guard import leaking_features
+from hte_engine.uplift.learners import LEARNERS
+from hte_engine.uplift.propensity import choose_propensity
+from hte_engine.resampling import bounded_sample, resampling_keys
+from hte_engine.uplift.evaluation import PARTS, EvaluationConfig, evaluate_learners
+from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.balance import leaking_features
 
 STATUS_OK = "ok"
 KEYS = ["experiment_id", "metric", "arm", "control_arm"]
@@ -48,19 +47,6 @@ RUN_COLUMNS = {
     "status": "string", "reason": "string", "features_used": "string", "features_refused": "string",
     "propensity_source": "string", "n_trimmed": "Int64",
 }  # fmt: skip
-
-
-def _literal(value):
-    """A meta value as dbt may hand it over: native, or the text of a rendered Jinja expression."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if text in ("", "None", "none", "null", "Null", "NULL", "~"):
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return yaml.safe_load(text)
 
 
 @dataclass(frozen=True)
@@ -84,7 +70,7 @@ class UpliftSettings:
 
     @classmethod
     def from_meta(cls, meta: Mapping) -> "UpliftSettings":
-        m = {key: _literal(value) for key, value in (meta or {}).items()}
+        m = meta_values(meta)
 
         def get(key, cast, default):
             value = m.get(key)
@@ -139,7 +125,7 @@ class UpliftSettings:
 
 
 @dataclass
-class Comparison:
+class ComparisonPlan:
     """One treatment arm against control on one metric; ``units`` holds the rows of both arms when status is ok."""
 
     experiment_id: str
@@ -213,7 +199,7 @@ def _comparison_rows(units, features, assignments, feature_columns: tuple[str, .
     return frame.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
-def plan_comparisons(units, features, assignments, experiments, settings: UpliftSettings) -> list[Comparison]:
+def plan_comparisons(units, features, assignments, experiments, settings: UpliftSettings) -> list[ComparisonPlan]:
     """Every experiment x metric x treatment arm, with its status; ok comparisons carry their unit rows. Holds
     every comparison's rows at once: for small inputs and tests; the models iterate ``iter_comparisons``."""
     return list(iter_comparisons(units, features, assignments, experiments, settings))
@@ -231,7 +217,7 @@ MEMORY_ADVICE = ("Raise the var on a machine that has the memory, run `dbt build
 
 
 def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings,
-                     model: str = "uplift") -> Iterator[Comparison]:
+                     model: str = "uplift") -> Iterator[ComparisonPlan]:
     """Every experiment x metric x treatment arm with its status, one at a time; an ok comparison carries its
     unit rows, read from the warehouse when it is reached, so a caller that handles one comparison before asking
     for the next holds one comparison's rows at a time (issue: memory bounded by design, not by the data).
@@ -267,7 +253,7 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                 of_metric = exp_counts[exp_counts["metric"].astype(str) == metric]
                 n_t = int(of_metric.loc[of_metric["arm"].astype(str) == arm, "n"].sum())
                 n_c = int(of_metric.loc[of_metric["arm"].astype(str) == control_arm, "n"].sum())
-                plan = Comparison(
+                plan = ComparisonPlan(
                     experiment_id=str(experiment_id), metric=str(metric), arm=arm, control_arm=control_arm,
                     binary=settings.metrics.get(metric) == "binary", n_treatment=n_t, n_control=n_c,
                     share_treatment=_share(declared, experiment_id, arm),
@@ -290,7 +276,7 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                 yield plan
 
 
-def _check_rows(plan: Comparison, frame: pd.DataFrame, settings: UpliftSettings) -> None:
+def _check_rows(plan: ComparisonPlan, frame: pd.DataFrame, settings: UpliftSettings) -> None:
     """The decisions that need the comparison's rows: an outcome that varies, enough clusters per arm for the
     folds, usable features, no feature that leaks the treatment. Sets ``plan.units`` when the plan is ok."""
     y = frame["y"].to_numpy(dtype=float)
@@ -348,7 +334,7 @@ def _noop(message: str) -> None:
 SCORE_BATCH_ROWS = 500_000
 
 
-def score_comparison(plan: Comparison, settings: UpliftSettings,
+def score_comparison(plan: ComparisonPlan, settings: UpliftSettings,
                      log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
     """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
     the nuisances on every row (hte_cate_scores' columns)."""
@@ -429,7 +415,7 @@ def result_from_scores(scores: pd.DataFrame, outcomes: pd.DataFrame) -> CrossFit
     return CrossFitResult(units=units.reset_index(drop=True), learners=learners, n_train_rows=n_train)
 
 
-def _run_summary(plan: Comparison, scored: pd.DataFrame | None) -> dict:
+def _run_summary(plan: ComparisonPlan, scored: pd.DataFrame | None) -> dict:
     out = {**plan.keys(), **plan.run_columns()}
     if scored is not None and len(scored):
         out["propensity_source"] = scored["propensity_source"].iloc[0]
@@ -442,7 +428,7 @@ EVALUATION_SCORE_COLUMNS = ["unit_id", "learner", "cate", "fold", "n_train_rows"
                             "propensity_source", "mu0", "mu1", "dr_score"]
 
 
-def _comparison_scores(scores, plan: Comparison, columns: list[str], **equal) -> pd.DataFrame | None:
+def _comparison_scores(scores, plan: ComparisonPlan, columns: list[str], **equal) -> pd.DataFrame | None:
     """One comparison's hte_cate_scores rows (only ``columns``), read from the warehouse; None when it has none."""
     part = io.fetch(scores, columns, **plan.keys(), **equal)
     return part if len(part) else None

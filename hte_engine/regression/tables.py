@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from hte_engine.regression import REGRESSION_COLUMNS, RegressionSettings, interaction_regressions_from_cells
-from hte_engine.unit_regression import (
+from hte_engine.regression.interactions import REGRESSION_COLUMNS, RegressionSettings, interaction_regressions_from_cells
+from hte_engine.regression.units import (
     clustered_interaction_regressions,
     covariate_adjusted_effects,
     logit_segment_effects,

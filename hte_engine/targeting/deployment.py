@@ -30,11 +30,11 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from hte_engine import io
-from hte_engine.crossfit import assign_folds, winsorise
-from hte_engine.learners import BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
-from hte_engine.propensity import choose_propensity
-from hte_engine.uplift_features import OTHER_LEVEL, prepare_features
-from hte_engine.uplift_pipeline import STATUS_OK, Comparison, UpliftSettings, iter_comparisons
+from hte_engine.uplift.crossfit import assign_folds, winsorise
+from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
+from hte_engine.uplift.propensity import choose_propensity
+from hte_engine.uplift.features import OTHER_LEVEL, prepare_features
+from hte_engine.uplift.tables import STATUS_OK, ComparisonPlan, UpliftSettings, iter_comparisons
 
 RUN_COLUMNS = {
     "run_date": "string", "experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
@@ -170,7 +170,7 @@ class FitResult:
     mean_training_effect: float
 
 
-def fit_deployment(plan: Comparison, learner_name: str, settings: UpliftSettings) -> FitResult:
+def fit_deployment(plan: ComparisonPlan, learner_name: str, settings: UpliftSettings) -> FitResult:
     """Fit ``learner_name`` on all units of an ok comparison, as ``crossfit`` fits it on the training folds."""
     frame = plan.units.sort_values("unit_id", kind="stable", ignore_index=True)
     config = settings.crossfit

@@ -23,11 +23,12 @@ import pandas as pd
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.progress import progress
-from hte_engine.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
-from hte_engine.targeting import Economics, Policy, assign, net_value, unit_benefit
-from hte_engine.targeting_segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
-from hte_engine.uplift_bootstrap import resampling_keys
-from hte_engine.uplift_features import prepare_features
+from hte_engine.targeting.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
+from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
+from hte_engine.targeting.segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
+from hte_engine.resampling import resampling_keys
+from hte_engine.settings import meta_values
+from hte_engine.uplift.features import prepare_features
 
 ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
                   "risk_limit")
@@ -60,6 +61,7 @@ class TargetingSettings:
 
     @classmethod
     def from_meta(cls, meta: dict) -> "TargetingSettings":
+        meta = meta_values(meta)
         known = {"policy": "targeting_policy", "budget": "targeting_budget", "capacity": "targeting_capacity",
                  "top_k": "targeting_top_k", "exploration_share": "targeting_exploration_share",
                  "seed": "targeting_seed", "bootstrap_replicates": "targeting_bootstrap_replicates",

@@ -1,0 +1,35 @@
+"""Reading a Python model's ``config: meta:``: the one place that knows how dbt hands var values over.
+
+Every domain's ``Settings.from_meta(meta)`` starts from ``meta_values(meta)``; keys are the var names without the
+``hte_`` prefix, and the defaults are the vars of ``dbt_project.yml`` (the model ymls pass them through).
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Mapping
+
+import yaml
+
+__all__ = ["meta_value", "meta_values"]
+
+_NULLS = ("", "None", "none", "null", "Null", "NULL", "~")
+
+
+def meta_value(value):
+    """A meta value as dbt may hand it over: native, or the text of a rendered Jinja expression
+    (``"{{ var('hte_uplift_learners') }}"`` renders to the text of a Python list)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text in _NULLS:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return yaml.safe_load(text)
+
+
+def meta_values(meta: Mapping | None) -> dict:
+    """Every key of a model's meta, decoded with ``meta_value`` (null-like texts become None)."""
+    return {key: meta_value(value) for key, value in (meta or {}).items()}
