@@ -3,10 +3,13 @@
     .venv/bin/python bench/bench_build.py                       # 1,000,000 units, default threads (2)
     .venv/bin/python bench/bench_build.py --units 10000000
     .venv/bin/python bench/bench_build.py --threads 4
+    .venv/bin/python bench/bench_build.py --shape voter --units 344084   # one 5-arm experiment, a binary metric
 
 1. bench/sql/generate_inputs.sql writes the inputs into a fresh DuckDB file (the SQL bench's generator), then
    bench/sql/build_inputs.sql gives them the shape of a typical project: exp_a (2 arms, a binary and a revenue
-   metric), exp_b (3 arms, the binary metric), both with targeting economics.
+   metric), exp_b (3 arms, the binary metric), both with targeting economics. `--shape voter` applies
+   bench/sql/build_voter_inputs.sql instead: one 5-arm experiment (4 comparisons), one binary metric, no
+   targeting economics, the shape of the 344k-voter field experiment issue 11 measured at 17 minutes.
 2. bench/build_project installs dbt_hte by local path; `dbt build` runs every model and test as a scheduled job
    would, at the profile's threads (or --threads).
 3. Reported: wall time, CPU time and peak RSS of the dbt process (os.wait4; dbt-duckdb runs Python models inside
@@ -32,6 +35,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from run_sql_bench import Measured, generate_inputs
 
@@ -41,6 +45,13 @@ PROJECT = BENCH / "build_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
 CATE_SCORES = "model.dbt_hte.hte_cate_scores"
 SAMPLE_SECONDS = 0.5
+# --shape: the SQL applied to the generated inputs, the vars that go with it, and a one-line description
+SHAPES = {
+    "project": ("build_inputs.sql", {},
+                "exp_a 2 arms × conversion + revenue, exp_b 3 arms × conversion: 4 comparisons × 5 learners"),
+    "voter": ("build_voter_inputs.sql", {"hte_metrics": {"voted": {"kind": "binary"}}},
+              "exp_v 5 arms × voted (binary), no targeting economics: 4 comparisons × 5 learners"),
+}
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -183,8 +194,8 @@ def markdown(result: dict) -> str:
     load = result["environment"]["load_average_1min"]
     lines = [
         f"Whole `dbt build` on {result['units']:,} units ({rows['assignments']:,} assignments, {rows['outcomes']:,} "
-        f"outcome rows; exp_a 2 arms × conversion + revenue, exp_b 3 arms × conversion: 4 comparisons × "
-        f"5 learners), threads {result['threads'] or 'profile (2)'}, {result['environment']['cpu_count']} cores; "
+        f"outcome rows; {result.get('shape_description', SHAPES['project'][2])}), "
+        f"threads {result['threads'] or 'profile (2)'}, {result['environment']['cpu_count']} cores; "
         f"1-minute load average {load['before']:.1f} before, {load['after']:.1f} after. `{result['command']}`",
         "",
         "| what | figure |",
@@ -222,6 +233,8 @@ def main() -> None:
                         help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_build_bench)")
     parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
     parser.add_argument("--vars", default=None, help="extra dbt --vars (YAML), e.g. to try a setting")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="project",
+                        help="project: exp_a + exp_b with targeting (default); voter: one 5-arm experiment")
     args = parser.parse_args()
     if args.units < 1000:
         parser.error("--units must be at least 1000")
@@ -237,7 +250,7 @@ def main() -> None:
     print(f"generating {args.units:,} units into {database}", flush=True)
     inputs = generate_inputs(database, args.units)
     with duckdb.connect(str(database)) as con:
-        con.execute((BENCH / "sql" / "build_inputs.sql").read_text())
+        con.execute((BENCH / "sql" / SHAPES[args.shape][0]).read_text())
         inputs["rows"] = {table: con.execute(f"select count(*) from bench_inputs.{table}").fetchone()[0]
                           for table in ("assignments", "unit_features", "outcomes", "experiments")}
 
@@ -245,7 +258,9 @@ def main() -> None:
         deps = subprocess.run(dbt_command(["deps"], workdir), cwd=PROJECT, env=env, capture_output=True, text=True)
         if deps.returncode != 0:
             sys.exit(f"dbt deps failed for bench/build_project:\n{deps.stdout[-4000:]}")
-    extra = (["--threads", str(args.threads)] if args.threads else []) + (["--vars", args.vars] if args.vars else [])
+    shape_vars = dict(SHAPES[args.shape][1], **(yaml.safe_load(args.vars) if args.vars else {}))
+    extra = (["--threads", str(args.threads)] if args.threads else []) + (
+        ["--vars", json.dumps(shape_vars)] if shape_vars else [])
     parse = subprocess.run(dbt_command(["parse", *extra], workdir), cwd=PROJECT, env=env, capture_output=True,
                            text=True)
     if parse.returncode != 0:
@@ -257,6 +272,8 @@ def main() -> None:
     nodes = node_rows(workdir / "target", samples) if (workdir / "target" / "run_results.json").exists() else []
     result = {
         "units": args.units,
+        "shape": args.shape,
+        "shape_description": SHAPES[args.shape][2],
         "threads": args.threads,
         "command": " ".join(["bench/bench_build.py", *sys.argv[1:]]).strip(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -270,7 +287,8 @@ def main() -> None:
         "rss_samples": samples[:: max(1, len(samples) // 2000)],
     }
     args.results.mkdir(parents=True, exist_ok=True)
-    stem = f"build_bench_{args.units}" + (f"_threads{args.threads}" if args.threads else "")
+    stem = (f"build_bench_{args.units}" + (f"_{args.shape}" if args.shape != "project" else "")
+            + (f"_threads{args.threads}" if args.threads else ""))
     (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     table = markdown(result)
     (args.results / f"{stem}.md").write_text(table)
