@@ -118,7 +118,10 @@ def schedule(tmp_path_factory) -> dict:
         # the same DuckDB file and input directory every night, as a scheduled job has
         data_dir = write_inputs(workdir / "inputs", frames)
         args = ["build", "--select", *select.split()] + (["--full-refresh"] if name == "full_refresh" else [])
-        result = run_dbt(args, workdir, vars={"fixture_dir": str(data_dir), "hte_run_date": run_date(day)},
+        # the learners' part of hte_alerts is tested on the demo build (test_learner_choice_change_is_an_alert):
+        # here hte_alerts reads the SQL histories only, so the schedule does not fit learners on every night
+        result = run_dbt(args, workdir, vars={"fixture_dir": str(data_dir), "hte_run_date": run_date(day),
+                                              "hte_alert_on_learner_choice": False},
                          project_dir=FIXTURE_PROJECT)
         steps[name] = {"result": result, "ok": result.ok, "day": day}
         if result.ok:
@@ -371,3 +374,56 @@ def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path
     found = parse(build_report(DuckDBReader(bare))).experiments["exp_a"]
     assert found["monitoring"] == ["data-missing:hte_lift_history", "data-missing:hte_alerts",
                                    "data-missing:hte_cohort_trends"]
+
+
+LEARNER_MODELS = ["hte_learner_evaluation", "hte_lift_history", "hte_check_history", "hte_learner_history", "hte_alerts"]
+
+
+def test_learner_choice_change_is_an_alert(demo_build, tmp_path):
+    """Two nightly runs on a copy of the demo warehouse; before the second, the evaluation's choice for one
+    comparison moves to another learner (as a refit on new data can): hte_alerts has exactly that change, with the
+    learners before and after, and nothing else from the learners."""
+    def run(name, run_date, source):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        shutil.copy(source, workdir / "hte.duckdb")
+        result = run_dbt(["run", "--select", *LEARNER_MODELS], workdir, vars={"hte_run_date": run_date})
+        assert result.ok, result.output[-4000:]
+        return result
+
+    first = run("first", "2099-02-01", demo_build.db_path)
+    chosen = first.table("hte_learner_history")
+    assert len(chosen) > 0 and not chosen.duplicated(["run_date", "experiment_id", "metric", "arm"]).any()
+    evaluation = first.table("hte_learner_evaluation")
+    ok = evaluation[evaluation["learner"].notna()]
+    key = ok[ok["is_chosen"]].iloc[0]
+    other = ok[(ok["experiment_id"] == key["experiment_id"]) & (ok["metric"] == key["metric"])
+               & (ok["arm"] == key["arm"]) & ~ok["is_chosen"]]["learner"].iloc[0]
+    changed = tmp_path / "changed.duckdb"
+    shutil.copy(first.db_path, changed)
+    with duckdb.connect(str(changed)) as con:
+        con.execute("update int_hte_uplift_evaluation set is_chosen = (learner = ?) "
+                    "where part = 'learners' and experiment_id = ? and metric = ? and arm = ? and learner is not null",
+                    [other, key["experiment_id"], key["metric"], key["arm"]])
+    second = run("second", "2099-02-02", changed)
+    alerts = second.table("hte_alerts")
+    learner_rows = alerts[alerts["source"] == "learner"]
+    assert len(learner_rows) == 1, learner_rows
+    row = learner_rows.iloc[0]
+    assert row["alert_type"] == "learner_choice_changed" and row["severity"] == "warn"
+    assert (row["experiment_id"], row["metric"], row["arm"]) == (key["experiment_id"], key["metric"], key["arm"])
+    assert (row["value_before"], row["value_after"]) == (key["learner"], other)
+    assert str(row["previous_run_date"])[:10] == "2099-02-01"
+    assert f"{key['learner']} -> {other}" in row["message"]
+    history = second.table("hte_learner_history")
+    assert set(history["run_date"].astype(str).str[:10]) >= {"2099-02-01", "2099-02-02"}
+
+
+def test_learner_alerts_can_be_turned_off_and_the_var_is_checked(tmp_path):
+    off = run_dbt(["compile", "--select", "hte_alerts"], tmp_path / "off", vars={"hte_alert_on_learner_choice": False})
+    assert off.ok, off.output[-3000:]
+    assert "hte_learner_history" not in (tmp_path / "off" / "target" / "compiled").joinpath(
+        "dbt_hte", "models", "monitoring", "hte_alerts.sql").read_text()
+    bad = run_dbt(["compile", "--select", "hte_alerts"], tmp_path / "bad", vars={"hte_alert_on_learner_choice": "maybe"})
+    assert not bad.ok
+    assert "hte_alert_on_learner_choice" in bad.output and "true or false" in bad.output

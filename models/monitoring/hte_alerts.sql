@@ -15,8 +15,11 @@
     and gives no rows (its state is in hte_segment_lifts and hte_checks). Rebuilt as a table on every run:
     rerunning a past date recomputes that date's changes against the run before it.
 
-    Learner choices (hte_learner_evaluation.is_chosen) are not compared: they come from Python models, which keep
-    no history, and a SQL history of them would tie this model to adapters that run Python. -#}
+      learner rows (hte_learner_history, where hte_monitors_learner_choice(): adapters that run the Python models,
+      var hte_alert_on_learner_choice true):
+        learner_choice_changed   the learner a comparison's targeting uses is not the one it used before (e.g. x
+                                 became the constant: the heterogeneity is no longer detected)
+-#}
 {{ config(materialized='table') }}
 {%- set text = dbt.type_string() -%}
 
@@ -31,6 +34,12 @@ lift_history as (
 check_history as (
     select * from {{ ref('hte_check_history') }}
 ),
+{%- if hte_monitors_learner_choice() %}
+
+learner_history as (
+    select * from {{ ref('hte_learner_history') }}
+),
+{%- endif %}
 
 -- per experiment, the latest run date before this one in either history
 previous_dates as (
@@ -103,6 +112,28 @@ check_pairs as (
     group by h.experiment_id, h.check_name, h.dimension, h.segment
 ),
 
+{%- if hte_monitors_learner_choice() %}
+-- a comparison's chosen learner at both dates; only a change between two existing choices is an alert (a
+-- comparison evaluated for the first time, or no longer evaluated, shows in hte_learner_evaluation's status)
+learner_changes as (
+    select
+        h.experiment_id, h.metric, h.arm,
+        max(h.control_arm) as control_arm,
+        max(p.previous_run_date) as previous_run_date,
+        max(case when h.run_date = p.previous_run_date then h.learner end) as learner_before,
+        max(case when h.run_date = c.run_date then h.learner end) as learner_after,
+        max(case when h.run_date = p.previous_run_date then h.qini_coefficient end) as qini_before,
+        max(case when h.run_date = c.run_date then h.qini_coefficient end) as qini_after,
+        max(case when h.run_date = c.run_date then h.choice_reason end) as reason_after
+    from learner_history h
+    join previous_dates p
+        on p.experiment_id = h.experiment_id
+    cross join current_date_param c
+    where h.run_date = p.previous_run_date or h.run_date = c.run_date
+    group by h.experiment_id, h.metric, h.arm
+),
+
+{% endif -%}
 check_changes as (
     select
         k.*,
@@ -180,6 +211,41 @@ alerts as (
             end as message
     from check_changes
     where alert_type is not null
+{%- if hte_monitors_learner_choice() %}
+
+    union all
+
+    select
+        experiment_id,
+        'learner_choice_changed' as alert_type,
+        'learner' as source,
+        metric,
+        cast(null as {{ text }}) as dimension,
+        cast(null as {{ text }}) as segment,
+        arm,
+        control_arm,
+        cast(null as {{ text }}) as check_name,
+        previous_run_date,
+        learner_before as value_before,
+        learner_after as value_after,
+        qini_before as estimate_before,
+        qini_after as estimate_after,
+        cast(null as {{ hte_double() }}) as p_value_before,
+        cast(null as {{ hte_double() }}) as p_value_after,
+        cast(null as {{ hte_double() }}) as p_value_sequential_adj_before,
+        cast(null as {{ hte_double() }}) as p_value_sequential_adj_after,
+        'warn' as severity,
+        'Chosen learner of ' || metric || ', ' || arm || ' vs ' || coalesce(control_arm, '?') || ': '
+            || learner_before || ' -> ' || learner_after
+            || '. Targeting now ranks units with ' || learner_after
+            || case when learner_after = 'constant'
+                then ' (the same effect for every unit: no heterogeneity is detected any more)'
+                else '' end
+            || '; compare hte_targeting_history with the previous run before acting on the new ranking.'
+            || coalesce(' Why: ' || reason_after, '') as message
+    from learner_changes
+    where learner_before is not null and learner_after is not null and learner_before <> learner_after
+{%- endif %}
 )
 
 select
