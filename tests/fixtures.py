@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import duckdb
@@ -31,7 +32,9 @@ def build_fixture(workdir: Path, frames: dict[str, pd.DataFrame], *, select: str
         deps = run_dbt(["deps"], workdir / "deps", project_dir=FIXTURE_PROJECT)
         assert deps.ok, deps.output[-3000:]
     args = [command] + (["--select", select] if select else [])
-    return run_dbt(args, workdir, vars={"fixture_dir": str(data_dir), **(vars or {})}, project_dir=FIXTURE_PROJECT)
+    # relative to the folder dbt runs in (run_dbt): the same vars in every test, so the parse is shared
+    return run_dbt(args, workdir, vars={"fixture_dir": os.path.relpath(data_dir, workdir), **(vars or {})},
+                   project_dir=FIXTURE_PROJECT)
 
 
 def valid_inputs(seed: int = 7, n_units: int = 600, experiment_id: str = "exp_a") -> dict[str, pd.DataFrame]:

@@ -224,7 +224,7 @@ def welch(pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def _without_gc_collect():
+def without_gc_collect():
     # statsmodels' Holm branch calls gc.collect() on every call (statsmodels/stats/multitest.py), which takes
     # ~0.2 s in a process that holds the demo's frames: hundreds of families would cost minutes. The adjusted
     # values are untouched by this.
@@ -240,7 +240,7 @@ def adjust(frame: pd.DataFrame, p_col: str, in_family: pd.Series, family_keys: l
     """statsmodels' multipletests within each family; null outside the family."""
     out = pd.Series(np.nan, index=frame.index)
     members = frame[in_family]
-    with _without_gc_collect():
+    with without_gc_collect():
         for _, group in members.groupby(family_keys, sort=False):
             out.loc[group.index] = multipletests(group[p_col].to_numpy(), method=P_ADJUST_METHODS[method])[1]
     return out
