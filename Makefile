@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test report bench bench-sql bench-regression bench-build docs clean
+.PHONY: setup demo test test-install report bench bench-sql bench-regression bench-build docs clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +24,11 @@ report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15 -m "not install"
+
+# The README's install line in a fresh virtual environment (pip downloads every wheel: minutes, and the registry).
+test-install: setup
+	$(BIN)/python -m pytest -q -rfE -m install
 
 # Benchmarks (minutes, not part of `make test`): each reports ratios against a baseline measured in the same run.
 BENCH_UNITS ?= 10000000
