@@ -61,7 +61,7 @@ class RegressionSettings:
     binary_model: str = "lpm"
     covariate_adjustment: bool = True
     max_unit_rows: int = 1_000_000
-    seed: int = 20240607
+    seed: int = 0
 
     @classmethod
     def from_meta(cls, meta: Mapping) -> RegressionSettings:

@@ -48,12 +48,12 @@ class TargetingSettings:
     capacity: object = None
     top_k: object = None
     exploration_share: float = 0.0
-    seed: int = 0
+    seed: int = 20240607
     bootstrap_replicates: int = 200
     folds: int = 5
     alpha: float = 0.05
     interval_adjustment: str = "bonferroni"
-    min_segment_size: int = 0
+    min_segment_size: int = 100
     curve_points: int = 50
     learner: str = "chosen"
     economics: dict = field(default_factory=dict)

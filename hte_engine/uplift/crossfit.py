@@ -34,7 +34,8 @@ class CrossFitConfig:
     max_train_rows: int = 1_000_000
     batch_size: int = 100_000
     learners: tuple[str, ...] = LEARNERS
-    base_model: dict | None = None
+    # the var's default (dbt_project.yml); other keys of the var override DEFAULT_BASE_MODEL's parameters
+    base_model: dict | None = field(default_factory=lambda: {"name": "hist_gradient_boosting"})
     # Upper quantile at which continuous training outcomes are winsorised (None: off). Heavy right tails let a
     # few units dominate every split; see ``winsorise``.
     winsorize_quantile: float | None = 0.999

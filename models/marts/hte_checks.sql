@@ -21,10 +21,10 @@
 {%- set segment_columns = hte_segment_columns() -%}
 {%- set segment_names = segment_columns | map('lower') | list -%}
 {%- set feature_only = [] -%}
-{%- for name in var('hte_feature_columns', []) if name | lower not in segment_names and name | lower not in feature_only | map('lower') | list -%}
+{%- for name in var('hte_feature_columns') if name | lower not in segment_names and name | lower not in feature_only | map('lower') | list -%}
   {%- do feature_only.append(name) -%}
 {%- endfor -%}
-{%- set feature_names = var('hte_feature_columns', []) | map('lower') | list -%}
+{%- set feature_names = var('hte_feature_columns') | map('lower') | list -%}
 
 with arms as (
     select experiment_id, arm, expected_share

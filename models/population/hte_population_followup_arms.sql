@@ -2,8 +2,8 @@
     control; the shares are the configured ones (the hash split's expectation, which the sample-ratio check of
     the follow-up build then verifies). -#}
 {{ config(materialized='view', enabled=target.type in ['duckdb', 'databricks', 'snowflake', 'bigquery']) }}
-{%- set holdout = var('hte_population_holdout_share', 0.05) | float -%}
-{%- set exploration = var('hte_population_exploration_share', 0.05) | float -%}
+{%- set holdout = var('hte_population_holdout_share') | float -%}
+{%- set exploration = var('hte_population_exploration_share') | float -%}
 
 with experiments as (
     select distinct followup_experiment_id as experiment_id

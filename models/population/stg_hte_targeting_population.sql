@@ -4,9 +4,9 @@
     builds, empty, without configuration. -#}
 {%- set features = ref('stg_hte_unit_features') -%}
 {%- set reserved = ['experiment_id', 'unit_id', 'features_at', 'is_eligible', 'ineligible_reason'] -%}
-{%- set rule = var('hte_population_eligibility_rule', none) -%}
+{%- set rule = var('hte_population_eligibility_rule') -%}
 {%- set has_rule = rule is not none and (rule | string | trim | lower) not in ['', 'none', 'null'] -%}
-{%- set rule_reason = var('hte_population_eligibility_reason', none) -%}
+{%- set rule_reason = var('hte_population_eligibility_reason') -%}
 {%- if rule_reason is none or (rule_reason | string | trim | lower) in ['', 'none', 'null'] -%}
   {%- set rule_reason = 'eligibility rule not met: ' ~ (rule | string | trim) -%}
 {%- endif -%}
@@ -38,7 +38,7 @@ where 1 = 0
         ~ "is one row per unit, decided for every experiment that declares economics; drop the column (filter the "
         ~ "units upstream, or use the eligibility rule, to decide one experiment for a subset).") }}
   {%- endif -%}
-  {%- for name in var('hte_feature_columns', []) if name | lower not in columns -%}
+  {%- for name in var('hte_feature_columns') if name | lower not in columns -%}
     {{ exceptions.raise_compiler_error(
         "dbt_hte input error in hte_targeting_population (" ~ input ~ "): column '" ~ name ~ "' is listed in var "
         ~ "'hte_feature_columns' (the deployed models read it) but the population has no such column. Its columns "

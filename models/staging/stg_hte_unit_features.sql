@@ -4,7 +4,7 @@
 {%- set key_columns = ['experiment_id', 'unit_id', 'features_at'] -%}
 
 {%- if execute -%}
-  {%- for name in hte_segment_columns() + var('hte_feature_columns', []) if name | lower not in columns -%}
+  {%- for name in hte_segment_columns() + var('hte_feature_columns') if name | lower not in columns -%}
     {{ exceptions.raise_compiler_error(
         "dbt_hte input error in hte_unit_features (" ~ input ~ "): column '" ~ name ~ "' is listed in var "
         ~ ("'hte_segment_columns'" if name in hte_segment_columns() else "'hte_feature_columns'")
