@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 
-import duckdb
 import pandas as pd
 
 TOP = 3
@@ -100,6 +99,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m hte_engine.report.summary <path to the dbt_hte DuckDB file>", file=sys.stderr)
         return 2
+    import duckdb  # here, not at the top: the engine installs without DuckDB (on Snowflake, say)
+
     with duckdb.connect(argv[1], read_only=True) as con:
         lifts = con.execute("select * from hte_segment_lifts").df()
         tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
