@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test test-install report bench bench-sql bench-regression bench-build docs clean
+.PHONY: setup demo test test-fast test-install report bench bench-sql bench-regression bench-build docs clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ report: setup
 
 test: setup
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15 -m "not install"
+
+# The engine and reference tests alone (no dbt, Spark or simulations): a couple of minutes, for the edit-test loop.
+test-fast: setup
+	$(BIN)/python -m pytest -q -n 2 -rfE -m "not dbt and not spark and not slow and not install"
 
 # The README's install line in a fresh virtual environment (pip downloads every wheel: minutes, and the registry).
 test-install: setup

@@ -1,6 +1,28 @@
+import re
+from functools import cache
+from pathlib import Path
+
 import pytest
 
 from dbt_runner import DbtResult, run_dbt
+
+# Test tiers (markers, so that one command runs a tier: README "Tests"): a module that runs dbt or starts a
+# database server is in the `dbt` tier, one that starts Spark in the `spark` tier; the rest test the engine and
+# the references in this process (`make test-fast`: the engine tier without the slow simulations).
+RUNS_DBT = re.compile(r"\b(run_dbt|build_fixture|demo_build|UserProject|adapter_builds|start_postgres)\b")
+STARTS_SPARK = re.compile(r"\b(pyspark|SparkSession)\b")
+
+
+@cache
+def _tiers(path: Path) -> tuple[str, ...]:
+    source = path.read_text()
+    return tuple(tier for tier, pattern in (("dbt", RUNS_DBT), ("spark", STARTS_SPARK)) if pattern.search(source))
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for tier in _tiers(Path(item.fspath)):
+            item.add_marker(tier)
 
 
 @pytest.fixture(scope="session")
