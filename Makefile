@@ -5,7 +5,18 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test test-fast test-install report bench bench-sql bench-regression bench-build docs clean
+.PHONY: help setup demo test test-fast test-install report bench bench-sql bench-regression bench-build docs clean
+
+help:
+	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
+	@echo "make test          set up .venv, run every test but the install line (README: Tests)"
+	@echo "make test-fast     the engine and reference tests only (about 2 minutes)"
+	@echo "make test-install  the README's install line in a fresh virtual environment"
+	@echo "make report        the HTML report of target/dbt_hte.duckdb (after make demo)"
+	@echo "make docs          dbt docs generate"
+	@echo "make bench         SQL and regression benchmarks at BENCH_UNITS (default 10M)"
+	@echo "make bench-build   the whole dbt build of a user's project at BUILD_UNITS (default 1M)"
+	@echo "make setup         the pinned environment only;  make clean  removes it and dbt's output"
 
 setup: $(VENV)/.installed
 

@@ -47,17 +47,25 @@ class DbtResult:
             return con.execute(sql).df()
 
 
+# The shared folder (real data) lies beside the repository, in development and in CI; HTE_SHARED_DATA_DIR overrides.
+SHARED_DATA = Path(os.environ.get("HTE_SHARED_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
+HILLSTROM_CSV = SHARED_DATA / "hillstrom.csv"
+
 # (project folder, vars) -> a copy of partial_parse.msgpack from a call that parsed them (one per pytest process).
 _PARSED: dict[str, Path] = {}
 
 
 def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project_dir: Path = REPO,
-            timeout: int = 900) -> DbtResult:
-    """Run `dbt <args>` against `project_dir` with a private DuckDB file and target under `workdir`."""
+            timeout: int = 900, env: dict | None = None) -> DbtResult:
+    """Run `dbt <args>` against `project_dir` with a private DuckDB file and target under `workdir`; `env` adds
+    environment variables (paths a test's inputs live at: unlike vars, a changed env var makes dbt reparse only
+    the files that read it)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "hte.duckdb"
-    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=db_path.name,
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    # the integration project's default data folder is relative to where dbt runs: name it absolutely
+    shared = Path(os.environ.get("HTE_SHARED_DATA_DIR", SHARED_DATA)).resolve()
+    env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "DBT_HTE_DUCKDB_PATH": db_path.name,
+           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "HTE_SHARED_DATA_DIR": str(shared), **(env or {})}
     command = [DBT, *args, "--project-dir", str(project_dir), "--log-path", str(workdir / "logs")]
     parses = args[0] != "deps"  # deps takes no target path and parses nothing
     if parses:
@@ -76,9 +84,6 @@ def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project
         shutil.copyfile(parsed, _PARSED[key])
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path)
 
-# The shared folder (real data) lies beside the repository, in development and in CI; HTE_SHARED_DATA_DIR overrides.
-SHARED_DATA = Path(os.environ.get("HTE_SHARED_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
-HILLSTROM_CSV = SHARED_DATA / "hillstrom.csv"
 # The Hillstrom data have no stated licence, so they are not in the repository: on a clone without the shared folder
 # the tests on them skip with this one line instead of erroring; CI has the folder, and there they run.
 def missing_data_reason(path: Path) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -32,9 +31,13 @@ def build_fixture(workdir: Path, frames: dict[str, pd.DataFrame], *, select: str
         deps = run_dbt(["deps"], workdir / "deps", project_dir=FIXTURE_PROJECT)
         assert deps.ok, deps.output[-3000:]
     args = [command] + (["--select", select] if select else [])
-    # relative to the folder dbt runs in (run_dbt): the same vars in every test, so the parse is shared
-    return run_dbt(args, workdir, vars={"fixture_dir": os.path.relpath(data_dir, workdir), **(vars or {})},
-                   project_dir=FIXTURE_PROJECT)
+    return run_dbt(args, workdir, vars=vars, project_dir=FIXTURE_PROJECT, env=fixture_env(data_dir))
+
+
+def fixture_env(data_dir: Path) -> dict[str, str]:
+    """Where tests/fixture_project's models read their Parquet files: an environment variable, not a var, so the
+    parse is shared between tests (tests/dbt_runner.py)."""
+    return {"HTE_FIXTURE_DIR": str(data_dir)}
 
 
 def valid_inputs(seed: int = 7, n_units: int = 600, experiment_id: str = "exp_a") -> dict[str, pd.DataFrame]:

@@ -27,7 +27,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from dbt_runner import run_dbt
-from fixtures import FIXTURE_PROJECT, write_inputs
+from fixtures import FIXTURE_PROJECT, fixture_env, write_inputs
 from hte_engine.report import DuckDBReader, build_report, write_report
 from hte_engine.report.page import interval
 from sequential_reference import p_value_sequential, radius_waudby_smith
@@ -120,9 +120,8 @@ def schedule(tmp_path_factory) -> dict:
         args = ["build", "--select", *select.split()] + (["--full-refresh"] if name == "full_refresh" else [])
         # the learners' part of hte_alerts is tested on the demo build (test_learner_choice_change_is_an_alert):
         # here hte_alerts reads the SQL histories only, so the schedule does not fit learners on every night
-        result = run_dbt(args, workdir, vars={"fixture_dir": str(data_dir), "hte_run_date": run_date(day),
-                                              "hte_alert_on_learner_choice": False},
-                         project_dir=FIXTURE_PROJECT)
+        result = run_dbt(args, workdir, vars={"hte_run_date": run_date(day), "hte_alert_on_learner_choice": False},
+                         project_dir=FIXTURE_PROJECT, env=fixture_env(data_dir))
         steps[name] = {"result": result, "ok": result.ok, "day": day}
         if result.ok:
             steps[name]["tables"] = snapshot(result)

@@ -5,12 +5,15 @@ the engine imports must be one of its declared dependencies."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
 
+import yaml
 from packaging.requirements import Requirement
 
+import hte_engine
 from dbt_runner import REPO
 
 ENGINE = REPO / "hte_engine"
@@ -53,3 +56,13 @@ def test_the_engine_declares_every_third_party_module_it_imports():
     missing = sorted(name for name in third_party - optional if DISTRIBUTION.get(name, name).lower() not in declared)
     assert not missing, f"imported by hte_engine but not in pyproject's dependencies: {missing}"
     assert "yaml" in third_party and "sklearn" in third_party  # not vacuous
+
+
+def test_one_version_number():
+    """The package has one version, hte_engine.__version__: pyproject.toml and dbt_project.yml repeat it (neither
+    can read Python at install or parse time without walking the checkout) and the changelog's newest entry
+    names it."""
+    assert tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"] == hte_engine.__version__
+    assert str(yaml.safe_load((REPO / "dbt_project.yml").read_text())["version"]) == hte_engine.__version__
+    released = re.findall(r"^## (\d+\.\d+\.\d+)", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
+    assert released and released[0] == hte_engine.__version__, released

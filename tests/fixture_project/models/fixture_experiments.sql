@@ -1,1 +1,1 @@
-select * from read_parquet('{{ var("fixture_dir") }}/experiments.parquet')
+select * from read_parquet('{{ env_var("HTE_FIXTURE_DIR") }}/experiments.parquet')

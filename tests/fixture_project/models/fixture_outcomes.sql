@@ -1,1 +1,1 @@
-select * from read_parquet('{{ var("fixture_dir") }}/outcomes.parquet')
+select * from read_parquet('{{ env_var("HTE_FIXTURE_DIR") }}/outcomes.parquet')
