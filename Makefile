@@ -9,7 +9,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 help:
 	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
-	@echo "make test          set up .venv, run every test but the install line (README: Tests)"
+	@echo "make test          set up .venv, run every test (README: Tests)"
 	@echo "make test-fast     the engine and reference tests only (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
 	@echo "make report        the HTML report of target/dbt_hte.duckdb (after make demo)"
@@ -35,13 +35,13 @@ report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
 test: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15 -m "not install"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
 
 # The engine and reference tests alone (no dbt, Spark or simulations): a couple of minutes, for the edit-test loop.
 test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 -rfE -m "not dbt and not spark and not slow and not install"
 
-# The README's install line in a fresh virtual environment (pip downloads every wheel: minutes, and the registry).
+# The README's install line in a fresh virtual environment alone (make test runs it too).
 test-install: setup
 	$(BIN)/python -m pytest -q -rfE -m install
 
