@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from hte_engine.report import sections
+from hte_engine.report.freshness import BUILD_LOG, stale_outputs
 from hte_engine.report.page import document, esc
 from hte_engine.report.reader import DbApiReader, DuckDBReader, TableReader
 
@@ -48,7 +49,10 @@ def build_report(reader: TableReader, source: str = "", title: str = "dbt_hte re
     if missing:
         subtitle += " · not built: " + ", ".join(f"<code>{esc(m)}</code>" for m in missing)
     nav = "".join(f'<a href="#{slug(e)}">{esc(e)}</a>' for e in ids)
-    body = "".join(
+    stale = stale_outputs(reader.table(BUILD_LOG))
+    warning = (f'<div class="stale-outputs" role="alert" style="border:2px solid #b00020;padding:0.6em 1em;'
+               f'margin:1em 0;background:#fff4f4"><strong>Warning.</strong> {esc(stale)}</div>' if stale else "")
+    body = warning + "".join(
         f'<section class="experiment" id="{slug(e)}" data-experiment="{esc(e)}"><h2>Experiment {esc(e)}</h2>'
         + "".join(sections.RENDERERS[key](tables, e) for key, _ in sections.SECTIONS)
         + "</section>"

@@ -16,6 +16,8 @@ import sys
 
 import pandas as pd
 
+from hte_engine.report.freshness import BUILD_LOG, stale_outputs
+
 TOP = 3
 
 
@@ -105,6 +107,10 @@ def main(argv: list[str]) -> int:
         lifts = con.execute("select * from hte_segment_lifts").df()
         tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
         checks = con.execute("select * from hte_checks").df() if "hte_checks" in tables else None
+        log = con.execute(f"select * from {BUILD_LOG}").df() if BUILD_LOG in tables else None
+    stale = stale_outputs(log)
+    if stale:
+        print(f"WARNING: {stale}\n")
     print(summarize(lifts, checks))
     return 0
 
