@@ -62,6 +62,10 @@ class RegressionSettings:
     covariate_adjustment: bool = True
     max_unit_rows: int = 1_000_000
     seed: int = 0
+    # the data's description (vars hte_segment_columns, hte_feature_columns, hte_metrics' binary ones)
+    segment_columns: tuple[str, ...] = ()
+    feature_columns: tuple[str, ...] = ()
+    binary_metrics: tuple[str, ...] = ()
 
     @classmethod
     def from_meta(cls, meta: Mapping) -> RegressionSettings:
@@ -80,6 +84,10 @@ class RegressionSettings:
             values["max_unit_rows"] = int(values["max_unit_rows"])
         if isinstance(values.get("covariate_adjustment"), str):
             values["covariate_adjustment"] = values["covariate_adjustment"].strip().lower() == "true"
+        values["segment_columns"] = tuple(meta.get("segment_columns") or ())
+        values["feature_columns"] = tuple(meta.get("feature_columns") or ())
+        values["binary_metrics"] = tuple(name for name, spec in (meta.get("metrics") or {}).items()
+                                         if (spec or {}).get("kind") == "binary")
         return cls(**values)
 
     def __post_init__(self) -> None:

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from hte_engine.regression.interactions import REGRESSION_COLUMNS, RegressionSettings, interaction_regressions_from_cells
+from hte_engine.io import bounded_units, experiments_with_clusters, numeric_features, only_experiments, to_pandas
+from hte_engine.regression.interactions import (REGRESSION_COLUMNS, TEST_COLUMNS, RegressionSettings,
+                                                heterogeneity_tests, interaction_regressions_from_cells)
 from hte_engine.regression.units import (
     clustered_interaction_regressions,
     covariate_adjusted_effects,
@@ -77,3 +79,29 @@ def interaction_regressions_table(
     if not parts:
         return pd.DataFrame(columns=REGRESSION_COLUMNS)
     return pd.concat(parts, ignore_index=True)[REGRESSION_COLUMNS]
+
+
+def interaction_regressions(cells, experiments, unit_rows, unit_features, settings: RegressionSettings) -> pd.DataFrame:
+    """hte_interaction_regressions from the warehouse's relations (DuckDB, Spark, Snowpark or pandas): the cells
+    and experiments whole (small), the unit rows only of the experiments that need them (clusters, Lin's
+    adjustment, logit), as a bounded deterministic sample (`io.bounded_units`)."""
+    cells, experiments = to_pandas(cells), to_pandas(experiments)
+    clustered = experiments_with_clusters(unit_rows)
+    features = None
+    if settings.covariate_adjustment:
+        features = numeric_features(unit_features, list(settings.feature_columns))
+    needed = experiments_needing_units(cells, settings, clustered, list(settings.binary_metrics), features)
+    units, sampled = (None, False)
+    if needed:
+        units, sampled = bounded_units(only_experiments(unit_rows, needed), settings.max_unit_rows, settings.seed)
+    return interaction_regressions_table(cells, experiments, list(settings.segment_columns), settings, units,
+                                         sampled, clustered, list(settings.binary_metrics), features)
+
+
+def heterogeneity_tests_table(regressions, dimension_tests, settings: RegressionSettings) -> pd.DataFrame:
+    """hte_heterogeneity_tests: the Wald joint tests of the regressions (adjusted per family) beside Cochran's Q
+    of the SQL model hte_dimension_tests."""
+    wald = heterogeneity_tests(to_pandas(regressions), settings.p_adjust, settings.p_adjust_family)
+    cochran = to_pandas(dimension_tests).reindex(columns=TEST_COLUMNS)
+    tests = pd.concat([wald, cochran], ignore_index=True)
+    return tests.sort_values(["experiment_id", "metric", "arm", "dimension", "test"], ignore_index=True)
