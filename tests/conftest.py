@@ -1,3 +1,5 @@
+import fcntl
+import json
 import re
 from functools import cache
 from pathlib import Path
@@ -26,8 +28,25 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory) -> DbtResult:
-    """The bundled demo, built once per test session exactly as `make demo` builds it."""
-    result = run_dbt(["build"], tmp_path_factory.mktemp("demo_build"))
+def demo_build(tmp_path_factory, worker_id) -> DbtResult:
+    """The bundled demo, built once per test session exactly as `make demo` builds it.
+
+    Under pytest-xdist the workers share it: the first worker to need it builds it while holding a file lock,
+    the others wait for it and read the same warehouse (a demo build costs a minute and a half of CPU). Tests only
+    read it; one that runs dbt on it works on a copy (dbt_runner.private_copy)."""
+    if worker_id == "master":
+        result = run_dbt(["build"], tmp_path_factory.mktemp("demo_build"))
+    else:
+        shared = tmp_path_factory.getbasetemp().parent  # one folder for the session's workers
+        record = shared / "demo_build.json"
+        with open(shared / "demo_build.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if record.exists():
+                saved = json.loads(record.read_text())
+                result = DbtResult(saved["returncode"], saved["output"], Path(saved["db_path"]))
+            else:
+                result = run_dbt(["build"], shared / "demo_build")
+                record.write_text(json.dumps({"returncode": result.returncode, "output": result.output,
+                                              "db_path": str(result.db_path)}))
     assert result.ok, result.output[-6000:]
     return result

@@ -47,6 +47,22 @@ class DbtResult:
             return con.execute(sql).df()
 
 
+_COPIES: dict[Path, Path] = {}
+
+
+def private_copy(result: DbtResult) -> Path:
+    """The folder of this process's own copy of `result`'s warehouse (hte.duckdb, what run_dbt points at there).
+
+    The demo build is shared read-only by the test workers (tests/conftest.py): a test that runs dbt on it (an
+    export, docs generate) opens it for writing, which DuckDB allows one process at a time, so it works on a copy.
+    """
+    if result.db_path not in _COPIES:
+        folder = Path(tempfile.mkdtemp(prefix="hte_copy_"))
+        shutil.copyfile(result.db_path, folder / "hte.duckdb")
+        _COPIES[result.db_path] = folder
+    return _COPIES[result.db_path]
+
+
 # The shared folder (real data) lies beside the repository, in development and in CI; HTE_SHARED_DATA_DIR overrides.
 SHARED_DATA = Path(os.environ.get("HTE_SHARED_DATA_DIR", REPO.parent / "shared" / "data")).resolve()
 HILLSTROM_CSV = SHARED_DATA / "hillstrom.csv"

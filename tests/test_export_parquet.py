@@ -10,7 +10,7 @@ import time
 import duckdb
 import pytest
 
-from dbt_runner import run_dbt
+from dbt_runner import private_copy, run_dbt
 from user_project import UserProject
 
 
@@ -18,8 +18,8 @@ def export(demo_build, directory, tables=None):
     args = {"directory": str(directory)}
     if tables is not None:
         args["tables"] = tables
-    # The demo build's own folder: run_dbt then points at the demo's DuckDB file.
-    return run_dbt(["run-operation", "hte_export_parquet", "--args", str(args)], demo_build.db_path.parent)
+    # a copy of the demo warehouse (run-operation opens it for writing; the demo build is shared read-only)
+    return run_dbt(["run-operation", "hte_export_parquet", "--args", str(args)], private_copy(demo_build))
 
 
 def test_every_output_table_is_exported_with_all_its_rows(demo_build, tmp_path):
@@ -58,7 +58,7 @@ def test_export_errors_name_the_fix(demo_build, tmp_path):
     unknown = export(demo_build, tmp_path, ["hte_segment_lift"])
     assert not unknown.ok
     assert "cannot export hte_segment_lift: not a dbt_hte output table. Choose among" in unknown.output
-    no_directory = run_dbt(["run-operation", "hte_export_parquet"], demo_build.db_path.parent)
+    no_directory = run_dbt(["run-operation", "hte_export_parquet"], private_copy(demo_build))
     assert not no_directory.ok
     assert "needs the folder to write to" in no_directory.output
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dbt_runner import REPO, run_dbt
+from dbt_runner import REPO, private_copy, run_dbt
 from hte_engine.report import DbApiReader, DuckDBReader, build_report, write_report
 from hte_engine.report.sections import SECTIONS
 
@@ -265,10 +265,11 @@ def test_report_renders_in_headless_chromium(chromium, report, demo_experiments,
 
 @pytest.fixture(scope="module")
 def docs(demo_build):
-    # Same DuckDB file and target as the demo build, so the catalog lists the columns actually built.
-    result = run_dbt(["docs", "generate"], demo_build.db_path.parent)
-    target = demo_build.db_path.parent / "target"
-    return result, target
+    # A copy of the demo warehouse (docs generate opens it for writing; the demo build is shared read-only), so
+    # the catalog lists the columns actually built.
+    workdir = private_copy(demo_build)
+    result = run_dbt(["docs", "generate"], workdir)
+    return result, workdir / "target"
 
 
 def test_dbt_docs_generate_succeeds(docs):
