@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import yaml
 
-from dbt_runner import DBT, REPO, SHARED_DATA, run_dbt
+from dbt_runner import DBT, REPO, SHARED_DATA, ensure_deps, run_dbt
 from fixtures import write_inputs
 
 ADAPTER_PROJECT = REPO / "tests" / "adapter_project"
@@ -73,9 +73,7 @@ def hillstrom_dataset(directory: Path) -> Dataset:
     """The integration project's four input models over the real Hillstrom data, built on DuckDB."""
     directory.mkdir(parents=True, exist_ok=True)
     workdir = directory / "dbt"
-    if not (INTEGRATION_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_dbt(["deps"], workdir / "deps", project_dir=INTEGRATION_PROJECT)
-        assert deps.ok, deps.output[-3000:]
+    ensure_deps(INTEGRATION_PROJECT, workdir / "deps")
     models = ["hillstrom_customers"] + [f"hillstrom_{name}" for name in INPUTS]
     env_vars = {"hillstrom_data_dir": str(SHARED_DATA)}
     built = run_dbt(["run", "--select", *models], workdir, vars=env_vars, project_dir=INTEGRATION_PROJECT)
@@ -114,11 +112,7 @@ def _dbt_build(target: str, workdir: Path, dataset: Dataset, env: dict) -> tuple
 
 
 def ensure_adapter_project_deps() -> None:
-    if not (ADAPTER_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-        logs = Path(tempfile.mkdtemp(prefix="dbt_hte_deps_logs_"))
-        proc, _ = _run([DBT, "deps", "--project-dir", str(ADAPTER_PROJECT), "--log-path", str(logs)], env)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ensure_deps(ADAPTER_PROJECT, Path(tempfile.mkdtemp(prefix="dbt_hte_deps_")))
 
 
 def built_models(workdir: Path) -> list[str]:

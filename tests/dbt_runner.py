@@ -12,6 +12,8 @@ across calls, dbt runs in the call's own folder and the DuckDB path is relative 
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -99,6 +101,29 @@ def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project
         _PARSED[key] = Path(tempfile.mkdtemp(prefix="hte_parsed_")) / parsed.name
         shutil.copyfile(parsed, _PARSED[key])
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path)
+
+def run_deps(project_dir: Path, workdir: Path, *, unless_installed: bool = False) -> DbtResult | None:
+    """`dbt deps` of a test project, one at a time across threads and processes; with `unless_installed`, only
+    when dbt_hte is not linked there yet (returns None then).
+
+    dbt deps clears dbt_packages and links dbt_hte anew; two at once on the same project (xdist workers, or the
+    Spark thread and the main thread of the adapter tests) make the second one see the first one's link and fail
+    with "resolves outside of the packages-install-path", and one run while another process builds the project
+    pulls the package from under it. A file lock per project serialises them; the check is made under it."""
+    digest = hashlib.sha1(str(project_dir.resolve()).encode()).hexdigest()[:12]
+    with open(Path(tempfile.gettempdir()) / f"dbt_hte_deps_{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        installed = project_dir / "dbt_packages" / "dbt_hte"
+        if unless_installed and installed.is_symlink() and installed.resolve() == REPO:
+            return None
+        return run_dbt(["deps"], workdir, project_dir=project_dir)
+
+
+def ensure_deps(project_dir: Path, workdir: Path) -> None:
+    """dbt_hte installed in `project_dir` (a link to this repository), running `dbt deps` only when it is not."""
+    deps = run_deps(project_dir, workdir, unless_installed=True)
+    assert deps is None or deps.ok, deps.output[-3000:]
+
 
 # The Hillstrom data have no stated licence, so they are not in the repository: on a clone without the shared folder
 # the tests on them skip with this one line instead of erroring; CI has the folder, and there they run.

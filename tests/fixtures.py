@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dbt_runner import REPO, DbtResult, run_dbt
+from dbt_runner import REPO, DbtResult, ensure_deps, run_dbt
 
 FIXTURE_PROJECT = REPO / "tests" / "fixture_project"
 INPUTS = ("assignments", "unit_features", "outcomes", "experiments")
@@ -27,9 +27,7 @@ def build_fixture(workdir: Path, frames: dict[str, pd.DataFrame], *, select: str
                   vars: dict | None = None, command: str = "build") -> DbtResult:
     """Write `frames` and run `dbt <command>` of dbt_hte on them in a private DuckDB file under `workdir`."""
     data_dir = write_inputs(workdir / "inputs", frames)
-    if not (FIXTURE_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_dbt(["deps"], workdir / "deps", project_dir=FIXTURE_PROJECT)
-        assert deps.ok, deps.output[-3000:]
+    ensure_deps(FIXTURE_PROJECT, workdir / "deps")
     args = [command] + (["--select", select] if select else [])
     return run_dbt(args, workdir, vars=vars, project_dir=FIXTURE_PROJECT, env=fixture_env(data_dir))
 

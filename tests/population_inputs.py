@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dbt_runner import REPO, DbtResult, run_dbt
+from dbt_runner import REPO, DbtResult, ensure_deps, run_dbt
 
 POPULATION_PROJECT = REPO / "tests" / "population_project"
 DEMO_SEEDS = REPO / "seeds" / "demo"
@@ -42,8 +42,6 @@ def build_population(workdir: Path, population: pd.DataFrame, contacts: pd.DataF
                      inputs: Path | None = None) -> DbtResult:
     """Write the inputs (unless ``inputs`` points at ones already written) and run dbt in a private DuckDB file."""
     data_dir = inputs or write_population_inputs(workdir / "inputs", population, contacts)
-    if not (POPULATION_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_dbt(["deps"], workdir / "deps", project_dir=POPULATION_PROJECT)
-        assert deps.ok, deps.output[-3000:]
+    ensure_deps(POPULATION_PROJECT, workdir / "deps")
     args = [command] + (["--select", select] if select else [])
     return run_dbt(args, workdir, vars={"pop_dir": str(data_dir), **(vars or {})}, project_dir=POPULATION_PROJECT)

@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from dbt_runner import run_dbt
+from dbt_runner import ensure_deps, run_dbt
 from fixtures import FIXTURE_PROJECT, fixture_env, valid_inputs, write_inputs
 from hte_engine.report import write_report
 from hte_engine.report.freshness import BUILD_LOG, stale_outputs
@@ -28,8 +28,7 @@ from hte_engine.report.freshness import BUILD_LOG, stale_outputs
 def nights(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("build_log")
     data_dir = write_inputs(workdir / "inputs", valid_inputs())
-    if not (FIXTURE_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        assert run_dbt(["deps"], workdir / "deps", project_dir=FIXTURE_PROJECT).ok
+    ensure_deps(FIXTURE_PROJECT, workdir / "deps")
     out = {}
     for name, vars in (("good", None), ("failed", {"hte_uplift_learners": ["constant", "bogus"]}), ("again", None)):
         result = run_dbt(["build"], workdir, vars=vars, project_dir=FIXTURE_PROJECT, env=fixture_env(data_dir))

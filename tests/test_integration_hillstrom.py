@@ -24,7 +24,7 @@ import yaml
 from scipy import stats
 
 import reference as ref
-from dbt_runner import REPO, DbtResult, missing_data_reason, run_dbt
+from dbt_runner import REPO, DbtResult, missing_data_reason, run_dbt, run_deps
 
 PROJECT = REPO / "integration_tests"
 EXPERIMENT = "hillstrom_email"
@@ -79,9 +79,10 @@ def hillstrom_inputs(csv: Path, assigned_at: str) -> dict[str, pd.DataFrame]:
 def installed(tmp_path_factory) -> Path:
     """`dbt deps` in the integration project: installs dbt_hte from the local path, offline."""
     workdir = tmp_path_factory.mktemp("hillstrom_deps")
-    deps = run_dbt(["deps"], workdir, project_dir=PROJECT)
-    assert deps.ok, deps.output[-3000:]
-    assert (PROJECT / "dbt_packages" / "dbt_hte" / "dbt_project.yml").exists(), deps.output[-3000:]
+    # under the lock, and not again when another test's build already installed it (and may be using it)
+    deps = run_deps(PROJECT, workdir, unless_installed=True)
+    assert deps is None or deps.ok, deps.output[-3000:]
+    assert (PROJECT / "dbt_packages" / "dbt_hte" / "dbt_project.yml").exists(), deps and deps.output[-3000:]
     return workdir
 
 

@@ -26,7 +26,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from dbt_runner import run_dbt
+from dbt_runner import ensure_deps, run_dbt
 from fixtures import FIXTURE_PROJECT, fixture_env, write_inputs
 from hte_engine.report import DuckDBReader, build_report, write_report
 from hte_engine.report.page import interval
@@ -110,9 +110,7 @@ def schedule(tmp_path_factory) -> dict:
     workdir = tmp_path_factory.mktemp("monitoring_schedule")
     steps: dict[str, dict] = {}
 
-    if not (FIXTURE_PROJECT / "dbt_packages" / "dbt_hte").exists():
-        deps = run_dbt(["deps"], workdir / "deps", project_dir=FIXTURE_PROJECT)
-        assert deps.ok, deps.output[-3000:]
+    ensure_deps(FIXTURE_PROJECT, workdir / "deps")
 
     def build(name, day, frames, select=SELECT):
         # the same DuckDB file and input directory every night, as a scheduled job has
