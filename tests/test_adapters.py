@@ -48,7 +48,7 @@ OTHER_ENGINES = ("postgres", "spark")
 # a pre-period, interactions between experiments) unless HTE_TEST_SPARK_DATASETS names more (demo,hillstrom,overlap).
 # Spark in local mode spends its time per dbt node, not per row: 95 s for the overlap set's 4,000 units, 234 s for
 # the demo and 128 s for Hillstrom measured on 2 cores, which make test cannot afford on every run. (A Spark-only
-# null p-value once came from joining chi-square results back on a recomputed double; macros/stats/chi2.sql now
+# null p-value once came from joining chi-square results back on a recomputed double; macros/stats/hte_chi2_pvalues.sql now
 # joins on the row keys. The message below names a differing row.)
 SPARK_DATASETS = tuple(os.environ.get("HTE_TEST_SPARK_DATASETS", "overlap").replace(" ", "").split(","))
 assert set(SPARK_DATASETS) <= set(DATASETS), f"HTE_TEST_SPARK_DATASETS: use names among {', '.join(DATASETS)}"

@@ -3,7 +3,7 @@
 Sources of truth and tolerances:
 - every lift, interaction, standard error, interval and p-value against a closed form computed in pandas on the
   unit rows (Welch, ddof 1): 1e-9 relative (atol 1e-12 for p-values: the SQL chi-square is accurate to 1e-12
-  absolute, macros/stats/chi2.sql); counts, labels and the overlap period exactly;
+  absolute, macros/stats/hte_chi2_pvalues.sql); counts, labels and the overlap period exactly;
 - the interaction and its standard error against statsmodels OLS of the saturated model y ~ arm × other_arm with
   HC2 errors (for cell means HC2 is exactly s²/n per cell, the Welch variance), and Cochran's Q against the
   model's Wald statistic for "all interactions are 0" (Q is that Wald test for independent lifts), its p-value

@@ -1,4 +1,4 @@
-"""Confidence sequences (macros/stats/confidence_sequence.sql): the closed form against two independent writings
+"""Confidence sequences (macros/stats/hte_cs_radius.sql): the closed form against two independent writings
 of the published boundary, the tuning parameter against a numerical optimum, and simulations with a known truth:
 30 daily looks at an A/A test (the daily fixed-horizon test's false-positive rate against the sequence's) and
 coverage of a planted effect at every look. The SQL columns are checked equal to these formulas on built data in

@@ -58,13 +58,14 @@ def _write_project(root: Path, analyses: dict[str, str]) -> Path:
         version: "0.1.0"
         config-version: 2
         profile: dbt_hte
-        macro-paths: ["macros"]
+        macro-paths: ["stats", "cross_db"]
         analysis-paths: ["analyses"]
         model-paths: []
         seed-paths: []
         test-paths: []
         """))
-    (root / "macros").symlink_to(REPO / "macros" / "stats", target_is_directory=True)
+    for folder in ("stats", "cross_db"):  # the statistics macros and the cross-database shims they use
+        (root / folder).symlink_to(REPO / "macros" / folder, target_is_directory=True)
     (root / "analyses").mkdir()
     for name, sql in analyses.items():
         (root / "analyses" / f"{name}.sql").write_text(sql + "\n")

@@ -39,19 +39,6 @@
       ~ "Databricks/Spark write.parquet), or point your BI tool at the tables directly.") }}
 {% endmacro %}
 
-{% macro hte_export_output_nodes() %}
-  {#- dbt_hte's output tables: its models named hte_* that are materialized as tables (marts, Python outputs,
-      hte_cell_stats), in a stable order. Staging views and int_* tables are internals, not outputs. -#}
-  {%- set nodes = [] -%}
-  {%- for node in graph.nodes.values() | sort(attribute='name') -%}
-    {%- if node.resource_type == 'model' and node.package_name == 'dbt_hte' and node.name.startswith('hte_')
-          and node.config.materialized in ['table', 'incremental'] -%}
-      {%- do nodes.append(node) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(nodes) }}
-{% endmacro %}
-
 {% macro duckdb__hte_export_parquet(directory, tables) %}
   {%- if not execute -%}{{ return('') }}{%- endif -%}
   {%- set directory = directory if directory is not none else var('hte_export_directory', none) -%}
@@ -103,64 +90,4 @@
   {{ log("dbt_hte: exported " ~ (exported | length) ~ " table(s) as Parquet to " ~ directory ~ ": "
          ~ (exported | join(', ')) ~ (("; BI database of views: " ~ bi_database) if bi_database else ""), info=true) }}
   {{ return('') }}
-{% endmacro %}
-
-{#- A relative export folder is relative to the dbt project folder (absolute paths also go into the BI database's
-    views, which a BI tool reads from its own working directory). -#}
-{% macro hte_export_absolute_path(directory) %}
-  {%- if directory.startswith('/') or modules.re.match('^[A-Za-z]:[\\\\/]', directory) -%}
-    {%- set path = directory -%}
-  {%- else -%}
-    {%- set base = invocation_args_dict.get('project_dir') or '' -%}
-    {%- if not base.startswith('/') -%}
-      {%- set base = env_var('PWD', '.') ~ ('/' ~ base if base else '') -%}
-    {%- endif -%}
-    {%- set path = base.rstrip('/') ~ '/' ~ directory -%}
-  {%- endif -%}
-  {%- set parts = [] -%}
-  {%- for part in path.split('/') -%}
-    {%- if part == '..' and parts and parts[-1] not in ['', '..'] -%}{%- do parts.pop() -%}
-    {%- elif part not in ['.', ''] or loop.first -%}{%- do parts.append(part) -%}
-    {%- endif -%}
-  {%- endfor -%}
-  {{ return(parts | join('/') if parts != [''] else '/') }}
-{% endmacro %}
-
-{#- Create the folder and its missing parents. A COPY partitioned by a column writes into a folder it creates;
-    with no rows it writes no file, and overwrite_or_ignore leaves an existing folder and its files as they are. -#}
-{% macro hte_export_make_directory(directory) %}
-  {%- set parts = directory.split('/') -%}
-  {%- for depth in range(2, parts | length + 1) -%}
-    {%- call statement('hte_export_mkdir', fetch_result=false) -%}
-      copy (select 1 as hte_level, 1 as hte_unused where false)
-      to {{ dbt_hte.hte_string_literal(parts[:depth] | join('/')) }}
-      (format parquet, partition_by (hte_level), overwrite_or_ignore true)
-    {%- endcall -%}
-  {%- endfor -%}
-{% endmacro %}
-
-{#- Write <directory>/hte_bi.duckdb (views over the published files) when it does not exist; returns its path, or
-    '' when it already existed. It is never opened once written (see the top of this file). -#}
-{% macro hte_export_bi_database(directory, outputs) %}
-  {%- set path = directory ~ '/hte_bi.duckdb' -%}
-  {%- set existing = run_query("select count(*) from glob(" ~ dbt_hte.hte_string_literal(path) ~ ")") -%}
-  {%- if existing.columns[0].values()[0] > 0 -%}{{ return('') }}{%- endif -%}
-  {%- set published = run_query("select file from glob(" ~ dbt_hte.hte_string_literal(directory ~ '/hte_*.parquet')
-                                ~ ")").columns[0].values() -%}
-  {%- set views = [] -%}
-  {%- for name in outputs | sort if (directory ~ '/' ~ name ~ '.parquet') in published -%}
-    {%- do views.append(name) -%}
-  {%- endfor -%}
-  {#- storage version 1.0 keeps the file readable by the older DuckDB builds BI tools embed -#}
-  {%- call statement('hte_export_bi_database', fetch_result=false) -%}
-    attach {{ dbt_hte.hte_string_literal(path) }} as hte_bi_export (storage_version 'v1.0.0');
-    {%- for name in views %}
-    create view hte_bi_export.main.{{ adapter.quote(name) }} as
-      select * from read_parquet({{ dbt_hte.hte_string_literal(directory ~ '/' ~ name ~ '.parquet') }});
-    {%- endfor %}
-    detach hte_bi_export
-  {%- endcall -%}
-  {#- the views are catalog writes: commit them (dbt opened a transaction for the statement) -#}
-  {%- do adapter.commit() -%}
-  {{ return(path) }}
 {% endmacro %}

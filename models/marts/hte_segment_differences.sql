@@ -145,12 +145,7 @@ adjusted as (
 ),
 
 family_sizes as (
-    select
-        experiment_id, metric, dimension, segment, arm, p_value_adj,
-        count(*) over (partition by {{ family | join(', ') }}) as family_size,
-        -- R, the family's rejections: the Benjamini-Yekutieli interval level is R alpha / m
-        sum(case when p_value_adj < alpha then 1 else 0 end) over (partition by {{ family | join(', ') }}) as family_rejections
-    from adjusted
+    {{ hte_family_counts('adjusted', family) }}
 ),
 
 -- the level of each tested difference's adjusted interval
@@ -206,13 +201,7 @@ select
     case when t.difference_se > 0 then t.difference + t.z_critical * t.difference_se end as difference_ci_high,
     t.p_value,
     t.p_value_adj,
-    case
-        when t.is_too_small then 'too_small'
-        when t.p_value is null then 'not_estimable'
-        when t.p_value_adj < t.alpha and t.difference > 0 then 'positive'
-        when t.p_value_adj < t.alpha and t.difference < 0 then 'negative'
-        else 'inconclusive'
-    end as verdict,
+    {{ hte_verdict('t.is_too_small', 't.p_value', 't.p_value_adj', 't.alpha', 't.difference') }} as verdict,
     t.lift_segment_se,
     t.lift_rest_se,
     t.is_too_small,

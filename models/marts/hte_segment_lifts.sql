@@ -8,7 +8,7 @@
     stays out of the family: it can neither be called a win nor dilute the correction of the tests that count.
 
     Beside the fixed-horizon interval (valid at one pre-planned look), every lift has an always-valid confidence
-    sequence and sequential p-value (macros/stats/confidence_sequence.sql), safe to look at after every scheduled
+    sequence and sequential p-value (macros/stats/hte_cs_radius.sql), safe to look at after every scheduled
     build; the sequential p-values are adjusted over the same families. var hte_verdict_basis picks which of the
     two verdicts fills `verdict`; verdict_fixed and verdict_sequential are always both there.
 
@@ -16,7 +16,7 @@
     (macro hte_adjusted_level), so that a fixed-horizon verdict and its adjusted interval agree: the verdict is
     inconclusive whenever the adjusted interval crosses zero. The practical verdict compares the adjusted interval
     with the metric's optional minimum effect worth acting on (min_effect / min_effect_relative in var
-    hte_metrics), and calls a lift negligible by an equivalence test (macros/marts/hte_practical.sql). -#}
+    hte_metrics), and calls a lift negligible by an equivalence test (macros/marts/hte_practical_verdict.sql). -#}
 {%- set alpha = hte_config_alpha() -%}
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
@@ -176,12 +176,7 @@ adjusted_sequential as (
 ),
 
 family_sizes as (
-    select
-        experiment_id, metric, dimension, segment, arm, p_value_adj,
-        count(*) over (partition by {{ family | join(', ') }}) as family_size,
-        -- R, the family's rejections: the Benjamini-Yekutieli interval level is R alpha / m
-        sum(case when p_value_adj < alpha then 1 else 0 end) over (partition by {{ family | join(', ') }}) as family_rejections
-    from adjusted
+    {{ hte_family_counts('adjusted', family) }}
 ),
 
 combined as (
@@ -207,20 +202,8 @@ combined as (
 verdicts as (
     select
         c.*,
-        case
-            when is_too_small then 'too_small'
-            when p_value is null then 'not_estimable'
-            when p_value_adj < alpha and lift_abs > 0 then 'positive'
-            when p_value_adj < alpha and lift_abs < 0 then 'negative'
-            else 'inconclusive'
-        end as verdict_fixed,
-        case
-            when is_too_small then 'too_small'
-            when p_value_sequential is null then 'not_estimable'
-            when p_value_sequential_adj < alpha and lift_abs > 0 then 'positive'
-            when p_value_sequential_adj < alpha and lift_abs < 0 then 'negative'
-            else 'inconclusive'
-        end as verdict_sequential
+        {{ hte_verdict('is_too_small', 'p_value', 'p_value_adj', 'alpha', 'lift_abs') }} as verdict_fixed,
+        {{ hte_verdict('is_too_small', 'p_value_sequential', 'p_value_sequential_adj', 'alpha', 'lift_abs') }} as verdict_sequential
     from combined c
 ),
 

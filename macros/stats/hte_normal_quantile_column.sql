@@ -16,7 +16,7 @@
 {%- endmacro %}
 
 {% macro default__hte_normal_quantile_column(relation, p_col, out_col) -%}
-{#- Acklam's rational approximations (identical coefficients to hte_normal_quantile in normal.sql). -#}
+{#- Acklam's rational approximations (identical coefficients to hte_normal_quantile in hte_normal_quantile.sql). -#}
 {%- set tail_start -%}
     ({{ hte_polynomial('sqrt(-2.0e0 * ln(hte_qc_t))', ['-7.784894002430293e-3', '-3.223964580411365e-1', '-2.400758277161838e0', '-2.549732539343734e0', '4.374664141464968e0', '2.938163982698783e0']) }})
     / ({{ hte_polynomial('sqrt(-2.0e0 * ln(hte_qc_t))', ['7.784695709041462e-3', '3.224671290700398e-1', '2.445134137142996e0', '3.754408661907416e0', '1.0e0']) }})

@@ -23,9 +23,6 @@
 {{ return(adapter.dispatch('hte_chi2_pvalues', 'dbt_hte')(relation, key_columns, statistic, df, out_col)) }}
 {%- endmacro %}
 
-{#- Largest degrees of freedom hte_chi2_pvalues supports: the term table has hte_chi2_max_df() / 2 rows. -#}
-{% macro hte_chi2_max_df() %}{{ return(2000) }}{% endmacro %}
-
 {% macro default__hte_chi2_pvalues(relation, key_columns, statistic, df, out_col) -%}
 {%- if key_columns is string or (key_columns | length) == 0 -%}
     {{ exceptions.raise_compiler_error(

@@ -27,13 +27,6 @@
     minimum segment size already asks for. -#}
 
 
-{#- ρ² for tightness at tuning_n units, as a SQL expression (alpha and tuning_n are numbers from vars). -#}
-{% macro hte_cs_rho_squared(alpha, tuning_n) -%}
-((-2.0e0 * ln({{ hte_double_literal(alpha) }}) + ln(1.0e0 - 2.0e0 * ln({{ hte_double_literal(alpha) }})))
-    / {{ hte_double_literal(tuning_n) }})
-{%- endmacro %}
-
-
 {#- Half-width of the confidence sequence; null unless se > 0 and t > 0. Arguments are column names or short
     expressions (each is repeated). -#}
 {% macro hte_cs_radius(se, t, rho2, alpha) -%}
@@ -41,18 +34,6 @@
     ({{ se }}) * sqrt(
         2.0e0 * (({{ t }}) * ({{ rho2 }}) + 1.0e0) / (({{ t }}) * ({{ rho2 }}))
         * ln(sqrt(({{ t }}) * ({{ rho2 }}) + 1.0e0) / ({{ alpha }}))
-    )
-end)
-{%- endmacro %}
-
-
-{#- Sequential p-value of estimate / se at t units (null unless se > 0 and t > 0). The exponent goes through
-    hte_safe_exp: a large z would make exp() underflow, which PostgreSQL raises as an error. -#}
-{% macro hte_cs_p_value(estimate, se, t, rho2) -%}
-(case when ({{ se }}) > 0 and ({{ t }}) > 0 then
-    least(1.0e0,
-        sqrt(({{ t }}) * ({{ rho2 }}) + 1.0e0)
-        * {{ hte_safe_exp('-0.5e0 * (' ~ estimate ~ ') / (' ~ se ~ ') * (' ~ estimate ~ ') / (' ~ se ~ ') * (' ~ t ~ ') * (' ~ rho2 ~ ') / ((' ~ t ~ ') * (' ~ rho2 ~ ') + 1.0e0)') }}
     )
 end)
 {%- endmacro %}

@@ -1,0 +1,11 @@
+{#- Raise for a rule whose count is not zero: `check_sql` (as for hte_assert_no_rows, and selecting the same rows
+    as the count) supplies the experiment and an example. Should it find none, the build still stops: a count
+    above zero is never waved through. -#}
+{% macro hte_explain_problem(n_found, check_sql, input_name, column, problem, fix) %}
+  {%- if n_found > 0 -%}
+    {%- do hte_assert_no_rows(check_sql, input_name, column, problem, fix) -%}
+    {{ exceptions.raise_compiler_error(
+        "dbt_hte input error in " ~ input_name ~ ": column '" ~ column ~ "': " ~ n_found ~ " " ~ problem ~ ". " ~ fix) }}
+  {%- endif -%}
+  {{ return('') }}
+{% endmacro %}
