@@ -21,10 +21,31 @@ def _tiers(path: Path) -> tuple[str, ...]:
     return tuple(tier for tier, pattern in (("dbt", RUNS_DBT), ("spark", STARTS_SPARK)) if pattern.search(source))
 
 
+# The reliability suite is defined by its page: every `tests/<file>.py` or `tests/<file>.py::<test>` named there
+# (tests/test_reliability_index.py checks each name still matches a test).
+RELIABILITY_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
+RELIABILITY_NAME = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
+
+
+@cache
+def reliability_suite() -> frozenset[tuple[str, str | None]]:
+    """(file relative to the repository, test function or None for the whole file) of each test the page names."""
+    return frozenset(RELIABILITY_NAME.findall(RELIABILITY_PAGE.read_text())) if RELIABILITY_PAGE.exists() \
+        else frozenset()
+
+
+def _in_reliability_suite(item) -> bool:
+    path = Path(item.fspath).resolve().relative_to(RELIABILITY_PAGE.parents[1]).as_posix()
+    name = getattr(item, "originalname", None) or item.name
+    return (path, "") in reliability_suite() or (path, name) in reliability_suite()
+
+
 def pytest_collection_modifyitems(items):
     for item in items:
         for tier in _tiers(Path(item.fspath)):
             item.add_marker(tier)
+        if _in_reliability_suite(item):
+            item.add_marker("reliability")
 
 
 @pytest.fixture(scope="session")

@@ -3,21 +3,56 @@
 Each case breaks one rule of the input contract on an otherwise clean experiment and asserts that `dbt build`
 fails with dbt_hte's message — never builds a number on dirty data. Rules on one input fail its staging model;
 rules that need the join of the inputs fail int_hte_raw_cells, which every later model reads.
+
+Each bad build runs, as a nightly job does, on the warehouse of a good build (a copy of it), and the published
+tables (hte_*) must come out of the failure exactly as the good build left them: a failed night changes nothing a
+dashboard reads. (Which tables are older than the failed run is the build log's business: tests/test_build_log.py.)
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from fixtures import build_fixture, valid_inputs
 
+SELECT = "+hte_segment_stats"
 
-def _build(tmp_path, frames, vars=None):
-    return build_fixture(tmp_path, frames, vars=vars, select="+hte_segment_stats")
+
+_GOOD: dict[str, Path] = {}
+
+
+def _good_warehouse() -> Path:
+    """The DuckDB file of a good build of the clean fixture (once per test process): bad builds start from a copy."""
+    if "db" not in _GOOD:
+        result = build_fixture(Path(tempfile.mkdtemp(prefix="hte_good_build_")), valid_inputs(), select=SELECT)
+        assert result.ok, result.output[-4000:]
+        _GOOD["db"] = result.db_path
+    return _GOOD["db"]
+
+
+def _build(tmp_path, frames, vars=None, *, over_good_build=True):
+    good = _good_warehouse() if over_good_build else None
+    if good is not None:
+        shutil.copyfile(good, tmp_path / good.name)  # the file run_dbt uses in that folder
+    result = build_fixture(tmp_path, frames, vars=vars, select=SELECT)
+    result.good_warehouse = good
+    return result
+
+
+def published_tables(db_path: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        names = [row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main' "
+            "and table_name like 'hte\\_%' escape '\\' order by 1").fetchall()]
+        return {name: con.execute(f'select * from main."{name}" order by all').df() for name in names}
 
 
 def _assert_input_error(result, *fragments):
@@ -28,6 +63,13 @@ def _assert_input_error(result, *fragments):
         assert fragment in result.output, f"{fragment!r} missing from:\n{result.output[-3000:]}"
     # nothing downstream of staging may have been built on bad data
     assert "OK created sql table model main.hte_segment_stats" not in result.output
+    # and the last good build's published tables are untouched
+    if result.good_warehouse is None:
+        return
+    before, after = published_tables(result.good_warehouse), published_tables(result.db_path)
+    assert before and list(after) == list(before), (list(before), list(after))
+    for name, table in before.items():
+        pd.testing.assert_frame_equal(after[name], table, obj=name)
 
 
 def test_clean_fixture_builds(tmp_path):
@@ -72,6 +114,16 @@ def test_two_control_arms(tmp_path):
     frames["experiments"]["is_control"] = True
     _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'",
                         "2 arms are marked as control")
+
+
+def test_an_experiment_with_a_single_arm(tmp_path):
+    """Only the control arm declared: there is nothing to compare, and the build says so (by default it stops; var
+    hte_on_invalid_experiment, which would build the other experiments, is not there yet)."""
+    frames = valid_inputs()
+    experiments = frames["experiments"]
+    frames["experiments"] = experiments[experiments["is_control"]].assign(expected_share=1.0)
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
+                        "1 arm is declared (at least two are needed)", "only arm: control")
 
 
 def test_features_observed_after_assignment(tmp_path):
@@ -212,7 +264,7 @@ def test_failed_join_check_leaves_nothing_to_read(tmp_path):
     stray = frames["outcomes"].iloc[[0]].copy()
     stray["unit_id"] = "nobody"
     frames["outcomes"] = pd.concat([frames["outcomes"], stray])
-    result = _build(tmp_path, frames)
+    result = _build(tmp_path, frames, over_good_build=False)  # a first build: what does it leave?
     _assert_input_error(result, "dbt_hte input error in hte_outcomes", "units with no assignment")
     built = set(result.query("select table_name from information_schema.tables").table_name)
     assert not built & {"int_hte_raw_cells", "int_hte_segment_levels", "hte_cell_stats", "int_hte_units"}, built
@@ -233,6 +285,15 @@ def test_failed_join_check_leaves_nothing_to_read(tmp_path):
     assert python_models
     unguarded = [node_id for node_id in python_models if "model.dbt_hte.int_hte_raw_cells" not in ancestors(node_id)]
     assert unguarded == [], f"Python models that could read unchecked inputs: {unguarded}"
+
+
+def test_failed_join_check_keeps_the_last_good_tables(tmp_path):
+    """The same failure on the warehouse of a good build: the published tables stay the good build's."""
+    frames = valid_inputs()
+    stray = frames["outcomes"].iloc[[0]].copy()
+    stray["unit_id"] = "nobody"
+    frames["outcomes"] = pd.concat([frames["outcomes"], stray])
+    _assert_input_error(_build(tmp_path, frames), "dbt_hte input error in hte_outcomes", "units with no assignment")
 
 
 @pytest.mark.parametrize("huge", [1e300, -1e300, 1e31])
