@@ -5,13 +5,15 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo test test-fast test-install report bench bench-sql bench-regression bench-build docs clean
+.PHONY: help setup demo test test-fast test-install test-reliability lint report bench bench-sql bench-regression bench-build docs clean
 
 help:
 	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
 	@echo "make test          set up .venv, run every test (README: Tests)"
 	@echo "make test-fast     the engine and reference tests only (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
+	@echo "make test-reliability  the failure cases of docs/reliability.md (bad input, failed builds)"
+	@echo "make lint          ruff check of the Python (make test runs it first)"
 	@echo "make report        the HTML report of target/dbt_hte.duckdb (after make demo)"
 	@echo "make docs          dbt docs generate"
 	@echo "make bench         SQL and regression benchmarks at BENCH_UNITS (default 10M)"
@@ -34,12 +36,20 @@ demo: setup
 report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
+
+# pyflakes, pycodestyle, import order and bugbear over the engine, models, tests and benchmarks (pyproject.toml)
+lint: setup
+	$(BIN)/ruff check .
 
 # The engine and reference tests alone (no dbt, Spark or simulations): a couple of minutes, for the edit-test loop.
 test-fast: setup
 	$(BIN)/python -m pytest -q -n 2 -rfE -m "not dbt and not spark and not slow and not install"
+
+# Every failure case docs/reliability.md names: bad input on a good warehouse, degenerate data, failed builds.
+test-reliability: setup
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE -m reliability
 
 # The README's install line in a fresh virtual environment alone (make test runs it too).
 test-install: setup

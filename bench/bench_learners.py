@@ -18,8 +18,8 @@ Scenarios:
   small_treated  the continuous scenario with 10% of units treated.
 
 Contenders, each in a fresh subprocess so that peak memory (resident set size) and CPU time are its own:
-  hte_*          hte_engine.uplift.crossfit.cross_fit with all five learners (constant, t, s, x, dr; HistGradientBoosting,
-                 one thread) and the package's default settings, then the held-out choice of
+  hte_*          hte_engine.uplift.crossfit.cross_fit with all five learners (constant, t, s, x, dr;
+                 HistGradientBoosting, one thread) and the package's default settings, then the held-out choice of
                  hte_engine.uplift.evaluation. Scores are out of fold. hte_chosen is the learner the evaluation
                  chooses; its time is the whole run (all learners and the choice), since choosing needs them all.
                  heavy_tail scenario only: hte_direct* without winsorising, hte_two_part* without winsorising and
@@ -134,8 +134,13 @@ def _econml(name, frame, t, y):
                               model_propensity=LGBMClassifier(verbose=-1, n_jobs=THREADS), n_jobs=THREADS,
                               random_state=0)
     else:
-        est = CausalForestDML(model_y=LGBMRegressor(verbose=-1, n_jobs=THREADS), model_t=LGBMClassifier(verbose=-1, n_jobs=THREADS),
-                              discrete_treatment=True, n_jobs=THREADS, random_state=0)
+        est = CausalForestDML(
+            model_y=LGBMRegressor(verbose=-1, n_jobs=THREADS),
+            model_t=LGBMClassifier(verbose=-1, n_jobs=THREADS),
+            discrete_treatment=True,
+            n_jobs=THREADS,
+            random_state=0,
+        )
     est.fit(y, t, X=X)
     return np.asarray(est.effect(X)).ravel()
 
@@ -266,7 +271,9 @@ def main() -> None:
             path = results / f"learners_{scenario}_{n}.json"
             rows = _merged(path, table, args.contenders)
             path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
-            print(table.drop(columns=["scenario"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True)
+            print(
+                table.drop(columns=["scenario"]).to_string(index=False, float_format=lambda v: f"{v:.4f}"), flush=True
+            )
 
 
 if __name__ == "__main__":

@@ -26,8 +26,7 @@ import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hte_engine.targeting.population import (PopulationSettings, population_drift_table,  # noqa: E402
-                                   population_targeting_table)
+from hte_engine.targeting.population import PopulationSettings, population_drift_table, population_targeting_table  # noqa: E402
 
 POPULATION_SQL = """
 create table population as
@@ -106,7 +105,9 @@ def main() -> None:
     con.execute("create table drift as select * from drift_stream")
     con.unregister("drift_stream")
     drift_s = round(time.perf_counter() - started, 1)
-    summary = con.execute("select experiment_id, decision, count(*) from targeting group by all order by all").fetchall()
+    summary = con.execute(
+        "select experiment_id, decision, count(*) from targeting group by all order by all"
+    ).fetchall()
     print(json.dumps({
         "units": args.units, "batch_size": args.batch_size, "policy": args.policy, "threads": args.threads,
         "duckdb_memory": args.duckdb_memory,

@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -225,7 +225,7 @@ def main() -> int:
     bse_diff = max_relative_difference(cells["bse"], reference["bse"])
     same = params_diff <= RTOL and bse_diff <= RTOL
     result = {
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "duckdb": duckdb.__version__},
         "model": "y ~ T + a + b + T:a + T:b, HC1 (48 coefficients); a 5 levels, b 20 levels",
         "units": args.units,

@@ -22,7 +22,7 @@ import json
 import os
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -32,8 +32,16 @@ REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "tests"))
 
-from run_sql_bench import (PROJECT, SQL_SELECTION, dbt_command, fail, generate_inputs, prepare_project,  # noqa: E402
-                           model_timings, run_measured)
+from run_sql_bench import (  # noqa: E402
+    PROJECT,
+    SQL_SELECTION,
+    dbt_command,
+    fail,
+    generate_inputs,
+    model_timings,
+    prepare_project,
+    run_measured,
+)
 from test_adapters import compare_tables  # noqa: E402
 
 SPARK_BUILD = REPO / "scripts" / "spark_dbt_build.py"
@@ -162,7 +170,7 @@ def main() -> None:
     result = {
         "units": args.units,
         "command": " ".join(["bench/bench_spark.py", *sys.argv[1:]]).strip(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "spark_cores": args.spark_cores,
         "driver_memory": args.driver_memory,
         "environment": {

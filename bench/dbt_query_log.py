@@ -1,9 +1,9 @@
 """Every SQL statement dbt ran, with its node and duration, read from dbt's debug log (logs/dbt.log).
 
 run_results.json gives one time per node; a dbt_hte staging model runs validation queries while it compiles,
-and int_hte_raw_cells one in its post-hook, so finding where a node's time goes needs the statements themselves. dbt logs each one as
-"On <node id>: <sql>" (the SQL continues on the following lines) and then "SQL status: <status> in <s> seconds"
-on the same thread.
+and int_hte_raw_cells one in its post-hook, so finding where a node's time goes needs the statements themselves.
+dbt logs each one as "On <node id>: <sql>" (the SQL continues on the following lines) and then
+"SQL status: <status> in <s> seconds" on the same thread.
 """
 
 from __future__ import annotations

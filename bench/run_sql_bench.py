@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -245,9 +245,11 @@ def markdown(result: dict) -> str:
     ]
     for layer in LAYERS:
         part = s["by_layer"][layer]
-        lines.append(f"| · {layer}: {part['share']:.0%} (compile incl. input validation {part['compile_seconds']:.2f} s, "
-                     f"model statements {part['execute_seconds']:.2f} s) | {part['execution_time']:.2f} "
-                     f"| {part['execution_time'] / base:.1f} |")
+        lines.append(
+            f"| · {layer}: {part['share']:.0%} (compile incl. input validation {part['compile_seconds']:.2f} s, "
+            f"model statements {part['execute_seconds']:.2f} s) | {part['execution_time']:.2f} "
+            f"| {part['execution_time'] / base:.1f} |"
+        )
     lines += [
         f"| · hte_segment_stats and the models it reads (the work the hand-written query replaces) "
         f"| {s['segment_stats_path_seconds']:.2f} | {s['segment_stats_path_to_handwritten_ratio']:.1f} |",
@@ -327,7 +329,7 @@ def main() -> None:
     result = {
         "units": args.units,
         "command": " ".join(["bench/run_sql_bench.py", *sys.argv[1:]]).strip(),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "environment": {
             "cpu_count": os.cpu_count(),
             "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},

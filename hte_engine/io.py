@@ -8,7 +8,7 @@ DataFrame. Sampling is pushed down to the warehouse where the relation allows it
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd

@@ -16,8 +16,8 @@ narrow (tests/test_uplift_bootstrap.py measures how much).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd

@@ -7,7 +7,7 @@ Every domain's ``Settings.from_meta(meta)`` starts from ``meta_values(meta)``; k
 from __future__ import annotations
 
 import ast
-from typing import Mapping
+from collections.abc import Mapping
 
 import yaml
 

@@ -1,13 +1,13 @@
 """Per experiment x metric x treatment arm of the priced experiments: the chosen learner refitted on all of the
 experiment's units (not out of fold: hte_cate_scores stays the evaluation), with the run date, training rows, a
 fingerprint of the training data, the package version, the feature support and the fitted model, so a population
-decision traces to the model that made it (hte_engine/targeting/deployment.py). Empty while var hte_targeting_population is
-unset: nothing would use the fits. Settings: python_models/population.yml."""
+decision traces to the model that made it (hte_engine/targeting/deployment.py). Empty while var
+hte_targeting_population is unset: nothing would use the fits. Settings: python_models/population.yml."""
 
-from hte_engine.targeting.deployment import RUN_COLUMNS, deployment_runs_table
 from hte_engine.io import stream_table
-from hte_engine.targeting import PopulationSettings
 from hte_engine.progress import progress
+from hte_engine.targeting import PopulationSettings
+from hte_engine.targeting.deployment import RUN_COLUMNS, deployment_runs_table
 
 
 def model(dbt, session):

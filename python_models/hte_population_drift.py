@@ -2,8 +2,8 @@
 population against the experiment's units, the share outside the experiment's support, and the eligibility and
 frequency-capped rates (hte_engine/targeting/population.py). Settings: python_models/population.yml."""
 
-from hte_engine.targeting import PopulationSettings, population_drift_table
 from hte_engine.progress import progress
+from hte_engine.targeting import PopulationSettings, population_drift_table
 
 
 def model(dbt, session):

@@ -2,8 +2,8 @@
 value, decision and the reason in words, and the policy-test group, scored in batches with the stored deployment
 models (hte_engine/targeting/population.py). Settings: python_models/population.yml."""
 
-from hte_engine.targeting import PopulationSettings, population_targeting_table
 from hte_engine.progress import progress
+from hte_engine.targeting import PopulationSettings, population_targeting_table
 
 
 def model(dbt, session):

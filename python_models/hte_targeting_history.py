@@ -3,7 +3,7 @@ value, score quantiles and population stability against the previous run, and ea
 week (hte_engine/targeting/history.py). Rerunning on the same date replaces that date's rows and nothing else.
 Settings: python_models/targeting.yml (var hte_run_date overrides the run date)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from hte_engine.io import existing_table
 from hte_engine.targeting import history_table, previous_runs
@@ -15,7 +15,7 @@ def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="delete+insert",
                unique_key=["run_date", "experiment_id"], on_schema_change="append_new_columns")
     meta = dbt.config.get("meta") or {}
-    run_at = datetime.now(timezone.utc)
+    run_at = datetime.now(UTC)
     run_date = meta.get("run_date")
     run_date = run_at.date().isoformat() if run_date in (None, "", "None", "none") else str(run_date)
     previous = None

@@ -95,7 +95,9 @@ def segment_levels(frames: dict[str, pd.DataFrame], segment_columns: list[str], 
 
 
 def _assigned_features(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    assignments = frames["assignments"][["experiment_id", "unit_id", "arm"]].astype({"unit_id": str, "experiment_id": str, "arm": str})
+    assignments = frames["assignments"][["experiment_id", "unit_id", "arm"]].astype(
+        {"unit_id": str, "experiment_id": str, "arm": str}
+    )
     features = frames["unit_features"].copy()
     features["unit_id"] = features["unit_id"].astype(str)
     if "experiment_id" in features.columns and features["experiment_id"].notna().all():
@@ -289,7 +291,9 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     # CUPED from pandas' per-arm (co)variances: S_xy = (n − 1)·cov, S_xx = (n − 1)·var.
     sxx = (pairs["n_t"] - 1) * pairs["var_x_t"] + (pairs["n_c"] - 1) * pairs["var_x_c"]
     sxy = (pairs["n_t"] - 1) * pairs["cov_xy_t"] + (pairs["n_c"] - 1) * pairs["cov_xy_c"]
-    has_pre = pairs["has_pre_period_t"].fillna(False).astype(bool) & pairs["has_pre_period_c"].fillna(False).astype(bool)
+    has_pre = pairs["has_pre_period_t"].fillna(False).astype(bool) & pairs["has_pre_period_c"].fillna(False).astype(
+        bool
+    )
     cuped_ok = has_pre & (sxx > 0) & w["se"].notna()
     theta = (sxy / sxx).where(cuped_ok)
     lift_cuped = (w["lift"] - theta * (pairs["mean_x_t"] - pairs["mean_x_c"])).where(cuped_ok)
@@ -305,7 +309,9 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     out["cuped_theta"], out["lift_cuped"], out["lift_cuped_se"] = theta, lift_cuped, cuped_se
     out["lift_cuped_ci_low"] = (lift_cuped - z_crit * cuped_se).where(cuped_se > 0)
     out["lift_cuped_ci_high"] = (lift_cuped + z_crit * cuped_se).where(cuped_se > 0)
-    out["lift_cuped_p_value"] = pd.Series(2 * stats.norm.sf(np.abs(lift_cuped / cuped_se)), index=out.index).where(cuped_se > 0)
+    out["lift_cuped_p_value"] = pd.Series(2 * stats.norm.sf(np.abs(lift_cuped / cuped_se)), index=out.index).where(
+        cuped_se > 0
+    )
     out["cuped_variance_reduction"] = (1 - cuped_se ** 2 / w["se"] ** 2).where(w["se"] > 0)
 
     is_overall = (out["dimension"] == OVERALL[0]) & (out["segment"] == OVERALL[1])
@@ -338,7 +344,9 @@ def segment_differences(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha:
     segments = segmented[["experiment_id", "metric", "dimension", "segment"]].drop_duplicates()
     copies = segmented.merge(segments.rename(columns={"segment": "rest_of"}),
                              on=["experiment_id", "metric", "dimension"])
-    rest_units = copies[copies["segment"] != copies["rest_of"]].drop(columns="segment").rename(columns={"rest_of": "segment"})
+    rest_units = (
+        copies[copies["segment"] != copies["rest_of"]].drop(columns="segment").rename(columns={"rest_of": "segment"})
+    )
     keys = LIFT_KEYS + ["control_arm"]
     inside = inside.set_index(keys)
     # A dimension with a single level has no rest: its rows keep n = 0 there and no estimate.
@@ -358,7 +366,10 @@ def segment_differences(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha:
     res["difference"] = w_in["lift"] - w_rest["lift"]
     se = np.sqrt(w_in["se"] ** 2 + w_rest["se"] ** 2)
     res["difference_se"] = se
-    res["difference_ci_low"], res["difference_ci_high"] = res["difference"] - z_crit * se, res["difference"] + z_crit * se
+    res["difference_ci_low"], res["difference_ci_high"] = (
+        res["difference"] - z_crit * se,
+        res["difference"] + z_crit * se,
+    )
     res["p_value"] = pd.Series(2 * stats.norm.sf(np.abs(res["difference"] / se)), index=res.index).where(se > 0)
     res["difference_ci_low"] = res["difference_ci_low"].where(se > 0)
     res["difference_ci_high"] = res["difference_ci_high"].where(se > 0)
@@ -499,8 +510,14 @@ def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.Data
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def compare(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], columns: dict[str, tuple[float, float] | None],
-            *, label: str) -> list[str]:
+def compare(
+    actual: pd.DataFrame,
+    expected: pd.DataFrame,
+    keys: list[str],
+    columns: dict[str, tuple[float, float] | None],
+    *,
+    label: str,
+) -> list[str]:
     """Differences between two frames as sentences (empty when they agree).
 
     `columns` maps a column to (rtol, atol) for floats, or None for exact equality (counts, labels). Both frames
@@ -518,7 +535,9 @@ def compare(actual: pd.DataFrame, expected: pd.DataFrame, keys: list[str], colum
     if len(only_sql):
         problems.append(f"{label}: {len(only_sql)} rows only in dbt, e.g. {only_sql.head(5).to_dict('records')}")
     if len(only_ref):
-        problems.append(f"{label}: {len(only_ref)} rows only in the reference, e.g. {only_ref.head(5).to_dict('records')}")
+        problems.append(
+            f"{label}: {len(only_ref)} rows only in the reference, e.g. {only_ref.head(5).to_dict('records')}"
+        )
     both = merged[merged["_merge"] == "both"]
     for column, tolerance in columns.items():
         got, want = both[f"{column}_sql"], both[f"{column}_ref"]

@@ -32,9 +32,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adapter_builds import (Dataset, EngineBuild, build_duckdb, build_postgres, build_spark, built_models, demo_dataset,
-                            fixture_dataset, hillstrom_dataset, postgres_relations, read_postgres, run_duckdb,
-                            run_postgres, run_spark, start_postgres, stop_postgres)
+from adapter_builds import (
+    Dataset,
+    EngineBuild,
+    build_duckdb,
+    build_postgres,
+    build_spark,
+    built_models,
+    demo_dataset,
+    fixture_dataset,
+    hillstrom_dataset,
+    postgres_relations,
+    read_postgres,
+    run_duckdb,
+    run_postgres,
+    start_postgres,
+    stop_postgres,
+)
 from dbt_runner import DBT, HILLSTROM_MISSING, REPO, hillstrom_present
 from fixtures import valid_inputs
 from interaction_inputs import overlap_inputs
@@ -48,8 +62,8 @@ OTHER_ENGINES = ("postgres", "spark")
 # a pre-period, interactions between experiments) unless HTE_TEST_SPARK_DATASETS names more (demo,hillstrom,overlap).
 # Spark in local mode spends its time per dbt node, not per row: 95 s for the overlap set's 4,000 units, 234 s for
 # the demo and 128 s for Hillstrom measured on 2 cores, which make test cannot afford on every run. (A Spark-only
-# null p-value once came from joining chi-square results back on a recomputed double; macros/stats/hte_chi2_pvalues.sql now
-# joins on the row keys. The message below names a differing row.)
+# null p-value once came from joining chi-square results back on a recomputed double;
+# macros/stats/hte_chi2_pvalues.sql now joins on the row keys. The message below names a differing row.)
 SPARK_DATASETS = tuple(os.environ.get("HTE_TEST_SPARK_DATASETS", "overlap").replace(" ", "").split(","))
 assert set(SPARK_DATASETS) <= set(DATASETS), f"HTE_TEST_SPARK_DATASETS: use names among {', '.join(DATASETS)}"
 PAIRS = [("postgres", dataset) for dataset in DATASETS] + [("spark", dataset) for dataset in SPARK_DATASETS]
@@ -371,7 +385,9 @@ def test_postgres_failed_rebuild_keeps_the_last_good_tables(failed_builds):
     assert "column 'features_at'" in _contract_message(rerun["output"])
     relations = rerun["relations"]
     assert not [name for name in relations if "__dbt" in name], sorted(relations)
-    clean_tables = {model for model, table in rerun["before"].items() if not model.startswith(("stg_", "int_hte_units"))}
+    clean_tables = {
+        model for model, table in rerun["before"].items() if not model.startswith(("stg_", "int_hte_units"))
+    }
     assert set(GUARDED_MODELS) <= clean_tables
     assert {model for model in clean_tables if relations.get(model) == "BASE TABLE"} == clean_tables, sorted(relations)
     for model in sorted(clean_tables):

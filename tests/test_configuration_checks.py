@@ -39,7 +39,9 @@ def test_misspelt_metric_and_empty_columns_alert_and_warn(tmp_path):
     assert list(column_rows["dimension"]) == ["score", "segment_b"]
     assert (column_rows["status"] == "alert").all() and (column_rows["severity"] == "warn").all()
     messages = dict(zip(column_rows["dimension"], column_rows["message"]))
-    assert messages["segment_b"].startswith("Column segment_b of var hte_segment_columns and hte_feature_columns has no value")
+    assert messages["segment_b"].startswith(
+        "Column segment_b of var hte_segment_columns and hte_feature_columns has no value"
+    )
     assert messages["score"].startswith("Column score of var hte_feature_columns has no value")
     # the configured names that do have data raise nothing
     assert "segment_a" not in messages and "revenue" not in row.message

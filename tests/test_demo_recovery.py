@@ -44,14 +44,20 @@ def test_intervals_contain_the_truth_at_the_nominal_rate(lifts):
     alpha = ref.project_vars()["hte_alpha"]
     missed = ~((lifts["lift_abs_ci_low"] <= lifts["true_effect"]) & (lifts["true_effect"] <= lifts["lift_abs_ci_high"]))
     allowed = stats.binom.ppf(0.999, len(lifts), alpha)
-    assert missed.sum() <= allowed, lifts.loc[missed, ref.LIFT_KEYS + ["lift_abs", "lift_abs_ci_low", "lift_abs_ci_high", "true_effect"]].to_string()
+    assert missed.sum() <= allowed, lifts.loc[
+        missed, ref.LIFT_KEYS + ["lift_abs", "lift_abs_ci_low", "lift_abs_ci_high", "true_effect"]
+    ].to_string()
     cuped = lifts.dropna(subset=["lift_cuped_ci_low"])
-    missed_cuped = ~((cuped["lift_cuped_ci_low"] <= cuped["true_effect"]) & (cuped["true_effect"] <= cuped["lift_cuped_ci_high"]))
+    missed_cuped = ~(
+        (cuped["lift_cuped_ci_low"] <= cuped["true_effect"]) & (cuped["true_effect"] <= cuped["lift_cuped_ci_high"])
+    )
     assert missed_cuped.sum() <= stats.binom.ppf(0.999, len(cuped), alpha)
 
 
 def test_coupon_story(lifts):
-    coupon = lifts[(lifts["experiment_id"] == "coupon_push") & (lifts["dimension"] == "customer_type")].set_index("segment")
+    coupon = lifts[(lifts["experiment_id"] == "coupon_push") & (lifts["dimension"] == "customer_type")].set_index(
+        "segment"
+    )
     assert coupon.loc["occasional_shopper", "verdict"] == "positive"
     assert coupon.loc["deal_hunter", "verdict"] == "positive"
     assert coupon["lift_abs"].idxmax() == "occasional_shopper"

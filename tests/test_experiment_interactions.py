@@ -9,9 +9,9 @@ Sources of truth and tolerances:
   model's Wald statistic for "all interactions are 0" (Q is that Wald test for independent lifts), its p-value
   against scipy.stats.chi2.sf: 1e-9 relative;
 - the adjustment against statsmodels multipletests over the one family: 1e-9 relative;
-- a simulation (2,000 null data sets of 20,000 shared units, Python on the same formulas, checked equal to the SQL on the fixture build)
-  shows the family-wise false-alert rate is at most alpha, and that without the adjustment it would not be;
-  another (300 data sets) finds the planted interaction; the fixture build finds it in SQL.
+- a simulation (2,000 null data sets of 20,000 shared units, Python on the same formulas, checked equal to the SQL
+  on the fixture build) shows the family-wise false-alert rate is at most alpha, and that without the adjustment it
+  would not be; another (300 data sets) finds the planted interaction; the fixture build finds it in SQL.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def shared_units(frames: dict[str, pd.DataFrame]) -> dict[tuple[str, str], pd.Da
     pairs = {}
     for e in periods.index:
         for f in periods.index:
-            if e == f or not (periods.at[e, "min"] <= periods.at[f, "max"] and periods.at[f, "min"] <= periods.at[e, "max"]):
+            if e == f or not (
+                periods.at[e, "min"] <= periods.at[f, "max"] and periods.at[f, "min"] <= periods.at[e, "max"]
+            ):
                 continue
             both = a[a.experiment_id == e][["unit_id", "arm"]].merge(
                 a[a.experiment_id == f][["unit_id", "arm"]].rename(columns={"arm": "other_arm"}), on="unit_id")
@@ -102,21 +104,40 @@ def reference_interactions(frames, *, alpha=ALPHA, min_size=MIN_SIZE, method="ho
                     cell = cells[f]
                     base = cells[other_control]
                     inter = cell["lift_abs"] - base["lift_abs"] if f != other_control else np.nan
-                    inter_se = np.sqrt(cell["lift_abs_se"] ** 2 + base["lift_abs_se"] ** 2) if f != other_control else np.nan
-                    rows.append(dict(
-                        experiment_id=exp, other_experiment_id=other, metric=metric, arm=arm, other_arm=f,
-                        control_arm=control, other_control_arm=other_control, n_overlap=len(shared),
-                        overlap_start=shared.attrs["overlap"][0], overlap_end=shared.attrs["overlap"][1], **cell,
-                        lift_abs_ci_low=cell["lift_abs"] - z * cell["lift_abs_se"],
-                        lift_abs_ci_high=cell["lift_abs"] + z * cell["lift_abs_se"],
-                        lift_p_value=np.nan if too_small else 2 * stats.norm.sf(abs(cell["lift_abs"] / cell["lift_abs_se"])),
-                        interaction=inter, interaction_se=inter_se,
-                        interaction_ci_low=inter - z * inter_se, interaction_ci_high=inter + z * inter_se,
-                        interaction_p_value=np.nan if too_small else 2 * stats.norm.sf(abs(inter / inter_se)),
-                        status="too_small" if too_small else "ok",
-                        statistic=np.nan if too_small else q, df=np.nan if too_small else len(other_arms) - 1,
-                        p_value=np.nan if too_small else stats.chi2.sf(q, len(other_arms) - 1),
-                        pooled_lift=np.nan if too_small else pooled, n_other_arms=np.nan if too_small else len(other_arms)))
+                    inter_se = (
+                        np.sqrt(cell["lift_abs_se"] ** 2 + base["lift_abs_se"] ** 2) if f != other_control else np.nan
+                    )
+                    rows.append(
+                        dict(
+                            experiment_id=exp,
+                            other_experiment_id=other,
+                            metric=metric,
+                            arm=arm,
+                            other_arm=f,
+                            control_arm=control,
+                            other_control_arm=other_control,
+                            n_overlap=len(shared),
+                            overlap_start=shared.attrs["overlap"][0],
+                            overlap_end=shared.attrs["overlap"][1],
+                            **cell,
+                            lift_abs_ci_low=cell["lift_abs"] - z * cell["lift_abs_se"],
+                            lift_abs_ci_high=cell["lift_abs"] + z * cell["lift_abs_se"],
+                            lift_p_value=np.nan
+                            if too_small
+                            else 2 * stats.norm.sf(abs(cell["lift_abs"] / cell["lift_abs_se"])),
+                            interaction=inter,
+                            interaction_se=inter_se,
+                            interaction_ci_low=inter - z * inter_se,
+                            interaction_ci_high=inter + z * inter_se,
+                            interaction_p_value=np.nan if too_small else 2 * stats.norm.sf(abs(inter / inter_se)),
+                            status="too_small" if too_small else "ok",
+                            statistic=np.nan if too_small else q,
+                            df=np.nan if too_small else len(other_arms) - 1,
+                            p_value=np.nan if too_small else stats.chi2.sf(q, len(other_arms) - 1),
+                            pooled_lift=np.nan if too_small else pooled,
+                            n_other_arms=np.nan if too_small else len(other_arms),
+                        )
+                    )
     out = pd.DataFrame(rows)
     tested = out.drop_duplicates(["experiment_id", "other_experiment_id", "metric", "arm"]).dropna(subset=["p_value"])
     tested = tested.assign(p_value_adj=multipletests(tested.p_value, method=ref.P_ADJUST_METHODS[method])[1],
@@ -152,8 +173,12 @@ def test_interactions_match_the_pandas_reference(overlap_build):
     pairs = set(map(tuple, actual[["experiment_id", "other_experiment_id"]].drop_duplicates().to_numpy()))
     assert pairs == {("exp_a", "exp_b"), ("exp_b", "exp_a"), ("exp_a", "exp_d"), ("exp_d", "exp_a")}
     # only units in both experiments: exp_b's first 5% are exp_a-only, its last 5% exp_b-only
-    assert set(actual.loc[actual.experiment_id.isin(["exp_a", "exp_b"]) & actual.other_experiment_id.isin(["exp_a", "exp_b"]),
-                          "n_overlap"]) == {38_000}
+    assert set(
+        actual.loc[
+            actual.experiment_id.isin(["exp_a", "exp_b"]) & actual.other_experiment_id.isin(["exp_a", "exp_b"]),
+            "n_overlap",
+        ]
+    ) == {38_000}
     assert (actual.status == "ok").sum() > 0 and (actual.status == "too_small").sum() > 0
 
 
@@ -181,7 +206,9 @@ def test_interaction_and_q_equal_statsmodels_saturated_ols_hc2(overlap_build):
             names.append(name)
         wald = fit.wald_test(" = 0, ".join(names) + " = 0", scalar=True)
         assert rows.statistic.iloc[0] == pytest.approx(float(wald.statistic), rel=1e-9)
-        assert rows.p_value.iloc[0] == pytest.approx(stats.chi2.sf(float(wald.statistic), len(names)), rel=1e-9, abs=1e-12)
+        assert rows.p_value.iloc[0] == pytest.approx(
+            stats.chi2.sf(float(wald.statistic), len(names)), rel=1e-9, abs=1e-12
+        )
         checked += 1
     assert checked == 6  # exp_a|exp_b: 2 metrics x 1 arm; exp_b|exp_a: 2 metrics x 2 arms
 
@@ -215,7 +242,9 @@ def test_planted_interaction_alerts_and_the_null_metric_does_not(overlap_build):
         ["experiment_id", "other_experiment_id", "metric", "arm"])
     # planted: exp_a's treatment lifts conversion by 0.05 more within variant_1 (and variant_1's lift by 0.05 more
     # under exp_a's treatment); the interval of the estimate covers it
-    planted = table[(table.experiment_id == "exp_a") & (table.metric == "conversion") & (table.other_arm == "variant_1")].iloc[0]
+    planted = table[
+        (table.experiment_id == "exp_a") & (table.metric == "conversion") & (table.other_arm == "variant_1")
+    ].iloc[0]
     assert planted.interaction_ci_low < 0.05 < planted.interaction_ci_high
     assert comparisons.loc[("exp_a", "exp_b", "conversion", "treatment"), "p_value_adj"] < ALERT_P
     assert comparisons.loc[("exp_b", "exp_a", "conversion", "variant_1"), "verdict"] == "interaction"
@@ -225,7 +254,10 @@ def test_planted_interaction_alerts_and_the_null_metric_does_not(overlap_build):
     checks = result.table("hte_interaction_checks").set_index(["experiment_id", "dimension"])
     assert checks.loc[("exp_a", "exp_b"), "status"] == "alert"
     assert checks.loc[("exp_a", "exp_b"), "severity"] == "warn"
-    assert checks.loc[("exp_a", "exp_b"), "p_value"] == comparisons.loc[("exp_a", "exp_b", "conversion", "treatment"), "p_value_adj"]
+    assert (
+        checks.loc[("exp_a", "exp_b"), "p_value"]
+        == comparisons.loc[("exp_a", "exp_b", "conversion", "treatment"), "p_value_adj"]
+    )
     assert "decide the two launches together" in checks.loc[("exp_a", "exp_b"), "message"]
     assert checks.loc[("exp_b", "exp_a"), "status"] == "alert"
     assert "variant_1 on conversion" in checks.loc[("exp_b", "exp_a"), "message"]
@@ -254,8 +286,13 @@ def test_hte_checks_holds_the_interaction_rows(overlap_build):
     rows = result.table("hte_checks")
     rows = rows[rows.check_name == "experiment_interaction"]
     assert len(own) == 4
-    problems = ref.compare(rows, own, ["experiment_id", "dimension"],
-                           {c: None for c in own.columns if c not in ("experiment_id", "dimension")}, label="hte_checks")
+    problems = ref.compare(
+        rows,
+        own,
+        ["experiment_id", "dimension"],
+        {c: None for c in own.columns if c not in ("experiment_id", "dimension")},
+        label="hte_checks",
+    )
     assert not problems, "\n".join(problems)
     assert "hte_checks_pass" in result.output and "WARN" in result.output
 
@@ -309,7 +346,9 @@ def test_simulation_formulas_equal_the_sql(overlap_build):
     for (exp, other, metric, arm), rows in table[table.status == "ok"].groupby(
             ["experiment_id", "other_experiment_id", "metric", "arm"]):
         arms = [rows.control_arm.iloc[0], arm]
-        others = [rows.other_control_arm.iloc[0]] + sorted(set(e[e.experiment_id == other].arm) - {rows.other_control_arm.iloc[0]})
+        others = [rows.other_control_arm.iloc[0]] + sorted(
+            set(e[e.experiment_id == other].arm) - {rows.other_control_arm.iloc[0]}
+        )
         y = unit_rows(frames, (exp, other), shared[exp, other], metric)
         y = y[y.arm.isin(arms)]
         n, s, s2 = _cells(y.arm.map(arms.index).to_numpy(), y.other_arm.map(others.index).to_numpy(),

@@ -124,7 +124,8 @@ while not os.path.exists(stop) and time.time() < deadline:
                         con.execute(f'select count(*) from "{name}"').fetchone()
             else:
                 with duckdb.connect() as con:
-                    con.execute(f"select count(*) from read_parquet('{directory}/hte_*.parquet', union_by_name=true)").fetchone()
+                    published = f"read_parquet('{directory}/hte_*.parquet', union_by_name=true)"
+                    con.execute(f"select count(*) from {published}").fetchone()
             reads += 1
         except Exception as error:
             errors += 1

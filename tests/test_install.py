@@ -56,8 +56,17 @@ def test_the_readme_install_line_works_in_a_fresh_venv(tmp_path):
     assert version.returncode == 0, version.stdout + version.stderr
     assert re.search(r"installed:\s+1\.11\.", version.stdout), version.stdout
     assert re.search(r"duckdb:\s+1\.11\.", version.stdout), version.stdout
-    engine = subprocess.run([str(venv / "bin" / "python"), "-c",
-                             "import hte_engine.report, hte_engine.io, dbt.adapters.duckdb; print(hte_engine.__file__)"],
-                            cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    engine = subprocess.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import hte_engine.report, hte_engine.io, dbt.adapters.duckdb; print(hte_engine.__file__)",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert engine.returncode == 0, engine.stderr
     assert engine.stdout.strip().startswith(str(REPO))  # editable: the checkout itself, as dbt_packages links it

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from hte_engine.uplift.crossfit import CrossFitConfig, cross_fit
-from hte_engine.uplift.learners import hajek_effect
 from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.learners import hajek_effect
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}
 

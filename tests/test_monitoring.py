@@ -196,7 +196,7 @@ def expected_alerts(lift_history: pd.DataFrame, check_history: pd.DataFrame, day
     for (frame, key, column) in ((lift_history, KEY, "verdict"),
                                  (check_history, ["experiment_id", "check_name", "dimension", "segment"], "status")):
         frame = frame.assign(run_date=pd.to_datetime(frame["run_date"]))
-        for experiment, rows in frame.groupby("experiment_id"):
+        for _experiment, rows in frame.groupby("experiment_id"):
             earlier = rows.loc[rows["run_date"] < now, "run_date"]
             if earlier.empty:
                 continue
@@ -206,8 +206,15 @@ def expected_alerts(lift_history: pd.DataFrame, check_history: pd.DataFrame, day
                 b, a = before.get(k), after.get(k)
                 if column == "verdict":
                     sig_b, sig_a = b in ("positive", "negative"), a in ("positive", "negative")
-                    kind = ("verdict_flipped" if sig_b and sig_a and a != b else "verdict_appeared" if sig_a and not sig_b
-                            else "verdict_disappeared" if sig_b and not sig_a else None)
+                    kind = (
+                        "verdict_flipped"
+                        if sig_b and sig_a and a != b
+                        else "verdict_appeared"
+                        if sig_a and not sig_b
+                        else "verdict_disappeared"
+                        if sig_b and not sig_a
+                        else None
+                    )
                 else:
                     kind = ("check_started_alerting" if a == "alert" and b != "alert"
                             else "check_stopped_alerting" if b == "alert" and a != "alert" else None)
@@ -221,8 +228,14 @@ def alert_rows(alerts: pd.DataFrame) -> set[tuple]:
     for r in alerts.itertuples():
         key = ((r.experiment_id, r.metric, r.dimension, r.segment, r.arm) if r.source == "lift"
                else (r.experiment_id, r.check_name, r.dimension, r.segment))
-        rows.add((r.alert_type, *[None if pd.isna(v) else v for v in key],
-                  None if pd.isna(r.value_before) else r.value_before, None if pd.isna(r.value_after) else r.value_after))
+        rows.add(
+            (
+                r.alert_type,
+                *[None if pd.isna(v) else v for v in key],
+                None if pd.isna(r.value_before) else r.value_before,
+                None if pd.isna(r.value_after) else r.value_after,
+            )
+        )
     return rows
 
 
@@ -254,14 +267,17 @@ def test_sequential_columns_equal_the_published_formulas(schedule):
     alpha, tuning_n = float(lifts["alpha"].iloc[0]), float(lifts["sequential_tuning_n"].iloc[0])
     assert tuning_n == 10_000
     t = (lifts["n_treatment"] + lifts["n_control"]).to_numpy(float)
-    for lift, se, low, high, p in (("lift_abs", "lift_abs_se", "lift_abs_cs_low", "lift_abs_cs_high", "p_value_sequential"),
-                                   ("lift_cuped", "lift_cuped_se", "lift_cuped_cs_low", "lift_cuped_cs_high",
-                                    "lift_cuped_p_value_sequential")):
+    for lift, se, low, high, p in (
+        ("lift_abs", "lift_abs_se", "lift_abs_cs_low", "lift_abs_cs_high", "p_value_sequential"),
+        ("lift_cuped", "lift_cuped_se", "lift_cuped_cs_low", "lift_cuped_cs_high", "lift_cuped_p_value_sequential"),
+    ):
         ok = (lifts[se] > 0).to_numpy()
         assert ok.sum() >= 6  # every row of a metric (CUPED: revenue only, the metric with a pre-period)
         radius = radius_waudby_smith(lifts[se].to_numpy(float)[ok], t[ok], alpha, tuning_n)
         np.testing.assert_allclose(lifts[low].to_numpy(float)[ok], lifts[lift].to_numpy(float)[ok] - radius, rtol=1e-12)
-        np.testing.assert_allclose(lifts[high].to_numpy(float)[ok], lifts[lift].to_numpy(float)[ok] + radius, rtol=1e-12)
+        np.testing.assert_allclose(
+            lifts[high].to_numpy(float)[ok], lifts[lift].to_numpy(float)[ok] + radius, rtol=1e-12
+        )
         np.testing.assert_allclose(lifts[p].to_numpy(float)[ok],
                                    p_value_sequential(lifts[lift].to_numpy(float)[ok], lifts[se].to_numpy(float)[ok],
                                                       t[ok], alpha, tuning_n), rtol=1e-12)
@@ -340,7 +356,7 @@ def test_cohort_trends_equal_statsmodels_wls_and_find_the_planted_decline(schedu
         np.testing.assert_allclose(rows["p_value_adj"], multipletests(rows["p_value"], method="holm")[1], rtol=1e-12)
 
 
-def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path):
+def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path):  # noqa: F811 (a fixture)
     """The report's monitoring section on the database after the day-28 build: one chart per metric × arm with the
     confidence sequence band over the four run dates, the latest run's sequence, the alerts; rendered by Chromium
     without console errors and with every image decoded."""
@@ -373,7 +389,13 @@ def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path
                                    "data-missing:hte_cohort_trends"]
 
 
-LEARNER_MODELS = ["hte_learner_evaluation", "hte_lift_history", "hte_check_history", "hte_learner_history", "hte_alerts"]
+LEARNER_MODELS = [
+    "hte_learner_evaluation",
+    "hte_lift_history",
+    "hte_check_history",
+    "hte_learner_history",
+    "hte_alerts",
+]
 
 
 def test_learner_choice_change_is_an_alert(demo_build, tmp_path):
@@ -421,6 +443,8 @@ def test_learner_alerts_can_be_turned_off_and_the_var_is_checked(tmp_path):
     assert off.ok, off.output[-3000:]
     assert "hte_learner_history" not in (tmp_path / "off" / "target" / "compiled").joinpath(
         "dbt_hte", "models", "monitoring", "hte_alerts.sql").read_text()
-    bad = run_dbt(["compile", "--select", "hte_alerts"], tmp_path / "bad", vars={"hte_alert_on_learner_choice": "maybe"})
+    bad = run_dbt(
+        ["compile", "--select", "hte_alerts"], tmp_path / "bad", vars={"hte_alert_on_learner_choice": "maybe"}
+    )
     assert not bad.ok
     assert "hte_alert_on_learner_choice" in bad.output and "true or false" in bad.output

@@ -7,10 +7,13 @@ import pytest
 from scipy import stats
 from sklearn.linear_model import LinearRegression
 
-from hte_engine.targeting.policy_value import (
-    budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies,
-)
 from hte_engine.targeting.policies import Assignment, Economics, Policy, assign, net_value
+from hte_engine.targeting.policy_value import (
+    budget_curve,
+    cross_fitted_outcomes,
+    doubly_robust_arm_scores,
+    evaluate_policies,
+)
 from hte_engine.uplift.metrics import doubly_robust_effect_score
 
 BENEFIT, COST = 1.0, 0.2

@@ -12,12 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dbt_runner import REPO, run_dbt
-from population_inputs import DEMO_SEEDS, POPULATION_PROJECT, build_population
-
+from dbt_runner import run_dbt
 from hte_engine import __version__
 from hte_engine.demo.population import generate_population
 from hte_engine.targeting.population import psi, unit_hash_uniforms
+from population_inputs import DEMO_SEEDS, POPULATION_PROJECT, build_population
 
 N_POPULATION = 20_000
 RUN_DATE = "2026-04-01"

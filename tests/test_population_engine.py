@@ -8,13 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.uplift.crossfit import CrossFitConfig
 from hte_engine.targeting.deployment import deserialise, fit_deployment, serialise, training_fingerprint
-from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample
-from hte_engine.targeting.population import (ExperimentDeployment, PopulationSettings, _decide_locally, decide_batch,
-                                   score_batch)
 from hte_engine.targeting.policies import Economics, Policy
+from hte_engine.targeting.population import (
+    ExperimentDeployment,
+    PopulationSettings,
+    _decide_locally,
+    decide_batch,
+    score_batch,
+)
+from hte_engine.uplift.crossfit import CrossFitConfig
 from hte_engine.uplift.features import prepare_features
+from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample
 from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.targeting.deployment import fit_deployment, serialise
 from hte_engine.demo.population import generate_population
+from hte_engine.targeting.deployment import fit_deployment, serialise
 from hte_engine.targeting.population import POPULATION_COLUMNS, PopulationSettings, population_targeting_table
 from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
 

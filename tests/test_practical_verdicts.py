@@ -109,10 +109,10 @@ def test_adjusted_interval_agrees_with_the_verdict(built, table):
     must have p_value >= alpha / m (otherwise the interval would be wrong)."""
     method, lifts, differences = built
     if table == "lifts":
-        rows, verdict, est = lifts, "verdict_fixed", "lift_abs"
+        rows, verdict = lifts, "verdict_fixed"
         low, high = rows["lift_abs_ci_low_adj"], rows["lift_abs_ci_high_adj"]
     else:
-        rows, verdict, est = differences, "verdict", "difference"
+        rows, verdict = differences, "verdict"
         low, high = rows["difference_ci_low_adj"], rows["difference_ci_high_adj"]
     excludes = _excludes_zero(low, high)
     inconclusive = rows[verdict] == "inconclusive"
@@ -233,10 +233,16 @@ def test_no_threshold_means_no_practical_verdict(tmp_path):
     assert lifts["lift_abs_ci_low_adj"].notna().sum() > 10
 
 
-@pytest.mark.parametrize("spec, message", [
-    ({"kind": "binary", "min_effect": 0.01, "min_effect_relative": 0.02}, "sets both min_effect and min_effect_relative"),
-    ({"kind": "binary", "min_effect": -0.01}, "min_effect must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        (
+            {"kind": "binary", "min_effect": 0.01, "min_effect_relative": 0.02},
+            "sets both min_effect and min_effect_relative",
+        ),
+        ({"kind": "binary", "min_effect": -0.01}, "min_effect must be a positive number"),
+    ],
+)
 def test_bad_threshold_fails_with_a_message(tmp_path, spec, message):
     metrics = dict(METRICS, purchase=spec)
     result = run_dbt(["compile", "--select", "hte_segment_lifts"], tmp_path, vars={"hte_metrics": metrics})
@@ -248,6 +254,7 @@ def test_column_quantile_macro_matches_scipy_to_1e_12_relative(tmp_path):
     """hte_normal_quantile_column (per-row p, no correlated subquery) against scipy.stats.norm.ppf over the range
     the scalar macro promises, and null outside (0, 1); the input columns come through unchanged."""
     import duckdb
+
     from test_sql_macros import _write_project
 
     sql = "{{ hte_normal_quantile_column('probs', 'p', 'q') }}"

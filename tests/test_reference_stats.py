@@ -34,8 +34,12 @@ def test_reference_segment_rows_sum_to_the_overall_row():
     overall = stats[stats["dimension"] == "overall"].set_index(keys)
     for dimension, part in stats[stats["dimension"] != "overall"].groupby("dimension"):
         summed = part.groupby(keys)[["n", "sum_y", "sum_y2"]].sum()
-        np.testing.assert_allclose(summed.to_numpy(float), overall.loc[summed.index, ["n", "sum_y", "sum_y2"]].to_numpy(float),
-                                   rtol=1e-12, err_msg=f"dimension {dimension}")
+        np.testing.assert_allclose(
+            summed.to_numpy(float),
+            overall.loc[summed.index, ["n", "sum_y", "sum_y2"]].to_numpy(float),
+            rtol=1e-12,
+            err_msg=f"dimension {dimension}",
+        )
 
 
 def test_unobserved_dimensions_have_no_stats(demo_build):

@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from hte_engine.regression.interactions import RegressionSettings, heterogeneity_tests, interaction_regressions_from_cells
+from hte_engine.regression.interactions import (
+    RegressionSettings,
+    heterogeneity_tests,
+    interaction_regressions_from_cells,
+)
 from hte_engine.regression.shrinkage import shrink_segment_effects
 
 RTOL = 1e-9

@@ -50,16 +50,30 @@ def simulate(seed: int, effects: np.ndarray, base: np.ndarray) -> tuple[dict[str
     arm = np.where(treated == 1, "treatment", "control").astype(object)
     seg = np.array([f"s{j}" for j in range(N_SEGMENTS)], dtype=object)[segment]
     frames = {
-        "assignments": pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm,
-                                     "assigned_at": ASSIGNED_AT}),
-        "unit_features": pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id,
-                                       "features_at": ASSIGNED_AT - pd.Timedelta(days=1), "segment_a": seg,
-                                       "segment_b": seg, "score": 0.0}),
-        "outcomes": pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": "revenue",
-                                  "value": y, "pre_value": x}),
-        "experiments": pd.DataFrame({"experiment_id": np.repeat(experiment_id[::per_experiment], 2),
-                                     "arm": np.tile(["control", "treatment"], r), "is_control": np.tile([True, False], r),
-                                     "expected_share": 0.5}),
+        "assignments": pd.DataFrame(
+            {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": ASSIGNED_AT}
+        ),
+        "unit_features": pd.DataFrame(
+            {
+                "experiment_id": experiment_id,
+                "unit_id": unit_id,
+                "features_at": ASSIGNED_AT - pd.Timedelta(days=1),
+                "segment_a": seg,
+                "segment_b": seg,
+                "score": 0.0,
+            }
+        ),
+        "outcomes": pd.DataFrame(
+            {"experiment_id": experiment_id, "unit_id": unit_id, "metric": "revenue", "value": y, "pre_value": x}
+        ),
+        "experiments": pd.DataFrame(
+            {
+                "experiment_id": np.repeat(experiment_id[::per_experiment], 2),
+                "arm": np.tile(["control", "treatment"], r),
+                "is_control": np.tile([True, False], r),
+                "expected_share": 0.5,
+            }
+        ),
     }
     truth = pd.DataFrame({"experiment_id": np.repeat([f"sim_{i:04d}" for i in range(r)], N_SEGMENTS),
                           "segment": np.tile([f"s{j}" for j in range(N_SEGMENTS)], r),
@@ -95,7 +109,9 @@ def planted_build(tmp_path_factory):
                            vars={**VARS, "hte_p_adjust": "bh"})
     assert result.ok, result.output[-5000:]
     lifts = result.table("hte_segment_lifts")
-    lifts = lifts[lifts["dimension"] == "segment_a"].merge(truth, on=["experiment_id", "segment"], validate="one_to_one")
+    lifts = lifts[lifts["dimension"] == "segment_a"].merge(
+        truth, on=["experiment_id", "segment"], validate="one_to_one"
+    )
     differences = result.table("hte_segment_differences")
     differences = differences[differences["dimension"] == "segment_a"].merge(
         truth, on=["experiment_id", "segment"], validate="one_to_one")
@@ -103,8 +119,10 @@ def planted_build(tmp_path_factory):
     # other segments' effects.
     total = truth.groupby("experiment_id")["true_effect"].transform("sum")
     truth_difference = truth["true_effect"] - (total - truth["true_effect"]) / (N_SEGMENTS - 1)
-    differences = differences.merge(truth.assign(true_difference=truth_difference)[["experiment_id", "segment", "true_difference"]],
-                                    on=["experiment_id", "segment"])
+    differences = differences.merge(
+        truth.assign(true_difference=truth_difference)[["experiment_id", "segment", "true_difference"]],
+        on=["experiment_id", "segment"],
+    )
     return lifts, differences
 
 
@@ -114,7 +132,9 @@ def test_holm_controls_the_familywise_error_rate_under_the_null(null_build):
     assert null_build["p_value_adj"].notna().all() and (null_build["family_size"] == N_SEGMENTS).all()
     any_rejection = null_build.groupby("experiment_id")["p_value_adj"].min() < ALPHA
     fwer = any_rejection.mean()
-    assert fwer <= ALPHA + 3 * mc_sd(ALPHA, N_EXPERIMENTS), f"Holm FWER {fwer:.3f} over {N_EXPERIMENTS} null experiments"
+    assert fwer <= ALPHA + 3 * mc_sd(ALPHA, N_EXPERIMENTS), (
+        f"Holm FWER {fwer:.3f} over {N_EXPERIMENTS} null experiments"
+    )
     # A vacuous adjustment (p_adj = 1 everywhere) would pass the bound above: the raw tests must reject at α.
     raw = (null_build["p_value"] < ALPHA).mean()
     assert abs(raw - ALPHA) <= 3 * mc_sd(ALPHA, len(null_build)), f"raw rejection rate {raw:.4f} under the null"
@@ -153,7 +173,9 @@ def test_intervals_cover_planted_segment_effects(planted_build, estimate, truth)
     assert len(covered) == N_EXPERIMENTS * N_SEGMENTS
     assert 0.93 <= covered.mean() <= 0.97, f"{estimate} coverage {covered.mean():.4f}"
     nonzero = lifts[truth] != 0
-    assert 0.93 <= covered[nonzero].mean() <= 0.97, f"{estimate} coverage of non-zero effects {covered[nonzero].mean():.4f}"
+    assert 0.93 <= covered[nonzero].mean() <= 0.97, (
+        f"{estimate} coverage of non-zero effects {covered[nonzero].mean():.4f}"
+    )
 
 
 def test_cuped_shrinks_the_standard_error_as_theory_says(planted_build):

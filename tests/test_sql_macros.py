@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import textwrap
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import numpy as np
@@ -244,7 +244,7 @@ def test_chi2_pvalues_edge_cases_keep_one_row_per_input_row(compiled, con):
     _table(con, "chi", {"id": "integer", "label": "varchar", "q": "double", "df": "double"}, [r[:4] for r in rows])
     got = sorted(con.execute(compiled["chi2"]).fetchall(), key=lambda r: r[0])
     assert [(i, label) for i, label, _ in got] == [(i, label) for i, label, *_ in rows]
-    for (i, label, p), expected in zip(got, [r[4] for r in rows]):
+    for (_, label, p), expected in zip(got, [r[4] for r in rows]):
         if expected is None:
             assert p is None, label
         else:

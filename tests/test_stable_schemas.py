@@ -47,7 +47,8 @@ def degenerate_inputs() -> dict[str, pd.DataFrame]:
 SCHEMA_SQL = """
     select table_name, column_name, data_type, ordinal_position
     from information_schema.columns
-    where table_schema = 'main' and table_name like '%hte\\_%' escape '\\' and table_name not like 'fixture\\_%' escape '\\'
+    where table_schema = 'main' and table_name like '%hte\\_%' escape '\\'
+        and table_name not like 'fixture\\_%' escape '\\'
     order by table_name, ordinal_position
 """
 

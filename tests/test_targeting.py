@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import linprog
 
-from hte_engine.targeting.policy_value import budget_curve
 from hte_engine.targeting.policies import Economics, Policy, assign, hull_upgrades, net_value
+from hte_engine.targeting.policy_value import budget_curve
 
 
 def economics(arms=("a",), costs=None, **kw) -> Economics:

@@ -13,8 +13,15 @@ import pytest
 from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 
 from dbt_runner import run_dbt
-from hte_engine.targeting.history import (ROW_RUN, bin_shares, decile_bins, history_rows, population_stability,
-                                          run_summary, segment_week_lifts)
+from hte_engine.targeting.history import (
+    ROW_RUN,
+    bin_shares,
+    decile_bins,
+    history_rows,
+    population_stability,
+    run_summary,
+    segment_week_lifts,
+)
 
 
 def test_psi_closed_form():

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 
 from hte_engine.targeting.policies import Economics
-from hte_engine.targeting.segments import REASON_CROSSES, REASON_LOSES, REASON_NEGLIGIBLE, REASON_SMALL, segment_decisions
+from hte_engine.targeting.segments import (
+    REASON_CROSSES,
+    REASON_LOSES,
+    REASON_NEGLIGIBLE,
+    REASON_SMALL,
+    segment_decisions,
+)
 
 
 def _rows(practical):
@@ -41,7 +47,9 @@ def test_a_negligible_lift_is_held_even_when_it_would_pay():
     assert (table["segment_decision"] == "hold").loc[["wins", "unsure"]].all()
 
 
-@pytest.mark.parametrize("practical", [None, [None] * 4, ["meaningful_positive", "uncertain", "uncertain", "uncertain"]])
+@pytest.mark.parametrize(
+    "practical", [None, [None] * 4, ["meaningful_positive", "uncertain", "uncertain", "uncertain"]]
+)
 def test_without_a_negligible_verdict_the_economics_decide(practical):
     """No column (value lifts), no threshold (null), or a verdict other than negligible: decisions as before."""
     table = _decide(_rows(practical))

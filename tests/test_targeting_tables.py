@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from hte_engine.demo import data as demo_data
-from hte_engine.uplift.learners import BaseModel, fit_outcome
 from hte_engine.targeting.tables import TargetingSettings, chosen_scores, experiment_targeting, segments_table
+from hte_engine.uplift.learners import BaseModel, fit_outcome
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,19 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from hte_engine.resampling import bootstrap, resampling_keys
 from hte_engine.uplift.calibration import decile_table, mean_se
 from hte_engine.uplift.crossfit import CrossFitConfig, CrossFitResult, assign_folds, cross_fit
 from hte_engine.uplift.discovery import discover_segments
-from hte_engine.resampling import bootstrap, resampling_keys
 from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
 from hte_engine.uplift.features import prepare_features
-from hte_engine.uplift.tables import (cate_scores, discovered_segments, effect_drivers_table, evaluation_tables,
-                                        plan_comparisons)
+from hte_engine.uplift.tables import (
+    cate_scores,
+    discovered_segments,
+    effect_drivers_table,
+    evaluation_tables,
+    plan_comparisons,
+)
 from test_uplift_pipeline import inputs, settings
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 20}

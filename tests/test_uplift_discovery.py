@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
+from hte_engine.resampling import bounded_sample
 from hte_engine.uplift.crossfit import CrossFitConfig, cross_fit
 from hte_engine.uplift.discovery import discover_segments, effect_drivers
-from hte_engine.resampling import bounded_sample
 from hte_engine.uplift.evaluation import EvaluationConfig, evaluate_learners
 from hte_engine.uplift.features import prepare_features
-from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
 from test_learners import FAST, in_unit_order, run, simulate
 
 HILLSTROM = HILLSTROM_CSV

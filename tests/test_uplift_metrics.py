@@ -7,8 +7,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from hte_engine.uplift import metrics as um
 from hte_engine.resampling import bootstrap
+from hte_engine.uplift import metrics as um
 
 TOL = 1e-9
 

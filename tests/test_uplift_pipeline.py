@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hte_engine.uplift.crossfit import cross_fit
 from hte_engine.io import MemoryBudgetExceeded, physical_memory_bytes
+from hte_engine.uplift.crossfit import cross_fit
 from hte_engine.uplift.evaluation import evaluate_learners
 from hte_engine.uplift.features import prepare_features
-from hte_engine.uplift.tables import (UpliftSettings, cate_scores, discovered_segments, evaluation_tables,
-                                        plan_comparisons, result_from_scores)
+from hte_engine.uplift.tables import (
+    UpliftSettings,
+    cate_scores,
+    discovered_segments,
+    evaluation_tables,
+    plan_comparisons,
+    result_from_scores,
+)
 
 FAST = {"name": "hist_gradient_boosting", "max_iter": 30, "learning_rate": 0.1, "early_stopping": False,
         "min_samples_leaf": 40}
@@ -148,8 +154,12 @@ def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data
 
     from hte_engine.uplift.tables import evaluation_schemas
 
-    documented = {m["name"]: [c["name"] for c in m.get("columns", [])]
-                  for m in yaml.safe_load((Path(__file__).resolve().parents[1] / "python_models" / "uplift.yml").read_text())["models"]}
+    documented = {
+        m["name"]: [c["name"] for c in m.get("columns", [])]
+        for m in yaml.safe_load((Path(__file__).resolve().parents[1] / "python_models" / "uplift.yml").read_text())[
+            "models"
+        ]
+    }
     schemas = evaluation_schemas()
     for model, part in [("hte_learner_evaluation", "learners"), ("hte_uplift_curves", "curves"),
                         ("hte_uplift_deciles", "deciles")]:

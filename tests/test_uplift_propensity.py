@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hte_engine.uplift.balance import balance_tests, leaking_features
+from hte_engine.uplift.features import prepare_features
 from hte_engine.uplift.learners import hajek_effect
 from hte_engine.uplift.propensity import choose_propensity, column_propensity, design_propensity
-from hte_engine.uplift.features import prepare_features
-from hte_engine.uplift.balance import balance_tests, leaking_features
 
 FAST = {"max_iter": 40, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}
 

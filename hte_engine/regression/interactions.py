@@ -7,8 +7,8 @@ For each experiment x metric x treatment arm (against the control arm) this fits
 per dimension (`model = 'marginal'`), and one model with every dimension's main effects and treatment
 interactions together (`model = 'adjusted'`), so a dimension's differential effect is estimated holding the
 others fixed. Every regressor is categorical, so the fits are exact from the warehouse cell statistics
-(`hte_engine.regression.cells`). The same design builder serves the unit-level fits (`hte_engine.regression.units`), where
-each unit is a cell of one.
+(`hte_engine.regression.cells`). The same design builder serves the unit-level fits
+(`hte_engine.regression.units`), where each unit is a cell of one.
 """
 
 from __future__ import annotations
@@ -609,6 +609,6 @@ def as_frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
     # the rest is text: typed as such even when every value is null (a column of Nones would reach the warehouse
     # as type NULL, e.g. `reason` when every fit succeeded; tests/test_stable_schemas.py)
-    for c in frame.columns[frame.dtypes == object]:
+    for c in frame.columns[frame.dtypes == object]:  # noqa: E721 (a dtype, not a type)
         frame[c] = frame[c].astype("string")
     return frame

@@ -12,8 +12,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from hte_engine.io import bounded_units, experiments_with_clusters, numeric_features, only_experiments, to_pandas
-from hte_engine.regression.interactions import (REGRESSION_COLUMNS, TEST_COLUMNS, RegressionSettings,
-                                                heterogeneity_tests, interaction_regressions_from_cells)
+from hte_engine.regression.interactions import (
+    REGRESSION_COLUMNS,
+    TEST_COLUMNS,
+    RegressionSettings,
+    heterogeneity_tests,
+    interaction_regressions_from_cells,
+)
 from hte_engine.regression.units import (
     clustered_interaction_regressions,
     covariate_adjusted_effects,

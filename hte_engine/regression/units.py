@@ -233,7 +233,9 @@ def logit_segment_effects(
     return as_frame(rows, REGRESSION_COLUMNS)
 
 
-def logit_dimension_rows(pair, comparison: ComparisonKeys, dimension, references, settings, z, fit_source) -> list[dict]:
+def logit_dimension_rows(
+    pair, comparison: ComparisonKeys, dimension, references, settings, z, fit_source
+) -> list[dict]:
     levels = {dimension: tuple(sorted(pair[dimension].unique(), key=str))}
     design = interaction_design(levels, {dimension: references[dimension]})
     treated = (pair["arm"] == comparison.arm).to_numpy()

@@ -44,7 +44,7 @@ def build_report(reader: TableReader, source: str = "", title: str = "dbt_hte re
             "`dbt build` first, and pass the schema dbt writes to (--schema) if it is not the default."
         )
     missing = [name for name, frame in tables.items() if frame is None]
-    built = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    built = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = f"{esc(source)} · generated {built} · {len(ids)} experiment{'s' if len(ids) > 1 else ''}"
     if missing:
         subtitle += " · not built: " + ", ".join(f"<code>{esc(m)}</code>" for m in missing)

@@ -195,7 +195,10 @@ def lift_over_time(history: pd.DataFrame, title: str) -> str:
     rows = history.assign(run_date=pd.to_datetime(history["run_date"])).sort_values("run_date")
     x = rows["run_date"].to_numpy()
     fig, ax = plt.subplots(figsize=(8.5, 3.2))
-    cs_low, cs_high = rows["lift_abs_cs_low"].astype(float).to_numpy(), rows["lift_abs_cs_high"].astype(float).to_numpy()
+    cs_low, cs_high = (
+        rows["lift_abs_cs_low"].astype(float).to_numpy(),
+        rows["lift_abs_cs_high"].astype(float).to_numpy(),
+    )
     if len(rows) > 1:
         ax.fill_between(x, cs_low, cs_high, color=ACCENT, alpha=0.18, label="confidence sequence (any number of looks)")
     else:  # one run: a band needs two dates, so the sequence is a wide pale bar, a week of axis around it

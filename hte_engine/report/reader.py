@@ -96,7 +96,9 @@ class DuckDBReader(DbApiReader):
         actual = self._names.get(name.lower())
         if actual is None:
             return None
-        return self.connection.execute(f"select * from {_quote(self.schema, self.quote)}.{_quote(actual, self.quote)}").df()
+        return self.connection.execute(
+            f"select * from {_quote(self.schema, self.quote)}.{_quote(actual, self.quote)}"
+        ).df()
 
     def close(self) -> None:
         self.connection.close()

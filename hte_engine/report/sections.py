@@ -12,7 +12,17 @@ import pandas as pd
 
 from hte_engine.report import figures
 from hte_engine.report.page import (
-    badge, esc, interval, is_missing, missing_table, no_rows, num, pval, section, table, text,
+    badge,
+    esc,
+    interval,
+    is_missing,
+    missing_table,
+    no_rows,
+    num,
+    pval,
+    section,
+    table,
+    text,
 )
 
 # (key, title): the order of the sections within an experiment; tests check that every key is present.
@@ -272,13 +282,20 @@ def uplift_curves(tables, experiment_id: str) -> str:
             scores = evaluation[(evaluation["metric"] == metric) & (evaluation["arm"] == arm)
                                 & evaluation["learner"].notna()]
             if not scores.empty:
-                out += table(scores.sort_values("learner"), [
-                    ("learner", "text", text("learner")),
-                    ("Qini coefficient", "num", lambda r: num(r["qini_coefficient"], 3)),
-                    ("interval", "num", lambda r: interval(r["qini_coefficient_ci_low"], r["qini_coefficient_ci_high"])),
-                    ("AUUC", "num", lambda r: num(r["auuc"], 3)),
-                    ("chosen", "text", lambda r: badge("chosen") if bool(r["is_chosen"]) else ""),
-                ])
+                out += table(
+                    scores.sort_values("learner"),
+                    [
+                        ("learner", "text", text("learner")),
+                        ("Qini coefficient", "num", lambda r: num(r["qini_coefficient"], 3)),
+                        (
+                            "interval",
+                            "num",
+                            lambda r: interval(r["qini_coefficient_ci_low"], r["qini_coefficient_ci_high"]),
+                        ),
+                        ("AUUC", "num", lambda r: num(r["auuc"], 3)),
+                        ("chosen", "text", lambda r: badge("chosen") if bool(r["is_chosen"]) else ""),
+                    ],
+                )
                 reasons = scores["choice_reason"].dropna().unique() if "choice_reason" in scores else []
                 out += "".join(f'<p class="lead">{esc(r)}</p>' for r in reasons[:1])
         return out
@@ -394,18 +411,26 @@ def policy_values(tables, experiment_id: str) -> str:
         if policies.empty:
             body = no_rows("hte_policy_value", experiment_id)
         else:
-            body = figures.policy_values(policies, experiment_id) + table(policies.sort_values("value", ascending=False), [
-                ("policy", "text", text("policy")),
-                ("value", "num", lambda r: num(r["value"])),
-                ("interval", "num", lambda r: interval(r["ci_low"], r["ci_high"])),
-                ("treated", "num", lambda r: num(r["n_treated"], 9)),
-                ("cost", "num", lambda r: num(r["cost"])),
-                ("vs treat all", "num", lambda r: num(r.get("difference_vs_treat_all"))),
-                ("interval", "num", lambda r: interval(r.get("difference_vs_treat_all_ci_low"),
-                                                       r.get("difference_vs_treat_all_ci_high"))),
-                ("vs random", "num", lambda r: num(r.get("difference_vs_random"))),
-                ("deployed", "text", lambda r: badge("deployed") if _true(r.get("is_deployed")) else ""),
-            ])
+            body = figures.policy_values(policies, experiment_id) + table(
+                policies.sort_values("value", ascending=False),
+                [
+                    ("policy", "text", text("policy")),
+                    ("value", "num", lambda r: num(r["value"])),
+                    ("interval", "num", lambda r: interval(r["ci_low"], r["ci_high"])),
+                    ("treated", "num", lambda r: num(r["n_treated"], 9)),
+                    ("cost", "num", lambda r: num(r["cost"])),
+                    ("vs treat all", "num", lambda r: num(r.get("difference_vs_treat_all"))),
+                    (
+                        "interval",
+                        "num",
+                        lambda r: interval(
+                            r.get("difference_vs_treat_all_ci_low"), r.get("difference_vs_treat_all_ci_high")
+                        ),
+                    ),
+                    ("vs random", "num", lambda r: num(r.get("difference_vs_random"))),
+                    ("deployed", "text", lambda r: badge("deployed") if _true(r.get("is_deployed")) else ""),
+                ],
+            )
     return section("policy_values", TITLES["policy_values"], lead, body)
 
 
@@ -495,7 +520,15 @@ def monitoring(tables, experiment_id: str) -> str:
 
 
 RENDERERS = {
-    "checks": checks, "overall": overall, "monitoring": monitoring, "segments": segments, "heterogeneity": heterogeneity,
-    "uplift_curves": uplift_curves, "calibration": calibration, "discovered": discovered, "targeting": targeting,
-    "budget_curve": budget_curve, "policy_values": policy_values,
+    "checks": checks,
+    "overall": overall,
+    "monitoring": monitoring,
+    "segments": segments,
+    "heterogeneity": heterogeneity,
+    "uplift_curves": uplift_curves,
+    "calibration": calibration,
+    "discovered": discovered,
+    "targeting": targeting,
+    "budget_curve": budget_curve,
+    "policy_values": policy_values,
 }

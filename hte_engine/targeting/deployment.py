@@ -21,8 +21,8 @@ import base64
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -31,9 +31,9 @@ from threadpoolctl import threadpool_limits
 
 from hte_engine import io
 from hte_engine.uplift.crossfit import assign_folds, winsorise
+from hte_engine.uplift.features import OTHER_LEVEL, prepare_features
 from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
 from hte_engine.uplift.propensity import choose_propensity
-from hte_engine.uplift.features import OTHER_LEVEL, prepare_features
 from hte_engine.uplift.tables import STATUS_OK, ComparisonPlan, UpliftSettings, iter_comparisons
 
 RUN_COLUMNS = {

@@ -36,11 +36,10 @@ each given an arm uniformly at random (control included), so the effects stay me
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
 
 POLICY_KINDS = ("threshold", "top_k", "capacity", "budget")
 
@@ -120,7 +119,7 @@ class Economics:
         return tuple(m for m in (self.target_metric, self.cost_metric, self.risk_metric) if m is not None)
 
     @classmethod
-    def from_experiments(cls, experiments: pd.DataFrame, experiment_id: str, **settings) -> "Economics":
+    def from_experiments(cls, experiments: pd.DataFrame, experiment_id: str, **settings) -> Economics:
         """Read one experiment's arms and economics from ``stg_hte_experiments`` rows; ``settings`` are the
         ``hte_targeting_*`` options (benefit_column, cost_metric, risk_metric, ...)."""
         rows = experiments[experiments["experiment_id"] == experiment_id]

@@ -25,17 +25,17 @@ the policy held fixed; differences between policies use the same replicates (pai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from hte_engine.resampling import bootstrap
+from hte_engine.targeting.policies import Assignment, hull_upgrades
 from hte_engine.uplift.crossfit import assign_folds, clusters_per_arm
 from hte_engine.uplift.learners import BaseModel, fit_outcome
-from hte_engine.targeting.policies import Assignment, hull_upgrades
-from hte_engine.resampling import bootstrap
 
 OutcomeFitter = Callable[[pd.DataFrame, np.ndarray], Callable[[pd.DataFrame], np.ndarray]]
 

@@ -32,19 +32,29 @@ import dataclasses
 import datetime as _dt
 import json
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from hte_engine import io
-from hte_engine.targeting.deployment import Deployment, deserialise
-from hte_engine.targeting.policies import (REASON_BUDGET, REASON_CAPACITY, REASON_NEGATIVE, REASON_RISK, REASON_TOP_K,
-                                  REASON_UNCERTAIN, Economics, NetValue, Policy, assign,
-                                  net_value)
-from hte_engine.targeting.tables import TargetingSettings, priced_experiment_ids
 from hte_engine.settings import meta_values
+from hte_engine.targeting.deployment import Deployment, deserialise
+from hte_engine.targeting.policies import (
+    REASON_BUDGET,
+    REASON_CAPACITY,
+    REASON_NEGATIVE,
+    REASON_RISK,
+    REASON_TOP_K,
+    REASON_UNCERTAIN,
+    Economics,
+    NetValue,
+    Policy,
+    assign,
+    net_value,
+)
+from hte_engine.targeting.tables import TargetingSettings, priced_experiment_ids
 from hte_engine.uplift.tables import UpliftSettings
 
 GROUP_POLICY, GROUP_HOLDOUT, GROUP_EXPLORATION = "policy", "holdout", "exploration"
@@ -111,9 +121,9 @@ class PopulationSettings:
     calibration: str | None = None
 
     @classmethod
-    def from_meta(cls, meta: dict) -> "PopulationSettings":
+    def from_meta(cls, meta: dict) -> PopulationSettings:
         m = meta_values(meta)
-        run_date = m.get("run_date") or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+        run_date = m.get("run_date") or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
         run_date = str(run_date)
         try:
             _dt.date.fromisoformat(run_date)
@@ -188,7 +198,7 @@ class DecileCalibration:
     calibrated: np.ndarray
 
     @classmethod
-    def from_deciles(cls, rows: pd.DataFrame) -> "DecileCalibration":
+    def from_deciles(cls, rows: pd.DataFrame) -> DecileCalibration:
         rows = rows.dropna(subset=["mean_predicted", "observed_lift"]).sort_values("mean_predicted")
         if rows.empty:
             raise ValueError("no decile with a mean prediction and an observed lift")
@@ -777,7 +787,7 @@ class FeatureBins:
     high: float | None = None
 
     @classmethod
-    def from_experiment(cls, name: str, values: pd.Series, n_bins: int) -> "FeatureBins":
+    def from_experiment(cls, name: str, values: pd.Series, n_bins: int) -> FeatureBins:
         n = len(values)
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             x = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)

@@ -135,8 +135,10 @@ def segment_decisions(
     """
     eid = economics.experiment_id
     if adjustment not in ADJUSTMENTS:
-        raise ValueError(f"dbt_hte targeting: var hte_targeting_interval_adjustment must be one of {list(ADJUSTMENTS)}; "
-                         f"got '{adjustment}'.")
+        raise ValueError(
+            f"dbt_hte targeting: var hte_targeting_interval_adjustment must be one of {list(ADJUSTMENTS)}; "
+            f"got '{adjustment}'."
+        )
     if not 0 < alpha < 1:
         raise ValueError(f"dbt_hte targeting: alpha must be in (0, 1); got {alpha}.")
     if benefit is None:

@@ -14,8 +14,8 @@ multi-arm doubly-robust scores come from outcome models cross-fitted here (``pol
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -23,11 +23,16 @@ import pandas as pd
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.progress import progress
-from hte_engine.targeting.policy_value import budget_curve, cross_fitted_outcomes, doubly_robust_arm_scores, evaluate_policies
-from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
-from hte_engine.targeting.segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
 from hte_engine.resampling import resampling_keys
 from hte_engine.settings import meta_values
+from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
+from hte_engine.targeting.policy_value import (
+    budget_curve,
+    cross_fitted_outcomes,
+    doubly_robust_arm_scores,
+    evaluate_policies,
+)
+from hte_engine.targeting.segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
 from hte_engine.uplift.features import prepare_features
 
 ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
@@ -60,7 +65,7 @@ class TargetingSettings:
     memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
-    def from_meta(cls, meta: dict) -> "TargetingSettings":
+    def from_meta(cls, meta: dict) -> TargetingSettings:
         meta = meta_values(meta)
         known = {"policy": "targeting_policy", "budget": "targeting_budget", "capacity": "targeting_capacity",
                  "top_k": "targeting_top_k", "exploration_share": "targeting_exploration_share",
@@ -404,7 +409,9 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
                           learner=r.learner) for r in picked.itertuples()]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
         extra = [economics.benefit_column] if economics.benefit_column else []
-        rows_needed = int(io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum())
+        rows_needed = int(
+            io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum()
+        )
         # Per unit row: its outcome and features, and one column per arm of each effect and score matrix.
         per_row = 8.0 * (16 + 3 * len(feature_columns) + 6 * (len(economics.arms) + 1))
         io.check_memory("targeting", f"experiment '{eid}' (metrics {', '.join(economics.metrics)})", rows_needed,

@@ -6,9 +6,19 @@ other table reads the stored scores back — ``evaluation`` (Qini/AUUC ``metrics
 ``hte_engine.resampling``) and ``discovery`` (segments and effect drivers).
 """
 
-from hte_engine.uplift.tables import (ComparisonPlan, UpliftSettings, cate_scores, discovered_segments,
-                                      effect_drivers_table, evaluation_schemas, evaluation_tables, iter_cate_scores,
-                                      iter_comparisons, plan_comparisons, uplift_evaluation_table)
+from hte_engine.uplift.tables import (
+                                      ComparisonPlan,
+                                      UpliftSettings,
+                                      cate_scores,
+                                      discovered_segments,
+                                      effect_drivers_table,
+                                      evaluation_schemas,
+                                      evaluation_tables,
+                                      iter_cate_scores,
+                                      iter_comparisons,
+                                      plan_comparisons,
+                                      uplift_evaluation_table,
+)
 
 __all__ = ["ComparisonPlan", "UpliftSettings", "cate_scores", "discovered_segments", "effect_drivers_table",
            "evaluation_schemas", "evaluation_tables", "iter_cate_scores", "iter_comparisons", "plan_comparisons",

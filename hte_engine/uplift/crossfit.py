@@ -231,8 +231,12 @@ def _cross_fit(
                                 inner_fold=inner)
         outcome = OutcomeModels.fit(base, sample)
         X_held, e_held = X.iloc[held], e[held]
-        mu0[held] = _in_batches(lambda Xb, propensity: outcome.mu0(Xb), X_held, config.batch_size, e_held)
-        mu1[held] = _in_batches(lambda Xb, propensity: outcome.mu1(Xb), X_held, config.batch_size, e_held)
+        mu0[held] = _in_batches(
+            lambda Xb, propensity, outcome=outcome: outcome.mu0(Xb), X_held, config.batch_size, e_held
+        )
+        mu1[held] = _in_batches(
+            lambda Xb, propensity, outcome=outcome: outcome.mu1(Xb), X_held, config.batch_size, e_held
+        )
         for name in config.learners:
             learner = make_learner(name).fit(base, sample, outcome)
             shift = level_shift if name != "constant" else 0.0

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hte_engine.resampling import bootstrap, bounded_sample, resampling_keys
 from hte_engine.uplift.calibration import blp_calibration_test, decile_table, mean_se
 from hte_engine.uplift.crossfit import CrossFitResult
-from hte_engine.resampling import bootstrap, bounded_sample, resampling_keys
 from hte_engine.uplift.metrics import RankingEvaluator, qini_values, uplift_values
 
 

@@ -10,8 +10,8 @@ References: Kuenzel, Sekhon, Bickel & Yu (2019) "Metalearners for estimating het
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ class BaseModel:
     two_part: bool = False
 
     @classmethod
-    def from_config(cls, config: dict | None, seed: int, two_part: bool = False) -> "BaseModel":
+    def from_config(cls, config: dict | None, seed: int, two_part: bool = False) -> BaseModel:
         params = dict(DEFAULT_BASE_MODEL)
         params.update(config or {})
         if params["name"] != "hist_gradient_boosting":
@@ -134,7 +134,7 @@ class OutcomeModels:
     mu1: Predictor
 
     @classmethod
-    def fit(cls, base: BaseModel, sample: TrainingSample) -> "OutcomeModels":
+    def fit(cls, base: BaseModel, sample: TrainingSample) -> OutcomeModels:
         X0, y0 = sample.arm(0)
         X1, y1 = sample.arm(1)
         return cls(mu0=fit_outcome(base, X0, y0, sample.binary, outcome=True),
@@ -153,7 +153,7 @@ class ConstantLearner:
 
     name = "constant"
 
-    def fit(self, base, sample: TrainingSample, outcome: OutcomeModels | None = None) -> "ConstantLearner":
+    def fit(self, base, sample: TrainingSample, outcome: OutcomeModels | None = None) -> ConstantLearner:
         self.effect_ = hajek_effect(sample.y, sample.treated, sample.propensity)
         return self
 
@@ -166,7 +166,7 @@ class TLearner:
 
     name = "t"
 
-    def fit(self, base, sample, outcome: OutcomeModels | None = None) -> "TLearner":
+    def fit(self, base, sample, outcome: OutcomeModels | None = None) -> TLearner:
         self.outcome_ = outcome if outcome is not None else OutcomeModels.fit(base, sample)
         return self
 
@@ -180,7 +180,7 @@ class SLearner:
     name = "s"
     _column = "__hte_treated__"
 
-    def fit(self, base, sample, outcome=None) -> "SLearner":
+    def fit(self, base, sample, outcome=None) -> SLearner:
         X = sample.X.assign(**{self._column: sample.treated.astype(float)})
         self.model_ = fit_outcome(base, X, sample.y, sample.binary, outcome=True)
         return self
@@ -196,7 +196,7 @@ class XLearner:
 
     name = "x"
 
-    def fit(self, base, sample, outcome: OutcomeModels | None = None) -> "XLearner":
+    def fit(self, base, sample, outcome: OutcomeModels | None = None) -> XLearner:
         outcome = outcome if outcome is not None else OutcomeModels.fit(base, sample)
         X0, y0 = sample.arm(0)
         X1, y1 = sample.arm(1)
@@ -220,7 +220,7 @@ class DRLearner:
     def __init__(self, inner_folds: int = 2):
         self.inner_folds = inner_folds
 
-    def fit(self, base, sample, outcome=None) -> "DRLearner":
+    def fit(self, base, sample, outcome=None) -> DRLearner:
         n = sample.y.size
         mu0, mu1 = np.empty(n), np.empty(n)
         if sample.inner_fold is None:

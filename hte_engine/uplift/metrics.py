@@ -37,7 +37,7 @@ class ScoreGroups:
     scores: np.ndarray
 
     @classmethod
-    def of(cls, score) -> "ScoreGroups":
+    def of(cls, score) -> ScoreGroups:
         score = np.asarray(score, dtype=float)
         if score.ndim != 1 or score.size == 0:
             raise ValueError("A score needs at least one unit to rank; got an empty score vector.")
@@ -85,7 +85,7 @@ class RawCurve:
     def n(self) -> np.ndarray:
         return self.n_treated + self.n_control
 
-    def at(self, n_targeted) -> "RawCurve":
+    def at(self, n_targeted) -> RawCurve:
         """The cumulated counts and sums after targeting ``n_targeted`` units, a straddled tie group pro rata."""
         x = np.atleast_1d(np.asarray(n_targeted, dtype=float))
         n = self.n
@@ -229,7 +229,7 @@ class RankingEvaluator:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, score, y, treated, binary: bool | None = None) -> "RankingEvaluator":
+    def of(cls, score, y, treated, binary: bool | None = None) -> RankingEvaluator:
         y = np.asarray(y, dtype=float)
         t = _as_treated(treated)
         if binary is None:
@@ -264,7 +264,7 @@ class RankingEvaluator:
             return None
         return np.asarray(weight, dtype=float)[self.groups.order]
 
-    def rate(self, unit_effect_score, q, weight=None, sorted_weight=None) -> "RankAverageTreatmentEffect":
+    def rate(self, unit_effect_score, q, weight=None, sorted_weight=None) -> RankAverageTreatmentEffect:
         """``rank_average_treatment_effect`` of this score, reusing its sort (and ``sorted_weight``)."""
         if sorted_weight is not None:
             key = id(unit_effect_score)

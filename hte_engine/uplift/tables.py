@@ -14,23 +14,23 @@ learner, with the nuisances behind them (propensity, mu0, mu1, doubly-robust sco
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from hte_engine import io
+from hte_engine.io import select_columns, to_pandas
+from hte_engine.resampling import bounded_sample, resampling_keys
 from hte_engine.settings import meta_values
+from hte_engine.uplift.balance import leaking_features
 from hte_engine.uplift.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
 from hte_engine.uplift.discovery import discover_segments, effect_drivers
-from hte_engine.io import select_columns, to_pandas
-from hte_engine.uplift.learners import LEARNERS
-from hte_engine.uplift.propensity import choose_propensity
-from hte_engine.resampling import bounded_sample, resampling_keys
 from hte_engine.uplift.evaluation import PARTS, EvaluationConfig, evaluate_learners
 from hte_engine.uplift.features import prepare_features
-from hte_engine.uplift.balance import leaking_features
+from hte_engine.uplift.learners import LEARNERS
+from hte_engine.uplift.propensity import choose_propensity
 
 STATUS_OK = "ok"
 KEYS = ["experiment_id", "metric", "arm", "control_arm"]
@@ -69,7 +69,7 @@ class UpliftSettings:
     memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
-    def from_meta(cls, meta: Mapping) -> "UpliftSettings":
+    def from_meta(cls, meta: Mapping) -> UpliftSettings:
         m = meta_values(meta)
 
         def get(key, cast, default):
@@ -403,7 +403,7 @@ def cate_scores(units, features, assignments, experiments, settings: UpliftSetti
 def result_from_scores(scores: pd.DataFrame, outcomes: pd.DataFrame) -> CrossFitResult:
     """Rebuild one comparison's cross-fit result from its hte_cate_scores rows and the unit outcomes."""
     present = set(scores["learner"].astype(str).unique())
-    learners = tuple(l for l in LEARNERS if l in present) + tuple(sorted(present - set(LEARNERS)))
+    learners = tuple(name for name in LEARNERS if name in present) + tuple(sorted(present - set(LEARNERS)))
     first = scores.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
     units = first[["unit_id", "fold", "treated", "propensity", "mu0", "mu1", "dr_score"]].merge(
         outcomes[["unit_id", "y"]], on="unit_id", how="left")
