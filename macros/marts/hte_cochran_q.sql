@@ -9,7 +9,7 @@
     only usable rows. Keys with a single estimate get df 0 and Q 0; the caller decides whether that is a test.
     Q is summed from deviations around the pooled estimate, not as Σwθ² − (Σwθ)²/Σw, which cancels when the
     estimates are close. The p-value is P(χ²_df > Q) (macro hte_chi2_pvalues). Same formula as the per-dimension
-    test of hte_dimension_tests. -#}
+    test of hte_dimension_tests, which calls it. -#}
 {% macro hte_cochran_q(relation, key_columns, estimate, std_error) -%}
 {%- if key_columns is string or (key_columns | length) == 0 -%}
     {{ exceptions.raise_compiler_error(

@@ -20,34 +20,22 @@ dimensions as (
 ),
 
 usable as (
-    select
-        experiment_id, metric, arm, dimension, lift_abs,
-        1.0e0 / (lift_abs_se * lift_abs_se) as w
+    select experiment_id, metric, arm, dimension, lift_abs, lift_abs_se
     from lifts
     where verdict not in ('too_small', 'not_estimable')
 ),
 
+-- n_estimates, pooled_estimate, statistic (Q from deviations around the pooled lift) and df per dimension
 pooled as (
-    select
-        experiment_id, metric, arm, dimension,
-        count(*) as n_segments,
-        sum(w * lift_abs) / sum(w) as pooled_lift
-    from usable
-    group by experiment_id, metric, arm, dimension
+    {{ hte_cochran_q('usable', ['experiment_id', 'metric', 'arm', 'dimension'], 'lift_abs', 'lift_abs_se') }}
 ),
 
--- Q from deviations around the pooled lift (not Σwθ² − (Σwθ)²/Σw, which cancels when lifts are close)
 q_statistics as (
     select
-        p.experiment_id, p.metric, p.arm, p.dimension, p.n_segments, p.pooled_lift,
-        sum(u.w * (u.lift_abs - p.pooled_lift) * (u.lift_abs - p.pooled_lift)) as statistic,
-        p.n_segments - 1 as df
-    from pooled p
-    join usable u
-        on u.experiment_id = p.experiment_id and u.metric = p.metric and u.arm = p.arm
-        and u.dimension = p.dimension
-    where p.n_segments >= 2
-    group by p.experiment_id, p.metric, p.arm, p.dimension, p.n_segments, p.pooled_lift
+        experiment_id, metric, arm, dimension,
+        n_estimates as n_segments, pooled_estimate as pooled_lift, statistic, df
+    from pooled
+    where n_estimates >= 2
 ),
 
 q_pvalues as (
@@ -74,7 +62,7 @@ select
     d.control_arm,
     d.dimension,
     'cochran_q' as test,
-    coalesce(p.n_segments, 0) as n_segments,
+    coalesce(p.n_estimates, 0) as n_segments,
     a.statistic,
     a.df,
     a.p_value,
@@ -83,11 +71,11 @@ select
         when a.statistic > a.df then (a.statistic - a.df) / a.statistic
         when a.statistic is not null then 0.0e0
     end as i_squared,
-    p.pooled_lift,
+    p.pooled_estimate as pooled_lift,
     case when a.p_value is not null then 'ok' else 'not_estimable' end as status,
     case
         when a.p_value is not null then cast(null as {{ dbt.type_string() }})
-        else cast(coalesce(p.n_segments, 0) as {{ dbt.type_string() }})
+        else cast(coalesce(p.n_estimates, 0) as {{ dbt.type_string() }})
             || ' usable segment(s): the test needs at least 2 segments that are neither too small nor without a standard error'
     end as reason
 from dimensions d
