@@ -4,29 +4,21 @@ fingerprint of the training data, the package version, the feature support and t
 decision traces to the model that made it (hte_engine/targeting/deployment.py). Empty while var
 hte_targeting_population is unset: nothing would use the fits. Settings: python_models/population.yml."""
 
-from hte_engine.io import stream_table
 from hte_engine.progress import progress
-from hte_engine.targeting import PopulationSettings
-from hte_engine.targeting.deployment import RUN_COLUMNS, deployment_runs_table
+from hte_engine.targeting import PopulationSettings, population_deployment_runs_table
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     meta = dbt.config.get("meta") or {}
     settings = PopulationSettings.from_meta(meta)
-    experiments = dbt.ref("stg_hte_experiments")
-    if not settings.population_is_set:
-        return stream_table([], RUN_COLUMNS, session)
-    return deployment_runs_table(
+    return population_deployment_runs_table(
         dbt.ref("int_hte_model_units"),  # the unit table the other Python models read (a table, not the view)
         dbt.ref("stg_hte_unit_features"),
         dbt.ref("stg_hte_assignments"),
-        experiments,
+        dbt.ref("stg_hte_experiments"),
         dbt.ref("hte_learner_evaluation"),
-        settings.uplift,
-        settings.targeting.learner,
-        settings.economics_metrics(experiments),
-        settings.run_date,
+        settings,
         log=progress,
         session=session,
     )

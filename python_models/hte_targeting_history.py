@@ -3,10 +3,8 @@ value, score quantiles and population stability against the previous run, and ea
 week (hte_engine/targeting/history.py). Rerunning on the same date replaces that date's rows and nothing else.
 Settings: python_models/targeting.yml (var hte_run_date overrides the run date)."""
 
-from datetime import UTC, datetime
-
 from hte_engine.io import existing_table
-from hte_engine.targeting import history_table, previous_runs
+from hte_engine.targeting import TargetingSettings, targeting_history_table
 
 
 def model(dbt, session):
@@ -15,20 +13,12 @@ def model(dbt, session):
     dbt.config(materialized="incremental", incremental_strategy="delete+insert",
                unique_key=["run_date", "experiment_id"], on_schema_change="append_new_columns")
     meta = dbt.config.get("meta") or {}
-    run_at = datetime.now(UTC)
-    run_date = meta.get("run_date")
-    run_date = run_at.date().isoformat() if run_date in (None, "", "None", "none") else str(run_date)
-    previous = None
-    if dbt.is_incremental:
-        # The latest earlier run per experiment: the reference for the population stability index.
-        previous = previous_runs(existing_table(session, dbt.this), run_date)
-    return history_table(
-        run_date, run_at,
+    settings = TargetingSettings.from_meta(meta)
+    return targeting_history_table(
         dbt.ref("hte_targeting_units"),
-        previous,
         dbt.ref("int_hte_model_units"),
         dbt.ref("stg_hte_assignments"),
         dbt.ref("stg_hte_experiments"),
-        list(meta.get("segment_columns") or []),
-        float(meta.get("alpha") or 0.05),
+        existing_table(session, dbt.this) if dbt.is_incremental else None,
+        settings,
     )

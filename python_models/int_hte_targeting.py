@@ -17,6 +17,5 @@ def model(dbt, session):
         dbt.ref("stg_hte_assignments"),
         dbt.ref("stg_hte_unit_features"),
         settings,
-        meta,
         session=session,
     )

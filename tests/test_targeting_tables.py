@@ -247,10 +247,11 @@ def test_an_experiment_with_an_arm_too_small_to_score_is_skipped_and_the_others_
     evaluation = pd.DataFrame({"experiment_id": ["valid", "tiny"], "metric": "m", "arm": "treat",
                                "control_arm": "control", "learner": ["t", None],
                                "is_chosen": pd.array([True, pd.NA], dtype="boolean")})
-    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5)
-    meta = {"feature_columns": ["x"], "metrics": {"m": {"kind": "continuous"}}}
-    decided = targeting_units_table(experiments, scores, evaluation, units, assignments, features, settings, meta)
+    settings = TargetingSettings.from_meta({"targeting_seed": 1, "targeting_bootstrap_replicates": 20,
+                                            "targeting_curve_points": 5, "feature_columns": ["x"],
+                                            "metrics": {"m": {"kind": "continuous"}}})
+    decided = targeting_units_table(experiments, scores, evaluation, units, assignments, features, settings)
     assert set(decided["experiment_id"]) == {"valid"} and len(decided) == n
     assert (decided.loc[decided["unit_id"].isin(ids[x > 0.3]), "decision"] == "treat").all()
-    values = policy_value_table(experiments, scores, evaluation, units, assignments, features, settings, meta)
+    values = policy_value_table(experiments, scores, evaluation, units, assignments, features, settings)
     assert set(values["experiment_id"]) == {"valid"}

@@ -5,10 +5,22 @@
 """
 
 from hte_engine.targeting.deployment import deployment_runs_table
-from hte_engine.targeting.history import history_table, previous_runs
-from hte_engine.targeting.population import PopulationSettings, population_drift_table, population_targeting_table
-from hte_engine.targeting.tables import TargetingSettings, priced_experiment_ids, segments_table, targeting_table
+from hte_engine.targeting.history import history_table, previous_runs, targeting_history_table
+from hte_engine.targeting.population import (
+    PopulationSettings,
+    population_deployment_runs_table,
+    population_drift_table,
+    population_targeting_table,
+)
+from hte_engine.targeting.tables import (
+    TargetingSettings,
+    priced_experiment_ids,
+    segments_table,
+    targeting_segments_table,
+    targeting_table,
+)
 
 __all__ = ["PopulationSettings", "TargetingSettings", "deployment_runs_table", "history_table",
-           "population_drift_table", "population_targeting_table", "previous_runs", "priced_experiment_ids",
-           "segments_table", "targeting_table"]
+           "population_deployment_runs_table", "population_drift_table", "population_targeting_table",
+           "previous_runs", "priced_experiment_ids", "segments_table", "targeting_history_table",
+           "targeting_segments_table", "targeting_table"]

@@ -23,6 +23,7 @@ and a normal interval, the estimator of ``hte_segment_lifts`` restricted to one 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -238,6 +239,19 @@ def history_table(run_date, run_at, units_table, previous_runs: pd.DataFrame | N
                             pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]), experiments.head(0),
                             segment_columns, alpha)
     return pd.concat(frames, ignore_index=True)
+
+
+def targeting_history_table(units_table, units, assignments, experiments, existing_history, settings,
+                            run_at: datetime | None = None) -> pd.DataFrame:
+    """This run's rows of hte_targeting_history. ``settings`` (TargetingSettings) gives the run date (var
+    hte_run_date; None: the UTC date of ``run_at``, now by default), the segment columns and alpha;
+    ``existing_history`` is the history so far (a relation or frame; None on the first run or a full refresh),
+    whose latest earlier run per experiment is the reference of the population stability index."""
+    run_at = run_at or datetime.now(UTC)
+    run_date = settings.run_date or run_at.date().isoformat()
+    previous = None if existing_history is None else previous_runs(existing_history, run_date)
+    return history_table(run_date, run_at, units_table, previous, units, assignments, experiments,
+                         list(settings.segment_columns), settings.alpha)
 
 
 def previous_runs(history, run_date) -> pd.DataFrame:

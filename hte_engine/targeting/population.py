@@ -40,7 +40,7 @@ import pandas as pd
 
 from hte_engine import io
 from hte_engine.settings import meta_values
-from hte_engine.targeting.deployment import Deployment, deserialise
+from hte_engine.targeting.deployment import RUN_COLUMNS, Deployment, deployment_runs_table, deserialise
 from hte_engine.targeting.policies import (
     REASON_BUDGET,
     REASON_CAPACITY,
@@ -745,6 +745,18 @@ def spark_population_targeting(population, runs, experiments, settings: Populati
                 yield _plain(_decide_locally(batch, exp, settings, exp.economics.risk_metric))
 
     return population.select(*read).mapInPandas(score, schema)
+
+
+def population_deployment_runs_table(units, features, assignments, experiments, evaluation,
+                                     settings: PopulationSettings, log=None, session=None):
+    """hte_deployment_runs: the chosen learner of each priced comparison refitted on all of its experiment's units
+    (hte_engine/targeting/deployment.py); empty, with its columns, while var hte_targeting_population is unset,
+    since nothing would use the fits."""
+    if not settings.population_is_set:
+        return io.stream_table([], RUN_COLUMNS, session)
+    return deployment_runs_table(units, features, assignments, experiments, evaluation, settings.uplift,
+                                 settings.targeting.learner, settings.economics_metrics(experiments),
+                                 settings.run_date, log=log, session=session)
 
 
 def population_targeting_table(population, runs, experiments, settings: PopulationSettings, log=None,

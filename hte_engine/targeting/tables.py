@@ -63,6 +63,13 @@ class TargetingSettings:
     learner: str = "chosen"
     economics: dict = field(default_factory=dict)
     memory_budget: int = field(default_factory=io.memory_budget_bytes)
+    # what the models read beside the targeting vars: the unit features the outcome models use, the segment
+    # columns of the segment decisions and the history, the binary metrics (a multi-arm experiment's outcome
+    # models are classifiers there), and the run date of the history (None: today)
+    feature_columns: tuple[str, ...] = ()
+    segment_columns: tuple[str, ...] = ()
+    binary_metrics: frozenset[str] = frozenset()
+    run_date: str | None = None
 
     @classmethod
     def from_meta(cls, meta: dict) -> TargetingSettings:
@@ -76,6 +83,12 @@ class TargetingSettings:
                  "economics": "targeting_economics"}
         values = {name: meta[key] for name, key in known.items() if meta.get(key) not in (None, "", "None")}
         values["memory_budget"] = io.memory_budget_bytes(meta.get("python_memory_budget_gb"))
+        values["feature_columns"] = tuple(str(c) for c in meta.get("feature_columns") or ())
+        values["segment_columns"] = tuple(str(c) for c in meta.get("segment_columns") or ())
+        values["binary_metrics"] = frozenset(str(name) for name, spec in (meta.get("metrics") or {}).items()
+                                             if (spec or {}).get("kind") == "binary")
+        if meta.get("run_date") not in (None, ""):
+            values["run_date"] = str(meta["run_date"])
         for name in ("exploration_share", "alpha"):
             if name in values:
                 values[name] = float(values[name])
@@ -373,6 +386,18 @@ def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.Da
     return rows, feats.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
+def targeting_segments_table(lifts, experiments, units, features, settings: TargetingSettings) -> pd.DataFrame:
+    """hte_targeting_segments from the relations: every experiment that declares economics (the others need no
+    decision), from hte_segment_lifts, and the unit rows and features read only when some experiment's benefit is
+    a per-unit column (value lifts are then computed from the units)."""
+    experiments = to_pandas(experiments)
+    per_unit = any((extra or {}).get("benefit_column") for extra in (settings.economics or {}).values())
+    priced = experiments["experiment_id"].astype(str).isin(priced_experiment_ids(experiments))
+    return segments_table(to_pandas(lifts), experiments[priced], settings,
+                          to_pandas(units) if per_unit else None, to_pandas(features) if per_unit else None,
+                          list(settings.segment_columns))
+
+
 def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
     """Experiments that declare targeting economics (a target_metric on some arm). Economics are optional in the
     input contract: an experiment without them gets lifts, tests and scores, but no targeting decision."""
@@ -440,28 +465,21 @@ POLICY_VALUE_SCHEMA = {
 POLICY_VALUE_COLUMNS = list(POLICY_VALUE_SCHEMA)
 
 
-def _meta_lists(meta: dict) -> tuple[list[str], set[str]]:
-    """Feature columns, and the binary metrics (a multi-arm experiment's outcome models are classifiers there)."""
-    binary = {name for name, spec in (meta.get("metrics") or {}).items() if (spec or {}).get("kind") == "binary"}
-    return list(meta.get("feature_columns") or []), binary
-
-
 def targeting_units_table(experiments, scores, evaluation, units, assignments, features,
-                          settings: TargetingSettings, meta: dict, session=None):
+                          settings: TargetingSettings, session=None):
     """hte_targeting_units, one experiment at a time (streamed to the warehouse on DuckDB)."""
-    feature_columns, binary = _meta_lists(meta)
     results = priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features, settings,
-                                           feature_columns, binary, evaluate=False)
+                                           list(settings.feature_columns), set(settings.binary_metrics),
+                                           evaluate=False)
     return io.stream_table((result.units for result in results), UNIT_TABLE_COLUMNS, session)
 
 
 def policy_value_table(experiments, scores, evaluation, units, assignments, features,
-                       settings: TargetingSettings, meta: dict) -> pd.DataFrame:
+                       settings: TargetingSettings) -> pd.DataFrame:
     """hte_policy_value for every priced experiment with scores (a few rows per experiment)."""
-    feature_columns, binary = _meta_lists(meta)
     frames = [result.policy_value for result in priced_experiments_targeting(
-        experiments, scores, evaluation, units, assignments, features, settings, feature_columns, binary,
-        evaluate=True)]
+        experiments, scores, evaluation, units, assignments, features, settings, list(settings.feature_columns),
+        set(settings.binary_metrics), evaluate=True)]
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
         return pd.DataFrame(columns=POLICY_VALUE_COLUMNS)
@@ -469,18 +487,18 @@ def policy_value_table(experiments, scores, evaluation, units, assignments, feat
 
 
 def targeting_table(experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings,
-                    meta: dict, session=None):
+                    session=None):
     """int_hte_targeting: per priced experiment, its units' decisions (part 'units') and its policies' values
     (part 'policy_value') from one pass, stacked with the union of their columns. hte_targeting_units and
     hte_policy_value select their rows and documented columns from it, so a multi-arm experiment's outcome models
     are cross-fitted once, not once per table. Streamed to the warehouse on DuckDB, one experiment at a time."""
-    feature_columns, binary = _meta_lists(meta)
     union = {"part": "string", **UNIT_TABLE_COLUMNS}
     union.update({c: t for c, t in POLICY_VALUE_SCHEMA.items() if c not in union})
 
     def frames():
         for result in priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
-                                                   settings, feature_columns, binary, evaluate=True):
+                                                   settings, list(settings.feature_columns),
+                                                   set(settings.binary_metrics), evaluate=True):
             yield result.units.assign(part="units")
             yield result.policy_value.assign(part="policy_value")
 
