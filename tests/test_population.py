@@ -6,6 +6,7 @@ staging models and engine checks that need no dbt."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 
 import numpy as np
@@ -15,6 +16,8 @@ import pytest
 from dbt_runner import run_dbt
 from hte_engine import __version__
 from hte_engine.demo.population import generate_population
+from hte_engine.report import DuckDBReader, build_report
+from hte_engine.report.page import num
 from hte_engine.targeting.population import psi, unit_hash_uniforms
 from population_inputs import DEMO_SEEDS, POPULATION_PROJECT, build_population
 
@@ -30,7 +33,7 @@ CAP_VARS = {
     "hte_population_seed": SEED,
 }
 POPULATION_MODELS = ("+hte_population_targeting +hte_population_drift +hte_population_assignments "
-                     "+hte_population_followup_arms")
+                     "+hte_population_followup_arms hte_population_decisions")
 
 
 def _contacts() -> pd.DataFrame:
@@ -231,6 +234,33 @@ def test_drift_sees_what_changed_and_what_did_not(built, population):
         float((pop["tenure_days"] >= 60).mean()))
     # pop_0000002, eligible, reached the cap.
     assert drift.loc[("coupon_push", "(eligibility)"), "frequency_capped_rate"] == pytest.approx(1 / N_POPULATION)
+
+
+def test_decisions_sum_the_unit_table_and_the_report_shows_them_with_the_drift(built, targeting):
+    """hte_population_decisions counts hte_population_targeting's rows by group, decision, reason and arm; the
+    report's population section of each experiment shows the latest run's decisions and its drift, a shifted
+    feature marked as such."""
+    decisions = built.table("hte_population_decisions")
+    keys = ["experiment_id", "run_date", "holdout_group", "decision", "reason_code", "chosen_arm"]
+    # SQL's sum of nothing but nulls (units not scored) is null, not 0
+    expected = targeting.groupby(keys, dropna=False).agg(
+        n_units=("unit_id", "size"), expected_net_value=("expected_net_value", lambda v: v.sum(min_count=1)))
+    got = decisions.set_index(keys).sort_index()
+    assert len(got) == len(expected) and got["n_units"].sum() == len(targeting)
+    pd.testing.assert_series_equal(got["n_units"].astype("int64"), expected.sort_index()["n_units"].astype("int64"),
+                                   check_names=False)
+    np.testing.assert_allclose(got["expected_net_value"].to_numpy(float),
+                               expected.sort_index()["expected_net_value"].to_numpy(float), rtol=1e-9, atol=1e-9)
+
+    page = build_report(DuckDBReader(built.db_path))
+    sections = re.findall(r'data-experiment="([^"]+)".*?(<section class="report-section" data-section="population">'
+                          r".*?</section>)", page, flags=re.S)
+    shown = dict(sections)
+    for experiment_id, rows in targeting.groupby("experiment_id"):
+        html = shown[experiment_id]
+        assert f"Decisions on {num(len(rows), 9)} units" in html, html[:2000]
+        assert "Drift from the experiment" in html
+    assert '<span class="badge bad">shifted</span>' in shown["email_campaign"]  # history_segment, all missing
 
 
 def test_psi_matches_its_formula():

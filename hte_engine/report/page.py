@@ -34,9 +34,9 @@ img.figure { max-width: 100%; display: block; margin: 6px 0 12px; }
 details summary { cursor: pointer; color: #0969da; font-size: 13px; }
 """
 
-GOOD = {"positive", "pass", "treat", "significant", "ok", "heterogeneous"}
-BAD = {"negative", "alert", "hold"}
-WARN = {"need more data", "too_small", "info"}
+GOOD = {"positive", "pass", "treat", "significant", "ok", "heterogeneous", "stable"}
+BAD = {"negative", "alert", "hold", "shifted"}
+WARN = {"need more data", "too_small", "info", "moderate_shift"}
 
 
 def esc(value) -> str:

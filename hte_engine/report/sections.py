@@ -38,6 +38,7 @@ SECTIONS = [
     ("targeting", "Targeting: segment decisions"),
     ("budget_curve", "Budget curve"),
     ("policy_values", "Policy values"),
+    ("population", "Deployment to the population"),
 ]
 TITLES = dict(SECTIONS)
 
@@ -45,7 +46,8 @@ TITLES = dict(SECTIONS)
 TABLES = [
     "hte_checks", "hte_segment_lifts", "hte_heterogeneity_tests", "hte_dimension_tests", "hte_uplift_curves",
     "hte_learner_evaluation", "hte_uplift_deciles", "hte_discovered_segments", "hte_targeting_segments",
-    "hte_policy_value", "hte_lift_history", "hte_alerts", "hte_cohort_trends",
+    "hte_policy_value", "hte_lift_history", "hte_alerts", "hte_cohort_trends", "hte_population_decisions",
+    "hte_population_drift",
 ]
 
 NOT_A_VERDICT = {"inconclusive", "too_small", "not_estimable"}
@@ -434,6 +436,53 @@ def policy_values(tables, experiment_id: str) -> str:
     return section("policy_values", TITLES["policy_values"], lead, body)
 
 
+def population(tables, experiment_id: str) -> str:
+    decisions = rows_of(tables, "hte_population_decisions", experiment_id)
+    drift = rows_of(tables, "hte_population_drift", experiment_id)
+    lead = ("What the deployed policy does to the population it acts on (var <code>hte_targeting_population</code>, "
+            "latest run): how many units get each decision and why the others do not, and how far that population "
+            "has moved from the experiment's units. Where a feature has <b>shifted</b> (PSI above 0.25), the "
+            "experiment did not see people like these and their effects are extrapolated.")
+    if decisions is None:
+        return section("population", TITLES["population"], lead, missing_table("hte_population_decisions"))
+    if decisions.empty:
+        return section("population", TITLES["population"], lead, (
+            '<p class="empty" data-empty="hte_population_decisions">No population decided for this experiment: set '
+            "var <code>hte_targeting_population</code> (docs/population.md) to score the customers the policy will "
+            "act on, under eligibility rules, contact limits and a holdout; experiments without economics get no "
+            "decisions.</p>"))
+    latest = decisions[decisions["run_date"].astype(str) == decisions["run_date"].astype(str).max()]
+    total = float(latest["n_units"].sum())
+    parts = [f"<h4>Decisions on {num(total, 9)} units (run {esc(str(latest['run_date'].iloc[0])[:10])})</h4>" + table(
+        latest.sort_values(["decision", "n_units"], ascending=[True, False]), [
+            ("decision", "text", lambda r: badge(r["decision"])),
+            ("reason", "text", text("reason_code")),
+            ("policy-test group", "text", text("holdout_group")),
+            ("arm given", "text", text("chosen_arm")),
+            ("units", "num", lambda r: num(r["n_units"], 9)),
+            ("share", "num", lambda r: f"{100.0 * float(r['n_units']) / total:.1f}%" if total else "–"),
+            ("expected net value", "num", lambda r: num(r["expected_net_value"])),
+            ("expected cost", "num", lambda r: num(r["expected_cost"])),
+        ])]
+    if drift is None:
+        parts.append("<h4>Drift from the experiment</h4>" + missing_table("hte_population_drift"))
+    elif not drift.empty:
+        shown = drift[drift["run_date"].astype(str) == drift["run_date"].astype(str).max()]
+        parts.append("<h4>Drift from the experiment</h4>" + table(
+            shown.sort_values(["kind", "feature"]), [
+                ("feature", "text", text("feature")),
+                ("kind", "text", text("kind")),
+                ("PSI", "num", lambda r: num(r["psi"])),
+                ("status", "text", lambda r: badge(r["psi_status"])),
+                ("missing: experiment", "num", lambda r: num(r["experiment_missing_share"])),
+                ("missing: population", "num", lambda r: num(r["population_missing_share"])),
+                ("outside support", "num", lambda r: num(r["population_outside_support_share"])),
+                ("eligible", "num", lambda r: num(r["eligibility_rate"])),
+                ("frequency-capped", "num", lambda r: num(r["frequency_capped_rate"])),
+            ], muted=lambda r: r["psi_status"] in ("stable", "not_computed")))
+    return section("population", TITLES["population"], lead, "".join(parts))
+
+
 def _not_built(name: str) -> str:
     # The monitoring tables are SQL models, but incremental ones exist only on adapters with delete+insert
     # (models/monitoring/monitoring.yml), and every one only after a successful build.
@@ -531,4 +580,5 @@ RENDERERS = {
     "targeting": targeting,
     "budget_curve": budget_curve,
     "policy_values": policy_values,
+    "population": population,
 }
