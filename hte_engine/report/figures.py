@@ -33,12 +33,23 @@ def plain(label) -> str:
     return str(label).replace("$", r"\$")
 
 
-def to_img(fig, alt: str) -> str:
+# Longer segment and dimension names are cut in the plots: a 500-character name otherwise takes the figure's
+# width and squashes every interval to a dot. The tables keep them whole, and the image's tooltip lists them.
+LABEL_CHARS = 40
+
+
+def short(label) -> str:
+    text = str(label)
+    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+
+
+def to_img(fig, alt: str, tooltip: str = "") -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
     plt.close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img class="figure" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    title = f' title="{html.escape(tooltip)}"' if tooltip else ""
+    return f'<img class="figure" alt="{html.escape(alt)}"{title} src="data:image/png;base64,{data}">'
 
 
 def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, binary: bool = False) -> str:
@@ -71,7 +82,7 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, bin
                 hollow = verdict in ("too_small", "not_estimable")
                 ax.plot(row["lift_abs"] * scale, yi, "o", color=color, markersize=7,
                         markerfacecolor="white" if hollow else color)
-        labels = [f"{plain(s)}  (n={_count(t)}/{_count(c)})" for s, t, c in
+        labels = [f"{plain(short(s))}  (n={_count(t)}/{_count(c)})" for s, t, c in
                   zip(rows["segment"], rows["n_treatment"], rows["n_control"])]
         ax.set_yticks(y, labels, fontsize=9)
         for yi, verdict in zip(y, rows["verdict"]):
@@ -80,25 +91,36 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, bin
         ax.axvline(0.0, color="#24292f", linewidth=0.8)
         if overall_lift is not None and np.isfinite(overall_lift):
             ax.axvline(overall_lift * scale, color=ACCENT, linestyle="--", linewidth=1)
-        ax.set_title(plain(dimension), loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(plain(short(dimension)), loc="left", fontsize=10, fontweight="bold")
         ax.set_ylim(-0.7, len(rows) - 0.3)
         ax.grid(axis="x", color="#eaeef2")
     unit = " in percentage points" if binary else ""
     which = "interval adjusted for multiple testing like the verdict" if adjusted else "interval"
     axes[-1, 0].set_xlabel(f"absolute lift (treatment − control){unit}, with {which}; dashed: overall effect")
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
-    return to_img(fig, f"Forest plot of segment lifts: {title}")
+    cut = sorted({str(v) for v in [*lifts["segment"], *lifts["dimension"]] if short(v) != str(v)})
+    return to_img(fig, f"Forest plot of segment lifts: {title}",
+                  tooltip="Names shortened in the plot: " + "; ".join(cut) if cut else "")
 
 
 def _count(value) -> str:
     return "?" if pd.isna(value) else f"{int(value):,}"
 
 
-def uplift_curves(curves: pd.DataFrame, title: str) -> str:
-    """Qini and uplift curves with bootstrap bands, one line per learner (the chosen learner drawn thicker)."""
+def banded_learners(curves: pd.DataFrame) -> set[str]:
+    """The learners whose bootstrap band is drawn: the chosen one only. Five translucent bands on one axis overlap
+    into an unreadable smear; the other learners are lines, their intervals in the table beside the figure."""
+    if "is_chosen" not in curves or not {"value_ci_low", "value_ci_high"} <= set(curves.columns):
+        return set()
+    return set(curves.loc[curves["is_chosen"].fillna(False).astype(bool), "learner"].dropna().astype(str))
+
+
+def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> str:
+    """Qini and uplift curves, one line per learner; the chosen learner drawn thicker, with its bootstrap band."""
     kinds = [k for k in ("qini", "uplift") if k in set(curves["curve"])]
     fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.8), squeeze=False)
     learners = sorted(curves["learner"].dropna().unique())
+    banded = banded_learners(curves)
     for ax, kind in zip(axes[0], kinds):
         for i, learner in enumerate(learners):
             rows = curves[(curves["curve"] == kind) & (curves["learner"] == learner)].sort_values("fraction_targeted")
@@ -109,14 +131,15 @@ def uplift_curves(curves: pd.DataFrame, title: str) -> str:
             x = rows["fraction_targeted"].to_numpy(float)
             ax.plot(x, rows["value"].to_numpy(float), color=color, linewidth=2.6 if chosen else 1.3,
                     label=plain(f"{learner} (chosen)" if chosen else learner))
-            if {"value_ci_low", "value_ci_high"} <= set(rows.columns):
+            if str(learner) in banded:
                 ax.fill_between(x, rows["value_ci_low"].to_numpy(float), rows["value_ci_high"].to_numpy(float),
                                 color=color, alpha=0.12, linewidth=0)
         ax.axhline(0.0, color="#24292f", linewidth=0.8)
         ax.set_title(f"{kind} curve", fontsize=10)
         ax.set_xlabel("fraction targeted (highest predicted effect first)")
         ax.grid(color="#eaeef2")
-    axes[0, 0].set_ylabel("incremental outcome")
+    # both curves are totals over the targeted units (docs/uplift.md): Y_T − Y_C·N_T/N_C and (ȳ_T − ȳ_C)·N
+    axes[0, 0].set_ylabel(plain(f"incremental {metric} (total over the targeted)"))
     axes[0, -1].legend(fontsize=8, loc="best")
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     fig.tight_layout()

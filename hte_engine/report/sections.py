@@ -194,7 +194,8 @@ def segments(tables, experiment_id: str) -> str:
             "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
             "unadjusted one). Where a metric has a minimum effect worth acting on, the table's practical column says "
             "whether the lift is meaningful, negligible (real or not, too small to act on) or uncertain. Binary "
-            "metrics are in percentage points (pp).")
+            "metrics are in percentage points (pp). Names longer than 40 characters are shortened in the plot "
+            "(hover it for them) and whole in the table.")
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         segment_rows = group[group["dimension"] != "overall"]
@@ -275,11 +276,11 @@ def uplift_curves(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_uplift_curves", experiment_id)
     evaluation = rows_of(tables, "hte_learner_evaluation", experiment_id)
     lead = ("Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
-            "its end value means the learner finds who responds; bands are bootstrap intervals. The chosen "
-            "learner is drawn thicker.")
+            "its end value means the learner finds who responds. The chosen learner is drawn thicker, with its "
+            "bootstrap band; the other learners' intervals are in the table.")
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
-        out = figures.uplift_curves(group, f"{experiment_id}: {metric}, {arm}")
+        out = figures.uplift_curves(group, f"{experiment_id}: {metric}, {arm}", metric)
         if evaluation is not None:
             scores = evaluation[(evaluation["metric"] == metric) & (evaluation["arm"] == arm)
                                 & evaluation["learner"].notna()]

@@ -1,0 +1,56 @@
+"""The report's figures draw what their captions say (no dbt: synthetic rows of hte_uplift_curves)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from hte_engine.report import figures
+
+
+def _curves(chosen: str | None) -> pd.DataFrame:
+    grid = np.linspace(0.0, 1.0, 11)
+    rows = []
+    for learner in ("constant", "t", "x"):
+        for kind in ("qini", "uplift"):
+            value = grid * (2.0 if learner == "x" else 1.0)
+            rows.append(pd.DataFrame({"learner": learner, "curve": kind, "fraction_targeted": grid, "value": value,
+                                      "value_ci_low": value - 0.3, "value_ci_high": value + 0.3,
+                                      "is_chosen": learner == chosen}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_only_the_chosen_learner_carries_a_band_and_the_axis_names_the_metric(monkeypatch):
+    bands, labels = [], []
+    original_fill, original_label = Axes.fill_between, Axes.set_ylabel
+    monkeypatch.setattr(Axes, "fill_between", lambda self, *a, **k: bands.append(k.get("color"))
+                        or original_fill(self, *a, **k))
+    monkeypatch.setattr(Axes, "set_ylabel", lambda self, text, *a, **k: labels.append(text)
+                        or original_label(self, text, *a, **k))
+    html = figures.uplift_curves(_curves(chosen="x"), "exp: purchase, coupon", "purchase")
+    assert html.startswith('<img class="figure"')
+    # one band per panel (qini, uplift), in the chosen learner's colour (x is the third learner in sorted order)
+    assert bands == [figures.LEARNER_COLORS[2]] * 2
+    assert labels == ["incremental purchase (total over the targeted)"]
+
+
+def test_without_a_chosen_learner_no_band_is_drawn():
+    assert figures.banded_learners(_curves(chosen=None)) == set()
+    assert figures.banded_learners(_curves(chosen="t")) == {"t"}
+    assert figures.banded_learners(_curves(chosen="t").drop(columns=["value_ci_low", "value_ci_high"])) == set()
+
+
+def test_a_500_character_segment_name_is_shortened_in_the_forest_plot_and_whole_in_its_tooltip(monkeypatch):
+    long_name = "segment " + "x" * 492
+    lifts = pd.DataFrame({"dimension": "plan", "segment": [long_name, "basic"], "n_treatment": [500, 600],
+                          "n_control": [510, 590], "lift_abs": [0.02, -0.01], "lift_abs_ci_low": [0.0, -0.03],
+                          "lift_abs_ci_high": [0.04, 0.01], "verdict": ["positive", "inconclusive"]})
+    ticks = []
+    original = Axes.set_yticks
+    monkeypatch.setattr(Axes, "set_yticks", lambda self, y, labels=None, **k: ticks.extend(labels or [])
+                        or original(self, y, labels, **k))
+    html = figures.forest_plot(lifts, 0.01, "exp: m, t")
+    assert len(ticks) == 2 and all(len(label.split("  (n=")[0]) <= figures.LABEL_CHARS for label in ticks)
+    assert any(label.startswith("segment xxx") and "…" in label for label in ticks)
+    assert f'title="Names shortened in the plot: {long_name}"' in html
