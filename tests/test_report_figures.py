@@ -1,4 +1,5 @@
-"""The report's figures draw what their captions say (no dbt: synthetic rows of hte_uplift_curves)."""
+"""The report's figures draw what their captions say, and its tables say why two verdicts differ (no dbt:
+synthetic rows)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from hte_engine.report import figures
+from hte_engine.report.sections import targeting, targeting_agreement
 
 
 def _curves(chosen: str | None) -> pd.DataFrame:
@@ -54,3 +56,24 @@ def test_a_500_character_segment_name_is_shortened_in_the_forest_plot_and_whole_
     assert len(ticks) == 2 and all(len(label.split("  (n=")[0]) <= figures.LABEL_CHARS for label in ticks)
     assert any(label.startswith("segment xxx") and "…" in label for label in ticks)
     assert f'title="Names shortened in the plot: {long_name}"' in html
+
+
+def test_a_treated_segment_whose_lift_is_inconclusive_says_why():
+    """Issue 14: VIP spend was 'inconclusive' in the forest plot and 'treat' in the targeting table, unexplained."""
+    assert targeting_agreement("treat", "positive") == ""
+    assert targeting_agreement("hold", "inconclusive") == ""
+    assert "treated on economics" in targeting_agreement("treat", "inconclusive")
+    segments = pd.DataFrame({
+        "experiment_id": "e", "metric": "spend", "arm": "content", "control_arm": "none", "dimension": "tier",
+        "segment": ["vip", "basic"], "n_treatment": 300, "n_control": 300, "lift_abs": [4.0, 0.1],
+        "lift_ci_low": [-0.5, -1.0], "lift_ci_high": [8.5, 1.2], "benefit_per_unit": 1.0, "cost_per_treated": 0.5,
+        "break_even_lift": 0.5, "net_value": [3.5, -0.4], "net_value_ci_low": [0.2, -1.5],
+        "net_value_ci_high": [6.8, 0.7], "decision": ["treat", "need more data"], "reason": [None, "crosses"]})
+    lifts = pd.DataFrame({"experiment_id": "e", "metric": "spend", "arm": "content", "dimension": "tier",
+                          "segment": ["vip", "basic"], "verdict": ["inconclusive", "inconclusive"]})
+    html = targeting({"hte_targeting_segments": segments, "hte_segment_lifts": lifts}, "e")
+    vip = html[html.index("<td class=\"text\">vip</td>"):]
+    vip = vip[:vip.index("</tr>")]
+    assert "inconclusive" in vip and "treated on economics" in vip
+    basic = html[html.index("<td class=\"text\">basic</td>"):]
+    assert "treated on economics" not in basic[:basic.index("</tr>")]

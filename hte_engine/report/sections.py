@@ -351,14 +351,39 @@ def discovered(tables, experiment_id: str) -> str:
     return section("discovered", TITLES["discovered"], lead, body)
 
 
+def _lift_verdicts(tables, experiment_id: str) -> dict[tuple, str]:
+    """(metric, arm, dimension, segment) -> the segment lift's verdict of hte_segment_lifts."""
+    lifts = rows_of(tables, "hte_segment_lifts", experiment_id)
+    if lifts is None or lifts.empty:
+        return {}
+    keys = zip(lifts["metric"].astype(str), lifts["arm"].astype(str), lifts["dimension"].astype(str),
+               lifts["segment"].astype(str))
+    return dict(zip(keys, lifts["verdict"].astype(str)))
+
+
+def targeting_agreement(decision, verdict) -> str:
+    """Why a segment decision and the segment's lift verdict may differ, in words (empty when they agree)."""
+    if is_missing(verdict) or decision != "treat" or verdict not in NOT_A_VERDICT:
+        return ""
+    return ("treated on economics: the net value's interval (adjusted over this dimension's segments) pays, while "
+            f"the lift alone is {verdict} after the segment lifts' multiple-testing adjustment (its family: var "
+            "hte_p_adjust_family)")
+
+
 def targeting(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_targeting_segments", experiment_id)
+    verdicts = _lift_verdicts(tables, experiment_id)
     lead = ("Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
             "unit, the lift needed to break even and the net value per treated unit with its interval. "
             "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
-            "crosses break-even or the segment is too small.")
+            "crosses break-even or the segment is too small. The lift verdict column repeats the segment lifts' "
+            "verdict: the two answer different questions (does the segment pay, under this dimension's "
+            "adjustment; is its lift non-zero, under the family of segment tests of var hte_p_adjust_family) and "
+            "can differ, which the reason then says.")
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
+        group = group.assign(lift_verdict=[verdicts.get((metric, arm, str(d), str(s)))
+                                           for d, s in zip(group["dimension"], group["segment"])])
         order = group.assign(_overall=group["dimension"] != "overall").sort_values(
             ["_overall", "dimension", "net_value"], ascending=[True, True, False])
         return table(order, [
@@ -373,7 +398,10 @@ def targeting(tables, experiment_id: str) -> str:
             ("net value per treated", "num", lambda r: num(r["net_value"])),
             ("interval", "num", lambda r: interval(r["net_value_ci_low"], r["net_value_ci_high"])),
             ("decision", "text", lambda r: badge(r["decision"])),
-            ("reason", "text", text("reason")),
+            ("lift verdict", "text", lambda r: badge(r["lift_verdict"])),
+            ("reason", "text", lambda r: esc("; ".join(part for part in (
+                "" if is_missing(r["reason"]) else str(r["reason"]),
+                targeting_agreement(r["decision"], r["lift_verdict"])) if part)) or "–"),
         ], muted=lambda r: r["decision"] == "need more data")
 
     body = per_comparison("hte_targeting_segments", rows, experiment_id, render)
