@@ -33,3 +33,10 @@ def meta_value(value):
 def meta_values(meta: Mapping | None) -> dict:
     """Every key of a model's meta, decoded with ``meta_value`` (null-like texts become None)."""
     return {key: meta_value(value) for key, value in (meta or {}).items()}
+
+
+def binary_metric_names(meta: Mapping | None) -> tuple[str, ...]:
+    """The metrics var hte_metrics declares binary (from a model's decoded meta), in their declared order: the
+    ones whose outcome models are classifiers, and whose lifts are read in percentage points."""
+    metrics = (meta or {}).get("metrics") or {}
+    return tuple(str(name) for name, spec in metrics.items() if (spec or {}).get("kind") == "binary")

@@ -7,17 +7,17 @@ what the dbt Python models call.
 """
 
 from hte_engine.regression.interactions import (
-                                                REGRESSION_COLUMNS,
-                                                TEST_COLUMNS,
-                                                RegressionSettings,
-                                                heterogeneity_tests,
-                                                interaction_regressions_from_cells,
+    REGRESSION_COLUMNS,
+    TEST_COLUMNS,
+    RegressionSettings,
+    heterogeneity_tests,
+    interaction_regressions_from_cells,
 )
 from hte_engine.regression.tables import (
-                                                experiments_needing_units,
-                                                heterogeneity_tests_table,
-                                                interaction_regressions,
-                                                interaction_regressions_table,
+    experiments_needing_units,
+    heterogeneity_tests_table,
+    interaction_regressions,
+    interaction_regressions_table,
 )
 
 __all__ = ["REGRESSION_COLUMNS", "TEST_COLUMNS", "RegressionSettings", "experiments_needing_units",

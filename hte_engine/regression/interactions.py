@@ -23,7 +23,7 @@ from statsmodels.stats.multitest import multipletests
 
 from hte_engine.regression.cells import LinearFit, fit_cell_ols
 from hte_engine.regression.shrinkage import MIN_SEGMENTS, shrink_segment_effects
-from hte_engine.settings import meta_values
+from hte_engine.settings import binary_metric_names, meta_values
 
 MISSING_LEVEL = "(missing)"
 
@@ -86,8 +86,7 @@ class RegressionSettings:
             values["covariate_adjustment"] = values["covariate_adjustment"].strip().lower() == "true"
         values["segment_columns"] = tuple(meta.get("segment_columns") or ())
         values["feature_columns"] = tuple(meta.get("feature_columns") or ())
-        values["binary_metrics"] = tuple(name for name, spec in (meta.get("metrics") or {}).items()
-                                         if (spec or {}).get("kind") == "binary")
+        values["binary_metrics"] = binary_metric_names(meta)
         return cls(**values)
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.progress import progress
 from hte_engine.resampling import resampling_keys
-from hte_engine.settings import meta_values
+from hte_engine.settings import binary_metric_names, meta_values
 from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting.policy_value import (
     budget_curve,
@@ -85,8 +85,7 @@ class TargetingSettings:
         values["memory_budget"] = io.memory_budget_bytes(meta.get("python_memory_budget_gb"))
         values["feature_columns"] = tuple(str(c) for c in meta.get("feature_columns") or ())
         values["segment_columns"] = tuple(str(c) for c in meta.get("segment_columns") or ())
-        values["binary_metrics"] = frozenset(str(name) for name, spec in (meta.get("metrics") or {}).items()
-                                             if (spec or {}).get("kind") == "binary")
+        values["binary_metrics"] = frozenset(binary_metric_names(meta))
         if meta.get("run_date") not in (None, ""):
             values["run_date"] = str(meta["run_date"])
         for name in ("exploration_share", "alpha"):
@@ -319,12 +318,13 @@ def segments_table(
     lifts: pd.DataFrame,
     experiments: pd.DataFrame,
     settings: TargetingSettings,
-    units: pd.DataFrame | None = None,
-    features: pd.DataFrame | None = None,
+    units=None,
+    features=None,
     segment_columns: list[str] | None = None,
 ) -> pd.DataFrame:
     """``hte_targeting_segments`` for every experiment with economics: from ``hte_segment_lifts``, or, when the
-    benefit is a per-unit column, from value lifts computed on ``units`` joined to ``features``."""
+    benefit is a per-unit column, from value lifts computed on ``units`` joined to ``features`` (frames or
+    warehouse relations: only the experiment's target-metric rows and the benefit column are read)."""
     frames = []
     for eid in sorted(experiments["experiment_id"].astype(str).unique()):
         economics = settings.economics_for(experiments, eid)
@@ -334,9 +334,12 @@ def segments_table(
             if units is None or features is None:
                 raise ValueError(f"dbt_hte targeting: experiment '{eid}': a per-unit benefit column needs the "
                                  "unit rows and features.")
-            rows = units[(units["experiment_id"] == eid) & (units["metric"] == economics.target_metric)]
-            scope = features["experiment_id"].isna() | (features["experiment_id"] == eid)
-            feats = features[scope].drop_duplicates("unit_id")[["unit_id", economics.benefit_column]]
+            # only this experiment's target-metric rows and the benefit column are read (frames or relations)
+            rows = io.fetch(units, None, experiment_id=eid, metric=economics.target_metric)
+            # Staging guarantees experiment_id is on every feature row or on none (one snapshot for all).
+            own = io.filtered(features, experiment_id=eid)
+            scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
+            feats = io.fetch(scoped, ["unit_id", economics.benefit_column]).drop_duplicates("unit_id")
             rows = rows.merge(feats, on="unit_id", how="left")
             b = unit_benefit(economics, rows, len(rows))
             target = segment_value_lifts(rows, b, list(segment_columns or []), economics.control_arm, eid,
@@ -389,12 +392,11 @@ def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.Da
 def targeting_segments_table(lifts, experiments, units, features, settings: TargetingSettings) -> pd.DataFrame:
     """hte_targeting_segments from the relations: every experiment that declares economics (the others need no
     decision), from hte_segment_lifts, and the unit rows and features read only when some experiment's benefit is
-    a per-unit column (value lifts are then computed from the units)."""
+    a per-unit column (value lifts are then computed from that experiment's unit rows, read one experiment at a
+    time)."""
     experiments = to_pandas(experiments)
-    per_unit = any((extra or {}).get("benefit_column") for extra in (settings.economics or {}).values())
     priced = experiments["experiment_id"].astype(str).isin(priced_experiment_ids(experiments))
-    return segments_table(to_pandas(lifts), experiments[priced], settings,
-                          to_pandas(units) if per_unit else None, to_pandas(features) if per_unit else None,
+    return segments_table(to_pandas(lifts), experiments[priced], settings, units, features,
                           list(settings.segment_columns))
 
 

@@ -7,17 +7,17 @@ other table reads the stored scores back — ``evaluation`` (Qini/AUUC ``metrics
 """
 
 from hte_engine.uplift.tables import (
-                                      ComparisonPlan,
-                                      UpliftSettings,
-                                      cate_scores,
-                                      discovered_segments,
-                                      effect_drivers_table,
-                                      evaluation_schemas,
-                                      evaluation_tables,
-                                      iter_cate_scores,
-                                      iter_comparisons,
-                                      plan_comparisons,
-                                      uplift_evaluation_table,
+    ComparisonPlan,
+    UpliftSettings,
+    cate_scores,
+    discovered_segments,
+    effect_drivers_table,
+    evaluation_schemas,
+    evaluation_tables,
+    iter_cate_scores,
+    iter_comparisons,
+    plan_comparisons,
+    uplift_evaluation_table,
 )
 
 __all__ = ["ComparisonPlan", "UpliftSettings", "cate_scores", "discovered_segments", "effect_drivers_table",
