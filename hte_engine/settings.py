@@ -7,6 +7,7 @@ Every domain's ``Settings.from_meta(meta)`` starts from ``meta_values(meta)``; k
 from __future__ import annotations
 
 import ast
+import datetime as _dt
 from collections.abc import Mapping
 
 import yaml
@@ -27,7 +28,13 @@ def meta_value(value):
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
         return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        # text YAML cannot construct (e.g. "2026-13-45" looks like a date and is none) stays text, for the
+        # setting's own check to name the var
+        return text
 
 
 def meta_values(meta: Mapping | None) -> dict:
@@ -40,3 +47,17 @@ def binary_metric_names(meta: Mapping | None) -> tuple[str, ...]:
     ones whose outcome models are classifiers, and whose lifts are read in percentage points."""
     metrics = (meta or {}).get("metrics") or {}
     return tuple(str(name) for name, spec in metrics.items() if (spec or {}).get("kind") == "binary")
+
+
+def run_date_setting(value, model: str) -> str | None:
+    """Var hte_run_date as YYYY-MM-DD text, or None when unset (the caller uses today). A YAML date, or text that is
+    one; anything else stops the build with a sentence naming the var, rather than dating rows wrongly."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    try:
+        _dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"dbt_hte {model}: var hte_run_date must be a date written YYYY-MM-DD; got {text!r}.") from None
+    return text

@@ -255,3 +255,20 @@ def test_an_experiment_with_an_arm_too_small_to_score_is_skipped_and_the_others_
     assert (decided.loc[decided["unit_id"].isin(ids[x > 0.3]), "decision"] == "treat").all()
     values = policy_value_table(experiments, scores, evaluation, units, assignments, features, settings)
     assert set(values["experiment_id"]) == {"valid"}
+
+
+def test_targeting_settings_read_the_run_date_and_refuse_a_malformed_one():
+    """hte_targeting_history dates its rows with var hte_run_date: a date (as text or as YAML reads it) is kept,
+    unset means today, anything else stops with the var's name instead of dating rows wrongly."""
+    import datetime
+
+    assert TargetingSettings.from_meta({"run_date": "2026-04-01"}).run_date == "2026-04-01"
+    assert TargetingSettings.from_meta({"run_date": datetime.date(2026, 4, 1)}).run_date == "2026-04-01"
+    assert TargetingSettings.from_meta({"run_date": "None"}).run_date is None
+    with pytest.raises(ValueError, match="var hte_run_date must be a date written YYYY-MM-DD; got '2026-13-45'"):
+        TargetingSettings.from_meta({"run_date": "2026-13-45"})
+    # the population models read the same var through the same check
+    from hte_engine.targeting import PopulationSettings
+
+    with pytest.raises(ValueError, match="dbt_hte population: var hte_run_date must be a date"):
+        PopulationSettings.from_meta({"run_date": "2026-13-45"})

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from hte_engine import io
-from hte_engine.settings import meta_values
+from hte_engine.settings import meta_values, run_date_setting
 from hte_engine.targeting.deployment import RUN_COLUMNS, Deployment, deployment_runs_table, deserialise
 from hte_engine.targeting.policies import (
     REASON_BUDGET,
@@ -123,12 +123,8 @@ class PopulationSettings:
     @classmethod
     def from_meta(cls, meta: dict) -> PopulationSettings:
         m = meta_values(meta)
-        run_date = m.get("run_date") or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
-        run_date = str(run_date)
-        try:
-            _dt.date.fromisoformat(run_date)
-        except ValueError:
-            _fail(f"var hte_run_date must be a date written YYYY-MM-DD; got {run_date!r}.")
+        run_date = (run_date_setting(m.get("run_date"), "population")
+                    or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"))
 
         def number(key, default, cast=float):
             value = m.get(key)

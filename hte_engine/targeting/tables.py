@@ -24,7 +24,7 @@ from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.progress import progress
 from hte_engine.resampling import resampling_keys
-from hte_engine.settings import binary_metric_names, meta_values
+from hte_engine.settings import binary_metric_names, meta_values, run_date_setting
 from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting.policy_value import (
     budget_curve,
@@ -86,8 +86,7 @@ class TargetingSettings:
         values["feature_columns"] = tuple(str(c) for c in meta.get("feature_columns") or ())
         values["segment_columns"] = tuple(str(c) for c in meta.get("segment_columns") or ())
         values["binary_metrics"] = frozenset(binary_metric_names(meta))
-        if meta.get("run_date") not in (None, ""):
-            values["run_date"] = str(meta["run_date"])
+        values["run_date"] = run_date_setting(meta.get("run_date"), "targeting")
         for name in ("exploration_share", "alpha"):
             if name in values:
                 values[name] = float(values[name])
