@@ -66,3 +66,21 @@ def test_one_version_number():
     assert str(yaml.safe_load((REPO / "dbt_project.yml").read_text())["version"]) == hte_engine.__version__
     released = re.findall(r"^## (\d+\.\d+\.\d+)", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
     assert released and released[0] == hte_engine.__version__, released
+
+
+def test_importing_the_engine_loads_the_statistics_stack_once():
+    # dbt-duckdb runs two Python models at once in threads; two threads importing scikit-learn together deadlocked
+    # (narwhals.stable.v1). hte_engine/__init__.py imports the stack under Python's lock on the package: every
+    # scikit-learn, statsmodels and scipy module the engine imports must be loaded by `import hte_engine` alone.
+    wanted = set()
+    for path in ENGINE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            wanted |= {name for name in names if name.split(".")[0] in ("sklearn", "statsmodels", "scipy")}
+    assert {"sklearn.model_selection", "statsmodels.api"} <= wanted
+    script = f"import sys, hte_engine; print(sorted(set({sorted(wanted)!r}) - set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]", f"not loaded by import hte_engine: {result.stdout}"
