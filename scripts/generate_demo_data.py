@@ -26,6 +26,7 @@ TABLES_END = "<!-- END generated tables -->"
 
 SEED_FILES = {relation: f"hte_demo_{relation}.csv" for relation in demo_data.DEMO_RELATIONS}
 DIMENSIONS = {"coupon_push": ("customer_type", "device"),
+              "free_shipping": ("customer_type", "device"),
               "email_campaign": ("history_segment", "engagement_band", "device")}
 BINARY_METRICS = {"purchase", "visit"}
 

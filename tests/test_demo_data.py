@@ -19,10 +19,11 @@ from hte_engine.demo import data as demo_data
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_DIR = REPO / "seeds" / "demo"
-CONTROL = {"coupon_push": "control", "email_campaign": "no_email"}
-DIMENSIONS = {"coupon_push": ("customer_type", "device"),
+CONTROL = {"coupon_push": "control", "email_campaign": "no_email", "free_shipping": "control"}
+DIMENSIONS = {"coupon_push": ("customer_type", "device"), "free_shipping": ("customer_type", "device"),
               "email_campaign": ("history_segment", "engagement_band", "device")}
 FEATURE_COLUMNS = {"coupon_push": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
+                   "free_shipping": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
                    "email_campaign": ("history_segment", "engagement_score", "engagement_band", "visits_per_month",
                                       "tenure_days", "device")}
 
@@ -97,17 +98,21 @@ def test_every_assigned_arm_is_declared(demo):
     assert assigned == declared
 
 
-def test_units_are_unique_within_and_across_experiments(demo):
+def test_units_are_unique_within_experiments_and_shared_only_by_the_overlapping_pair(demo):
     a, f = demo["assignments"], demo["unit_features"]
-    assert a["unit_id"].is_unique
+    units = a.groupby("experiment_id")["unit_id"].apply(set)
+    assert units["coupon_push"].isdisjoint(units["email_campaign"])
+    assert units["free_shipping"] < units["coupon_push"]  # a strict subset: 80% of the coupon's customers
+    assert units["free_shipping"].isdisjoint(units["email_campaign"])
     assert not a[["experiment_id", "unit_id"]].duplicated().any()
     assert not f[["experiment_id", "unit_id"]].duplicated().any()
     pd.testing.assert_frame_equal(a[["experiment_id", "unit_id"]], f[["experiment_id", "unit_id"]])
     prefix = a["unit_id"].str.slice(0, 3)
-    assert (prefix[a["experiment_id"] == "coupon_push"] == "cp_").all()
+    assert (prefix[a["experiment_id"].isin(["coupon_push", "free_shipping"])] == "cp_").all()
     assert (prefix[a["experiment_id"] == "email_campaign"] == "em_").all()
-    assert a["experiment_id"].value_counts().to_dict() == {"coupon_push": demo_data.COUPON_N_UNITS,
-                                                           "email_campaign": demo_data.EMAIL_N_UNITS}
+    assert a["experiment_id"].value_counts().to_dict() == {
+        "coupon_push": demo_data.COUPON_N_UNITS, "email_campaign": demo_data.EMAIL_N_UNITS,
+        "free_shipping": round(demo_data.SHIPPING_SHARE_OF_COUPON_CUSTOMERS * demo_data.COUPON_N_UNITS)}
 
 
 def test_features_are_observed_before_assignment(demo):
@@ -160,6 +165,7 @@ def test_coupon_truth_is_the_chapter_table(demo):
     units = units[units["experiment_id"] == "coupon_push"]
     assert (units["true_effect"] == units["customer_type"].map(planted)).all()
     seg = demo_data.true_segment_effects(demo["truth"], demo["unit_features"], "customer_type")
+    seg = seg[seg["experiment_id"] == "coupon_push"]
     assert seg["true_effect"].to_numpy() == pytest.approx(seg["segment"].map(planted).to_numpy(), abs=1e-12)
     overall = demo["truth"].loc[demo["truth"]["experiment_id"] == "coupon_push", "true_effect"].mean()
     assert 0.03 <= overall <= 0.05
@@ -229,7 +235,8 @@ def _segment_differences(frame: pd.DataFrame, truth: pd.DataFrame, features: pd.
 
 def test_sample_segment_differences_agree_with_the_truth_within_3_se(demo, analysis_frame):
     diffs = _segment_differences(analysis_frame, demo["truth"], demo["unit_features"])
-    assert len(diffs) == 8 + 2 * 11 * 2  # coupon: overall + 4 + 3; email: 2 arms x (1 + 4 + 3 + 3) x 2 metrics
+    # coupon_push and free_shipping: overall + 4 + 3; email: 2 arms x (1 + 4 + 3 + 3) x 2 metrics
+    assert len(diffs) == 8 + 8 + 2 * 11 * 2
     z = (diffs["estimate"] - diffs["true_effect"]) / diffs["se"]
     assert (z.abs() < 3).all(), diffs.assign(z=z)[z.abs() >= 3].to_string()
 
@@ -279,15 +286,33 @@ def test_a_lift_that_would_leave_the_probability_scale_is_refused(monkeypatch):
 # --- the truth is the data-generating process's expectation ------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", ["coupon_push", "email_campaign"])
+@pytest.mark.parametrize("experiment", ["coupon_push", "email_campaign", "free_shipping"])
 def test_truth_matches_a_large_simulation_per_segment(experiment):
     # With 400,000 units the per-segment difference in means estimates E[Y(arm) - Y(control) | segment] within a
     # few tenths of a pp; the analytic truth must agree within 4 standard errors in every segment.
-    make = {"coupon_push": demo_data._coupon_push, "email_campaign": demo_data._email_campaign}[experiment]
-    part = make(np.random.default_rng(7), 400_000)
+    rng = np.random.default_rng(7)
+    if experiment == "free_shipping":
+        part = demo_data._free_shipping(rng, demo_data._coupon_push(rng, 400_000))
+    else:
+        make = {"coupon_push": demo_data._coupon_push, "email_campaign": demo_data._email_campaign}[experiment]
+        part = make(rng, 400_000)
     frame = (part["outcomes"].merge(part["assignments"], on=["experiment_id", "unit_id"])
              .merge(part["unit_features"], on=["experiment_id", "unit_id"]))
     diffs = _segment_differences(frame, part["truth"], part["unit_features"])
     z = (diffs["estimate"] - diffs["true_effect"]) / diffs["se"]
     assert (z.abs() < 4).all(), diffs.assign(z=z)[z.abs() >= 4].to_string()
-    assert diffs["se"].max() < (0.02 if experiment == "coupon_push" else 0.6)
+    assert diffs["se"].max() < (0.6 if experiment == "email_campaign" else 0.02)
+
+
+def test_free_shipping_effect_is_planted_on_the_coupon_arm_only(demo):
+    # E[Y(free_shipping) - Y(control) | x, coupon arm] = 0.02 + 0.10 * 1[coupon], exactly, for every unit.
+    assignments = demo["assignments"]
+    coupon_arm = assignments[assignments["experiment_id"] == "coupon_push"].set_index("unit_id")["arm"]
+    rows = demo["truth"][demo["truth"]["experiment_id"] == "free_shipping"]
+    has_coupon = (rows["unit_id"].map(coupon_arm) == "coupon").to_numpy()
+    expected = demo_data.SHIPPING_LIFT + demo_data.SHIPPING_COUPON_INTERACTION * has_coupon
+    np.testing.assert_array_equal(rows["true_effect"].to_numpy(), expected)
+    assert 0.4 < has_coupon.mean() < 0.6
+    # the two assignment periods overlap (hte_experiment_interactions pairs only such experiments)
+    period = assignments.groupby("experiment_id")["assigned_at"].agg(["min", "max"])
+    assert period.loc["free_shipping", "min"] <= period.loc["coupon_push", "max"]

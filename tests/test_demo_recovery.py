@@ -83,3 +83,34 @@ def test_no_segment_gets_the_wrong_sign(lifts):
     wrong = clear & (((lifts["verdict"] == "positive") & (lifts["true_effect"] < 0))
                      | ((lifts["verdict"] == "negative") & (lifts["true_effect"] > 0)))
     assert not wrong.any(), lifts.loc[wrong, ref.LIFT_KEYS].to_string()
+
+
+def test_free_shipping_interaction_with_the_coupon_is_found(demo_build):
+    # Planted (docs/demo_truth.md): free shipping adds +2 pp alone and +12 pp with the coupon, on free_shipping's
+    # own purchase rows; coupon_push's rows were drawn without it. Truth of each cell from the generator itself.
+    generated = demo_data.generate()
+    coupon_arm = generated["assignments"].query("experiment_id == 'coupon_push'").set_index("unit_id")["arm"]
+    shipping_truth = generated["truth"].query("experiment_id == 'free_shipping'")
+    true_lift = shipping_truth.groupby(shipping_truth["unit_id"].map(coupon_arm))["true_effect"].mean()
+    planted = true_lift["coupon"] - true_lift["control"]
+    assert planted == pytest.approx(demo_data.SHIPPING_COUPON_INTERACTION)
+
+    table = demo_build.table("hte_experiment_interactions")
+    shipping = table[(table["experiment_id"] == "free_shipping") & (table["other_experiment_id"] == "coupon_push")]
+    within = shipping.set_index("other_arm")
+    assert within["n_overlap"].eq(12_800).all()
+    for other_arm in ("control", "coupon"):
+        row = within.loc[other_arm]
+        assert row["lift_abs_ci_low"] <= true_lift[other_arm] <= row["lift_abs_ci_high"], row.to_dict()
+    found = within.loc["coupon"]
+    assert found["interaction_ci_low"] <= planted <= found["interaction_ci_high"], found.to_dict()
+    assert found["verdict"] == "interaction" and found["p_value_adj"] < ref.project_vars()["hte_check_alert_p"]
+
+    reverse = table[(table["experiment_id"] == "coupon_push") & (table["other_experiment_id"] == "free_shipping")]
+    assert set(reverse["verdict"]) == {"no_evidence"}, reverse.to_dict("records")
+    # email_campaign shares no customer with either: no pair
+    assert "email_campaign" not in set(table["experiment_id"]) | set(table["other_experiment_id"])
+
+    checks = demo_build.table("hte_checks")
+    alerts = checks[(checks["check_name"] == "experiment_interaction") & (checks["status"] == "alert")]
+    assert list(zip(alerts["experiment_id"], alerts["dimension"])) == [("free_shipping", "coupon_push")]

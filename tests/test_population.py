@@ -101,7 +101,7 @@ def test_decisions_follow_the_planted_truth(targeting, population):
 
 def test_every_unit_has_one_row_per_experiment_and_a_reason_when_not_treated(targeting, population):
     pop, _ = population
-    for experiment_id in ("coupon_push", "email_campaign"):
+    for experiment_id in ("coupon_push", "email_campaign", "free_shipping"):
         rows = targeting[targeting["experiment_id"] == experiment_id]
         assert sorted(rows["unit_id"]) == sorted(pop["unit_id"])
     not_treated = targeting[targeting["decision"] != "treat"]
@@ -176,7 +176,8 @@ def test_holdout_and_exploration_shares_follow_the_seeded_hash(targeting):
 def test_the_policy_test_is_the_next_experiments_assignments_input(built, targeting):
     assignments = built.table("hte_population_assignments")
     assert list(assignments.columns[:4]) == ["experiment_id", "unit_id", "arm", "assigned_at"]
-    assert set(assignments["experiment_id"]) == {"coupon_push_policy_test", "email_campaign_policy_test"}
+    assert set(assignments["experiment_id"]) == {"coupon_push_policy_test", "email_campaign_policy_test",
+                                              "free_shipping_policy_test"}
     assert set(assignments["arm"]) == {"policy", "holdout", "exploration"}
     assert (assignments["assigned_at"] == pd.Timestamp(RUN_DATE)).all()
     assert not assignments.duplicated(["experiment_id", "unit_id"]).any()
@@ -195,18 +196,19 @@ def test_deployment_runs_trace_the_fitted_models(built):
     runs = built.table("hte_deployment_runs")
     assert sorted(zip(runs["experiment_id"], runs["metric"], runs["arm"])) == [
         ("coupon_push", "purchase", "coupon"), ("email_campaign", "spend", "content_email"),
-        ("email_campaign", "spend", "discount_email")]
+        ("email_campaign", "spend", "discount_email"), ("free_shipping", "purchase", "free_shipping")]
     assert (runs["status"] == "ok").all() and (runs["run_date"] == RUN_DATE).all()
     assert (runs["package_version"] == __version__).all()
     chosen = built.query("select experiment_id, metric, arm, learner from hte_learner_evaluation where is_chosen")
     merged = runs.merge(chosen, on=["experiment_id", "metric", "arm"], suffixes=("", "_chosen"))
-    assert (merged["learner"] == merged["learner_chosen"]).all() and len(merged) == 3
+    assert (merged["learner"] == merged["learner_chosen"]).all() and len(merged) == 4
     # The fingerprint is the SHA-256 of 'unit_id<TAB>treated<TAB>y' lines in unit-id order, recomputed here from
     # the seed CSVs.
     assignments = pd.read_csv(DEMO_SEEDS / "hte_demo_assignments.csv")
     outcomes = pd.read_csv(DEMO_SEEDS / "hte_demo_outcomes.csv")
+    purchases = outcomes[(outcomes["experiment_id"] == "coupon_push") & (outcomes["metric"] == "purchase")]
     units = assignments[assignments["experiment_id"] == "coupon_push"].merge(
-        outcomes[outcomes["metric"] == "purchase"][["unit_id", "value"]], on="unit_id", how="left")
+        purchases[["unit_id", "value"]], on="unit_id", how="left", validate="one_to_one")
     units = units.sort_values("unit_id")
     text = "".join(f"{u}\t{int(a == 'coupon')}\t{float(v):.17g}\n"
                    for u, a, v in zip(units["unit_id"], units["arm"], units["value"].fillna(0.0)))
@@ -313,7 +315,7 @@ def test_unset_population_gives_empty_tables_with_every_column(built, tmp_path):
         empty = again.table(name)
         assert len(empty) == 0, name
         assert list(empty.columns) == list(built.table(name).columns), name
-    assert len(full) == 2 * N_POPULATION
+    assert len(full) == 3 * N_POPULATION  # one row per experiment x population unit
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -323,6 +325,7 @@ def test_unset_population_gives_empty_tables_with_every_column(built, tmp_path):
 def _staging_error(tmp_path, population: pd.DataFrame, contacts: pd.DataFrame | None = None) -> str:
     result = build_population(tmp_path, population, contacts,
                               select="stg_hte_targeting_population stg_hte_contact_history stg_hte_unit_features "
+                                     "hte_skipped_experiments "
                                      "pop_population pop_contacts pop_unit_features",
                               vars={}, command="run")
     assert not result.ok, result.output[-3000:]

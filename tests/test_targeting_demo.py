@@ -21,14 +21,17 @@ def truth() -> pd.DataFrame:
     rows = demo["truth"].merge(treated[["experiment_id", "arm", "target_metric", "benefit_per_unit",
                                         "cost_per_treated"]], on=["experiment_id", "arm"])
     rows = rows[rows["metric"] == rows["target_metric"]]
-    rows = rows.merge(demo["unit_features"][["unit_id", "margin"]], on="unit_id", how="left")
+    # coupon_push and free_shipping share customers: features are per experiment x unit
+    rows = rows.merge(demo["unit_features"][["experiment_id", "unit_id", "margin"]], on=["experiment_id", "unit_id"],
+                      how="left", validate="many_to_one")
     benefit = np.where(rows["experiment_id"] == "coupon_push", rows["margin"], rows["benefit_per_unit"])
     return rows.assign(true_net_value=rows["true_effect"] * benefit - rows["cost_per_treated"])
 
 
 def _true_value(truth: pd.DataFrame, units: pd.DataFrame, experiment_id: str) -> float:
     chosen = units[units["experiment_id"] == experiment_id][["unit_id", "chosen_arm"]]
-    picked = truth.merge(chosen, left_on=["unit_id", "arm"], right_on=["unit_id", "chosen_arm"])
+    picked = truth[truth["experiment_id"] == experiment_id].merge(chosen, left_on=["unit_id", "arm"],
+                                                                  right_on=["unit_id", "chosen_arm"])
     return float(picked["true_net_value"].sum())
 
 
@@ -57,7 +60,7 @@ def test_coupon_push_targets_the_planted_segments(demo_build):
 def test_policy_value_of_the_deployed_policy_against_the_alternatives_and_the_truth(demo_build, truth):
     values = demo_build.table("hte_policy_value")
     units = demo_build.table("hte_targeting_units")
-    assert set(values["experiment_id"]) == {"coupon_push", "email_campaign"}
+    assert set(values["experiment_id"]) == {"coupon_push", "email_campaign", "free_shipping"}
     for eid, table in values.groupby("experiment_id"):
         rows = table[table["policy"] != "budget_curve"].set_index("policy")
         deployed = rows[rows["is_deployed"].astype(bool)]

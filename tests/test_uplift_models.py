@@ -64,7 +64,7 @@ def test_chosen_scores_track_the_demo_truth(demo_tables):
 def test_curves_end_where_the_whole_experiment_ends(demo_tables):
     curves, units = demo_tables["hte_uplift_curves"], demo_tables["int_hte_units"]
     final = curves[(curves.curve == "qini") & (curves.fraction_targeted == 1.0)]
-    assert len(final) == 25  # 5 comparisons x 5 learners
+    assert len(final) == 30  # 6 comparisons x 5 learners
     for _, row in final.iterrows():
         u = units[(units.experiment_id == row.experiment_id) & (units.metric == row.metric)]
         yt, yc = u.loc[u.arm == row.arm, "y"], u.loc[u.arm == row.control_arm, "y"]
