@@ -117,8 +117,8 @@ def test_two_control_arms(tmp_path):
 
 
 def test_an_experiment_with_a_single_arm(tmp_path):
-    """Only the control arm declared: there is nothing to compare, and the build says so (by default it stops; var
-    hte_on_invalid_experiment, which would build the other experiments, is not there yet)."""
+    """Only the control arm declared: there is nothing to compare, and the build says so (by default it stops; with
+    var hte_on_invalid_experiment: skip the other experiments build: tests/test_skip_invalid_experiments.py)."""
     frames = valid_inputs()
     experiments = frames["experiments"]
     frames["experiments"] = experiments[experiments["is_control"]].assign(expected_share=1.0)

@@ -446,3 +446,23 @@ union all
 select
     experiment_id, check_name, dimension, segment, statistic, df, p_value, threshold, status, severity, message
 from {{ ref('hte_interaction_checks') }}
+
+-- experiments left out by var hte_on_invalid_experiment: skip, one alert per input rule broken
+-- (models/staging/hte_skipped_experiments.sql): dimension names the input, segment its column
+union all
+
+select
+    cast(experiment_id as {{ text }}) as experiment_id,
+    cast('invalid_experiment_skipped' as {{ text }}) as check_name,
+    cast(input_name as {{ text }}) as dimension,
+    cast(column_name as {{ text }}) as segment,
+    cast(n_bad as {{ hte_double() }}) as statistic,
+    cast(null as {{ dbt.type_int() }}) as df,
+    cast(null as {{ hte_double() }}) as p_value,
+    cast(null as {{ hte_double() }}) as threshold,
+    cast('alert' as {{ text }}) as status,
+    cast('{{ severity }}' as {{ text }}) as severity,
+    cast('Experiment ' || experiment_id || ' is left out of every table (var hte_on_invalid_experiment: skip): in '
+        || input_name || ', column ' || column_name || ', ' || cast(n_bad as {{ text }}) || ' ' || problem
+        || ' (e.g. ' || example || '). ' || fix as {{ text }}) as message
+from {{ ref('hte_skipped_experiments') }}
