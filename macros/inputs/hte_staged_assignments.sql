@@ -1,10 +1,6 @@
-{#- The assignments input (var hte_assignments), typed, after its rules; `experiments` is the typed experiments relation (or subquery) the declared arms come from.
-
-    Returns the typed select. Each rule stops the build with a message naming the input, experiment,
-    column and fix; with `collect` (a list: var hte_on_invalid_experiment: skip, model
-    hte_skipped_experiments) an experiment that breaks a rule is appended to it instead (hte_raise_for_rows).
-    Without `collect` (the staging model stg_hte_assignments) the input is read without the experiments
-    hte_skipped_experiments lists, before any rule runs. -#}
+{#- The assignments input (var hte_assignments) typed, after its rules; stg_hte_assignments is this.
+    `experiments`: the typed experiments the declared arms come from. Rules raise, or append to `collect` in
+    skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_assignments(experiments, collect=none) %}
 {%- set input = hte_input_relation('hte_assignments') -%}
 {%- set columns = hte_input_columns(input, 'hte_assignments',

@@ -1,10 +1,5 @@
-{#- The outcomes input (var hte_outcomes), typed, after its rules.
-
-    Returns the typed select. Each rule stops the build with a message naming the input, experiment,
-    column and fix; with `collect` (a list: var hte_on_invalid_experiment: skip, model
-    hte_skipped_experiments) an experiment that breaks a rule is appended to it instead (hte_raise_for_rows).
-    Without `collect` (the staging model stg_hte_outcomes) the input is read without the experiments
-    hte_skipped_experiments lists, before any rule runs. -#}
+{#- The outcomes input (var hte_outcomes) typed, after its rules; stg_hte_outcomes is this.
+    Rules raise, or append to `collect` in skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_outcomes(collect=none) %}
 {%- set input = hte_input_relation('hte_outcomes') -%}
 {%- set columns = hte_input_columns(input, 'hte_outcomes', ['experiment_id', 'unit_id', 'metric', 'value']) -%}

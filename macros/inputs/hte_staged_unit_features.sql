@@ -1,10 +1,5 @@
-{#- The unit features input (var hte_unit_features), typed, after its rules.
-
-    Returns the typed select. Each rule stops the build with a message naming the input, experiment,
-    column and fix; with `collect` (a list: var hte_on_invalid_experiment: skip, model
-    hte_skipped_experiments) an experiment that breaks a rule is appended to it instead (hte_raise_for_rows).
-    Without `collect` (the staging model stg_hte_unit_features) the input is read without the experiments
-    hte_skipped_experiments lists, before any rule runs. -#}
+{#- The unit features input (var hte_unit_features) typed, after its rules; stg_hte_unit_features is this.
+    Rules raise, or append to `collect` in skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_unit_features(collect=none) %}
 {%- set input = hte_input_relation('hte_unit_features') -%}
 {%- set columns = hte_input_columns(input, 'hte_unit_features', ['unit_id', 'features_at']) -%}
