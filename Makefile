@@ -5,10 +5,11 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo test test-fast test-install test-reliability lint report bench bench-sql bench-regression bench-build docs clean
+.PHONY: help setup demo demo-loop test test-fast test-install test-reliability lint report bench bench-sql bench-regression bench-build docs clean
 
 help:
 	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
+	@echo "make demo-loop     the policy loop: deploy on new customers, run the policy test, measure it (target/policy_loop)"
 	@echo "make test          set up .venv, run every test (README: Tests)"
 	@echo "make test-fast     the engine and reference tests only (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
@@ -32,6 +33,11 @@ $(VENV)/.installed: requirements.txt requirements.lock.txt pyproject.toml
 demo: setup
 	$(BIN)/dbt build
 	$(BIN)/python -m hte_engine.report.summary target/dbt_hte.duckdb
+
+# Deploy the demo's coupon policy on 20,000 new customers, simulate its policy test from the known truth, and
+# measure the policy against the holdout in a second build (scripts/demo_policy_loop.py, docs/population.md).
+demo-loop: setup
+	$(BIN)/python scripts/demo_policy_loop.py
 
 report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html

@@ -1,40 +1,22 @@
-"""Inputs of tests/population_project: the demo experiments (the seed CSVs as they are), a population and a
-contact log, written as Parquet files the project's models read."""
+"""Inputs of examples/policy_loop (the project `make demo-loop` runs): the demo experiments (the seed CSVs as they
+are), a population and a contact log, written as Parquet files the project's models read."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from dbt_runner import REPO, DbtResult, ensure_deps, run_dbt
+from hte_engine.demo.population import write_inputs
 
-POPULATION_PROJECT = REPO / "tests" / "population_project"
+POPULATION_PROJECT = REPO / "examples" / "policy_loop"
 DEMO_SEEDS = REPO / "seeds" / "demo"
 
 
 def write_population_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None,
                             demo: dict[str, pd.DataFrame] | None = None) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    if contacts is None:
-        contacts = pd.DataFrame({"unit_id": pd.Series([], dtype="string"),
-                                 "contacted_at": pd.Series([], dtype="datetime64[us]"),
-                                 "channel": pd.Series([], dtype="string")})
-    with duckdb.connect() as con:
-        for name in ("assignments", "unit_features", "outcomes", "experiments"):
-            if demo is not None and name in demo:
-                con.register("frame", demo[name])
-                con.execute(f"copy frame to '{directory / name}.parquet' (format parquet)")
-                con.unregister("frame")
-            else:
-                con.execute(f"copy (select * from read_csv_auto('{DEMO_SEEDS / ('hte_demo_' + name)}.csv')) "
-                            f"to '{directory / name}.parquet' (format parquet)")
-        for name, frame in (("population", population), ("contacts", contacts)):
-            con.register("frame", frame)
-            con.execute(f"copy frame to '{directory / name}.parquet' (format parquet)")
-            con.unregister("frame")
-    return directory
+    return write_inputs(directory, population, contacts, demo, seeds_dir=DEMO_SEEDS)
 
 
 def build_population(workdir: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None, *,

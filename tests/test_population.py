@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ CAP_VARS = {
     "hte_population_seed": SEED,
 }
 POPULATION_MODELS = ("+hte_population_targeting +hte_population_drift +hte_population_assignments "
-                     "+hte_population_followup_arms hte_population_decisions")
+                     "+hte_population_followup_arms hte_population_decisions hte_deployment_run_history")
 
 
 def _contacts() -> pd.DataFrame:
@@ -66,10 +67,11 @@ def targeting(built) -> pd.DataFrame:
     return built.table("hte_population_targeting")
 
 
-def _rerun(built, tmp_path, select: str, vars: dict):
-    """Rebuild ``select`` on a copy of the module's database (its inputs and upstream tables as they are)."""
+def _rerun(built, tmp_path, select: str, vars: dict, database: Path | None = None):
+    """Rebuild ``select`` on a copy of the module's database (its inputs and upstream tables as they are), or of
+    ``database``, a later run's, on the module's inputs."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(built.db_path, tmp_path / "hte.duckdb")
+    shutil.copy(database or built.db_path, tmp_path / "hte.duckdb")
     inputs = built.db_path.parent / "inputs"
     result = run_dbt(["run", "--select", select], tmp_path, project_dir=POPULATION_PROJECT,
                      vars={"pop_dir": str(inputs), **CAP_VARS, **vars})
@@ -216,6 +218,33 @@ def test_deployment_runs_trace_the_fitted_models(built):
     assert coupon["training_fingerprint"] == hashlib.sha256(text.encode()).hexdigest()
     assert coupon["n_training_rows"] == len(units)
     assert coupon["model_sha256"][:12] in built.table("hte_population_targeting")["deployment_models"].iloc[0]
+
+
+def test_deployment_run_history_keeps_every_run_date(built, tmp_path):
+    first = built.table("hte_deployment_run_history")
+    runs = built.table("hte_deployment_runs")
+    assert (first["run_date"] == RUN_DATE).all() and len(first) == len(runs) == 4
+    assert "model_blob" not in first.columns and set(first["built_by_invocation"]) != {None}
+    pd.testing.assert_frame_equal(first.drop(columns="built_by_invocation").sort_values(["experiment_id", "arm"])
+                                  .reset_index(drop=True),
+                                  runs[first.columns.drop("built_by_invocation")].sort_values(["experiment_id", "arm"])
+                                  .reset_index(drop=True))
+    select = "hte_deployment_runs hte_deployment_run_history"
+    next_day = _rerun(built, tmp_path / "next_day", select, {"hte_run_date": "2026-04-02"})
+    again = _rerun(built, tmp_path / "again", select, {"hte_run_date": "2026-04-02"}, database=next_day.db_path)
+    # no population tonight: no deployment, and the history keeps what it had
+    unset = _rerun(built, tmp_path / "unset", select, {"hte_run_date": "2026-04-03", "hte_targeting_population": None},
+                   database=again.db_path)
+    for result, dates in ((next_day, {RUN_DATE: 4, "2026-04-02": 4}), (again, {RUN_DATE: 4, "2026-04-02": 4}),
+                          (unset, {RUN_DATE: 4, "2026-04-02": 4})):
+        history = result.table("hte_deployment_run_history")
+        assert history["run_date"].value_counts().to_dict() == dates
+    replaced = again.table("hte_deployment_run_history")
+    assert replaced.loc[replaced["run_date"] == "2026-04-02", "built_by_invocation"].nunique() == 1
+    assert set(replaced.loc[replaced["run_date"] == "2026-04-02", "built_by_invocation"]) != set(
+        next_day.table("hte_deployment_run_history").query("run_date == '2026-04-02'")["built_by_invocation"])
+    # the same data, settings and seed refit the same models
+    assert set(replaced["model_sha256"].dropna()) == set(first["model_sha256"].dropna())
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -381,18 +410,15 @@ def test_the_follow_up_experiment_measures_the_policy_against_the_holdout(built,
     """hte_population_assignments and hte_population_followup_arms feed the next build as its assignments and
     experiments, with outcomes simulated from the known truth (purchase ~ Bernoulli(0.3 + lift x coupon given)).
     The package's lift of the policy group over the holdout then estimates a known number."""
-    from hte_engine.demo.population import follow_up_outcomes
+    from hte_engine.demo.population import follow_up_inputs
     from population_inputs import write_population_inputs
 
     pop, truth = population
     assignments = built.query("select * from hte_population_assignments "
                               "where experiment_id = 'coupon_push_policy_test'")
     arms = built.query("select * from hte_population_followup_arms where experiment_id = 'coupon_push_policy_test'")
-    outcomes = follow_up_outcomes(assignments, truth).assign(pre_value=np.nan)
-    features = pop[pop["unit_id"].isin(assignments["unit_id"])].assign(experiment_id="coupon_push_policy_test")
-    inputs = write_population_inputs(tmp_path / "inputs", pop, demo={
-        "assignments": assignments[["experiment_id", "unit_id", "arm", "assigned_at"]],
-        "unit_features": features, "outcomes": outcomes, "experiments": arms})
+    follow_up = follow_up_inputs(assignments, arms, pop, truth)
+    inputs = write_population_inputs(tmp_path / "inputs", pop, demo=follow_up)
     result = run_dbt(["build", "--select", "+hte_segment_lifts +hte_checks"], tmp_path,
                      project_dir=POPULATION_PROJECT,
                      vars={"pop_dir": str(inputs), "hte_targeting_population": None, "hte_contact_history": None,
@@ -404,6 +430,7 @@ def test_the_follow_up_experiment_measures_the_policy_against_the_holdout(built,
     got = assignments.merge(truth, on="unit_id")
     effect = got["true_effect"] * (got["treatment_given"] == "coupon")
     expected = effect[got["arm"] == "policy"].mean() - effect[got["arm"] == "holdout"].mean()
+    assert follow_up["expected_lift"]["expected_lift"].iloc[0] == pytest.approx(expected, abs=1e-15)
     assert expected > 0.015  # the policy coupons occasional shoppers: about 0.12 x their share
     row = lifts.iloc[0]
     assert row["lift_abs_ci_low"] <= expected <= row["lift_abs_ci_high"], (row["lift_abs"], expected)

@@ -16,6 +16,8 @@ policy group against the holdout has a known expectation.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -69,3 +71,52 @@ def follow_up_outcomes(assignments: pd.DataFrame, truth: pd.DataFrame, seed: int
     p = base_rate + rows["true_effect"].to_numpy(dtype=float) * coupon
     return pd.DataFrame({"experiment_id": rows["experiment_id"].to_numpy(), "unit_id": rows["unit_id"].to_numpy(),
                          "metric": "purchase", "value": (rng.random(len(rows)) < p).astype(float)})
+
+
+def follow_up_inputs(assignments: pd.DataFrame, arms: pd.DataFrame, population: pd.DataFrame,
+                     truth: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The policy test as the next build's inputs, its outcomes drawn from the known truth.
+
+    ``assignments`` and ``arms`` are one follow-up experiment's rows of hte_population_assignments and
+    hte_population_followup_arms; ``population`` and ``truth`` are ``generate_population``'s. Returns the four
+    input relations of the contract (assignments, unit_features, outcomes, experiments) and ``expected_lift``, a
+    one-row frame with the true expectation of the policy group's lift over the holdout on purchase."""
+    experiment_id = assignments["experiment_id"].iloc[0]
+    outcomes = follow_up_outcomes(assignments, truth).assign(pre_value=np.nan)
+    features = population[population["unit_id"].isin(assignments["unit_id"])].assign(experiment_id=experiment_id)
+    got = assignments.merge(truth, on="unit_id", how="left", validate="one_to_one")
+    effect = got["true_effect"] * (got["treatment_given"].astype(str) == "coupon")
+    expected = effect[got["arm"] == "policy"].mean() - effect[got["arm"] == "holdout"].mean()
+    return {"assignments": assignments[["experiment_id", "unit_id", "arm", "assigned_at"]],
+            "unit_features": features, "outcomes": outcomes, "experiments": arms,
+            "expected_lift": pd.DataFrame({"experiment_id": [experiment_id], "metric": ["purchase"],
+                                           "expected_lift": [float(expected)]})}
+
+
+def write_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None,
+                 demo: dict[str, pd.DataFrame] | None = None, seeds_dir: Path | None = None) -> Path:
+    """Write the Parquet files the policy-loop project reads (examples/policy_loop: assignments, unit_features,
+    outcomes, experiments, population, contacts). The experiment relations are ``demo``'s where given, else the
+    demo seed CSVs of ``seeds_dir`` as they are; ``contacts`` defaults to an empty contact log."""
+    import duckdb  # only where Parquet is written: the engine imports without DuckDB
+
+    directory.mkdir(parents=True, exist_ok=True)
+    if contacts is None:
+        contacts = pd.DataFrame({"unit_id": pd.Series([], dtype="string"),
+                                 "contacted_at": pd.Series([], dtype="datetime64[us]"),
+                                 "channel": pd.Series([], dtype="string")})
+    with duckdb.connect() as con:
+        for name in ("assignments", "unit_features", "outcomes", "experiments"):
+            if demo is not None and name in demo:
+                con.register("frame", demo[name])
+                con.execute(f"copy frame to '{directory / name}.parquet' (format parquet)")
+                con.unregister("frame")
+            else:
+                csv = Path(seeds_dir) / f"hte_demo_{name}.csv"
+                con.execute(f"copy (select * from read_csv_auto('{csv}')) to '{directory / name}.parquet' "
+                            "(format parquet)")
+        for name, frame in (("population", population), ("contacts", contacts)):
+            con.register("frame", frame)
+            con.execute(f"copy frame to '{directory / name}.parquet' (format parquet)")
+            con.unregister("frame")
+    return directory
