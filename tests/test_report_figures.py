@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from hte_engine.report import figures
-from hte_engine.report.sections import targeting, targeting_agreement
+from hte_engine.report.sections import targeting, targeting_agreement, value_per_unit
 
 
 def _curves(chosen: str | None) -> pd.DataFrame:
@@ -77,3 +77,22 @@ def test_a_treated_segment_whose_lift_is_inconclusive_says_why():
     assert "inconclusive" in vip and "treated on economics" in vip
     basic = html[html.index("<td class=\"text\">basic</td>"):]
     assert "treated on economics" not in basic[:basic.index("</tr>")]
+
+
+def test_a_benefit_column_is_named_where_the_value_per_unit_would_read_1():
+    """Issue 14: coupon_push values purchases at each customer's margin; the targeting table said 'value per unit
+    1' beside lifts already in money while the experiment declares 2.50."""
+    money = pd.Series({"benefit_per_unit": 1.0, "lift_unit": "money: purchase x margin of each unit"})
+    assert value_per_unit(money) == "margin of each unit (lift already in money)"
+    assert value_per_unit(pd.Series({"benefit_per_unit": 0.35, "lift_unit": "spend"})) == "0.35"
+    # a warehouse built before lift_unit existed still renders
+    assert value_per_unit(pd.Series({"benefit_per_unit": 2.5})) == "2.5"
+    segments = pd.DataFrame({
+        "experiment_id": "e", "metric": "purchase", "arm": "coupon", "control_arm": "none", "dimension": "overall",
+        "segment": ["all"], "n_treatment": 300, "n_control": 300, "lift_abs": [0.2], "lift_ci_low": [0.1],
+        "lift_ci_high": [0.3], "benefit_per_unit": 1.0, "cost_per_treated": 0.09, "break_even_lift": 0.09,
+        "net_value": [0.11], "net_value_ci_low": [0.01], "net_value_ci_high": [0.21], "decision": ["treat"],
+        "reason": [None], "lift_unit": "money: purchase x margin of each unit"})
+    html = targeting({"hte_targeting_segments": segments}, "e")
+    assert "Lift and break-even lift count money: purchase x margin of each unit." in html
+    assert "margin of each unit (lift already in money)" in html

@@ -370,6 +370,16 @@ def targeting_agreement(decision, verdict) -> str:
             "hte_p_adjust_family)")
 
 
+def value_per_unit(row) -> str:
+    """The worth of one unit of lift: the experiment's benefit_per_unit, or, when the benefit is a per-unit column
+    (lift_unit 'money: <metric> x <column> of each unit'), that column: the lift is then already money and the
+    stored benefit of 1 would read as 'one unit of the metric is worth 1'."""
+    unit = row.get("lift_unit")
+    if isinstance(unit, str) and unit.startswith("money: ") and " x " in unit:
+        return esc(unit.split(" x ", 1)[1] + " (lift already in money)")
+    return num(row["benefit_per_unit"])
+
+
 def targeting(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_targeting_segments", experiment_id)
     verdicts = _lift_verdicts(tables, experiment_id)
@@ -386,13 +396,15 @@ def targeting(tables, experiment_id: str) -> str:
                                            for d, s in zip(group["dimension"], group["segment"])])
         order = group.assign(_overall=group["dimension"] != "overall").sort_values(
             ["_overall", "dimension", "net_value"], ascending=[True, True, False])
-        return table(order, [
+        units = group["lift_unit"].dropna().unique() if "lift_unit" in group else []
+        unit = (f'<p class="lead">Lift and break-even lift count {esc(units[0])}.</p>' if len(units) == 1 else "")
+        return unit + table(order, [
             ("dimension", "text", text("dimension")),
             ("segment", "text", text("segment")),
             ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
             ("lift", "num", lambda r: num(r["lift_abs"])),
             ("interval", "num", lambda r: interval(r["lift_ci_low"], r["lift_ci_high"])),
-            ("value per unit", "num", lambda r: num(r["benefit_per_unit"])),
+            ("value per unit", "num", value_per_unit),
             ("cost per treated", "num", lambda r: num(r["cost_per_treated"])),
             ("break-even lift", "num", lambda r: num(r["break_even_lift"])),
             ("net value per treated", "num", lambda r: num(r["net_value"])),

@@ -113,8 +113,16 @@ SEGMENT_TABLE_COLUMNS = (
     "lift_abs", "lift_abs_se", "lift_ci_low", "lift_ci_high", "benefit_per_unit", "cost_per_treated",
     "risk_penalty", "risk_lift", "break_even_lift", "net_value", "net_value_se", "net_value_ci_low",
     "net_value_ci_high", "z_critical", "decision", "reason", "recommended_arm", "segment_decision",
-    "is_recommended_arm",
+    "is_recommended_arm", "lift_unit",
 )
+
+
+def lift_unit(economics: Economics) -> str:
+    """What lift_abs of hte_targeting_segments counts, in words: the target metric, or money when the benefit is a
+    per-unit column (lift_abs is then the difference in mean benefit_i x y_i and benefit_per_unit is 1)."""
+    if economics.benefit_column is not None:
+        return f"money: {economics.target_metric} x {economics.benefit_column} of each unit"
+    return economics.target_metric
 
 
 def segment_decisions(
@@ -213,6 +221,7 @@ def segment_decisions(
     out["net_value_ci_low"] = low
     out["net_value_ci_high"] = high
     out["z_critical"] = z
+    out["lift_unit"] = lift_unit(economics)
     out["decision"] = decision
     out["reason"] = pd.Series(reason, dtype=object).replace("", None).to_numpy()
     return _recommend(out, economics.control_arm)[list(SEGMENT_TABLE_COLUMNS)]

@@ -352,7 +352,7 @@ def segments_table(
                                         settings.interval_adjustment, settings.min_segment_size))
     if not frames:
         text = {"experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "decision", "reason",
-                "recommended_arm", "segment_decision"}
+                "recommended_arm", "segment_decision", "lift_unit"}
         return pd.DataFrame({name: pd.Series(dtype="str" if name in text else
                                              "bool" if name == "is_recommended_arm" else "float64")
                              for name in SEGMENT_TABLE_COLUMNS})
