@@ -218,14 +218,14 @@ def console_messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line]
 
 
-def render(binary: str, html_path: Path, workdir: Path) -> tuple[Sections, str, list[str]]:
+def render(binary: str, html_path: Path, workdir: Path) -> tuple[Sections, str, list[str], str]:
     probe = workdir / f"probe_{html_path.name}"
     probe.write_text(html_path.read_text(encoding="utf-8").replace("</body>", IMAGE_PROBE + "</body>"),
                      encoding="utf-8")
     result = run_chromium(binary, probe, workdir / f"profile_{html_path.stem}", "--dump-dom")
     assert result.returncode == 0, result.stderr[-3000:]
     images = re.search(r'<body[^>]*data-images="([01]*)"', result.stdout)
-    return parse(result.stdout), images.group(1) if images else "", console_messages(result.stderr)
+    return parse(result.stdout), images.group(1) if images else "", console_messages(result.stderr), result.stdout
 
 
 def test_console_and_image_probe_catch_a_broken_page(chromium, tmp_path):
@@ -233,18 +233,30 @@ def test_console_and_image_probe_catch_a_broken_page(chromium, tmp_path):
     broken = tmp_path / "broken.html"
     broken.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">'
                       '<script>console.error("dbt_hte broken page")</script></body></html>', encoding="utf-8")
-    _, images, console = render(chromium, broken, tmp_path)
+    _, images, console, _ = render(chromium, broken, tmp_path)
     assert images == "0"
     assert any("dbt_hte broken page" in line for line in console)
 
 
 def test_report_renders_in_headless_chromium(chromium, report, demo_experiments, tmp_path):
-    dom, images, console = render(chromium, report, tmp_path)
+    dom, images, console, page = render(chromium, report, tmp_path)
     assert console == []
     assert sorted(dom.experiments) == demo_experiments
     for found in dom.experiments.values():
         assert list(found) == SECTION_KEYS
     assert len(images) == len(parse(report.read_text(encoding="utf-8")).images) and set(images) == {"1"}
+
+    # Issue 14 item 7, as the browser renders it: the targeting table names what its lift counts (coupon_push
+    # values purchases at each customer's margin, not at a value of 1) and shows the lift verdict beside each
+    # decision, with the reason where a segment is treated on an inconclusive lift.
+    coupon = page[page.index('data-experiment="coupon_push"'):]
+    targeting = coupon[coupon.index('data-section="targeting"'):]
+    targeting = targeting[:targeting.index("</section>")]
+    assert "Lift and break-even lift count money: purchase x margin of each unit." in targeting
+    assert "margin of each unit (lift already in money)" in targeting and ">lift verdict<" in targeting
+    for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
+        if ">treat</span>" in row and ">inconclusive</span>" in row:
+            assert "treated on economics" in row, row
 
     # The first screen, kept as a test artifact (test-artifacts/ is git-ignored).
     ARTIFACTS.mkdir(exist_ok=True)
