@@ -7,6 +7,8 @@ single file that opens without a network.
 from __future__ import annotations
 
 import base64
+import functools
+import glob
 import html
 import io
 
@@ -17,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen before pyplot is imported)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import font_manager  # noqa: E402
 
 POSITIVE = "#1a7f37"
 NEGATIVE = "#cf222e"
@@ -43,6 +46,40 @@ def short(label) -> str:
     return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
 
 
+# Families tried in turn for each character (matplotlib falls back glyph by glyph along font.family): DejaVu Sans,
+# bundled with matplotlib, for Latin text; Noto Sans CJK for Chinese, Japanese and Korean segment names; Symbola for
+# emoji (monochrome: the Agg renderer cannot draw colour emoji). Without the last two such names come out as empty
+# boxes. scripts/install_fonts.sh installs both on Debian; a family that is not installed is left out.
+FALLBACK_FONTS = {"Noto Sans CJK JP": "NotoSansCJK-Regular.ttc", "Symbola": "Symbola*.ttf"}
+FONT_DIRECTORIES = ("/usr/share/fonts", "/usr/local/share/fonts")
+
+
+def font_families() -> list[str]:
+    """DejaVu Sans and the fallback families installed on this machine. A font installed after matplotlib built
+    its font cache is registered from its file, so installing one does not need a cache rebuild."""
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    families = ["DejaVu Sans"]
+    for family, pattern in FALLBACK_FONTS.items():
+        if family not in known:
+            for directory in FONT_DIRECTORIES:
+                for path in sorted(glob.glob(f"{directory}/**/{pattern}", recursive=True)):
+                    font_manager.fontManager.addfont(path)
+            known = {font.name for font in font_manager.fontManager.ttflist}
+        if family in known:
+            families.append(family)
+    return families
+
+
+def with_fallback_fonts(draw):
+    """Build and render a figure with font_families() as font.family (text keeps the family it was created with,
+    so both must happen inside)."""
+    @functools.wraps(draw)
+    def wrapped(*args, **kwargs):
+        with plt.rc_context({"font.family": font_families()}):
+            return draw(*args, **kwargs)
+    return wrapped
+
+
 def to_img(fig, alt: str, tooltip: str = "") -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
@@ -52,6 +89,7 @@ def to_img(fig, alt: str, tooltip: str = "") -> str:
     return f'<img class="figure" alt="{html.escape(alt)}"{title} src="data:image/png;base64,{data}">'
 
 
+@with_fallback_fonts
 def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, binary: bool = False) -> str:
     """One panel per dimension: segment lifts with their intervals, most responsive on top.
 
@@ -115,6 +153,7 @@ def banded_learners(curves: pd.DataFrame) -> set[str]:
     return set(curves.loc[curves["is_chosen"].fillna(False).astype(bool), "learner"].dropna().astype(str))
 
 
+@with_fallback_fonts
 def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> str:
     """Qini and uplift curves, one line per learner; the chosen learner drawn thicker, with its bootstrap band."""
     kinds = [k for k in ("qini", "uplift") if k in set(curves["curve"])]
@@ -146,6 +185,7 @@ def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> 
     return to_img(fig, f"Qini and uplift curves per learner: {title}")
 
 
+@with_fallback_fonts
 def calibration_plot(deciles: pd.DataFrame, title: str) -> str:
     """Predicted against observed lift per group of predicted effect (1 = highest), observed with its interval."""
     rows = deciles.sort_values("decile")
@@ -166,6 +206,7 @@ def calibration_plot(deciles: pd.DataFrame, title: str) -> str:
     return to_img(fig, f"Calibration by decile: {title}")
 
 
+@with_fallback_fonts
 def budget_curve(curve: pd.DataFrame, markers: pd.DataFrame, title: str) -> str:
     """Incremental value against spend, treating the highest predicted net values first; policies as points."""
     rows = curve.sort_values("cost")
@@ -191,6 +232,7 @@ def budget_curve(curve: pd.DataFrame, markers: pd.DataFrame, title: str) -> str:
     return to_img(fig, f"Budget curve: {title}")
 
 
+@with_fallback_fonts
 def policy_values(policies: pd.DataFrame, title: str) -> str:
     """Each policy's incremental value with its interval, as horizontal bars."""
     rows = policies.sort_values("value")
@@ -211,6 +253,7 @@ def policy_values(policies: pd.DataFrame, title: str) -> str:
     return to_img(fig, f"Policy values: {title}")
 
 
+@with_fallback_fonts
 def lift_over_time(history: pd.DataFrame, title: str) -> str:
     """The overall lift of one experiment × metric × arm at each run date (hte_lift_history rows): the confidence
     sequence as a shaded band (valid at every look at once), the fixed-horizon interval as error bars (valid at one
