@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's headless-capable `chromium` for tests/test_report.py (the browser check of the HTML report)
-# when no Chromium is on PATH. CI runs as root; elsewhere sudo is used when present.
+# when no Chromium is on PATH. CI runs as root; elsewhere sudo is used when present (scripts/apt_install.sh).
 set -euo pipefail
 
 for candidate in chromium chromium-browser; do
@@ -10,17 +10,5 @@ for candidate in chromium chromium-browser; do
   fi
 done
 
-if [ "$(id -u)" -eq 0 ]; then
-  as_root=()
-elif command -v sudo >/dev/null 2>&1; then
-  as_root=(sudo)
-else
-  echo "install_chromium: run as root (or install sudo): apt-get needs it to install chromium" >&2
-  exit 1
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${as_root[@]}" apt-get update
-# --no-install-recommends keeps the install to the browser and its libraries (no fonts packs, no drivers).
-"${as_root[@]}" apt-get install -y --no-install-recommends chromium
+bash "$(dirname "$0")/apt_install.sh" chromium
 command -v chromium
