@@ -63,8 +63,9 @@ def _is_binary(rows: pd.DataFrame, metric: str) -> bool:
 def _lift_columns(rows: pd.DataFrame, adjusted_interval: bool) -> list:
     """Lift, interval(s) and practical verdict of hte_segment_lifts rows, in percentage points for binary metrics.
 
-    The adjusted interval is the one that matches the verdict (issue 14); the practical verdict is shown only when
-    some metric has a minimum effect worth acting on."""
+    The adjusted interval is adjusted like the verdict (issue 14; under Holm a rejected lift's may still touch
+    zero, README "Reading a verdict"); the practical verdict is shown only when some metric has a minimum effect
+    worth acting on."""
     binary = {m: _is_binary(rows, m) for m in rows["metric"].unique()}
 
     def scaled(r, column):
@@ -79,7 +80,7 @@ def _lift_columns(rows: pd.DataFrame, adjusted_interval: bool) -> list:
         ("interval", "num", lambda r: interval(scaled(r, "lift_abs_ci_low"), scaled(r, "lift_abs_ci_high"))),
     ]
     if adjusted_interval and "lift_abs_ci_low_adj" in rows:
-        columns.append(("adjusted interval (matches the verdict)", "num",
+        columns.append(("adjusted interval", "num",
                         lambda r: interval(scaled(r, "lift_abs_ci_low_adj"), scaled(r, "lift_abs_ci_high_adj"))))
     if "practical_verdict" in rows and rows["practical_verdict"].notna().any():
         columns.append(("practical", "text", lambda r: badge(r.get("practical_verdict"))))
@@ -188,30 +189,42 @@ def overall(tables, experiment_id: str) -> str:
 
 def segments(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_segment_lifts", experiment_id)
-    lead = ("Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
-            "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
-            "too small or not estimable. The dashed line is the overall effect. The plotted interval is adjusted for "
-            "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
-            "unadjusted one). Where a metric has a minimum effect worth acting on, the table's practical column says "
-            "whether the lift is meaningful, negligible (real or not, too small to act on) or uncertain. Binary "
-            "metrics are in percentage points (pp). Names longer than 40 characters are shortened in the plot "
-            "(hover it for them) and whole in the table.")
+    lead = (
+        "Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
+        "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
+        "too small or not estimable. The dashed line is the overall effect. The plotted interval is adjusted for "
+        "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
+        "unadjusted one); under var hte_p_adjust: holm, whose step-down rejects more than the simultaneous "
+        "interval shows, a coloured bar can still touch zero. Where a metric has a minimum effect worth acting on, "
+        "the table's practical column says whether the lift is meaningful, negligible (real or not, too small to "
+        "act on) or uncertain. Binary "
+        "metrics are in percentage points (pp). Names longer than 40 characters are shortened in the plot "
+        "(hover it for them) and whole in the table."
+    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         segment_rows = group[group["dimension"] != "overall"]
         if segment_rows.empty:
             return no_rows("hte_segment_lifts", experiment_id, f"no segment rows for {metric} / {arm}")
         ate = group.loc[group["dimension"] == "overall", "lift_abs"]
-        image = figures.forest_plot(segment_rows, float(ate.iloc[0]) if len(ate) else None,
-                                    f"{experiment_id}: {metric}, {arm}", binary=_is_binary(group, metric))
-        detail = table(segment_rows.sort_values(["dimension", "lift_abs"], ascending=[True, False]), [
-            ("dimension", "text", text("dimension")),
-            ("segment", "text", text("segment")),
-            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
-            *_lift_columns(segment_rows, adjusted_interval=True),
-            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
-            ("verdict", "text", lambda r: badge(r["verdict"])),
-        ], muted=lambda r: r["verdict"] in NOT_A_VERDICT)
+        image = figures.forest_plot(
+            segment_rows,
+            float(ate.iloc[0]) if len(ate) else None,
+            f"{experiment_id}: {metric}, {arm}",
+            binary=_is_binary(group, metric),
+        )
+        detail = table(
+            segment_rows.sort_values(["dimension", "lift_abs"], ascending=[True, False]),
+            [
+                ("dimension", "text", text("dimension")),
+                ("segment", "text", text("segment")),
+                ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+                *_lift_columns(segment_rows, adjusted_interval=True),
+                ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+                ("verdict", "text", lambda r: badge(r["verdict"])),
+            ],
+            muted=lambda r: r["verdict"] in NOT_A_VERDICT,
+        )
         return image + f"<details><summary>table</summary>{detail}</details>"
 
     body = per_comparison("hte_segment_lifts", rows, experiment_id, render)
@@ -225,25 +238,33 @@ def heterogeneity(tables, experiment_id: str) -> str:
     if rows is None and tables.get("hte_dimension_tests") is not None:
         name = "hte_dimension_tests"
         rows = rows_of(tables, name, experiment_id)
-        note = ('<p class="missing" data-missing="hte_heterogeneity_tests">Table '
-                "<code>hte_heterogeneity_tests</code> (the Wald tests of the interaction regressions, a Python "
-                "model) was not built; shown instead: Cochran's Q from <code>hte_dimension_tests</code>.</p>")
-    lead = ("Is there heterogeneity along a dimension at all? A small adjusted p-value says the segments of the "
-            "dimension do not all share one lift; a large one says the differences between segments are "
-            "compatible with chance.")
+        note = (
+            '<p class="missing" data-missing="hte_heterogeneity_tests">Table '
+            "<code>hte_heterogeneity_tests</code> (the Wald tests of the interaction regressions, a Python "
+            "model) was not built; shown instead: Cochran's Q from <code>hte_dimension_tests</code>.</p>"
+        )
+    lead = (
+        "Is there heterogeneity along a dimension at all? A small adjusted p-value says the segments of the "
+        "dimension do not all share one lift; a large one says the differences between segments are "
+        "compatible with chance."
+    )
     alpha = _alpha(tables, experiment_id)
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         group = group.sort_values(["dimension", "test"])
-        return table(group, [
-            ("dimension", "text", text("dimension")),
-            ("test", "text", text("test")),
-            ("statistic", "num", lambda r: num(r["statistic"])),
-            ("df", "num", lambda r: num(r["df"])),
-            ("p-value", "num", lambda r: pval(r["p_value"])),
-            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
-            ("reading", "text", lambda r: badge(_heterogeneity_reading(r, alpha))),
-        ], muted=lambda r: _heterogeneity_reading(r, alpha) != "heterogeneous")
+        return table(
+            group,
+            [
+                ("dimension", "text", text("dimension")),
+                ("test", "text", text("test")),
+                ("statistic", "num", lambda r: num(r["statistic"])),
+                ("df", "num", lambda r: num(r["df"])),
+                ("p-value", "num", lambda r: pval(r["p_value"])),
+                ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+                ("reading", "text", lambda r: badge(_heterogeneity_reading(r, alpha))),
+            ],
+            muted=lambda r: _heterogeneity_reading(r, alpha) != "heterogeneous",
+        )
 
     body = note + per_comparison(name, rows, experiment_id, render)
     return section("heterogeneity", TITLES["heterogeneity"], lead, body)
@@ -275,15 +296,18 @@ def _status_reason(tables, experiment_id: str) -> str:
 def uplift_curves(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_uplift_curves", experiment_id)
     evaluation = rows_of(tables, "hte_learner_evaluation", experiment_id)
-    lead = ("Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
-            "its end value means the learner finds who responds. The chosen learner is drawn thicker, with its "
-            "bootstrap band; the other learners' intervals are in the table.")
+    lead = (
+        "Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
+        "its end value means the learner finds who responds. The chosen learner is drawn thicker, with its "
+        "bootstrap band; the other learners' intervals are in the table."
+    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         out = figures.uplift_curves(group, f"{experiment_id}: {metric}, {arm}", metric)
         if evaluation is not None:
-            scores = evaluation[(evaluation["metric"] == metric) & (evaluation["arm"] == arm)
-                                & evaluation["learner"].notna()]
+            scores = evaluation[
+                (evaluation["metric"] == metric) & (evaluation["arm"] == arm) & evaluation["learner"].notna()
+            ]
             if not scores.empty:
                 out += table(
                     scores.sort_values("learner"),
@@ -309,22 +333,27 @@ def uplift_curves(tables, experiment_id: str) -> str:
 
 def calibration(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_uplift_deciles", experiment_id)
-    lead = ("The chosen learner's units in ten groups of predicted effect: when the model is calibrated, the "
-            "observed lift of each group (treated minus control) sits on its mean prediction and falls from "
-            "group 1 to group 10.")
+    lead = (
+        "The chosen learner's units in ten groups of predicted effect: when the model is calibrated, the "
+        "observed lift of each group (treated minus control) sits on its mean prediction and falls from "
+        "group 1 to group 10."
+    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         chosen = group[group["is_chosen"].fillna(False).astype(bool)] if "is_chosen" in group else group.iloc[0:0]
         learner = (chosen if not chosen.empty else group)["learner"].iloc[0]
         group = group[group["learner"] == learner]
         image = figures.calibration_plot(group, f"{experiment_id}: {metric}, {arm} (learner {learner})")
-        detail = table(group.sort_values("decile"), [
-            ("group", "num", lambda r: num(r["decile"])),
-            ("units", "num", lambda r: num(r["n_units"], 9)),
-            ("mean predicted", "num", lambda r: num(r["mean_predicted"])),
-            ("observed lift", "num", lambda r: num(r["observed_lift"])),
-            ("interval", "num", lambda r: interval(r["observed_lift_ci_low"], r["observed_lift_ci_high"])),
-        ])
+        detail = table(
+            group.sort_values("decile"),
+            [
+                ("group", "num", lambda r: num(r["decile"])),
+                ("units", "num", lambda r: num(r["n_units"], 9)),
+                ("mean predicted", "num", lambda r: num(r["mean_predicted"])),
+                ("observed lift", "num", lambda r: num(r["observed_lift"])),
+                ("interval", "num", lambda r: interval(r["observed_lift_ci_low"], r["observed_lift_ci_high"])),
+            ],
+        )
         return image + f"<details><summary>table</summary>{detail}</details>"
 
     body = per_comparison("hte_uplift_deciles", rows, experiment_id, render, _status_reason(tables, experiment_id))
@@ -333,19 +362,25 @@ def calibration(tables, experiment_id: str) -> str:
 
 def discovered(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_discovered_segments", experiment_id)
-    lead = ("Segments found by a shallow tree grown on one half of the units and estimated on the other (honest): "
-            "only rules marked significant after the adjustment are worth a pre-registered follow-up.")
+    lead = (
+        "Segments found by a shallow tree grown on one half of the units and estimated on the other (honest): "
+        "only rules marked significant after the adjustment are worth a pre-registered follow-up."
+    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
-        return table(group.sort_values("effect", ascending=False, na_position="last"), [
-            ("rule", "text", text("rule")),
-            ("units", "num", lambda r: num(r["n_units"], 9)),
-            ("effect", "num", lambda r: num(r["effect"])),
-            ("interval", "num", lambda r: interval(r["effect_ci_low"], r["effect_ci_high"])),
-            ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
-            ("status", "text", lambda r: badge(r["status"])),
-            ("reason", "text", text("reason")),
-        ], muted=lambda r: r["status"] != "significant")
+        return table(
+            group.sort_values("effect", ascending=False, na_position="last"),
+            [
+                ("rule", "text", text("rule")),
+                ("units", "num", lambda r: num(r["n_units"], 9)),
+                ("effect", "num", lambda r: num(r["effect"])),
+                ("interval", "num", lambda r: interval(r["effect_ci_low"], r["effect_ci_high"])),
+                ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
+                ("status", "text", lambda r: badge(r["status"])),
+                ("reason", "text", text("reason")),
+            ],
+            muted=lambda r: r["status"] != "significant",
+        )
 
     body = per_comparison("hte_discovered_segments", rows, experiment_id, render)
     return section("discovered", TITLES["discovered"], lead, body)
@@ -356,8 +391,12 @@ def _lift_verdicts(tables, experiment_id: str) -> dict[tuple, str]:
     lifts = rows_of(tables, "hte_segment_lifts", experiment_id)
     if lifts is None or lifts.empty:
         return {}
-    keys = zip(lifts["metric"].astype(str), lifts["arm"].astype(str), lifts["dimension"].astype(str),
-               lifts["segment"].astype(str))
+    keys = zip(
+        lifts["metric"].astype(str),
+        lifts["arm"].astype(str),
+        lifts["dimension"].astype(str),
+        lifts["segment"].astype(str),
+    )
     return dict(zip(keys, lifts["verdict"].astype(str)))
 
 
@@ -365,9 +404,11 @@ def targeting_agreement(decision, verdict) -> str:
     """Why a segment decision and the segment's lift verdict may differ, in words (empty when they agree)."""
     if is_missing(verdict) or decision != "treat" or verdict not in NOT_A_VERDICT:
         return ""
-    return ("treated on economics: the net value's interval (adjusted over this dimension's segments) pays, while "
-            f"the lift alone is {verdict} after the segment lifts' multiple-testing adjustment (its family: var "
-            "hte_p_adjust_family)")
+    return (
+        "treated on economics: the net value's interval (adjusted over this dimension's segments) pays, while "
+        f"the lift alone is {verdict} after the segment lifts' multiple-testing adjustment (its family: var "
+        "hte_p_adjust_family)"
+    )
 
 
 def value_per_unit(row) -> str:
@@ -383,38 +424,62 @@ def value_per_unit(row) -> str:
 def targeting(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_targeting_segments", experiment_id)
     verdicts = _lift_verdicts(tables, experiment_id)
-    lead = ("Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
-            "unit, the lift needed to break even and the net value per treated unit with its interval. "
-            "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
-            "crosses break-even or the segment is too small. The lift verdict column repeats the segment lifts' "
-            "verdict: the two answer different questions (does the segment pay, under this dimension's "
-            "adjustment; is its lift non-zero, under the family of segment tests of var hte_p_adjust_family) and "
-            "can differ, which the reason then says.")
+    lead = (
+        "Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
+        "unit, the lift needed to break even and the net value per treated unit with its interval. "
+        "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
+        "crosses break-even or the segment is too small. The lift verdict column repeats the segment lifts' "
+        "verdict: the two answer different questions (does the segment pay, under this dimension's "
+        "adjustment; is its lift non-zero, under the family of segment tests of var hte_p_adjust_family) and "
+        "can differ, which the reason then says."
+    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
-        group = group.assign(lift_verdict=[verdicts.get((metric, arm, str(d), str(s)))
-                                           for d, s in zip(group["dimension"], group["segment"])])
+        group = group.assign(
+            lift_verdict=[
+                verdicts.get((metric, arm, str(d), str(s))) for d, s in zip(group["dimension"], group["segment"])
+            ]
+        )
         order = group.assign(_overall=group["dimension"] != "overall").sort_values(
-            ["_overall", "dimension", "net_value"], ascending=[True, True, False])
+            ["_overall", "dimension", "net_value"], ascending=[True, True, False]
+        )
         units = group["lift_unit"].dropna().unique() if "lift_unit" in group else []
-        unit = (f'<p class="lead">Lift and break-even lift count {esc(units[0])}.</p>' if len(units) == 1 else "")
-        return unit + table(order, [
-            ("dimension", "text", text("dimension")),
-            ("segment", "text", text("segment")),
-            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
-            ("lift", "num", lambda r: num(r["lift_abs"])),
-            ("interval", "num", lambda r: interval(r["lift_ci_low"], r["lift_ci_high"])),
-            ("value per unit", "num", value_per_unit),
-            ("cost per treated", "num", lambda r: num(r["cost_per_treated"])),
-            ("break-even lift", "num", lambda r: num(r["break_even_lift"])),
-            ("net value per treated", "num", lambda r: num(r["net_value"])),
-            ("interval", "num", lambda r: interval(r["net_value_ci_low"], r["net_value_ci_high"])),
-            ("decision", "text", lambda r: badge(r["decision"])),
-            ("lift verdict", "text", lambda r: badge(r["lift_verdict"])),
-            ("reason", "text", lambda r: esc("; ".join(part for part in (
-                "" if is_missing(r["reason"]) else str(r["reason"]),
-                targeting_agreement(r["decision"], r["lift_verdict"])) if part)) or "–"),
-        ], muted=lambda r: r["decision"] == "need more data")
+        unit = f'<p class="lead">Lift and break-even lift count {esc(units[0])}.</p>' if len(units) == 1 else ""
+        return unit + table(
+            order,
+            [
+                ("dimension", "text", text("dimension")),
+                ("segment", "text", text("segment")),
+                ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+                ("lift", "num", lambda r: num(r["lift_abs"])),
+                ("interval", "num", lambda r: interval(r["lift_ci_low"], r["lift_ci_high"])),
+                ("value per unit", "num", value_per_unit),
+                ("cost per treated", "num", lambda r: num(r["cost_per_treated"])),
+                ("break-even lift", "num", lambda r: num(r["break_even_lift"])),
+                ("net value per treated", "num", lambda r: num(r["net_value"])),
+                ("interval", "num", lambda r: interval(r["net_value_ci_low"], r["net_value_ci_high"])),
+                ("decision", "text", lambda r: badge(r["decision"])),
+                ("lift verdict", "text", lambda r: badge(r["lift_verdict"])),
+                (
+                    "reason",
+                    "text",
+                    lambda r: (
+                        esc(
+                            "; ".join(
+                                part
+                                for part in (
+                                    "" if is_missing(r["reason"]) else str(r["reason"]),
+                                    targeting_agreement(r["decision"], r["lift_verdict"]),
+                                )
+                                if part
+                            )
+                        )
+                        or "–"
+                    ),
+                ),
+            ],
+            muted=lambda r: r["decision"] == "need more data",
+        )
 
     body = per_comparison("hte_targeting_segments", rows, experiment_id, render)
     return section("targeting", TITLES["targeting"], lead, body)
@@ -430,23 +495,30 @@ def _policy_rows(tables, experiment_id: str) -> pd.DataFrame | None:
 
 def budget_curve(tables, experiment_id: str) -> str:
     rows = _policy_rows(tables, experiment_id)
-    lead = ("Incremental net value (doubly robust, out of fold) as the budget grows, treating the units with the "
-            "highest predicted net value first; the star is the deployed policy. Past the peak, each extra unit "
-            "treated loses money.")
+    lead = (
+        "Incremental net value (doubly robust, out of fold) as the budget grows, treating the units with the "
+        "highest predicted net value first; the star is the deployed policy. Past the peak, each extra unit "
+        "treated loses money."
+    )
     if rows is None:
         body = missing_table("hte_policy_value")
     else:
         curve = rows[rows["policy"] == "budget_curve"]
         markers = rows[(rows["policy"] != "budget_curve") & rows["policy_kind"].isin(["policy", "treat_all"])]
-        body = (no_rows("hte_policy_value", experiment_id, "no budget_curve rows") if curve.empty
-                else figures.budget_curve(curve, markers, experiment_id))
+        body = (
+            no_rows("hte_policy_value", experiment_id, "no budget_curve rows")
+            if curve.empty
+            else figures.budget_curve(curve, markers, experiment_id)
+        )
     return section("budget_curve", TITLES["budget_curve"], lead, body)
 
 
 def policy_values(tables, experiment_id: str) -> str:
     rows = _policy_rows(tables, experiment_id)
-    lead = ("Each policy's incremental net value against treating nobody, with its interval: the deployed policy "
-            "against treating everyone and against a random policy with the same budget.")
+    lead = (
+        "Each policy's incremental net value against treating nobody, with its interval: the deployed policy "
+        "against treating everyone and against a random policy with the same budget."
+    )
     if rows is None:
         body = missing_table("hte_policy_value")
     else:
@@ -480,61 +552,84 @@ def policy_values(tables, experiment_id: str) -> str:
 def population(tables, experiment_id: str) -> str:
     decisions = rows_of(tables, "hte_population_decisions", experiment_id)
     drift = rows_of(tables, "hte_population_drift", experiment_id)
-    lead = ("What the deployed policy does to the population it acts on (var <code>hte_targeting_population</code>, "
-            "latest run): how many units get each decision and why the others do not, and how far that population "
-            "has moved from the experiment's units. Where a feature has <b>shifted</b> (PSI above 0.25), the "
-            "experiment did not see people like these and their effects are extrapolated.")
+    lead = (
+        "What the deployed policy does to the population it acts on (var <code>hte_targeting_population</code>, "
+        "latest run): how many units get each decision and why the others do not, and how far that population "
+        "has moved from the experiment's units. Where a feature has <b>shifted</b> (PSI above 0.25), the "
+        "experiment did not see people like these and their effects are extrapolated."
+    )
     if decisions is None:
         return section("population", TITLES["population"], lead, missing_table("hte_population_decisions"))
     if decisions.empty:
-        return section("population", TITLES["population"], lead, (
-            '<p class="empty" data-empty="hte_population_decisions">No population decided for this experiment: set '
-            "var <code>hte_targeting_population</code> (docs/population.md) to score the customers the policy will "
-            "act on, under eligibility rules, contact limits and a holdout; experiments without economics get no "
-            "decisions.</p>"))
+        return section(
+            "population",
+            TITLES["population"],
+            lead,
+            (
+                '<p class="empty" data-empty="hte_population_decisions">No population decided for this experiment: set '
+                "var <code>hte_targeting_population</code> (docs/population.md) to score the customers the policy will "
+                "act on, under eligibility rules, contact limits and a holdout; experiments without economics get no "
+                "decisions.</p>"
+            ),
+        )
     latest = decisions[decisions["run_date"].astype(str) == decisions["run_date"].astype(str).max()]
     total = float(latest["n_units"].sum())
-    parts = [f"<h4>Decisions on {num(total, 9)} units (run {esc(str(latest['run_date'].iloc[0])[:10])})</h4>" + table(
-        latest.sort_values(["decision", "n_units"], ascending=[True, False]), [
-            ("decision", "text", lambda r: badge(r["decision"])),
-            ("reason", "text", text("reason_code")),
-            ("policy-test group", "text", text("holdout_group")),
-            ("arm given", "text", text("chosen_arm")),
-            ("units", "num", lambda r: num(r["n_units"], 9)),
-            ("share", "num", lambda r: f"{100.0 * float(r['n_units']) / total:.1f}%" if total else "–"),
-            ("expected net value", "num", lambda r: num(r["expected_net_value"])),
-            ("expected cost", "num", lambda r: num(r["expected_cost"])),
-        ])]
+    parts = [
+        f"<h4>Decisions on {num(total, 9)} units (run {esc(str(latest['run_date'].iloc[0])[:10])})</h4>"
+        + table(
+            latest.sort_values(["decision", "n_units"], ascending=[True, False]),
+            [
+                ("decision", "text", lambda r: badge(r["decision"])),
+                ("reason", "text", text("reason_code")),
+                ("policy-test group", "text", text("holdout_group")),
+                ("arm given", "text", text("chosen_arm")),
+                ("units", "num", lambda r: num(r["n_units"], 9)),
+                ("share", "num", lambda r: f"{100.0 * float(r['n_units']) / total:.1f}%" if total else "–"),
+                ("expected net value", "num", lambda r: num(r["expected_net_value"])),
+                ("expected cost", "num", lambda r: num(r["expected_cost"])),
+            ],
+        )
+    ]
     if drift is None:
         parts.append("<h4>Drift from the experiment</h4>" + missing_table("hte_population_drift"))
     elif not drift.empty:
         shown = drift[drift["run_date"].astype(str) == drift["run_date"].astype(str).max()]
-        parts.append("<h4>Drift from the experiment</h4>" + table(
-            shown.sort_values(["kind", "feature"]), [
-                ("feature", "text", text("feature")),
-                ("kind", "text", text("kind")),
-                ("PSI", "num", lambda r: num(r["psi"])),
-                ("status", "text", lambda r: badge(r["psi_status"])),
-                ("missing: experiment", "num", lambda r: num(r["experiment_missing_share"])),
-                ("missing: population", "num", lambda r: num(r["population_missing_share"])),
-                ("outside support", "num", lambda r: num(r["population_outside_support_share"])),
-                ("eligible", "num", lambda r: num(r["eligibility_rate"])),
-                ("frequency-capped", "num", lambda r: num(r["frequency_capped_rate"])),
-            ], muted=lambda r: r["psi_status"] in ("stable", "not_computed")))
+        parts.append(
+            "<h4>Drift from the experiment</h4>"
+            + table(
+                shown.sort_values(["kind", "feature"]),
+                [
+                    ("feature", "text", text("feature")),
+                    ("kind", "text", text("kind")),
+                    ("PSI", "num", lambda r: num(r["psi"])),
+                    ("status", "text", lambda r: badge(r["psi_status"])),
+                    ("missing: experiment", "num", lambda r: num(r["experiment_missing_share"])),
+                    ("missing: population", "num", lambda r: num(r["population_missing_share"])),
+                    ("outside support", "num", lambda r: num(r["population_outside_support_share"])),
+                    ("eligible", "num", lambda r: num(r["eligibility_rate"])),
+                    ("frequency-capped", "num", lambda r: num(r["frequency_capped_rate"])),
+                ],
+                muted=lambda r: r["psi_status"] in ("stable", "not_computed"),
+            )
+        )
     return section("population", TITLES["population"], lead, "".join(parts))
 
 
 def _not_built(name: str) -> str:
     # The monitoring tables are SQL models, but incremental ones exist only on adapters with delete+insert
     # (models/monitoring/monitoring.yml), and every one only after a successful build.
-    return (f'<p class="missing" data-missing="{esc(name)}">Table <code>{esc(name)}</code> was not built, so this '
-            "part has nothing to show. The monitoring models (docs/monitoring.md) are built by <code>dbt build</code> "
-            "on DuckDB, PostgreSQL, Redshift and Snowflake; the cohort models on every adapter.</p>")
+    return (
+        f'<p class="missing" data-missing="{esc(name)}">Table <code>{esc(name)}</code> was not built, so this '
+        "part has nothing to show. The monitoring models (docs/monitoring.md) are built by <code>dbt build</code> "
+        "on DuckDB, PostgreSQL, Redshift and Snowflake; the cohort models on every adapter.</p>"
+    )
 
 
 ALERT_LABELS = {
-    "verdict_appeared": "verdict appeared", "verdict_disappeared": "verdict disappeared",
-    "verdict_flipped": "verdict flipped sign", "check_started_alerting": "check started alerting",
+    "verdict_appeared": "verdict appeared",
+    "verdict_disappeared": "verdict disappeared",
+    "verdict_flipped": "verdict flipped sign",
+    "check_started_alerting": "check started alerting",
     "check_stopped_alerting": "check stopped alerting",
 }
 
@@ -542,10 +637,12 @@ ALERT_LABELS = {
 def monitoring(tables, experiment_id: str) -> str:
     """The overall lift of each metric × arm over run dates with its confidence sequence, what changed since the
     previous run (hte_alerts), and trends across assignment cohorts (hte_cohort_trends)."""
-    lead = ("Each scheduled build records the lifts of its run date (<code>hte_lift_history</code>). The shaded band "
-            "is the confidence sequence: it covers the true lift at every run at once, so it may be read after every "
-            "build; the fixed-horizon bars hold at one pre-planned look only, and a daily look at them finds "
-            "significance in about a quarter of experiments without any effect.")
+    lead = (
+        "Each scheduled build records the lifts of its run date (<code>hte_lift_history</code>). The shaded band "
+        "is the confidence sequence: it covers the true lift at every run at once, so it may be read after every "
+        "build; the fixed-horizon bars hold at one pre-planned look only, and a daily look at them finds "
+        "significance in about a quarter of experiments without any effect."
+    )
     parts = []
     history = rows_of(tables, "hte_lift_history", experiment_id)
     if history is None:
@@ -559,53 +656,84 @@ def monitoring(tables, experiment_id: str) -> str:
         for metric, arm, group in comparisons(overall_rows):
             runs = group["run_date"].nunique()
             note = "" if runs > 1 else " (one run so far)"
-            parts.append(heading(metric, arm, control_of(group)) + (f"<p>{esc(note.strip())}</p>" if note else "")
-                         + figures.lift_over_time(group, f"{metric}: {arm} vs {control_of(group) or 'control'}"))
-        parts.append("<h4>Latest run</h4>" + table(latest.sort_values(["metric", "arm"]), [
-            ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
-            ("metric", "text", text("metric")),
-            ("arm", "text", text("arm")),
-            ("lift", "num", lambda r: num(r["lift_abs"])),
-            ("fixed interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
-            ("confidence sequence", "num", lambda r: interval(r["lift_abs_cs_low"], r["lift_abs_cs_high"])),
-            ("p (fixed)", "num", lambda r: pval(r["p_value"])),
-            ("p (sequential)", "num", lambda r: pval(r["p_value_sequential"])),
-            ("verdict (fixed)", "text", lambda r: badge(r["verdict_fixed"])),
-            ("verdict (sequential)", "text", lambda r: badge(r["verdict_sequential"])),
-        ], muted=lambda r: r["verdict_sequential"] in NOT_A_VERDICT))
+            parts.append(
+                heading(metric, arm, control_of(group))
+                + (f"<p>{esc(note.strip())}</p>" if note else "")
+                + figures.lift_over_time(group, f"{metric}: {arm} vs {control_of(group) or 'control'}")
+            )
+        parts.append(
+            "<h4>Latest run</h4>"
+            + table(
+                latest.sort_values(["metric", "arm"]),
+                [
+                    ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
+                    ("metric", "text", text("metric")),
+                    ("arm", "text", text("arm")),
+                    ("lift", "num", lambda r: num(r["lift_abs"])),
+                    ("fixed interval", "num", lambda r: interval(r["lift_abs_ci_low"], r["lift_abs_ci_high"])),
+                    ("confidence sequence", "num", lambda r: interval(r["lift_abs_cs_low"], r["lift_abs_cs_high"])),
+                    ("p (fixed)", "num", lambda r: pval(r["p_value"])),
+                    ("p (sequential)", "num", lambda r: pval(r["p_value_sequential"])),
+                    ("verdict (fixed)", "text", lambda r: badge(r["verdict_fixed"])),
+                    ("verdict (sequential)", "text", lambda r: badge(r["verdict_sequential"])),
+                ],
+                muted=lambda r: r["verdict_sequential"] in NOT_A_VERDICT,
+            )
+        )
     alerts = rows_of(tables, "hte_alerts", experiment_id)
     if alerts is None:
         parts.append("<h4>Alerts</h4>" + _not_built("hte_alerts"))
     elif alerts.empty:
-        parts.append('<h4>Alerts</h4><p class="empty" data-empty="hte_alerts">No change since the previous run '
-                     "(or no previous run to compare with).</p>")
+        parts.append(
+            '<h4>Alerts</h4><p class="empty" data-empty="hte_alerts">No change since the previous run '
+            "(or no previous run to compare with).</p>"
+        )
     else:
-        parts.append('<h4>Alerts</h4><div data-alerts="' + esc(experiment_id) + '">' + table(
-            alerts.sort_values(["alert_type", "source", "metric", "dimension", "segment"], na_position="first"), [
-                ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
-                ("since", "text", lambda r: esc(str(r["previous_run_date"])[:10])),
-                ("change", "text", lambda r: esc(ALERT_LABELS.get(r["alert_type"], r["alert_type"]))),
-                ("before", "text", lambda r: esc("(none)" if is_missing(r["value_before"]) else r["value_before"])),
-                ("after", "text", lambda r: esc("(none)" if is_missing(r["value_after"]) else r["value_after"])),
-                ("what", "text", text("message")),
-            ]) + "</div>")
+        parts.append(
+            '<h4>Alerts</h4><div data-alerts="'
+            + esc(experiment_id)
+            + '">'
+            + table(
+                alerts.sort_values(["alert_type", "source", "metric", "dimension", "segment"], na_position="first"),
+                [
+                    ("run date", "text", lambda r: esc(str(r["run_date"])[:10])),
+                    ("since", "text", lambda r: esc(str(r["previous_run_date"])[:10])),
+                    ("change", "text", lambda r: esc(ALERT_LABELS.get(r["alert_type"], r["alert_type"]))),
+                    ("before", "text", lambda r: esc("(none)" if is_missing(r["value_before"]) else r["value_before"])),
+                    ("after", "text", lambda r: esc("(none)" if is_missing(r["value_after"]) else r["value_after"])),
+                    ("what", "text", text("message")),
+                ],
+            )
+            + "</div>"
+        )
     trends = rows_of(tables, "hte_cohort_trends", experiment_id)
     if trends is None:
         parts.append("<h4>Trend across assignment cohorts</h4>" + _not_built("hte_cohort_trends"))
     elif not trends.empty:
         shown = trends[(trends["dimension"] == "overall") | trends["verdict"].isin(["increasing", "decreasing"])]
-        parts.append("<h4>Trend across assignment cohorts</h4>" + table(
-            shown.sort_values(["metric", "arm", "dimension", "segment"]), [
-                ("metric", "text", text("metric")),
-                ("arm", "text", text("arm")),
-                ("segment", "text", lambda r: esc("overall" if r["dimension"] == "overall"
-                                                  else f"{r['dimension']} = {r['segment']}")),
-                ("cohorts", "num", lambda r: num(r["n_cohorts_in_trend"], 9)),
-                ("slope per week", "num", lambda r: num(r["slope"])),
-                ("interval", "num", lambda r: interval(r["slope_ci_low"], r["slope_ci_high"])),
-                ("p (adjusted)", "num", lambda r: pval(r["p_value_adj"])),
-                ("trend", "text", lambda r: esc(str(r["verdict"]).replace("_", " "))),
-            ], muted=lambda r: r["verdict"] not in ("increasing", "decreasing")))
+        parts.append(
+            "<h4>Trend across assignment cohorts</h4>"
+            + table(
+                shown.sort_values(["metric", "arm", "dimension", "segment"]),
+                [
+                    ("metric", "text", text("metric")),
+                    ("arm", "text", text("arm")),
+                    (
+                        "segment",
+                        "text",
+                        lambda r: esc(
+                            "overall" if r["dimension"] == "overall" else f"{r['dimension']} = {r['segment']}"
+                        ),
+                    ),
+                    ("cohorts", "num", lambda r: num(r["n_cohorts_in_trend"], 9)),
+                    ("slope per week", "num", lambda r: num(r["slope"])),
+                    ("interval", "num", lambda r: interval(r["slope_ci_low"], r["slope_ci_high"])),
+                    ("p (adjusted)", "num", lambda r: pval(r["p_value_adj"])),
+                    ("trend", "text", lambda r: esc(str(r["verdict"]).replace("_", " "))),
+                ],
+                muted=lambda r: r["verdict"] not in ("increasing", "decreasing"),
+            )
+        )
     return section("monitoring", TITLES["monitoring"], lead, "".join(parts))
 
 

@@ -86,7 +86,9 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
         lines.append("")
     if "lift_abs_ci_low_adj" in lifts:
         lines.append("segment intervals marked adj. are adjusted for multiple testing like their verdicts "
-                     "(var hte_p_adjust); binary metrics in percentage points (pp)")
+                     "(var hte_p_adjust): one that excludes 0 always has a positive or negative verdict; Holm's "
+                     "step-down can also call a lift whose adj. interval touches 0; binary metrics in percentage "
+                     "points (pp)")
         lines.append("")
     if checks is not None and not checks.empty:
         alerts = checks[checks.status == "alert"]
