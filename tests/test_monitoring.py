@@ -376,7 +376,7 @@ def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path
     assert block.count("check started alerting") == (alerts["alert_type"] == "check_started_alerting").sum()
     assert "verdict disappeared" in block
     assert "decreasing" in block  # the cohort trend of the planted decline
-    dom, images, console = render(chromium, page, tmp_path)
+    dom, images, console, _ = render(chromium, page, tmp_path)
     assert console == []
     assert images and set(images) == {"1"}
     # a database without the monitoring tables says so instead of failing

@@ -50,7 +50,7 @@ def short(label) -> str:
 # bundled with matplotlib, for Latin text; Noto Sans CJK for Chinese, Japanese and Korean segment names; Symbola for
 # emoji (monochrome: the Agg renderer cannot draw colour emoji). Without the last two such names come out as empty
 # boxes. scripts/install_fonts.sh installs both on Debian; a family that is not installed is left out.
-FALLBACK_FONTS = {"Noto Sans CJK JP": "NotoSansCJK-Regular.ttc", "Symbola": "Symbola*.ttf"}
+FALLBACK_FONTS = {"Noto Sans CJK JP": "NotoSansCJK-*.ttc", "Symbola": "Symbola*.ttf"}  # CJK: regular and bold
 FONT_DIRECTORIES = ("/usr/share/fonts", "/usr/local/share/fonts")
 
 
