@@ -101,8 +101,13 @@ mean_variances as (
         case when n_t > 1 then s_yy_t / (n_t - 1) / n_t end as var_mean_t,
         case when n_c > 1 then s_yy_c / (n_c - 1) / n_c end as var_mean_c,
         -- CUPED θ from the pooled within-arm covariance: pooling within arms keeps the treatment effect out of
-        -- the slope, and one θ for both arms keeps the adjusted difference unbiased (Deng et al. 2013)
+        -- the slope, and one θ for both arms keeps the adjusted difference unbiased (Deng et al. 2013). When y
+        -- is constant within both arms (S_yy = 0 after the rounding clamp), S_xy is 0 by Cauchy-Schwarz; the
+        -- one-pass cross products are rounding noise of either sign there, which would give a noise θ and a
+        -- 1e-16 standard error instead of none
         case
+            when has_pre_period and n_t > 1 and n_c > 1 and s_xx_t + s_xx_c > 0 and s_yy_t + s_yy_c = 0
+                then 0.0e0
             when has_pre_period and n_t > 1 and n_c > 1 and s_xx_t + s_xx_c > 0
                 then (s_xy_t + s_xy_c) / (s_xx_t + s_xx_c)
         end as cuped_theta
