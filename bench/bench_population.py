@@ -4,7 +4,7 @@ next batch is scored).
 
     .venv/bin/python bench/bench_population.py --db <a built database> --units 10000000
 
-``--db`` is a DuckDB file where tests/population_project (or the demo with a population) was built: its
+``--db`` is a DuckDB file where examples/policy_loop (or the demo with a population) was built: its
 hte_deployment_runs (the demo's fitted models) and stg_hte_experiments are copied. The population is generated in
 DuckDB itself (the demo's coupon customers: four customer types, margins, visits, tenure, device; the email
 experiment's features empty), so the Python process never holds it. Each size runs in its own process, so the

@@ -1,5 +1,5 @@
 """Deploying the policy on a population (issue 15): hte_deployment_runs, hte_population_targeting,
-hte_population_drift and the policy test, built by tests/population_project on the demo experiments and a
+hte_population_drift and the policy test, built by examples/policy_loop on the demo experiments and a
 population with a known truth (hte_engine/demo/population.py), plus the bad-input errors of the population
 staging models and engine checks that need no dbt."""
 
