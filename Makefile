@@ -11,7 +11,7 @@ help:
 	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
 	@echo "make demo-loop     the policy loop: deploy on new customers, run the policy test, measure it (target/policy_loop)"
 	@echo "make test          set up .venv, run every test (README: Tests)"
-	@echo "make test-fast     the engine and reference tests only (about 2 minutes)"
+	@echo "make test-fast     tests/unit: the engine and reference tests (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
 	@echo "make test-reliability  the failure cases of docs/reliability.md (bad input, failed builds)"
 	@echo "make lint          ruff check of the Python (make test runs it first)"
@@ -49,9 +49,10 @@ test: setup lint
 lint: setup
 	$(BIN)/ruff check .
 
-# The engine and reference tests alone (no dbt, Spark or simulations): a couple of minutes, for the edit-test loop.
+# The first tier alone, tests/unit (no dbt, database server, Spark or simulations): a couple of minutes, for the
+# edit-test loop. The other tiers: tests/build (dbt builds on DuckDB), tests/integration (other warehouses, real data).
 test-fast: setup
-	$(BIN)/python -m pytest -q -n 2 -rfE -m "not dbt and not spark and not slow and not install"
+	$(BIN)/python -m pytest -q -n 2 -rfE -m "not slow" tests/unit
 
 # Every failure case docs/reliability.md names: bad input on a good warehouse, degenerate data, failed builds.
 test-reliability: setup

@@ -9,8 +9,8 @@
 3. The same `dbt build` on Spark through dbt-spark's `method: session` (scripts/spark_dbt_build.py: one JVM,
    local[N], in-memory catalog, warehouse under --workdir), every model exported as Parquet afterwards.
 4. Every SQL output table (not the row-level views) must agree between the engines (the comparison of
-   tests/test_adapters.py: same rows, same text, numbers to 1e-12 relative); a mismatch is reported in the results
-   and fails the run (exit status 1).
+   tests/integration/test_adapters.py: same rows, same text, numbers to 1e-12 relative); a mismatch is reported
+   in the results and fails the run (exit status 1).
 
 Results: bench/results/spark_bench_<units>.json and .md.
 """
@@ -31,6 +31,7 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 from run_sql_bench import (  # noqa: E402
     PROJECT,
@@ -158,7 +159,8 @@ def main() -> None:
     spark_nodes = model_timings(spark_work / "target" / "bench")
 
     # The tables, not the views: staging and int_hte_units are row-level views over the inputs (millions of rows
-    # here, exercised through every table built on them); tests/test_adapters.py compares them on smaller data.
+    # here, exercised through every table built on them); tests/integration/test_adapters.py compares them on
+    # smaller data.
     tables = sorted(n["name"] for n in spark_nodes if n["resource_type"] == "model" and n["materialized"] == "table")
     comparison = compare(database, spark_work / "export" / "bench", tables)
 

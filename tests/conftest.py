@@ -8,21 +8,22 @@ import pytest
 
 from dbt_runner import DbtResult, run_dbt
 
-# Test tiers (markers, so that one command runs a tier: README "Tests"): a module that runs dbt or starts a
-# database server is in the `dbt` tier, one that starts Spark in the `spark` tier; the rest test the engine and
-# the references in this process (`make test-fast`: the engine tier without the slow simulations).
-RUNS_DBT = re.compile(r"\b(run_dbt|build_fixture|demo_build|UserProject|adapter_builds|start_postgres)\b")
-STARTS_SPARK = re.compile(r"\b(pyspark|SparkSession)\b")
+# Test tiers are folders (README "Tests"), and each folder is also a marker so that `-m` selects across them:
+#   tests/unit/         the engine and the references in this process: no dbt, no database server, no Spark
+#   tests/build/        dbt builds on DuckDB: fixture projects, the demo, user projects
+#   tests/integration/  other warehouses (PostgreSQL, Spark), the real Hillstrom data, the README's install line
+# Helpers shared by the tiers (dbt_runner, fixtures, references, the fixture projects) stay in tests/.
+TESTS = Path(__file__).resolve().parent
+TIERS = ("unit", "build", "integration")
 
 
-@cache
-def _tiers(path: Path) -> tuple[str, ...]:
-    source = path.read_text()
-    return tuple(tier for tier, pattern in (("dbt", RUNS_DBT), ("spark", STARTS_SPARK)) if pattern.search(source))
+def _tier(path: Path) -> str | None:
+    parts = path.resolve().relative_to(TESTS).parts if path.resolve().is_relative_to(TESTS) else ()
+    return parts[0] if len(parts) > 1 and parts[0] in TIERS else None
 
 
 # The reliability suite is defined by its page: every `tests/<file>.py` or `tests/<file>.py::<test>` named there
-# (tests/test_reliability_index.py checks each name still matches a test).
+# (tests/unit/test_reliability_index.py checks each name still matches a test).
 RELIABILITY_PAGE = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
 RELIABILITY_NAME = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 
@@ -42,7 +43,8 @@ def _in_reliability_suite(item) -> bool:
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        for tier in _tiers(Path(item.fspath)):
+        tier = _tier(Path(item.fspath))
+        if tier:
             item.add_marker(tier)
         if _in_reliability_suite(item):
             item.add_marker("reliability")

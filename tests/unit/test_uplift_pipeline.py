@@ -156,7 +156,7 @@ def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data
 
     documented = {
         m["name"]: [c["name"] for c in m.get("columns", [])]
-        for m in yaml.safe_load((Path(__file__).resolve().parents[1] / "python_models" / "uplift.yml").read_text())[
+        for m in yaml.safe_load((Path(__file__).resolve().parents[2] / "python_models" / "uplift.yml").read_text())[
             "models"
         ]
     }

@@ -17,7 +17,7 @@ from scipy import stats
 
 from hte_engine.demo import data as demo_data
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO / "seeds" / "demo"
 CONTROL = {"coupon_push": "control", "email_campaign": "no_email", "free_shipping": "control"}
 DIMENSIONS = {"coupon_push": ("customer_type", "device"), "free_shipping": ("customer_type", "device"),

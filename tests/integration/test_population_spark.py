@@ -22,7 +22,7 @@ from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
 
-SEEDS = Path(__file__).resolve().parents[1] / "seeds" / "demo"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "demo"
 N_UNITS = 1_000_000
 
 

@@ -2,7 +2,7 @@
 of the published boundary, the tuning parameter against a numerical optimum, and simulations with a known truth:
 30 daily looks at an A/A test (the daily fixed-horizon test's false-positive rate against the sequence's) and
 coverage of a planted effect at every look. The SQL columns are checked equal to these formulas on built data in
-tests/test_monitoring.py."""
+tests/build/test_monitoring.py."""
 
 from __future__ import annotations
 

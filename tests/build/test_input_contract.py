@@ -6,7 +6,7 @@ rules that need the join of the inputs fail int_hte_raw_cells, which every later
 
 Each bad build runs, as a nightly job does, on the warehouse of a good build (a copy of it), and the published
 tables (hte_*) must come out of the failure exactly as the good build left them: a failed night changes nothing a
-dashboard reads. (Which tables are older than the failed run is the build log's business: tests/test_build_log.py.)
+dashboard reads. (Which tables are older than the failed run is the build log's business: tests/build/test_build_log.py.)
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def test_two_control_arms(tmp_path):
 
 def test_an_experiment_with_a_single_arm(tmp_path):
     """Only the control arm declared: there is nothing to compare, and the build says so (by default it stops; with
-    var hte_on_invalid_experiment: skip the other experiments build: tests/test_skip_invalid_experiments.py)."""
+    var hte_on_invalid_experiment: skip the other experiments build: tests/build/test_skip_invalid_experiments.py)."""
     frames = valid_inputs()
     experiments = frames["experiments"]
     frames["experiments"] = experiments[experiments["is_control"]].assign(expected_share=1.0)

@@ -107,7 +107,7 @@ def test_a_benefit_column_is_named_where_the_value_per_unit_would_read_1():
 @pytest.fixture(scope="module")
 def fallback_fonts() -> list[str]:
     if len(figures.font_families()) < 3 and os.geteuid() == 0:
-        script = Path(__file__).resolve().parents[1] / "scripts" / "install_fonts.sh"
+        script = Path(__file__).resolve().parents[2] / "scripts" / "install_fonts.sh"
         subprocess.run(["bash", str(script)], check=True, capture_output=True)
     families = figures.font_families()
     if len(families) < 3:

@@ -1,6 +1,6 @@
 """var hte_on_invalid_experiment: skip (issue 13 item 5): an experiment that breaks an input rule is left out of
 every table with an alert row in hte_checks saying why, and the other experiments build as if it were not there.
-The default, error, stops the build (tests/test_input_contract.py)."""
+The default, error, stops the build (tests/build/test_input_contract.py)."""
 
 from __future__ import annotations
 
