@@ -9,7 +9,7 @@ SQL in the warehouse reduces unit rows to sufficient statistics; this package do
 # deadlock; Python detects it and fails a model with _DeadlockError (seen: scikit-learn's narwhals.stable.v1 while
 # hte_cate_scores and another model started together). Every model imports this package first, and Python
 # serialises that import, so the whole stack is imported here once, by one thread; later imports are lookups.
-# It costs about two seconds of the first import (tests/test_packaging.py checks the stack is loaded).
+# It costs about two seconds of the first import (tests/unit/test_packaging.py checks the stack is loaded).
 import numpy  # noqa: F401
 import pandas  # noqa: F401
 import scipy.linalg  # noqa: F401

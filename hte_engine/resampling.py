@@ -10,7 +10,7 @@ Poisson CDF) or in batches and still agree. Poisson(1) weights approximate the m
 The key is coalesce(cluster_id, unit_id) (``resampling_keys``): units of one cluster share outcome noise, so
 they are resampled together and get one weight, as in a cluster (block) bootstrap (Cameron, Gelbach & Miller
 2008). Keying on the unit instead treats correlated units as independent and gives intervals that are too
-narrow (tests/test_uplift_bootstrap.py measures how much).
+narrow (tests/unit/test_uplift_bootstrap.py measures how much).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's headless-capable `chromium` for tests/test_report.py (the browser check of the HTML report)
+# Installs Debian's headless-capable `chromium` for tests/build/test_report.py (the browser check of the HTML report)
 # when no Chromium is on PATH. CI runs as root; elsewhere sudo is used when present (scripts/apt_install.sh).
 set -euo pipefail
 

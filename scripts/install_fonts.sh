@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the fonts the report's figures fall back to for segment names outside Latin script (Debian):
 # Noto Sans CJK (Chinese, Japanese, Korean) and Symbola (emoji, monochrome). Without them such names are drawn as
-# empty boxes; hte_engine/report/figures.py uses them when present. tests/test_report_figures.py runs this as root
+# empty boxes; hte_engine/report/figures.py uses them when present. tests/unit/test_report_figures.py runs this as root
 # when they are missing (CI runs as root); elsewhere sudo is used when present (scripts/apt_install.sh).
 set -euo pipefail
 

@@ -151,7 +151,7 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     # draws from the fourth stream, not the third: on the third the demo's interaction estimate fell 3.2 standard
     # errors from the planted +10 pp (0.154 ± 0.017), a 1-in-700 draw that would make the tour read as a miss.
     # Across 300 other streams the estimate averages 0.1008 with sd 0.0170 (the standard error the SQL reports);
-    # tests/test_experiment_interactions.py checks the estimator's error rates across draws.
+    # tests/build/test_experiment_interactions.py checks the estimator's error rates across draws.
     streams = np.random.SeedSequence(seed).spawn(4)
     coupon_rng, email_rng, shipping_rng = (np.random.default_rng(streams[i]) for i in (0, 1, 3))
     coupon = _coupon_push(coupon_rng)

@@ -607,7 +607,7 @@ def as_frame(rows: list[dict], columns: Sequence[str]) -> pd.DataFrame:
         if c in frame.columns:
             frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
     # the rest is text: typed as such even when every value is null (a column of Nones would reach the warehouse
-    # as type NULL, e.g. `reason` when every fit succeeded; tests/test_stable_schemas.py)
+    # as type NULL, e.g. `reason` when every fit succeeded; tests/build/test_stable_schemas.py)
     for c in frame.columns[frame.dtypes == object]:  # noqa: E721 (a dtype, not a type)
         frame[c] = frame[c].astype("string")
     return frame

@@ -65,7 +65,7 @@ def shrink_segment_effects(estimates: np.ndarray, std_errors: np.ndarray, alpha:
     """Empirical-Bayes segment effects with the prior (mu, tau^2) estimated from the segments themselves.
 
     Plugging the estimated prior into the known-prior posterior overshrinks and its intervals undercover
-    (about 88% for a nominal 95% with 12 segments in tests/test_shrinkage.py), because tau^2 is uncertain.
+    (about 88% for a nominal 95% with 12 segments in tests/unit/test_shrinkage.py), because tau^2 is uncertain.
     Morris (1983, JASA 78:47-55, eq. 4.1-4.3) corrects both: the shrinkage factor is scaled by (k-3)/(k-1) and
     the variance gains 2/(k-3) B_s^2 (y_s - mu)^2. The correction needs k >= 4 segments; with fewer the prior
     is barely identified and the caller reports the raw effects only.

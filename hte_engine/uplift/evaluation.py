@@ -255,7 +255,7 @@ def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray,
     sample's own estimate is rescaled to the full sample, by sqrt(m / n) for figures that are averages or ratios
     (their spread shrinks as 1 / sqrt(units)) and by sqrt(n / m) for the curves' sums (their spread grows as
     sqrt(units)), then added to the full-sample estimate: standard error sd * scale, interval
-    estimate + scale * (percentile - sample estimate). tests/test_uplift_bootstrap.py checks the standard errors
+    estimate + scale * (percentile - sample estimate). tests/unit/test_uplift_bootstrap.py checks the standard errors
     against the bootstrap on every unit and the intervals' coverage in simulation. The cost no longer grows with
     the comparison: at 600,000 units a replicate costs what it costs at m.
     """

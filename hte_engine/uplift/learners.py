@@ -29,7 +29,7 @@ DEFAULT_BASE_MODEL = {
     "learning_rate": 0.1,
     # 7 leaves, not 15: on bench/bench_learners.py's simulations (continuous, heavy-tailed and 10%-treated, 100k
     # and 1M units) the X-learner's PEHE fell by 7 to 19% at the same fitting time, and the choice stopped taking
-    # learners worse than the constant on heavy tails (tests/test_learners.py): deeper trees fitted the noise of
+    # learners worse than the constant on heavy tails (tests/unit/test_learners.py): deeper trees fitted the noise of
     # imputed effects and pseudo-outcomes, and single large outcomes.
     "max_leaf_nodes": 7,
     "min_samples_leaf": 100,

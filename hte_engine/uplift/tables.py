@@ -602,7 +602,7 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         # The surrogate is fitted and permuted on a bounded, seeded hash sample of whole clusters: importances
         # describe how the scores vary with the features, a question a sample of 20,000 units answers to within
-        # a few thousandths of R^2 (tests/test_uplift_discovery.py), at a fixed cost whatever the units.
+        # a few thousandths of R^2 (tests/unit/test_uplift_discovery.py), at a fixed cost whatever the units.
         keep = bounded_sample(plan.cluster_keys(frame) if plan.cluster_keys(frame) is not None else frame["unit_id"],
                               settings.driver_max_units, settings.crossfit.seed)
         table = effect_drivers(X.loc[keep], frame.loc[keep, "cate"], seed=settings.crossfit.seed)
