@@ -133,20 +133,7 @@ tested as (
     cross join params prm
 ),
 
-family_tests as (
-    select *
-    from tested
-    where not is_too_small
-        and p_value is not null
-),
-
-adjusted as (
-    {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
-),
-
-family_sizes as (
-    {{ hte_family_counts('adjusted', family) }}
-),
+{{ hte_family_adjustment('tested', family, method, where='not is_too_small') }},
 
 -- the level of each tested difference's adjusted interval
 adjusted_levels as (

@@ -153,36 +153,13 @@ tested as (
     cross join params prm
 ),
 
-family_tests as (
-    select *
-    from tested
-    where dimension <> 'overall'
-        and not is_too_small
-        and p_value is not null
-),
+-- the overall row is the pre-specified primary test: in no family (its adjusted p-value is its p-value, below).
+-- The sequential p-values form the same families: an always-valid p-value is a valid p-value at any look, so
+-- Holm, Bonferroni and BH apply to them unchanged.
+{{ hte_family_adjustment('tested', family, method, where="dimension <> 'overall' and not is_too_small") }},
 
-adjusted as (
-    {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
-),
-
--- the same family for the sequential p-values: an always-valid p-value is a valid p-value at any look, so Holm,
--- Bonferroni and BH apply to them unchanged
-family_tests_sequential as (
-    -- the family columns are always among these keys (hte_config_family_columns)
-    select experiment_id, metric, dimension, segment, arm, p_value_sequential
-    from tested
-    where dimension <> 'overall'
-        and not is_too_small
-        and p_value_sequential is not null
-),
-
-adjusted_sequential as (
-    {{ hte_p_adjust('family_tests_sequential', 'p_value_sequential', family, method, out_col='p_value_sequential_adj') }}
-),
-
-family_sizes as (
-    {{ hte_family_counts('adjusted', family) }}
-),
+{{ hte_family_adjustment('tested', family, method, where="dimension <> 'overall' and not is_too_small",
+                         p_col='p_value_sequential', out_col='p_value_sequential_adj', prefix='sequential_') }},
 
 combined as (
     select
@@ -199,7 +176,7 @@ combined as (
     left join family_sizes f
         on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
         and f.segment = t.segment and f.arm = t.arm
-    left join adjusted_sequential q
+    left join sequential_adjusted q
         on q.experiment_id = t.experiment_id and q.metric = t.metric and q.dimension = t.dimension
         and q.segment = t.segment and q.arm = t.arm
 ),

@@ -115,15 +115,7 @@ tested as (
     cross join params prm
 ),
 
-family_tests as (
-    select experiment_id, metric, arm, dimension, segment, p_value
-    from tested
-    where dimension <> 'overall' and p_value is not null
-),
-
-adjusted as (
-    {{ hte_p_adjust('family_tests', 'p_value', family, method, out_col='p_value_adj') }}
-)
+{{ hte_family_adjustment('tested', family, method, where="dimension <> 'overall'") }}
 
 select
     t.experiment_id,
