@@ -122,6 +122,6 @@ left join (
 ) as hte_chi2
     {#- Joined back on the keys, never on the statistic's value: Spark evaluates the relation once per reference, and
         an order-dependent sum can differ in its last bit between the two evaluations (seen: a null p-value). #}
-    on {% for k in key_columns %}(hte_rows.{{ k }} = hte_chi2.{{ k }} or (hte_rows.{{ k }} is null and hte_chi2.{{ k }} is null)){% if not loop.last %}
+    on {% for k in key_columns %}{{ hte_null_safe_equal('hte_rows.' ~ k, 'hte_chi2.' ~ k) }}{% if not loop.last %}
     and {% endif %}{% endfor %}
 {%- endmacro %}

@@ -85,6 +85,6 @@ left join (
         ) as hte_p_ranks
     ) as hte_p_raw
 ) as hte_adjusted
-    on {% for k in keys %}(hte_input.{{ k }} = hte_adjusted.hte_key_{{ loop.index }} or (hte_input.{{ k }} is null and hte_adjusted.hte_key_{{ loop.index }} is null))
+    on {% for k in keys %}{{ hte_null_safe_equal('hte_input.' ~ k, 'hte_adjusted.hte_key_' ~ loop.index) }}
     and {% endfor %}hte_input.{{ p_col }} = hte_adjusted.hte_p
 {%- endmacro %}
