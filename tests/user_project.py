@@ -1,6 +1,7 @@
 """A user's dbt project, written into a test's own folder: installs dbt_hte by local path (as the README says) and
 reads the clean fixture experiment from tables of a `raw` schema in its DuckDB file, through dbt sources and one
-staging model per input (user_<input>). Tests choose how the vars spell the inputs, the flags and the hooks."""
+staging model per input (user_<input>). Tests choose how the vars spell the inputs, the flags, the hooks and the
+configs the project gives the package's models (package_models: its `models: dbt_hte:` block)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ ROOT_NODE_WARNING = "depends on the root project node"
 
 class UserProject:
     def __init__(self, workdir: Path, *, inputs: dict[str, str] | None = None, flags: dict | None = None,
-                 on_run_end: list[str] | None = None, frames=None):
+                 on_run_end: list[str] | None = None, frames=None, package_models: dict | None = None):
         self.workdir = workdir
         self.dir = workdir / "project"
         (self.dir / "models").mkdir(parents=True)
@@ -32,7 +33,8 @@ class UserProject:
             "name": "hte_user", "version": "1.0.0", "config-version": 2, "profile": "dbt_hte",
             "model-paths": ["models"],
             "vars": {**PLAIN_NAMES, **(inputs or {}), **ANALYSIS_VARS},
-            "models": {"hte_user": {"+materialized": "view"}},
+            "models": {"hte_user": {"+materialized": "view"},
+                       **({"dbt_hte": package_models} if package_models else {})},
         }
         if flags:
             project["flags"] = flags

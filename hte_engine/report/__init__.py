@@ -61,8 +61,9 @@ def build_report(reader: TableReader, source: str = "", title: str = "dbt_hte re
     return document(title, subtitle, nav, body)
 
 
-def write_report(database: str | Path, output: str | Path, schema: str = "main") -> Path:
-    """Write the report of the DuckDB file `database` to `output` (written whole, then renamed into place)."""
+def write_report(database: str | Path, output: str | Path, schema: str | None = None) -> Path:
+    """Write the report of the DuckDB file `database` to `output` (written whole, then renamed into place);
+    `schema` None: the schema that holds the outputs (DuckDBReader)."""
     reader = DuckDBReader(database, schema)
     try:
         page = build_report(reader, source=str(database))

@@ -22,6 +22,11 @@ def _quote(identifier: str, quote: str) -> str:
     return quote + identifier.replace(quote, quote * 2) + quote
 
 
+# The table that says where a build's outputs are: a project may give the outputs their own schema (dbt's
+# `+schema`, README "A tidy warehouse"), so readers look for it instead of assuming the target schema.
+OUTPUTS_MARKER = "hte_segment_lifts"
+
+
 class DbApiReader:
     """Reads tables of one schema through a DB-API 2.0 connection (psycopg, snowflake-connector, duckdb, ...).
 
@@ -30,11 +35,26 @@ class DbApiReader:
     them. `quote` is the identifier quote of the dialect (a backtick for BigQuery and Spark).
     """
 
-    def __init__(self, connection, schema: str = "main", quote: str = '"'):
+    def __init__(self, connection, schema: str | None = None, quote: str = '"', default_schema: str = "main"):
+        """`schema` None: the one schema that holds hte_segment_lifts (`default_schema` when none does, so that
+        the report can say nothing was built); a ValueError when several do."""
         self.connection = connection
-        self.schema = schema
         self.quote = quote
+        self.schema = schema if schema is not None else self._output_schema(default_schema)
         self._names = self._table_names()
+
+    def _output_schema(self, default_schema: str) -> str:
+        _, rows = self._rows(
+            "select distinct table_schema from information_schema.tables "
+            f"where lower(table_name) = '{OUTPUTS_MARKER}' order by table_schema"
+        )
+        schemas = [str(r[0]) for r in rows]
+        if len(schemas) > 1:
+            raise ValueError(
+                f"dbt_hte: {OUTPUTS_MARKER} is in {len(schemas)} schemas ({', '.join(schemas)}); say which build to "
+                "read with --schema."
+            )
+        return schemas[0] if schemas else default_schema
 
     def _rows(self, sql: str) -> tuple[list[str], list[tuple]]:
         cursor = self.connection.cursor()
@@ -81,7 +101,7 @@ class DuckDBReader(DbApiReader):
     """Reads a DuckDB database file read-only (so a running `dbt build` holding the write lock is not disturbed
     beyond DuckDB's own locking), fetching typed columns directly."""
 
-    def __init__(self, path: str | Path, schema: str = "main"):
+    def __init__(self, path: str | Path, schema: str | None = None):
         import duckdb
 
         path = Path(path)

@@ -12,6 +12,7 @@ the practical verdict follows the statistical one.
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 import pandas as pd
@@ -100,16 +101,26 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m hte_engine.report.summary <path to the dbt_hte DuckDB file>", file=sys.stderr)
-        return 2
-    import duckdb  # here, not at the top: the engine installs without DuckDB (on Snowflake, say)
+    parser = argparse.ArgumentParser(prog="python -m hte_engine.report.summary", description=__doc__.splitlines()[0])
+    parser.add_argument("database", help="the DuckDB file dbt built (e.g. target/dbt_hte.duckdb)")
+    parser.add_argument("--schema", default=None,
+                        help="schema holding the dbt_hte outputs (default: the one with hte_segment_lifts)")
+    args = parser.parse_args(argv[1:])
+    from hte_engine.report.reader import DuckDBReader  # imports DuckDB: the engine installs without it
 
-    with duckdb.connect(argv[1], read_only=True) as con:
-        lifts = con.execute("select * from hte_segment_lifts").df()
-        tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
-        checks = con.execute("select * from hte_checks").df() if "hte_checks" in tables else None
-        log = con.execute(f"select * from {BUILD_LOG}").df() if BUILD_LOG in tables else None
+    try:
+        reader = DuckDBReader(args.database, args.schema)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    try:
+        lifts, checks, log = (reader.table(name) for name in ("hte_segment_lifts", "hte_checks", BUILD_LOG))
+    finally:
+        reader.close()
+    if lifts is None:
+        print(f"dbt_hte: no hte_segment_lifts in schema {reader.schema} of {args.database}: run `dbt build` first.",
+              file=sys.stderr)
+        return 1
     stale = stale_outputs(log)
     if stale:
         print(f"WARNING: {stale}\n")

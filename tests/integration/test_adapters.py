@@ -265,7 +265,7 @@ def test_python_models_are_disabled_and_no_sql_model_needs_one(target, tmp_path)
     nodes = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert any(n["original_file_path"].startswith("models/marts/") for n in nodes), "SQL marts missing from dbt ls"
     assert not [n for n in nodes if n["language"] == "python"], "Python models are enabled on " + target
-    python_ids = {f"model.dbt_hte.{p.stem}" for p in (REPO / "python_models").glob("*.py")}
+    python_ids = {f"model.dbt_hte.{p.stem}" for p in (REPO / "python_models").rglob("*.py")}
     for node in nodes:
         assert not set(node["depends_on"]["nodes"]) & python_ids, f"{node['unique_id']} depends on a Python model"
 
