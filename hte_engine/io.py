@@ -8,11 +8,13 @@ DataFrame. Sampling is pushed down to the warehouse where the relation allows it
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+
+from hte_engine.progress import progress
 
 # Hash buckets for the deterministic sample: a fraction is kept to a resolution of one in a million.
 BUCKETS = 1_000_000
@@ -201,7 +203,17 @@ def arrow_schema(schema: dict) -> pa.Schema:
 
 
 def _is_duckdb(session) -> bool:
-    return type(session).__module__.split(".")[0] in ("duckdb", "_duckdb")
+    """Whether ``session`` is a DuckDB connection or cursor. dbt-duckdb hands a Python model its cursor wrapped
+    (DuckDBCursorWrapper; RetryableCursor too when the profile sets retries), each holding the DuckDB cursor in
+    ``_cursor``: a check of the outer type alone took every dbt model for another engine, so the tables meant to
+    stream one comparison at a time were concatenated whole (measured: killed at 23 GiB at 10M units)."""
+    for _ in range(4):
+        if session is None:
+            return False
+        if type(session).__module__.split(".")[0] in ("duckdb", "_duckdb"):
+            return True
+        session = getattr(session, "_cursor", None)
+    return False
 
 
 def stream_table(frames: Iterable[pd.DataFrame], schema: dict, session=None, typed=None):
@@ -214,6 +226,7 @@ def stream_table(frames: Iterable[pd.DataFrame], schema: dict, session=None, typ
     """
     typed = typed or conform
     if session is not None and _is_duckdb(session):
+        bound_duckdb_memory(session)
         target = arrow_schema(schema)
 
         def batches():
@@ -289,6 +302,41 @@ def memory_budget_bytes(setting=None) -> int:
     if setting not in (None, "", "None", "none"):
         return int(float(setting) * 1024**3)
     return physical_memory_bytes() // 4
+
+
+# DuckDB's own default memory_limit is 80% of the machine, and dbt-duckdb runs the Python models in the same process,
+# each allowed a quarter of the machine (memory_budget_bytes): together 130%. Measured at 10M units on 24 GiB: the
+# dbt process was killed at 23 GiB (with stream_table's DuckDB path not taken, see _is_duckdb), and a DuckDB writing
+# a large table keeps it in memory up to its limit. So the machine is shared in four: two Python models, DuckDB,
+# and dbt with everything else; past its quarter, DuckDB spills to its temp directory.
+DUCKDB_MEMORY_SHARE = 0.25
+_DUCKDB_DEFAULT_SHARE = 0.8
+
+
+def _duckdb_bytes(text: str) -> float | None:
+    units = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
+             "tib": 2**40}
+    parts = str(text).strip().lower().replace(" ", "")
+    number = parts.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = parts[len(number):] or "b"
+    try:
+        return float(number) * units[unit]
+    except (ValueError, KeyError):
+        return None
+
+
+def bound_duckdb_memory(session, log: Callable[[str], None] | None = None) -> None:
+    """Lower DuckDB's memory_limit to DUCKDB_MEMORY_SHARE of the machine when it is still DuckDB's default (80%):
+    a limit the profile set (dbt-duckdb `settings: {memory_limit: ...}`) below 75% of the machine is left alone."""
+    physical = physical_memory_bytes()
+    current = _duckdb_bytes(session.execute("select current_setting('memory_limit')").fetchone()[0])
+    if current is None or current < 0.75 * physical:
+        return
+    bounded = DUCKDB_MEMORY_SHARE * physical
+    session.execute(f"set memory_limit = '{bounded / 2**30:.1f}GiB'")
+    (log or progress)(f"DuckDB memory_limit {current / 2**30:.1f} GiB (its default, {_DUCKDB_DEFAULT_SHARE:.0%} of "
+                      f"the machine) lowered to {bounded / 2**30:.1f} GiB, so that DuckDB and two Python models fit "
+                      "in memory together; set memory_limit in the profile's settings to choose another.")
 
 
 def check_memory(model: str, what: str, rows: int, bytes_per_row: float, budget: int, advice: str) -> None:
