@@ -6,7 +6,8 @@ rules that need the join of the inputs fail int_hte_raw_cells, which every later
 
 Each bad build runs, as a nightly job does, on the warehouse of a good build (a copy of it), and the published
 tables (hte_*) must come out of the failure exactly as the good build left them: a failed night changes nothing a
-dashboard reads. (Which tables are older than the failed run is the build log's business: tests/build/test_build_log.py.)
+dashboard reads. (Which tables are older than the failed run is the build log's business:
+tests/build/test_build_log.py.)
 """
 
 from __future__ import annotations
