@@ -329,11 +329,12 @@ def bound_duckdb_memory(session, log: Callable[[str], None] | None = None) -> No
     """Lower DuckDB's memory_limit to DUCKDB_MEMORY_SHARE of the machine when it is still DuckDB's default (80%):
     a limit the profile set (dbt-duckdb `settings: {memory_limit: ...}`) below 75% of the machine is left alone."""
     physical = physical_memory_bytes()
-    current = _duckdb_bytes(session.execute("select current_setting('memory_limit')").fetchone()[0])
+    current = _duckdb_bytes(session.execute("select current_setting('memory_limit')").fetchall()[0][0])
     if current is None or current < 0.75 * physical:
         return
     bounded = DUCKDB_MEMORY_SHARE * physical
-    session.execute(f"set memory_limit = '{bounded / 2**30:.1f}GiB'")
+    # fetched: DuckDB 2.0 keeps an unfetched result open, and the model's next read on this cursor would fail
+    session.execute(f"set memory_limit = '{bounded / 2**30:.1f}GiB'").fetchall()
     (log or progress)(f"DuckDB memory_limit {current / 2**30:.1f} GiB (its default, {_DUCKDB_DEFAULT_SHARE:.0%} of "
                       f"the machine) lowered to {bounded / 2**30:.1f} GiB, so that DuckDB and two Python models fit "
                       "in memory together; set memory_limit in the profile's settings to choose another.")

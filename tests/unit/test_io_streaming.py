@@ -49,7 +49,10 @@ def test_duckdbs_default_memory_limit_is_lowered_and_a_chosen_one_kept(preset, l
         con.execute(f"set memory_limit = '{preset}'")
     before = io._duckdb_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
     messages = []
-    io.bound_duckdb_memory(DuckDBCursorWrapper(con.cursor()), log=messages.append)
+    cursor = con.cursor()
+    relation = cursor.query("select 42 as answer")  # what dbt.ref gives a model: a relation of its cursor
+    io.bound_duckdb_memory(DuckDBCursorWrapper(cursor), log=messages.append)
+    assert relation.df()["answer"].tolist() == [42]  # no unfinished result left on the model's cursor
     after = io._duckdb_bytes(con.execute("select current_setting('memory_limit')").fetchone()[0])
     if lowered and before >= 0.75 * io.physical_memory_bytes():
         assert after == pytest.approx(io.DUCKDB_MEMORY_SHARE * io.physical_memory_bytes(), rel=0.03)
