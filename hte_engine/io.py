@@ -232,8 +232,10 @@ def stream_table(frames: Iterable[pd.DataFrame], schema: dict, session=None, typ
         def batches():
             for frame in frames:
                 if len(frame):
-                    yield pa.RecordBatch.from_pandas(typed(frame, schema)[list(schema)], schema=target,
-                                                     preserve_index=False)
+                    # through a Table: a pandas column stored as chunked Arrow (pandas 3 strings after a concat)
+                    # cannot become one RecordBatch column directly
+                    yield from pa.Table.from_pandas(typed(frame, schema)[list(schema)], schema=target,
+                                                    preserve_index=False).to_batches()
 
         return pa.RecordBatchReader.from_batches(target, batches())
     parts = [typed(frame, schema) for frame in frames if len(frame)]
