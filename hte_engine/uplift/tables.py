@@ -205,11 +205,22 @@ def plan_comparisons(units, features, assignments, experiments, settings: Uplift
     return list(iter_comparisons(units, features, assignments, experiments, settings))
 
 
-def comparison_bytes_per_unit(settings: UpliftSettings) -> float:
-    """Estimated peak bytes per unit while a comparison is fitted or evaluated: its rows (id, arm, outcome,
-    features), the learners' design matrix, and one score column per learner beside the nuisances. Calibrated on
-    bench/bench_build.py (README, "Memory"); training rows are bounded separately by hte_uplift_max_train_rows."""
-    return 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * len(settings.crossfit.learners))
+def comparison_bytes_per_unit(settings: UpliftSettings, model: str = "hte_cate_scores") -> float:
+    """Estimated peak bytes per unit while ``model`` works on a comparison: its rows (id, arm, outcome, features),
+    the learners' design matrix, and one score column per learner beside the nuisances. Calibrated on
+    bench/bench_build.py (README, "Memory"); training rows are bounded separately by hte_uplift_max_train_rows.
+    Two models hold more: the evaluation reads every learner's score rows of the comparison (one row per unit and
+    learner, ids and learner names as strings), and the honest tree is grown on every unit. At 10 M units each held
+    about 8 GiB on a 6 M-unit comparison (about 1.4 KB a unit; the build was killed with both running)."""
+    per_unit = 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * len(settings.crossfit.learners))
+    return per_unit + HOLDS_MORE_PER_UNIT.get(model, lambda n_learners: 0.0)(len(settings.crossfit.learners))
+
+
+# Bytes a unit beyond the fit's, per model (see comparison_bytes_per_unit), as a function of the learners' count.
+HOLDS_MORE_PER_UNIT = {
+    "int_hte_uplift_evaluation": lambda n_learners: 200.0 * n_learners,
+    "hte_discovered_segments": lambda n_learners: 1000.0,
+}
 
 
 MEMORY_ADVICE = ("Raise the var on a machine that has the memory, run `dbt build --threads 1` (one Python model at a "
@@ -268,7 +279,7 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                     plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
                                    f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
                 else:
-                    io.check_memory(model, plan.label, n_t + n_c, comparison_bytes_per_unit(settings),
+                    io.check_memory(model, plan.label, n_t + n_c, comparison_bytes_per_unit(settings, model),
                                     settings.memory_budget, MEMORY_ADVICE)
                     frame = _comparison_rows(units, features, assignments, settings.feature_columns,
                                              per_experiment, str(experiment_id), metric, [arm, control_arm])

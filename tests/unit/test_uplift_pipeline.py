@@ -13,6 +13,7 @@ from hte_engine.uplift.features import prepare_features
 from hte_engine.uplift.tables import (
     UpliftSettings,
     cate_scores,
+    comparison_bytes_per_unit,
     discovered_segments,
     evaluation_tables,
     plan_comparisons,
@@ -144,6 +145,20 @@ def test_a_comparison_too_large_for_the_memory_budget_stops_with_a_sentence_befo
         assert words in message
     assert settings().memory_budget == physical_memory_bytes() // 4
     assert settings(python_memory_budget_gb="None").memory_budget == physical_memory_bytes() // 4
+
+
+def test_the_models_that_hold_a_comparison_whole_refuse_the_comparison_that_killed_the_10m_build():
+    """bench/bench_build.py --units 10000000 (the bench's 7 features, 5 learners, a 6 GiB budget on 24 GiB):
+    hte_cate_scores completed its 6 M-unit comparison, then int_hte_uplift_evaluation and hte_discovered_segments
+    held about 8 GiB each on it and the kernel killed dbt. Their estimates now exceed the budget there, so they stop
+    with a sentence; the 1 M build's largest comparison (600,000 units) still fits."""
+    bench = settings(feature_columns=[f"f{i}" for i in range(7)], uplift_learners=["constant", "t", "s", "x", "dr"],
+                     python_memory_budget_gb=6)
+    budget = bench.memory_budget
+    assert 6_000_000 * comparison_bytes_per_unit(bench, "hte_cate_scores") < budget
+    for model in ("int_hte_uplift_evaluation", "hte_discovered_segments"):
+        assert 6_000_000 * comparison_bytes_per_unit(bench, model) > budget
+        assert 600_000 * comparison_bytes_per_unit(bench, model) < budget / 4
 
 
 def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data():
