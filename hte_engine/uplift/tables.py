@@ -212,14 +212,15 @@ def comparison_bytes_per_unit(settings: UpliftSettings, model: str = "hte_cate_s
     Two models hold more: the evaluation reads every learner's score rows of the comparison (one row per unit and
     learner, ids and learner names as strings), and the honest tree is grown on every unit. At 10 M units each held
     about 8 GiB on a 6 M-unit comparison (about 1.4 KB a unit; the build was killed with both running)."""
-    per_unit = 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * len(settings.crossfit.learners))
-    return per_unit + HOLDS_MORE_PER_UNIT.get(model, lambda n_learners: 0.0)(len(settings.crossfit.learners))
+    n_learners = len(settings.crossfit.learners)
+    per_learner, fixed = HOLDS_MORE_PER_UNIT.get(model, (0.0, 0.0))
+    return 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * n_learners) + per_learner * n_learners + fixed
 
 
-# Bytes a unit beyond the fit's, per model (see comparison_bytes_per_unit), as a function of the learners' count.
+# Bytes a unit beyond the fit's, per model (see comparison_bytes_per_unit): (per learner, fixed).
 HOLDS_MORE_PER_UNIT = {
-    "int_hte_uplift_evaluation": lambda n_learners: 200.0 * n_learners,
-    "hte_discovered_segments": lambda n_learners: 1000.0,
+    "int_hte_uplift_evaluation": (200.0, 0.0),  # one score row per unit and learner
+    "hte_discovered_segments": (0.0, 1000.0),  # the honest tree grown on every unit
 }
 
 

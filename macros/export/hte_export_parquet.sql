@@ -60,8 +60,9 @@
         ~ "Choose among " ~ (by_name.keys() | list | join(', ')) ~ ", or leave tables out to export them all.") }}
   {%- endif -%}
   {%- do dbt_hte.hte_export_make_directory(directory) -%}
-  {%- if outputs | length > 0 -%}
-    {%- do dbt_hte.hte_warn_stale_outputs(outputs[0].database, outputs[0].schema) -%}
+  {%- set home = dbt_hte.hte_outputs_home() -%}
+  {%- if home is not none -%}
+    {%- do dbt_hte.hte_warn_stale_outputs(home.database, home.schema) -%}
   {%- endif -%}
   {%- set exported = [] -%}
   {%- for name in names -%}

@@ -17,8 +17,7 @@
   {%- endfor -%}
   {%- if models | length == 0 -%}{{ return('') }}{%- endif -%}
   {#- beside the outputs (hte_segment_lifts' schema), also when a project puts the internals in another schema -#}
-  {%- set outputs = dbt_hte.hte_export_output_nodes() -%}
-  {%- set home = outputs[0] if outputs else models[0].node -%}
+  {%- set home = dbt_hte.hte_outputs_home() or models[0].node -%}
   {%- set log = dbt_hte.hte_build_log_relation(home.database, home.schema) -%}
   {%- set started = run_started_at.strftime('%Y-%m-%d %H:%M:%S') -%}
   {%- set rows = [] -%}
