@@ -20,10 +20,18 @@ from hte_engine.progress import progress
 BUCKETS = 1_000_000
 
 
-def to_pandas(relation) -> pd.DataFrame:
-    """A pandas DataFrame from a pandas, DuckDB, Spark or Snowpark relation."""
+def to_pandas(relation, compact: bool = False) -> pd.DataFrame:
+    """A pandas DataFrame from a pandas, DuckDB, Spark or Snowpark relation.
+
+    ``compact``, for unit-level reads of millions of rows: DuckDB's rows come through Arrow. DuckDB's own pandas
+    conversion makes a Python object of every text value before pandas stores the column as Arrow text again; on a
+    6 M-unit comparison (eight text columns) that read peaked at 7.4 GiB against 3.6 GiB through Arrow (the
+    process, DuckDB's 3 GB included). Decimals arrive as float64 and dates as timestamps, as DuckDB's conversion
+    gives them."""
     if isinstance(relation, pd.DataFrame):
         return relation
+    if compact and hasattr(relation, "arrow") and hasattr(relation, "df"):  # DuckDB
+        return _arrow_to_pandas(relation.arrow())
     if hasattr(relation, "df") and callable(relation.df):  # DuckDB
         return relation.df()
     if hasattr(relation, "toPandas"):  # Spark
@@ -34,6 +42,18 @@ def to_pandas(relation) -> pd.DataFrame:
         f"dbt_hte cannot read a relation of type {type(relation).__name__} into pandas; supported are pandas, "
         "DuckDB, Spark and Snowpark DataFrames."
     )
+
+
+def _arrow_to_pandas(result) -> pd.DataFrame:
+    table = result.read_all() if hasattr(result, "read_all") else result  # DuckDB 2.0 returns a batch reader
+    columns = []
+    for column in table.columns:
+        if pa.types.is_decimal(column.type):
+            column = column.cast(pa.float64())
+        elif pa.types.is_date(column.type):
+            column = column.cast(pa.timestamp("us"))
+        columns.append(column)
+    return pa.table(columns, names=table.column_names).to_pandas()
 
 
 def row_count(relation) -> int:
@@ -99,19 +119,27 @@ def bounded_units(relation, max_rows: int, seed: int) -> tuple[pd.DataFrame, boo
     total = row_count(relation)
     if total <= max_rows:
         return to_pandas(relation), False
-    kept = int(BUCKETS * max_rows / total)
+    return to_pandas(hash_sampled(relation, max_rows / total, seed)), True
+
+
+def hash_sampled(relation, fraction: float, seed: int):
+    """The rows of ``relation`` (columns unit_id and cluster_id) whose whole cluster, or unit when it has no
+    cluster_id, hashes with ``seed`` into the kept ``fraction``, as a relation of the same kind where the warehouse
+    can filter it (DuckDB, Spark), so only the sample's rows are ever read; else as pandas. The same inputs give
+    the same sample on every build, whatever the row order."""
+    kept = int(BUCKETS * min(max(fraction, 0.0), 1.0))
     if hasattr(relation, "filter") and hasattr(relation, "df"):  # DuckDB
-        return relation.filter(f"hash({sampling_key_sql(seed)}) % {BUCKETS} < {kept}").df(), True
+        return relation.filter(f"hash({sampling_key_sql(seed)}) % {BUCKETS} < {kept}")
     if hasattr(relation, "toPandas"):  # Spark SQL expression syntax
         key = f"concat(coalesce(cast(cluster_id as string), cast(unit_id as string)), ':{int(seed)}')"
-        return relation.filter(f"pmod(hash({key}), {BUCKETS}) < {kept}").toPandas(), True
+        return relation.filter(f"pmod(hash({key}), {BUCKETS}) < {kept}")
     frame = to_pandas(relation)
     key = (
         frame["cluster_id"].astype(object).where(frame["cluster_id"].notna(), frame["unit_id"]).astype(str)
         + f":{int(seed)}"
     )
     buckets = pd.util.hash_pandas_object(key, index=False).to_numpy() % BUCKETS
-    return frame[buckets < kept].reset_index(drop=True), True
+    return frame[buckets < kept].reset_index(drop=True)
 
 
 def _sql_literal(value) -> str:
@@ -165,17 +193,19 @@ def filtered(relation, **equal):
     return relation.filter(" and ".join(_spark_condition(c, v) for c, v in equal.items()))  # Spark, Snowpark
 
 
-def fetch(relation, columns: list[str] | None = None, **equal) -> pd.DataFrame:
+def fetch(relation, columns: list[str] | None = None, compact: bool = False, **equal) -> pd.DataFrame:
     """The rows of ``relation`` whose columns equal the given values, with only ``columns``, as pandas. The
     filter and the projection run in the warehouse, so Python receives only the rows and columns one comparison
     (or experiment) needs: the way every model keeps its memory independent of how many comparisons there are.
 
         fetch(scores, ["unit_id", "cate"], experiment_id="exp_a", metric="revenue", arm="treatment")
+
+    ``compact``: read through Arrow (``to_pandas``), for unit-level rows.
     """
     relation = filtered(relation, **equal)
     if columns is not None:
         relation = select_columns(relation, columns)
-    return to_pandas(relation).reset_index(drop=True)
+    return to_pandas(relation, compact=compact).reset_index(drop=True)
 
 
 def group_counts(relation, by: list[str], **equal) -> pd.DataFrame:

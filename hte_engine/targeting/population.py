@@ -569,7 +569,7 @@ def _batches(population) -> list:
 
 
 def _read_batch(population, batch_id: int, columns: list[str]) -> pd.DataFrame:
-    frame = io.fetch(population, columns, batch_id=batch_id)
+    frame = io.fetch(population, columns, compact=True, batch_id=batch_id)
     # The warehouse returns a batch in no fixed order; decisions and ties must not depend on it.
     return frame.sort_values("unit_id", kind="stable", ignore_index=True)
 
@@ -848,7 +848,8 @@ def experiment_feature_frame(features, assignments, experiment_id: str, columns:
     units = io.select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id"])
     own = io.filtered(features, experiment_id=experiment_id)
     scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
-    return io.to_pandas(io.left_join(units, io.select_columns(scoped, ["unit_id", *present]), ["unit_id"]))
+    return io.to_pandas(io.left_join(units, io.select_columns(scoped, ["unit_id", *present]), ["unit_id"]),
+                        compact=True)
 
 
 def iter_population_drift(population, runs, features, assignments, experiments, settings: PopulationSettings,

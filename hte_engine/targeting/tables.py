@@ -372,7 +372,7 @@ def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.Da
     unit_columns = [c for c in ("unit_id", "arm", "metric", "y", "cluster_id") if c in list(units.columns)]
     of_experiment = io.filtered(units, experiment_id=experiment_id, metric=list(metrics))
     received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
-    rows = to_pandas(io.left_join(select_columns(of_experiment, unit_columns), received, ["unit_id"]))
+    rows = to_pandas(io.left_join(select_columns(of_experiment, unit_columns), received, ["unit_id"]), compact=True)
     rows = rows.sort_values(["metric", "unit_id"], kind="stable", ignore_index=True)
     rows.insert(0, "experiment_id", experiment_id)
     shares = experiments[experiments["experiment_id"] == experiment_id].set_index("arm")["expected_share"]
@@ -384,7 +384,7 @@ def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.Da
     own = io.filtered(features, experiment_id=experiment_id)
     scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
     target_units = select_columns(io.filtered(units, experiment_id=experiment_id, metric=metrics[0]), ["unit_id"])
-    feats = to_pandas(io.left_join(target_units, select_columns(scoped, wanted), ["unit_id"]))
+    feats = to_pandas(io.left_join(target_units, select_columns(scoped, wanted), ["unit_id"]), compact=True)
     return rows, feats.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
@@ -431,8 +431,8 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
                 + ", ".join(f"metric '{m}' arm '{a}'" for m, a in unscored)
                 + " (see their status in hte_learner_evaluation)")
             continue
-        parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, experiment_id=eid, metric=r.metric, arm=r.arm,
-                          learner=r.learner) for r in picked.itertuples()]
+        parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, compact=True, experiment_id=eid, metric=r.metric,
+                          arm=r.arm, learner=r.learner) for r in picked.itertuples()]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
         extra = [economics.benefit_column] if economics.benefit_column else []
         rows_needed = int(

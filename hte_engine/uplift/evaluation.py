@@ -88,19 +88,27 @@ def evaluate_learners(
     n_scalar = (4 + k.size) if with_scalars else 0
     block = n_scalar + ((2 * q_curve.size + q_toc.size) if with_curves else 0)
 
-    def statistic_of(rows: np.ndarray | slice):
-        """The vector of every learner's figures on ``rows`` of the units, as a function of bootstrap weights."""
+    def statistic_of(rows: np.ndarray | slice, once: bool = False):
+        """The vector of every learner's figures on ``rows`` of the units, as a function of bootstrap weights;
+        ``once``: it will be called once (the point estimates of a bounded bootstrap), so nothing is kept."""
         yr, tr, gr = y[rows], t[rows], gamma[rows]
-        evaluators = {name: RankingEvaluator.of(_ranking_score(result, name)[rows], yr, tr, binary)
-                      for name in learners}
+        first = RankingEvaluator.of(_ranking_score(result, learners[0])[rows], yr, tr, binary)
+
+        def evaluator(name):  # the perfect curves depend on the outcomes only: sorted once, for the first learner
+            return first if name == learners[0] else RankingEvaluator.of(_ranking_score(result, name)[rows], yr, tr,
+                                                                          like=first)
+
+        # The evaluators serve every bootstrap replicate, so they are made once and kept; for a single call (the
+        # point estimates on every unit of a large comparison) each is made when its learner's turn comes and
+        # then dropped: one learner's sorted arrays at a time, not all of them (6 M units x 5 learners).
+        kept = None if once else {name: evaluator(name) for name in learners}
 
         def statistic(weight):
             out = []
             if with_scalars:
-                first = evaluators[learners[0]]
                 qini_perfect, uplift_perfect = first.qini_perfect(weight), first.uplift_perfect(weight)
             for name in learners:
-                ev = evaluators[name]
+                ev = evaluator(name) if kept is None else kept[name]
                 # One gather of the weights into this score's order serves the raw curve and the TOC alike.
                 sorted_weight = ev.sorted_weights(weight)
                 raw = ev.raw(weight, sorted_weight)
@@ -246,8 +254,8 @@ class BoundedBootstrap:
 
 def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray,
                       config: EvaluationConfig) -> BoundedBootstrap:
-    """The Poisson bootstrap of ``statistic_of(rows)``, with replicates drawn on at most about
-    ``config.bootstrap_max_units`` units.
+    """The Poisson bootstrap of ``statistic_of(rows)`` (``statistic_of(rows, once=True)`` for a single call),
+    with replicates drawn on at most about ``config.bootstrap_max_units`` units.
 
     With more units than that, the point estimates stay those of every unit, and the replicates are drawn on a
     seeded hash sample of m of the n units (whole clusters; ``uplift_bootstrap.bounded_sample``): an m-out-of-n
@@ -269,7 +277,7 @@ def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray,
     m = rows.size
     sample = bootstrap(statistic_of(rows), np.asarray(resampling_keys_, dtype=object)[rows],
                        config.bootstrap_replicates, config.seed, config.alpha)
-    estimate = np.atleast_1d(np.asarray(statistic_of(slice(None))(None), dtype=float))
+    estimate = np.atleast_1d(np.asarray(statistic_of(slice(None), once=True)(None), dtype=float))
     scale = np.where(extensive, np.sqrt(n / m), np.sqrt(m / n))
     return BoundedBootstrap(
         estimate=estimate,

@@ -23,7 +23,7 @@ same sort and only re-weights, so a replicate costs a few cumulative sums.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -229,7 +229,12 @@ class RankingEvaluator:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, score, y, treated, binary: bool | None = None) -> RankingEvaluator:
+    def of(cls, score, y, treated, binary: bool | None = None, like: RankingEvaluator | None = None
+           ) -> RankingEvaluator:
+        """``like``: an evaluator of another score on the same units (same y and treated), whose perfect-curve
+        orderings, which depend on the outcomes alone, are reused instead of sorted again."""
+        if like is not None:
+            return replace(like, groups=ScoreGroups.of(score), _cache={})
         y = np.asarray(y, dtype=float)
         t = _as_treated(treated)
         if binary is None:

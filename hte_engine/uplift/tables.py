@@ -66,6 +66,7 @@ class UpliftSettings:
     tree_max_depth: int = 3
     min_leaf_size: int = 500
     driver_max_units: int = 20_000
+    discovery_max_units: int = 1_000_000
     memory_budget: int = field(default_factory=io.memory_budget_bytes)
 
     @classmethod
@@ -120,6 +121,7 @@ class UpliftSettings:
             tree_max_depth=get("uplift_tree_max_depth", int, 3),
             min_leaf_size=get("uplift_min_leaf_size", int, 500),
             driver_max_units=get("uplift_driver_max_units", int, 20_000),
+            discovery_max_units=get("uplift_discovery_max_units", int, 1_000_000),
             memory_budget=io.memory_budget_bytes(m.get("python_memory_budget_gb")),
         )
 
@@ -143,6 +145,8 @@ class ComparisonPlan:
     features_used: list[str] = field(default_factory=list)
     features_refused: list[str] = field(default_factory=list)
     units: pd.DataFrame | None = None
+    # Share of the comparison's units (whole clusters) read, by a seeded hash: 1 unless the model bounds its units.
+    sample_fraction: float = 1.0
 
     @property
     def label(self) -> str:
@@ -182,19 +186,27 @@ def _share(experiments: pd.DataFrame, experiment_id: str, arm: str) -> float:
     return float(row["expected_share"].iloc[0]) if len(row) else float("nan")
 
 
+def comparison_units(units, plan: ComparisonPlan, seed: int):
+    """The comparison's rows of int_hte_model_units (both arms), as a relation: every unit, or the seeded hash
+    sample of whole clusters the plan reads (``plan.sample_fraction``), filtered where the warehouse holds them."""
+    rows = io.filtered(units, experiment_id=plan.experiment_id, metric=plan.metric, arm=[plan.arm, plan.control_arm])
+    return rows if plan.sample_fraction >= 1 else io.hash_sampled(rows, plan.sample_fraction, seed)
+
+
 def _comparison_rows(units, features, assignments, feature_columns: tuple[str, ...], per_experiment: bool,
-                     experiment_id: str, metric: str, arms: list[str]) -> pd.DataFrame:
+                     plan: ComparisonPlan, seed: int) -> pd.DataFrame:
     """One comparison's unit rows joined to their features and received propensity, joined in the warehouse and
     read with only the columns the learners use: the only unit-level read of an uplift model."""
-    rows = select_columns(
-        io.filtered(units, experiment_id=experiment_id, metric=metric, arm=arms), ["unit_id", "arm", "y", "cluster_id"])
+    experiment_id = plan.experiment_id
+    rows = select_columns(comparison_units(units, plan, seed), ["unit_id", "arm", "y", "cluster_id"])
     # Staging guarantees experiment_id is on every feature row or on none: per-experiment snapshots, or one
     # snapshot per unit that applies to every experiment.
     feats = io.filtered(features, experiment_id=experiment_id) if per_experiment else features
     rows = io.left_join(rows, select_columns(feats, ["unit_id", *feature_columns]), ["unit_id"])
     received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
     rows = io.left_join(rows, received, ["unit_id"])
-    frame = to_pandas(select_columns(rows, ["unit_id", "arm", "y", "cluster_id", *feature_columns, "propensity"]))
+    frame = to_pandas(select_columns(rows, ["unit_id", "arm", "y", "cluster_id", *feature_columns, "propensity"]),
+                      compact=True)
     # Row order must not depend on the warehouse's join strategy: folds, samples and ties follow it.
     return frame.sort_values("unit_id", kind="stable", ignore_index=True)
 
@@ -209,9 +221,9 @@ def comparison_bytes_per_unit(settings: UpliftSettings, model: str = "hte_cate_s
     """Estimated peak bytes per unit while ``model`` works on a comparison: its rows (id, arm, outcome, features),
     the learners' design matrix, and one score column per learner beside the nuisances. Calibrated on
     bench/bench_build.py (README, "Memory"); training rows are bounded separately by hte_uplift_max_train_rows.
-    Two models hold more: the evaluation reads every learner's score rows of the comparison (one row per unit and
-    learner, ids and learner names as strings), and the honest tree is grown on every unit. At 10 M units each held
-    about 8 GiB on a 6 M-unit comparison (about 1.4 KB a unit; the build was killed with both running)."""
+    Two models hold more: the evaluation a score column per learner and one learner's sorted curves at a time
+    (measured on a 6 M-unit comparison with 5 learners: about 4 GiB besides DuckDB's cache, 700 B a unit), and the
+    honest tree its encoded features (on the units it reads: at most hte_uplift_discovery_max_units)."""
     n_learners = len(settings.crossfit.learners)
     per_learner, fixed = HOLDS_MORE_PER_UNIT.get(model, (0.0, 0.0))
     return 8.0 * (24 + 3 * len(settings.feature_columns) + 2 * n_learners) + per_learner * n_learners + fixed
@@ -219,8 +231,8 @@ def comparison_bytes_per_unit(settings: UpliftSettings, model: str = "hte_cate_s
 
 # Bytes a unit beyond the fit's, per model (see comparison_bytes_per_unit): (per learner, fixed).
 HOLDS_MORE_PER_UNIT = {
-    "int_hte_uplift_evaluation": (200.0, 0.0),  # one score row per unit and learner
-    "hte_discovered_segments": (0.0, 1000.0),  # the honest tree grown on every unit
+    "int_hte_uplift_evaluation": (50.0, 0.0),  # one score column per learner, one learner's sorted arrays at a time
+    "hte_discovered_segments": (0.0, 1000.0),  # the honest tree, on at most hte_uplift_discovery_max_units units
 }
 
 
@@ -229,7 +241,7 @@ MEMORY_ADVICE = ("Raise the var on a machine that has the memory, run `dbt build
 
 
 def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings,
-                     model: str = "uplift") -> Iterator[ComparisonPlan]:
+                     model: str = "uplift", max_units: int | None = None) -> Iterator[ComparisonPlan]:
     """Every experiment x metric x treatment arm with its status, one at a time; an ok comparison carries its
     unit rows, read from the warehouse when it is reached, so a caller that handles one comparison before asking
     for the next holds one comparison's rows at a time (issue: memory bounded by design, not by the data).
@@ -238,7 +250,9 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
     ``features`` stg_hte_unit_features, ``assignments`` stg_hte_assignments, ``experiments``
     stg_hte_experiments. Sizes come from counts made in the warehouse, so a comparison that cannot be run is
     decided without reading its rows, and one too large for the memory budget is refused before it is read
-    (``hte_engine.io.check_memory``; ``model`` names the dbt model in that message)."""
+    (``hte_engine.io.check_memory``; ``model`` names the dbt model in that message). With ``max_units``, a
+    comparison with more units is read as a seeded hash sample of whole clusters of about that many units
+    (``comparison_units``; ``plan.sample_fraction``), decided by the warehouse's counts before any row is read."""
     missing = [c for c in settings.feature_columns if c not in list(features.columns)]
     if missing:
         raise ValueError(
@@ -280,10 +294,12 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                     plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
                                    f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
                 else:
-                    io.check_memory(model, plan.label, n_t + n_c, comparison_bytes_per_unit(settings, model),
-                                    settings.memory_budget, MEMORY_ADVICE)
+                    if max_units is not None and n_t + n_c > max_units:
+                        plan.sample_fraction = max_units / (n_t + n_c)
+                    io.check_memory(model, plan.label, round((n_t + n_c) * plan.sample_fraction),
+                                    comparison_bytes_per_unit(settings, model), settings.memory_budget, MEMORY_ADVICE)
                     frame = _comparison_rows(units, features, assignments, settings.feature_columns,
-                                             per_experiment, str(experiment_id), metric, [arm, control_arm])
+                                             per_experiment, plan, settings.crossfit.seed)
                     _check_rows(plan, frame, settings)
                 yield plan
 
@@ -412,32 +428,38 @@ def cate_scores(units, features, assignments, experiments, settings: UpliftSetti
                            SCORE_COLUMNS, session, typed=_typed)
 
 
-def result_from_scores(scores: pd.DataFrame, outcomes: pd.DataFrame) -> CrossFitResult:
-    """Rebuild one comparison's cross-fit result from its hte_cate_scores rows and the unit outcomes."""
-    present = set(scores["learner"].astype(str).unique())
-    learners = tuple(name for name in LEARNERS if name in present) + tuple(sorted(present - set(LEARNERS)))
-    first = scores.drop_duplicates("unit_id").sort_values("unit_id", kind="stable")
-    units = first[["unit_id", "fold", "treated", "propensity", "mu0", "mu1", "dr_score"]].merge(
+# The hte_cate_scores columns that are the same on every learner's row of a unit: the fold and the nuisances.
+UNIT_SCORE_COLUMNS = ["unit_id", "fold", "n_train_rows", "treated", "propensity", "propensity_source", "mu0", "mu1",
+                      "dr_score"]
+
+
+def result_from_scores(scores, outcomes: pd.DataFrame, **keys) -> CrossFitResult | None:
+    """Rebuild one comparison's cross-fit result from its hte_cate_scores rows (``keys`` pick the comparison from a
+    table of several) and the unit outcomes; None when it has no rows. The rows are read one learner at a time,
+    the units' nuisances from the first learner's rows and then each learner's (unit_id, cate): the long table of
+    every learner's rows is never held or pivoted (30 M rows for a 6 M-unit comparison with 5 learners)."""
+    present = io.group_counts(scores, ["learner"], **keys)
+    if present.empty:
+        return None
+    names = set(present["learner"].astype(str))
+    learners = tuple(name for name in LEARNERS if name in names) + tuple(sorted(names - set(LEARNERS)))
+    first = io.fetch(scores, UNIT_SCORE_COLUMNS, compact=True, **keys, learner=learners[0])
+    units = first.sort_values("unit_id", kind="stable", ignore_index=True).merge(
         outcomes[["unit_id", "y"]], on="unit_id", how="left")
-    wide = scores.pivot(index="unit_id", columns="learner", values="cate")
     for learner in learners:
-        units[f"cate_{learner}"] = units["unit_id"].map(wide[learner]).to_numpy(dtype=float)
-    units = units.astype({"unit_id": object, "fold": "int64", "treated": "int64"})
-    n_train = first.groupby("fold")["n_train_rows"].first().astype(int).to_dict()
-    return CrossFitResult(units=units.reset_index(drop=True), learners=learners, n_train_rows=n_train)
+        cate = io.fetch(scores, ["unit_id", "cate"], compact=True, **keys, learner=learner).set_index("unit_id")["cate"]
+        units[f"cate_{learner}"] = units["unit_id"].map(cate).to_numpy(dtype=float)
+    n_train = units.groupby("fold")["n_train_rows"].first().astype(int).to_dict()
+    units = units.drop(columns="n_train_rows").astype({"unit_id": object, "fold": "int64", "treated": "int64"})
+    return CrossFitResult(units=units, learners=learners, n_train_rows=n_train)
 
 
-def _run_summary(plan: ComparisonPlan, scored: pd.DataFrame | None) -> dict:
+def _run_summary(plan: ComparisonPlan, scored: CrossFitResult | None) -> dict:
     out = {**plan.keys(), **plan.run_columns()}
-    if scored is not None and len(scored):
-        out["propensity_source"] = scored["propensity_source"].iloc[0]
-        out["n_trimmed"] = plan.n_treatment + plan.n_control - scored["unit_id"].nunique()
+    if scored is not None:
+        out["propensity_source"] = scored.units["propensity_source"].iloc[0]
+        out["n_trimmed"] = plan.n_treatment + plan.n_control - len(scored.units)
     return out
-
-
-# The hte_cate_scores columns the evaluation reads back (everything but the comparison's keys).
-EVALUATION_SCORE_COLUMNS = ["unit_id", "learner", "cate", "fold", "n_train_rows", "treated", "propensity",
-                            "propensity_source", "mu0", "mu1", "dr_score"]
 
 
 def _comparison_scores(scores, plan: ComparisonPlan, columns: list[str], **equal) -> pd.DataFrame | None:
@@ -454,20 +476,19 @@ def evaluation_tables(scores, units, features, assignments, experiments, setting
     tables = {part: [] for part in PARTS}
     for plan in iter_comparisons(units, features, assignments, experiments, settings,
                                  model="int_hte_uplift_evaluation"):
-        part_scores = (_comparison_scores(scores, plan, EVALUATION_SCORE_COLUMNS) if plan.status == STATUS_OK
-                       else None)
-        summary = _run_summary(plan, part_scores)
-        if plan.status != STATUS_OK or part_scores is None:
+        result = result_from_scores(scores, plan.units, **plan.keys()) if plan.status == STATUS_OK else None
+        summary = _run_summary(plan, result)
+        if plan.status != STATUS_OK or result is None:
             if plan.status == STATUS_OK:
                 summary.update(status="not_scored", reason=f"{plan.label}: hte_cate_scores has no rows for it; "
                                                            "rebuild hte_cate_scores.")
             tables["learners"].append(pd.DataFrame([summary]))
             continue
-        log(f"uplift: {plan.label}: evaluating {part_scores['learner'].nunique()} learners")
-        result = result_from_scores(part_scores, plan.units)
+        log(f"uplift: {plan.label}: evaluating {len(result.learners)} learners on {len(result.units):,} units")
         clusters = None
         if cluster and plan.units["cluster_id"].notna().any():
             clusters = result.units["unit_id"].map(plan.units.set_index("unit_id")["cluster_id"])
+        plan.units = None  # the outcomes now live in the result: release the features before evaluating
         ev = evaluate_learners(result, settings.evaluation, binary=plan.binary, cluster=clusters, parts=parts)
         learners = ev.learners.assign(**summary)
         tables["learners"].append(learners)
@@ -545,16 +566,40 @@ def uplift_evaluation_table(scores, units, features, assignments, experiments, s
     return pd.concat(frames, ignore_index=True)[list(union)]
 
 
+def _sampled_scores(scores, units, plan: ComparisonPlan, learner: str, seed: int) -> pd.DataFrame | None:
+    """unit_id, dr_score and treated of the plan's units (all, or its hash sample) that hte_cate_scores scored,
+    joined in the warehouse, so a sample's scores are read without reading every unit's; None when none was."""
+    sampled = select_columns(comparison_units(units, plan, seed), ["unit_id"])
+    scored = select_columns(io.filtered(scores, **plan.keys(), learner=learner), ["unit_id", "dr_score", "treated"])
+    part = to_pandas(io.left_join(sampled, scored, ["unit_id"]), compact=True)
+    part = part[part["dr_score"].notna()]  # units trimmed for their propensity have no scores
+    return part.astype({"treated": "int64"}).reset_index(drop=True) if len(part) else None
+
+
+DISCOVERED_SEGMENT_COLUMNS = {
+    "experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string", "rule": "string",
+    "leaf": "Int64", "n_grow": "Int64", "n_units": "Int64", "n_treatment": "Int64", "n_control": "Int64",
+    "effect": "float64", "effect_se": "float64", "effect_ci_low": "float64", "effect_ci_high": "float64",
+    "p_value": "float64", "p_value_adj": "float64", "status": "string", "reason": "string",
+    "n_comparison_units": "Int64", "n_sample_units": "Int64",
+}  # fmt: skip
+
+
 def discovered_segments(scores, units, features, assignments, experiments,
                         settings: UpliftSettings, log: Callable[[str], None] = _noop) -> pd.DataFrame:
-    """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores."""
+    """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores.
+
+    A comparison of more than ``settings.discovery_max_units`` units is grown and estimated on a seeded hash
+    sample of about that many (whole clusters), read from the warehouse as such: both halves of an honest tree
+    come from the sample, so its leaves stay honest and their intervals cover the leaves' effects in the whole
+    comparison (tests/unit/test_uplift_discovery.py), only wider, and the memory is bounded whatever the units."""
     frames = []
     # The nuisances are the same on every learner's row of a unit: one learner's rows carry them all.
     learner = settings.crossfit.learners[0]
+    seed = settings.crossfit.seed
     for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="hte_discovered_segments"):
-        part = (_comparison_scores(scores, plan, ["unit_id", "dr_score", "treated"], learner=learner)
-                if plan.status == STATUS_OK else None)
+                                 model="hte_discovered_segments", max_units=settings.discovery_max_units):
+        part = _sampled_scores(scores, units, plan, learner, seed) if plan.status == STATUS_OK else None
         if plan.status != STATUS_OK or part is None:
             # An ok plan's reason only lists refused features; a not_scored row says why it has no leaves.
             reason = plan.reason if plan.status != STATUS_OK else (
@@ -562,21 +607,22 @@ def discovered_segments(scores, units, features, assignments, experiments,
             frames.append(pd.DataFrame([{**plan.keys(), "status": plan.status if plan.status != STATUS_OK
                                          else "not_scored", "reason": reason}]))
             continue
-        log(f"uplift: {plan.label}: growing an honest tree on {part['unit_id'].nunique()} units")
+        sampled = "" if plan.sample_fraction >= 1 else (
+            f" (a seeded hash sample of the comparison's {plan.n_treatment + plan.n_control:,}; var "
+            "hte_uplift_discovery_max_units)")
+        log(f"uplift: {plan.label}: growing an honest tree on {len(part):,} units{sampled}")
         unit_rows = part.sort_values("unit_id", kind="stable")
         frame = unit_rows.merge(plan.units, on=["unit_id", "treated"])
+        plan.units = None  # the features now live in frame: release the plan's copy before the tree is grown
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
-                                  min_leaf_size=settings.min_leaf_size, seed=settings.crossfit.seed,
+                                  min_leaf_size=settings.min_leaf_size, seed=seed,
                                   alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust,
-                                  cluster=plan.cluster_keys(frame))
-        frames.append(table.assign(**plan.keys(), reason=None))
-    schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
-              "rule": "string", "leaf": "Int64", "n_grow": "Int64", "n_units": "Int64", "n_treatment": "Int64",
-              "n_control": "Int64", "effect": "float64", "effect_se": "float64", "effect_ci_low": "float64",
-              "effect_ci_high": "float64", "p_value": "float64", "p_value_adj": "float64", "status": "string",
-              "reason": "string"}
-    return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), schema)
+                                  cluster=None if frame["cluster_id"].isna().all()
+                                  else resampling_keys(frame["unit_id"], frame["cluster_id"]))
+        frames.append(table.assign(**plan.keys(), reason=None, n_comparison_units=plan.n_treatment + plan.n_control,
+                                   n_sample_units=len(frame)))
+    return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), DISCOVERED_SEGMENT_COLUMNS)
 
 
 def effect_drivers_table(scores, evaluation, units, features, assignments, experiments, settings: UpliftSettings,

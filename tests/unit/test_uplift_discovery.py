@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
@@ -74,3 +75,96 @@ def test_hillstrom_womens_email_on_visits():
     lift_gap = table.effect.iloc[0] - table.effect.iloc[-1]
     print(table[["rule", "n_units", "effect", "effect_ci_low", "effect_ci_high", "p_value_adj"]])
     assert 0.03 < lift_gap < 0.09
+
+
+def _sampled_discovery_inputs(n: int, seed: int):
+    """A scored comparison as the warehouse holds it: int_hte_model_units, features, assignments, experiments and
+    hte_cate_scores rows whose doubly-robust scores are the true effect plus noise (unbiased, as out-of-fold
+    scores are). The effect is 1 above x = 0.5 and 0.5 more on mobile."""
+    rng = np.random.default_rng(seed)
+    ids = [f"u{i:06d}" for i in range(n)]
+    arm = rng.choice(["control", "treat"], n)
+    x = rng.random(n)
+    device = rng.choice(["mobile", "desktop", "tablet"], n)
+    tau = 1.0 * (x > 0.5) + 0.5 * (device == "mobile")
+    units = pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": arm, "unit_id": ids,
+                          "y": rng.normal(size=n), "cluster_id": None})
+    features = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "x": x, "device": device})
+    assignments = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "arm": arm, "propensity": np.nan})
+    experiments = pd.DataFrame({"experiment_id": "e", "arm": ["control", "treat"], "is_control": [True, False],
+                                "expected_share": [0.5, 0.5]})
+    scores = pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "treat", "control_arm": "control",
+                           "learner": "constant", "unit_id": ids, "dr_score": tau + rng.normal(size=n),
+                           "treated": (arm == "treat").astype(int)})
+    return (scores, units, features, assignments, experiments), features.assign(tau=tau)
+
+
+def _leaf_members(population: pd.DataFrame, rule: str) -> np.ndarray:
+    """Which units of the whole comparison a discovered rule ('0.3 < x <= 0.5 and device = mobile') selects."""
+    inside = np.ones(len(population), bool)
+    for clause in rule.split(" and "):
+        parts = clause.split(" ")
+        if len(parts) == 5:  # low < x <= high
+            values = population[parts[2]]
+            inside &= ((values > float(parts[0])) & (values <= float(parts[4]))).to_numpy()
+            continue
+        feature, op, value = clause.split(" ", 2)
+        values = population[feature]
+        if op in ("in", "not"):
+            levels = value.removeprefix("in ").strip("()").split(", ")
+            inside &= values.isin(levels).to_numpy() == (op == "in")
+        else:
+            inside &= {"<=": lambda: values <= float(value), ">": lambda: values > float(value),
+                       "=": lambda: values == value, "!=": lambda: values != value}[op]().to_numpy()
+    return inside
+
+
+def test_a_tree_grown_on_a_bounded_sample_stays_honest_its_intervals_cover_the_whole_comparisons_leaves():
+    """hte_discovered_segments grows and estimates its tree on a seeded hash sample of about
+    hte_uplift_discovery_max_units units when a comparison has more. Both halves come from the sample, so each
+    leaf's 95% interval covers that leaf's mean effect over the whole comparison: on 50 samples (6,000 of 30,000
+    units each) about 95% of the leaves' intervals do (binomial standard error about 1.5 points)."""
+    from hte_engine.uplift.tables import UpliftSettings, discovered_segments
+
+    inputs, population = _sampled_discovery_inputs(30_000, 5)
+    covered = []
+    for replicate in range(50):
+        s = UpliftSettings.from_meta({"feature_columns": ["x", "device"], "metrics": {"m": {"kind": "continuous"}},
+                                      "uplift_learners": ["constant"], "uplift_seed": replicate,
+                                      "uplift_tree_max_depth": 2, "uplift_min_leaf_size": 300,
+                                      "uplift_discovery_max_units": 6_000})
+        leaves = discovered_segments(*inputs, s)
+        assert (leaves["n_comparison_units"] == 30_000).all()
+        assert 5_000 < leaves["n_sample_units"].iloc[0] < 7_000
+        assert leaves["n_sample_units"].iloc[0] == leaves["n_grow"].sum() + leaves["n_units"].sum()
+        for _, leaf in leaves.iterrows():
+            truth = population.loc[_leaf_members(population, leaf["rule"]), "tau"].mean()
+            covered.append(leaf["effect_ci_low"] <= truth <= leaf["effect_ci_high"])
+    assert len(covered) >= 100
+    assert 0.89 <= np.mean(covered) <= 0.99, np.mean(covered)
+
+
+def test_the_discovery_sample_is_read_from_the_warehouse_and_is_the_same_on_every_build():
+    """On DuckDB the sample is filtered in the warehouse (only its rows reach Python); the same inputs, in any row
+    order, give the same leaves; a comparison under the bound is not sampled."""
+    import duckdb
+
+    from hte_engine.uplift.tables import UpliftSettings, discovered_segments
+
+    inputs, _ = _sampled_discovery_inputs(20_000, 6)
+    meta = {"feature_columns": ["x", "device"], "metrics": {"m": {"kind": "continuous"}},
+            "uplift_learners": ["constant"], "uplift_tree_max_depth": 2, "uplift_min_leaf_size": 200,
+            "uplift_discovery_max_units": 5_000}
+    con = duckdb.connect()
+
+    def on_duckdb(frames):
+        return [con.from_arrow(pa.Table.from_pandas(f, preserve_index=False)) for f in frames]
+
+    first = discovered_segments(*on_duckdb(inputs), UpliftSettings.from_meta(meta))
+    shuffled = [f.sample(frac=1, random_state=1) for f in inputs]
+    again = discovered_segments(*on_duckdb(shuffled), UpliftSettings.from_meta(meta))
+    pd.testing.assert_frame_equal(first, again)
+    assert 4_000 < first["n_sample_units"].iloc[0] < 6_000 and (first["n_comparison_units"] == 20_000).all()
+    whole = discovered_segments(*on_duckdb(inputs), UpliftSettings.from_meta({**meta,
+                                                                             "uplift_discovery_max_units": 20_000}))
+    assert (whole["n_sample_units"] == 20_000).all()
