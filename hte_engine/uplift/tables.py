@@ -462,12 +462,6 @@ def _run_summary(plan: ComparisonPlan, scored: CrossFitResult | None) -> dict:
     return out
 
 
-def _comparison_scores(scores, plan: ComparisonPlan, columns: list[str], **equal) -> pd.DataFrame | None:
-    """One comparison's hte_cate_scores rows (only ``columns``), read from the warehouse; None when it has none."""
-    part = io.fetch(scores, columns, **plan.keys(), **equal)
-    return part if len(part) else None
-
-
 def evaluation_tables(scores, units, features, assignments, experiments, settings: UpliftSettings,
                       parts: tuple[str, ...] = PARTS, cluster: bool = True,
                       log: Callable[[str], None] = _noop) -> dict[str, pd.DataFrame]:
@@ -566,14 +560,16 @@ def uplift_evaluation_table(scores, units, features, assignments, experiments, s
     return pd.concat(frames, ignore_index=True)[list(union)]
 
 
-def _sampled_scores(scores, units, plan: ComparisonPlan, learner: str, seed: int) -> pd.DataFrame | None:
-    """unit_id, dr_score and treated of the plan's units (all, or its hash sample) that hte_cate_scores scored,
-    joined in the warehouse, so a sample's scores are read without reading every unit's; None when none was."""
+def _sampled_scores(scores, units, plan: ComparisonPlan, learner: str, seed: int,
+                    columns: list[str]) -> pd.DataFrame | None:
+    """unit_id and ``columns`` of ``learner``'s hte_cate_scores rows for the plan's units (all, or its hash
+    sample), joined in the warehouse, so a sample's scores are read without reading every unit's; None when
+    none was scored."""
     sampled = select_columns(comparison_units(units, plan, seed), ["unit_id"])
-    scored = select_columns(io.filtered(scores, **plan.keys(), learner=learner), ["unit_id", "dr_score", "treated"])
+    scored = select_columns(io.filtered(scores, **plan.keys(), learner=learner), ["unit_id", *columns])
     part = to_pandas(io.left_join(sampled, scored, ["unit_id"]), compact=True)
-    part = part[part["dr_score"].notna()]  # units trimmed for their propensity have no scores
-    return part.astype({"treated": "int64"}).reset_index(drop=True) if len(part) else None
+    part = part[part[columns[0]].notna()]  # units trimmed for their propensity have no scores
+    return part.reset_index(drop=True) if len(part) else None
 
 
 DISCOVERED_SEGMENT_COLUMNS = {
@@ -599,7 +595,8 @@ def discovered_segments(scores, units, features, assignments, experiments,
     seed = settings.crossfit.seed
     for plan in iter_comparisons(units, features, assignments, experiments, settings,
                                  model="hte_discovered_segments", max_units=settings.discovery_max_units):
-        part = _sampled_scores(scores, units, plan, learner, seed) if plan.status == STATUS_OK else None
+        part = (_sampled_scores(scores, units, plan, learner, seed, ["dr_score", "treated"])
+                if plan.status == STATUS_OK else None)
         if plan.status != STATUS_OK or part is None:
             # An ok plan's reason only lists refused features; a not_scored row says why it has no leaves.
             reason = plan.reason if plan.status != STATUS_OK else (
@@ -611,7 +608,7 @@ def discovered_segments(scores, units, features, assignments, experiments,
             f" (a seeded hash sample of the comparison's {plan.n_treatment + plan.n_control:,}; var "
             "hte_uplift_discovery_max_units)")
         log(f"uplift: {plan.label}: growing an honest tree on {len(part):,} units{sampled}")
-        unit_rows = part.sort_values("unit_id", kind="stable")
+        unit_rows = part.astype({"treated": "int64"}).sort_values("unit_id", kind="stable")
         frame = unit_rows.merge(plan.units, on=["unit_id", "treated"])
         plan.units = None  # the features now live in frame: release the plan's copy before the tree is grown
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
@@ -635,11 +632,14 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         picked = evaluation[evaluation["is_chosen"].fillna(False).astype(bool)]
         chosen = {tuple(r[k] for k in KEYS): r["learner"] for _, r in picked.iterrows()}
     frames = []
+    # Read as hte_discovered_segments reads them: at most hte_uplift_discovery_max_units units of a comparison (the
+    # same seeded hash sample), from which the surrogate's smaller sample is drawn. Reading every unit for a
+    # 20,000-unit sample held a 6 M-unit comparison whole beside int_hte_targeting (13.6 GiB at 10 M units).
     for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="hte_effect_drivers"):
+                                 model="hte_effect_drivers", max_units=settings.discovery_max_units):
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
         learner = chosen.get(key)
-        part = (_comparison_scores(scores, plan, ["unit_id", "cate"], learner=learner)
+        part = (_sampled_scores(scores, units, plan, learner, settings.crossfit.seed, ["cate"])
                 if plan.status == STATUS_OK and learner not in (None, "constant") else None)
         if plan.status != STATUS_OK or part is None:
             status = plan.status if plan.status != STATUS_OK else (
