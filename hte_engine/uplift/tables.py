@@ -105,6 +105,12 @@ class UpliftSettings:
         )
         metrics = {str(name): str((spec or {}).get("kind", "continuous")) for name, spec in
                    (m.get("metrics") or {}).items()}
+        min_leaf_size = get("uplift_min_leaf_size", int, 500)
+        discovery_max_units = get("uplift_discovery_max_units", int, 1_000_000)
+        if discovery_max_units < 2 * min_leaf_size:
+            # a smaller sample could hold no unit at all, and the honest tree needs a leaf in each half
+            raise ValueError(f"var hte_uplift_discovery_max_units must be at least twice hte_uplift_min_leaf_size "
+                             f"({2 * min_leaf_size}); got {discovery_max_units}.")
         observational = m.get("uplift_observational") or ()
         if isinstance(observational, str):
             observational = (observational,)
@@ -119,9 +125,9 @@ class UpliftSettings:
             observational=tuple(str(e) for e in observational),
             propensity_trim=get("uplift_propensity_trim", float, 0.1),
             tree_max_depth=get("uplift_tree_max_depth", int, 3),
-            min_leaf_size=get("uplift_min_leaf_size", int, 500),
+            min_leaf_size=min_leaf_size,
             driver_max_units=get("uplift_driver_max_units", int, 20_000),
-            discovery_max_units=get("uplift_discovery_max_units", int, 1_000_000),
+            discovery_max_units=discovery_max_units,
             memory_budget=io.memory_budget_bytes(m.get("python_memory_budget_gb")),
         )
 
@@ -610,13 +616,12 @@ def discovered_segments(scores, units, features, assignments, experiments,
         log(f"uplift: {plan.label}: growing an honest tree on {len(part):,} units{sampled}")
         unit_rows = part.astype({"treated": "int64"}).sort_values("unit_id", kind="stable")
         frame = unit_rows.merge(plan.units, on=["unit_id", "treated"])
+        cluster = plan.cluster_keys(frame)
         plan.units = None  # the features now live in frame: release the plan's copy before the tree is grown
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
         table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
                                   min_leaf_size=settings.min_leaf_size, seed=seed,
-                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust,
-                                  cluster=None if frame["cluster_id"].isna().all()
-                                  else resampling_keys(frame["unit_id"], frame["cluster_id"]))
+                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust, cluster=cluster)
         frames.append(table.assign(**plan.keys(), reason=None, n_comparison_units=plan.n_treatment + plan.n_control,
                                    n_sample_units=len(frame)))
     return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), DISCOVERED_SEGMENT_COLUMNS)

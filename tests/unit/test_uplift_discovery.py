@@ -26,12 +26,7 @@ def test_honest_leaves_recover_the_true_segment_effects():
     truth = in_unit_order(ids, tau)
     # The honest estimate of each leaf is within 3.5 standard errors of the leaf's true mean effect.
     for _, row in table.iterrows():
-        mask = np.ones(len(features), bool)
-        for condition in row.rule.split(" and "):
-            feature, op, value = condition.split(" ", 2)
-            col = features[feature]
-            mask &= {"<=": lambda: col <= float(value), ">": lambda: col > float(value),
-                     "=": lambda: col == value, "!=": lambda: col != value}[op]().to_numpy()
+        mask = _leaf_members(features, row.rule)
         assert abs(row.effect - truth[mask].mean()) < 3.5 * row.effect_se, row.rule
     assert (table.p_value_adj >= table.p_value - 1e-15).all()
     drivers = effect_drivers(prepare_features(features, ["tenure", "score", "device"]), truth, seed=0)

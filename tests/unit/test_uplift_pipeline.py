@@ -61,6 +61,8 @@ def test_meta_rendered_as_text_is_coerced_to_the_right_types():
     assert s.crossfit.base_model["max_iter"] == 20 and s.observational == ()
     with pytest.raises(ValueError, match="hte_uplift_learners"):
         UpliftSettings.from_meta({"uplift_learners": ["t", "causal_forest"]})
+    with pytest.raises(ValueError, match=r"hte_uplift_discovery_max_units must be at least twice .*\(1000\); got 0"):
+        UpliftSettings.from_meta({"uplift_discovery_max_units": "0"})
 
 
 def test_features_without_experiment_id_apply_to_every_experiment_and_empty_columns_are_dropped():
