@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import yaml
 
-from dbt_runner import DBT, REPO, SHARED_DATA, ensure_deps, run_dbt
+from dbt_runner import DBT, REPO, SHARED_DATA, ensure_deps, process_temp_dir, run_dbt
 from fixtures import write_inputs
 
 ADAPTER_PROJECT = REPO / "tests" / "adapter_project"
@@ -112,7 +112,7 @@ def _dbt_build(target: str, workdir: Path, dataset: Dataset, env: dict) -> tuple
 
 
 def ensure_adapter_project_deps() -> None:
-    ensure_deps(ADAPTER_PROJECT, Path(tempfile.mkdtemp(prefix="dbt_hte_deps_")))
+    ensure_deps(ADAPTER_PROJECT, process_temp_dir("dbt_hte_deps_"))
 
 
 def built_models(workdir: Path) -> list[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dbt_runner import process_temp_dir
 from fixtures import build_fixture, valid_inputs
 
 SELECT = "+hte_segment_stats"
@@ -33,7 +33,7 @@ _GOOD: dict[str, Path] = {}
 def _good_warehouse() -> Path:
     """The DuckDB file of a good build of the clean fixture (once per test process): bad builds start from a copy."""
     if "db" not in _GOOD:
-        result = build_fixture(Path(tempfile.mkdtemp(prefix="hte_good_build_")), valid_inputs(), select=SELECT)
+        result = build_fixture(process_temp_dir("hte_good_build_"), valid_inputs(), select=SELECT)
         assert result.ok, result.output[-4000:]
         _GOOD["db"] = result.db_path
     return _GOOD["db"]
