@@ -241,3 +241,32 @@ def test_binary_outcomes_are_never_winsorised():
     default = run(ids, frame, y, t, binary=True, winsorize_quantile=0.999, learners=("constant", "t"))
     off = run(ids, frame, y, t, binary=True, winsorize_quantile=None, learners=("constant", "t"))
     pd.testing.assert_frame_equal(default.units, off.units)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_outcome_models_fed_category_codes_equal_the_models_fed_the_categoricals(binary):
+    # fit_outcome gives HistGradientBoosting each categorical feature as its level's position (its own encoder
+    # then has no text to look up): the predictions must be those of the model fed the categoricals themselves,
+    # to the last bit, including a level no training unit had and missing values. A scoring frame whose levels
+    # are listed in another order is recoded by value.
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    from hte_engine.uplift.learners import DEFAULT_BASE_MODEL, BaseModel, fit_outcome
+
+    ids, frame, y, t, _ = simulate(6_000, seed=11, binary=binary)
+    frame["region"] = np.random.default_rng(1).choice(["north", "south", "east", "west", None], len(y))
+    X = prepare_features(frame, ["tenure", "score", "device", "region"])
+    train = (np.arange(len(y)) % 3 != 0) & (frame["region"] != "west").to_numpy()
+    base = BaseModel.from_config(None, seed=5)
+
+    params = {k: v for k, v in DEFAULT_BASE_MODEL.items() if k != "name"}
+    reference = (HistGradientBoostingClassifier if binary else HistGradientBoostingRegressor)(
+        **params, categorical_features="from_dtype", random_state=5).fit(X[train], y[train].astype(int) if binary
+                                                                         else y[train])
+    expected = reference.predict_proba(X)[:, 1] if binary else reference.predict(X)
+    predict = fit_outcome(base, X[train], y[train], binary)
+    np.testing.assert_array_equal(predict(X), expected)
+
+    reordered = X.assign(device=X["device"].cat.reorder_categories(["tablet", "mobile", "desktop"]),
+                         region=X["region"].astype(object))
+    np.testing.assert_array_equal(predict(reordered), expected)
