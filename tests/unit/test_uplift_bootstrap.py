@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hte_engine.resampling import bootstrap, poisson_weights, unit_hash
+from hte_engine.resampling import bootstrap, poisson1_quantile, poisson_weights, unit_hash
 
 
 def test_weights_follow_poisson_one():
@@ -16,6 +16,21 @@ def test_weights_follow_poisson_one():
     chi2 = np.sum((counts - expected) ** 2 / expected)
     assert stats.chi2.sf(chi2, df=5) > 1e-3
     assert w.mean() == pytest.approx(1.0, abs=4 / np.sqrt(n))
+
+
+def test_the_tabled_quantile_is_the_binary_search_of_the_poisson_cdf_at_every_edge():
+    # poisson1_quantile reads most weights from a table on the uniform's top 16 bits; it must give exactly what a
+    # search of the CDF gives, on random values and on the uniforms at, just below and just above every CDF value
+    # and every table bin's edges (a changed weight would silently change every published interval).
+    cdf = stats.poisson.cdf(np.arange(21), 1.0)
+    at_cdf = np.floor(cdf[cdf < 1] * 2.0**53).astype(np.uint64)
+    edges = (np.arange(2**16, dtype=np.uint64) << np.uint64(37))
+    points = np.concatenate([at_cdf, edges])
+    mixed = np.concatenate([np.random.default_rng(3).integers(0, 2**63, 1_000_000, dtype=np.uint64) * np.uint64(2),
+                            *[(points + np.uint64(d)) << np.uint64(11) for d in (0, 1)],
+                            (points[points > 0] - np.uint64(1)) << np.uint64(11)])
+    uniform = (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    np.testing.assert_array_equal(poisson1_quantile(mixed), np.searchsorted(cdf, uniform, side="right"))
 
 
 def test_weight_of_a_unit_depends_only_on_its_id_seed_and_replicate():
