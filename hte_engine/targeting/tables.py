@@ -159,14 +159,20 @@ def _stored_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Econom
     rows = scores[(scores["experiment_id"] == eid) & (scores["metric"] == metric)]
     if column not in rows:
         return np.full((len(unit_ids), len(economics.arms)), np.nan)
-    missing_arms = [a for a in economics.arms if a not in set(rows["arm"].astype(str))]
+    missing_arms = [a for a in economics.arms if a not in set(rows["arm"].astype(str).unique())]
     if missing_arms:
         raise ValueError(f"dbt_hte targeting: experiment '{eid}': hte_cate_scores has no scores for metric "
                          f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics and "
                          "the status of those comparisons in hte_learner_evaluation).")
-    wide = rows.pivot_table(index="unit_id", columns="arm", values=column, aggfunc="first")
-    wide.index = wide.index.astype(str)
-    return wide.reindex(index=unit_ids, columns=list(economics.arms)).to_numpy(dtype=float)
+    rows = rows[rows[column].notna()]
+    matrix = np.full((len(unit_ids), len(economics.arms)), np.nan)
+    # Placed by position, not pivoted (a pivot groups millions of rows); of repeated rows the first is kept.
+    unit = pd.Index(unit_ids).get_indexer(rows["unit_id"].astype(str))
+    arm = pd.Index(list(economics.arms)).get_indexer(rows["arm"].astype(str))
+    known = np.flatnonzero((unit >= 0) & (arm >= 0))
+    cell, first = np.unique(unit[known] * len(economics.arms) + arm[known], return_index=True)
+    matrix.flat[cell] = rows[column].to_numpy(dtype=float)[known[first]]
+    return matrix
 
 
 def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Economics, metric: str) -> np.ndarray:
@@ -177,7 +183,7 @@ def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Eco
     rows = scores[(scores["experiment_id"] == economics.experiment_id) & (scores["metric"] == metric)]
     out = matrix.copy()
     for j, arm in enumerate(economics.arms):
-        learners = set(rows.loc[rows["arm"] == arm, "learner"].astype(str))
+        learners = set(rows.loc[rows["arm"] == arm, "learner"].astype(str).unique())
         if learners == {"constant"} and np.isnan(out[:, j]).any():
             out[np.isnan(out[:, j]), j] = np.nanmean(out[:, j])
     return out
@@ -186,7 +192,7 @@ def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Eco
 def _constant_arms(scores: pd.DataFrame, economics: Economics, metric: str) -> np.ndarray:
     """For each treatment arm, whether its chosen learner is the constant average effect."""
     rows = scores[(scores["experiment_id"] == economics.experiment_id) & (scores["metric"] == metric)]
-    return np.array([set(rows.loc[rows["arm"] == arm, "learner"].astype(str)) == {"constant"}
+    return np.array([set(rows.loc[rows["arm"] == arm, "learner"].astype(str).unique()) == {"constant"}
                      for arm in economics.arms], dtype=bool)
 
 
@@ -234,13 +240,12 @@ def experiment_targeting(
     benefit = unit_benefit(economics, feats.reset_index(drop=True), len(unit_ids))
 
     codes = {economics.control_arm: 0, **{a: i + 1 for i, a in enumerate(economics.arms)}}
-    unknown = sorted(set(base["arm"].astype(str)) - set(codes))
+    unknown = sorted(set(base["arm"].astype(str).unique()) - set(codes))
     if unknown:
         raise ValueError(f"dbt_hte targeting: experiment '{eid}': units are in arms {unknown} that "
                          "hte_experiments does not declare.")
     arm_code = base["arm"].astype(str).map(codes).to_numpy(dtype=int)
     propensity = base["propensity"].to_numpy(dtype=float)
-    X = prepare_features(feats.reset_index(drop=True), feature_columns, eid)
 
     stored = {m: _fill_constant_arms(_stored_matrix(scores, unit_ids, economics, m, "cate"), scores, economics, m)
               for m in economics.metrics}
@@ -260,6 +265,8 @@ def experiment_targeting(
     stored_dr = {m: _stored_matrix(scores, unit_ids, economics, m, "dr_score") for m in economics.metrics}
     dr_reusable = single_arm and all(not np.isnan(matrix).any() for matrix in stored_dr.values())
     fit_outcomes = not complete or (evaluate and not dr_reusable)
+    # The features are typed only for the outcome models; a two-arm experiment reuses what hte_cate_scores stores.
+    X = prepare_features(feats.reset_index(drop=True), feature_columns, eid) if fit_outcomes else None
 
     predicted, dr = {}, {}
     score_source = _learner_label(scores, economics) if complete else "targeting outcome models (cross-fitted)"
