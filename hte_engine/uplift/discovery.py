@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 
 from hte_engine.uplift.calibration import mean_se
 from hte_engine.uplift.crossfit import assign_folds
+from hte_engine.uplift.features import category_codes, category_levels
 
 _P_ADJUST = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
 _SEP = " = "
@@ -174,11 +175,16 @@ def effect_drivers(features: pd.DataFrame, cate, seed: int = 0, n_repeats: int =
     """Which features drive the estimated effects: permutation importance (drop in R^2 when a feature is
     shuffled) of a boosted surrogate of the chosen learner's scores."""
     cate = np.asarray(cate, dtype=float)
-    surrogate = HistGradientBoostingRegressor(max_iter=100, categorical_features="from_dtype", random_state=seed)
+    # Categorical features as their level codes (``category_codes``): the same model and the same shuffles, without
+    # the text lookups of each of the permutations' predictions.
+    levels = category_levels(features)
+    coded = category_codes(features, levels)
+    surrogate = HistGradientBoostingRegressor(max_iter=100, categorical_features=list(levels) or None,
+                                              random_state=seed)
     # One OpenMP thread, as in cross-fitting: shared cores make HistGradientBoosting's threads spin-wait.
     with threadpool_limits(limits=1, user_api="openmp"):
-        surrogate.fit(features, cate)
-        result = permutation_importance(surrogate, features, cate, n_repeats=n_repeats, random_state=seed,
+        surrogate.fit(coded, cate)
+        result = permutation_importance(surrogate, coded, cate, n_repeats=n_repeats, random_state=seed,
                                         scoring="r2")
     return pd.DataFrame({
         "feature": list(features.columns),

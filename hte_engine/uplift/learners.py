@@ -18,6 +18,8 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import StratifiedKFold
 
+from hte_engine.uplift.features import category_codes, category_levels
+
 LEARNERS = ("constant", "t", "s", "x", "dr")
 
 # Shallow, regularised boosting with early stopping: effects are small next to outcome noise, and a model that
@@ -74,30 +76,6 @@ class BaseModel:
 
 
 Predictor = Callable[[pd.DataFrame], np.ndarray]
-
-
-def category_levels(X: pd.DataFrame) -> dict[str, pd.Index]:
-    """The categorical columns of a feature frame (``features.prepare_features``) and their levels."""
-    return {name: X[name].cat.categories for name in X.columns if isinstance(X[name].dtype, pd.CategoricalDtype)}
-
-
-def category_codes(X: pd.DataFrame, levels: dict[str, pd.Index]) -> pd.DataFrame:
-    """``X`` with each categorical column replaced by the position of its value in ``levels`` (a float; missing or
-    unknown values NaN), for HistGradientBoosting's ``categorical_features``.
-
-    Fed the categoricals themselves ("from_dtype"), HistGradientBoosting ordinal-encodes their text at every fit
-    and every prediction, one Python dict lookup per value: a fifth of a fit's time with the bench's six
-    categorical features, and more of the targeting model's. Its encoder sorts the levels it sees, and
-    ``prepare_features`` sorts them too, so the codes it learns are the same and the models are identical
-    (tests/unit/test_learners.py). A frame coded with other levels (a scoring batch) is recoded by value."""
-    coded = {}
-    for name, categories in levels.items():
-        column = X[name]
-        if not (isinstance(column.dtype, pd.CategoricalDtype) and column.cat.categories.equals(categories)):
-            column = pd.Series(pd.Categorical(column, categories=categories), index=X.index)
-        codes = column.cat.codes.to_numpy()
-        coded[name] = np.where(codes >= 0, codes, np.nan)
-    return X.assign(**coded) if coded else X
 
 
 def fit_outcome(base: BaseModel, X: pd.DataFrame, y: np.ndarray, binary: bool, outcome: bool = False) -> Predictor:
