@@ -136,3 +136,47 @@ def bounded_sample(keys, max_units: int, seed: int) -> np.ndarray:
     salted = np.array([f"{int(seed)}:{k}" for k in keys], dtype=object)
     uniform = (unit_hash(salted) >> np.uint64(11)).astype(np.float64) * 2.0**-53
     return uniform < max_units / keys.size
+
+
+@dataclass(frozen=True)
+class BoundedBootstrap:
+    estimate: np.ndarray
+    std_error: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    n_units: int
+
+
+def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray, n_replicates: int, seed: int,
+                      alpha: float, max_units: int | None) -> BoundedBootstrap:
+    """The Poisson bootstrap of ``statistic_of(rows)`` (``statistic_of(rows, once=True)`` for a single call),
+    with replicates drawn on at most about ``max_units`` units (None: every unit).
+
+    With more units than that, the point estimates stay those of every unit, and the replicates are drawn on a
+    seeded hash sample of m of the n units (whole clusters; ``bounded_sample``): an m-out-of-n
+    bootstrap (Bickel, Goetze & van Zwet 1997; Politis & Romano 1994). Each replicate's deviation from the
+    sample's own estimate is rescaled to the full sample, by sqrt(m / n) for figures that are averages or ratios
+    (their spread shrinks as 1 / sqrt(units)) and by sqrt(n / m) for the curves' sums (their spread grows as
+    sqrt(units)), then added to the full-sample estimate: standard error sd * scale, interval
+    estimate + scale * (percentile - sample estimate). tests/unit/test_uplift_bootstrap.py checks the standard errors
+    against the bootstrap on every unit and the intervals' coverage in simulation. The cost no longer grows with
+    the comparison: at 600,000 units a replicate costs what it costs at m.
+    """
+    n = len(resampling_keys_)
+    if max_units is None or n <= max_units:
+        full = bootstrap(statistic_of(slice(None)), resampling_keys_, n_replicates, seed, alpha)
+        return BoundedBootstrap(full.estimate, full.std_error, full.ci_low, full.ci_high, n)
+    keep = bounded_sample(resampling_keys_, max_units, seed)
+    rows = np.flatnonzero(keep)
+    m = rows.size
+    sample = bootstrap(statistic_of(rows), np.asarray(resampling_keys_, dtype=object)[rows], n_replicates, seed,
+                       alpha)
+    estimate = np.atleast_1d(np.asarray(statistic_of(slice(None), once=True)(None), dtype=float))
+    scale = np.where(extensive, np.sqrt(n / m), np.sqrt(m / n))
+    return BoundedBootstrap(
+        estimate=estimate,
+        std_error=sample.std_error * scale,
+        ci_low=estimate + scale * (sample.ci_low - sample.estimate),
+        ci_high=estimate + scale * (sample.ci_high - sample.estimate),
+        n_units=m,
+    )

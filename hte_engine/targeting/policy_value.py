@@ -19,8 +19,11 @@ Alternatives reported beside each policy: treat nobody (exactly 0), treat everyo
 targeting at the same budget: every unit gets arm k with probability q_k = (policy's spend on k) / (cost of giving
 k to everyone), whose expected spend equals the policy's. Its value is computed in expectation (no draw), so it
 carries no extra noise. Intervals are percentile intervals of a seeded Poisson bootstrap keyed on unit ids, or
-cluster ids where assignments carry them (``uplift_bootstrap.resampling_keys``), that resamples the evaluation with
-the policy held fixed; differences between policies use the same replicates (paired).
+cluster ids where assignments carry them (``resampling.resampling_keys``), that resamples the evaluation with
+the policy held fixed; differences between policies use the same replicates (paired). Above ``max_units`` units
+(var hte_targeting_bootstrap_max_units) the replicates are drawn on a seeded hash sample of about that many and
+their spread rescaled to every unit (``resampling.bounded_bootstrap``, an m-out-of-n bootstrap): the values stay
+every unit's, and a replicate's cost no longer grows with the experiment (6 M units at the 10 M-unit benchmark).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from hte_engine.resampling import bootstrap
+from hte_engine.resampling import bounded_bootstrap
 from hte_engine.targeting.policies import Assignment, hull_upgrades
 from hte_engine.uplift.crossfit import assign_folds, clusters_per_arm
 from hte_engine.uplift.learners import BaseModel, fit_outcome
@@ -56,7 +59,7 @@ def cross_fitted_outcomes(
 
     ``arm_code`` is 0 for control and 1..K for the treatment arms. ``fit`` returns a predictor from (X, y); by
     default the package's base model (scikit-learn HistGradientBoosting, ``learners.BaseModel``). ``cluster``
-    (``uplift_bootstrap.resampling_keys``) keeps each cluster in one fold, so that no unit's outcome model saw a
+    (``resampling.resampling_keys``) keeps each cluster in one fold, so that no unit's outcome model saw a
     cluster-mate sharing its noise.
     """
     y = np.asarray(y, dtype=float)
@@ -147,13 +150,16 @@ def evaluate_policies(
     n_replicates: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    max_units: int | None = None,
 ) -> pd.DataFrame:
     """DR value with bootstrap interval of each policy, treat-none, treat-all per arm and random at each
     policy's budget, and each one's difference against the best treat-all arm and against its random twin.
 
     ``net_scores`` are G_i(k) (from ``targeting.net_value`` fed with DR effect scores); ``planned_cost`` the
     predicted cost per unit and arm the policies budgeted with; ``keys`` one resampling key per unit (its id, or its
-    cluster's: ``uplift_bootstrap.resampling_keys``).
+    cluster's: ``resampling.resampling_keys``). ``max_units``: the replicates are drawn on a seeded hash sample of
+    about that many units and rescaled (``resampling.bounded_bootstrap``; column ``bootstrap_units``); the values
+    themselves are always every unit's.
     """
     n, k = net_scores.shape
     columns: dict[str, np.ndarray] = {}
@@ -187,13 +193,21 @@ def evaluate_policies(
     ])
     stacked = np.hstack([matrix, diff_ref, diff_random])
 
-    def statistic(weight):
-        if weight is None:
-            return stacked.sum(axis=0)
-        total = weight.sum()
-        return n * (weight @ stacked) / total if total > 0 else np.full(stacked.shape[1], np.nan)
+    def statistic_of(rows, once: bool = False):
+        part = stacked[rows]
+        m = part.shape[0]
 
-    summary = bootstrap(statistic, keys, n_replicates, seed, alpha)
+        def statistic(weight):
+            if weight is None:
+                return part.sum(axis=0)
+            total = weight.sum()
+            return m * (weight @ part) / total if total > 0 else np.full(part.shape[1], np.nan)
+
+        return statistic
+
+    # Every figure is a total over the units: its spread grows as sqrt(units).
+    summary = bounded_bootstrap(statistic_of, keys, np.ones(stacked.shape[1], dtype=bool), n_replicates, seed, alpha,
+                                max_units)
     p = len(names)
     est, lo, hi, se = summary.estimate, summary.ci_low, summary.ci_high, summary.std_error
     rows = []
@@ -217,6 +231,7 @@ def evaluate_policies(
             "difference_vs_random": est[2 * p + i] if has_twin else np.nan,
             "difference_vs_random_ci_low": lo[2 * p + i] if has_twin else np.nan,
             "difference_vs_random_ci_high": hi[2 * p + i] if has_twin else np.nan,
+            "bootstrap_units": summary.n_units,
         })
     out = pd.DataFrame(rows)
     # treat_none is exactly zero in every replicate; say so rather than print a degenerate interval as if estimated.
@@ -234,8 +249,10 @@ def budget_curve(
     n_replicates: int = 200,
     seed: int = 0,
     alpha: float = 0.05,
+    max_units: int | None = None,
 ) -> pd.DataFrame:
-    """Incremental value against spend, from zero to every unit on its costliest arm, with its bootstrap band.
+    """Incremental value against spend, from zero to every unit on its costliest arm, with its bootstrap band
+    (replicates on at most about ``max_units`` units, as in ``evaluate_policies``).
 
     The path is the budget policy's (``targeting.hull_upgrades``): at spend s, the LP-optimal allocation of s
     (the one upgrade that straddles s counted pro rata). ``predicted_value`` is what the scores promise along the
@@ -245,7 +262,7 @@ def budget_curve(
     up = hull_upgrades(predicted_value, planned_cost, eligible, positive_only=False)
     if up.unit.size == 0:
         return pd.DataFrame({"spend": [0.0], "n_treated": [0.0], "predicted_value": [0.0], "value": [0.0],
-                             "ci_low": [0.0], "ci_high": [0.0]})
+                             "ci_low": [0.0], "ci_high": [0.0], "bootstrap_units": [None]})  # no replicate drawn
     before = np.where(up.from_arm >= 0, net_scores[up.unit, np.maximum(up.from_arm, 0)], 0.0)
     d_score = net_scores[up.unit, up.to_arm] - before
     spend = np.r_[0.0, np.cumsum(up.d_cost)]
@@ -262,14 +279,36 @@ def budget_curve(
 
     n_treated = along((up.from_arm < 0).astype(float))
     predicted = along(up.d_value)
+    partial = j < m
 
-    def statistic(weight):
-        if weight is None:
-            return along(d_score)
-        total = weight.sum()
-        return n * along(d_score * weight[up.unit]) / total if total > 0 else np.full(grid.size, np.nan)
+    def statistic_of(rows, once: bool = False):
+        """The value along the whole population's path counting only ``rows``' units: ``along`` over their upgrades
+        alone (the others add exact zeros), so a replicate on a sample costs the sample's upgrades, not all."""
+        members = np.arange(n)[rows]
+        size = members.size
+        position = np.full(n, -1)  # of each unit in ``rows`` (the order of a replicate's weights), -1 if not there
+        position[members] = np.arange(size)
+        own = np.flatnonzero(position[up.unit] >= 0)
+        own_position, own_score = position[up.unit[own]], d_score[own]
+        complete = np.searchsorted(own, j)  # upgrades of these units finished at each grid point
+        straddling = partial & (position[up.unit[nxt]] >= 0)
+        straddling_position = np.maximum(position[up.unit[nxt]], 0)
 
-    summary = bootstrap(statistic, keys, n_replicates, seed, alpha)
+        def statistic(weight):
+            unit_weight = np.ones(size) if weight is None else weight
+            cumulative = np.r_[0.0, np.cumsum(own_score if weight is None else own_score * weight[own_position])]
+            last = np.where(straddling, d_score[nxt] * (1.0 if weight is None else unit_weight[straddling_position]),
+                            0.0)
+            value = cumulative[complete] + frac * last
+            if weight is None:
+                return value
+            total = unit_weight.sum()
+            return size * value / total if total > 0 else np.full(grid.size, np.nan)
+
+        return statistic
+
+    summary = bounded_bootstrap(statistic_of, keys, np.ones(grid.size, dtype=bool), n_replicates, seed, alpha,
+                                max_units)
     return pd.DataFrame({
         "spend": grid,
         "n_treated": n_treated,
@@ -277,4 +316,5 @@ def budget_curve(
         "value": summary.estimate,
         "ci_low": summary.ci_low,
         "ci_high": summary.ci_high,
+        "bootstrap_units": summary.n_units,
     })

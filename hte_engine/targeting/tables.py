@@ -55,6 +55,9 @@ class TargetingSettings:
     exploration_share: float = 0.0
     seed: int = 20240607
     bootstrap_replicates: int = 200
+    # Replicates on a seeded hash sample of about this many units, rescaled (``resampling.bounded_bootstrap``);
+    # None (var 0): every unit.
+    bootstrap_max_units: int | None = 200_000
     folds: int = 5
     alpha: float = 0.05
     interval_adjustment: str = "bonferroni"
@@ -77,6 +80,7 @@ class TargetingSettings:
         known = {"policy": "targeting_policy", "budget": "targeting_budget", "capacity": "targeting_capacity",
                  "top_k": "targeting_top_k", "exploration_share": "targeting_exploration_share",
                  "seed": "targeting_seed", "bootstrap_replicates": "targeting_bootstrap_replicates",
+                 "bootstrap_max_units": "targeting_bootstrap_max_units",
                  "folds": "targeting_folds", "alpha": "alpha",
                  "interval_adjustment": "targeting_interval_adjustment", "min_segment_size": "min_segment_size",
                  "curve_points": "targeting_curve_points", "learner": "targeting_learner",
@@ -93,6 +97,8 @@ class TargetingSettings:
         for name in ("seed", "bootstrap_replicates", "folds", "min_segment_size", "curve_points"):
             if name in values:
                 values[name] = int(values[name])
+        if "bootstrap_max_units" in values:
+            values["bootstrap_max_units"] = int(values["bootstrap_max_units"]) or None
         return cls(**values)
 
     def economics_for(self, experiments: pd.DataFrame, experiment_id: str) -> Economics:
@@ -305,10 +311,11 @@ def experiment_targeting(
         return ExperimentTargeting(units=unit_table, policy_value=pd.DataFrame())
     realised = net_value(economics, dr, benefit)
     values = evaluate_policies(assignments, realised.value, planned.cost, economics.arms, keys,
-                               settings.bootstrap_replicates, settings.seed, settings.alpha)
+                               settings.bootstrap_replicates, settings.seed, settings.alpha,
+                               settings.bootstrap_max_units)
     eligible = None if economics.risk_limit is None else planned.risk_uplift <= economics.risk_limit
     curve = budget_curve(planned.value, planned.cost, realised.value, keys, eligible, settings.curve_points,
-                         settings.bootstrap_replicates, settings.seed, settings.alpha)
+                         settings.bootstrap_replicates, settings.seed, settings.alpha, settings.bootstrap_max_units)
     curve = curve.rename(columns={"spend": "cost"}).assign(policy="budget_curve", policy_kind="budget_curve",
                                                            n_units=len(unit_ids))
     curve["curve_point"] = np.arange(len(curve))
@@ -469,6 +476,7 @@ POLICY_VALUE_SCHEMA = {
     "difference_vs_treat_all_ci_high": "float64", "difference_vs_random": "float64",
     "difference_vs_random_ci_low": "float64", "difference_vs_random_ci_high": "float64", "curve_point": "Int64",
     "predicted_value": "float64", "is_deployed": "boolean", "score_source": "string", "dr_source": "string",
+    "bootstrap_units": "Int64",
 }  # fmt: skip
 POLICY_VALUE_COLUMNS = list(POLICY_VALUE_SCHEMA)
 

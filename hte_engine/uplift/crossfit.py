@@ -88,7 +88,7 @@ def assign_folds(treated: np.ndarray, folds: int, seed: int, cluster=None) -> np
     """Fold number of each unit (``treated`` may hold any arm codes).
 
     Without clusters every fold holds the same share of each arm (up to one unit). With ``cluster`` (one key
-    per unit; see ``uplift_bootstrap.resampling_keys``) every cluster lies in one fold, and the clusters are
+    per unit; see ``resampling.resampling_keys``) every cluster lies in one fold, and the clusters are
     dealt to the folds in turn, in a seeded random order within strata of arm composition: for two arms, the
     clusters of control units only, then clusters with units of both arms, then those of treated units only.
     Each arm's clusters are thus dealt consecutively, so an arm with at least ``folds`` clusters has units in
@@ -161,7 +161,7 @@ def cross_fit(
 ) -> CrossFitResult:
     """Out-of-fold CATE scores of every configured learner for one treatment arm against control.
     ``log`` (e.g. hte_engine.progress.progress) receives one line per fold, so a long run shows where it is.
-    ``cluster``: one resampling key per unit (``uplift_bootstrap.resampling_keys``: the cluster id, or the unit
+    ``cluster``: one resampling key per unit (``resampling.resampling_keys``: the cluster id, or the unit
     id where it has none); with it, folds keep clusters whole."""
     with threadpool_limits(limits=config.threads, user_api="openmp"):
         return _cross_fit(unit_id, X, y, treated, propensity, binary, config, experiment_label, log, cluster)

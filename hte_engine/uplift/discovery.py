@@ -120,7 +120,7 @@ def discover_segments(
     cluster=None,
 ) -> pd.DataFrame:
     """One row per leaf: rule, sizes in both halves, honest effect with se, interval, p-value and adjusted p.
-    ``cluster``: one resampling key per unit (``uplift_bootstrap.resampling_keys``), or None for independent
+    ``cluster``: one resampling key per unit (``resampling.resampling_keys``), or None for independent
     units."""
     if not 1 <= max_depth <= 3:
         raise ValueError(f"Discovered segments use trees of depth 1 to 3 to stay readable; got {max_depth}.")

@@ -80,7 +80,7 @@ def estimated_propensity(X: pd.DataFrame, treated, unit_id, folds: int, seed: in
                          threads: int = 1, cluster=None) -> np.ndarray:
     """Out-of-fold P(treated | x) from the base classifier, folds stratified by arm (unit-id order, seeded).
 
-    ``cluster`` (one resampling key per unit, ``uplift_bootstrap.resampling_keys``) keeps each cluster in one
+    ``cluster`` (one resampling key per unit, ``resampling.resampling_keys``) keeps each cluster in one
     fold: units of a cluster share their treatment and features, so a classifier that saw a cluster-mate would
     predict the unit's own assignment too well and the overlap diagnostics would look worse than they are.
     """

@@ -1,6 +1,6 @@
 """Targeting in one pass per experiment: the deployed policy's decision for every unit and the doubly-robust value
-of every policy (docs/targeting.md); hte_targeting_units and hte_policy_value are its two parts. Settings:
-python_models/targeting.yml (vars hte_targeting_*)."""
+of every policy (README and hte_engine/targeting/policy_value.py); hte_targeting_units and hte_policy_value are its
+two parts. Settings: python_models/targeting.yml (vars hte_targeting_*)."""
 
 from hte_engine.targeting import TargetingSettings, targeting_table
 

@@ -173,3 +173,105 @@ def test_dr_value_interval_covers_the_true_value_at_the_nominal_rate():
     rate = covered.mean(axis=0)
     tolerance = 3 * np.sqrt(0.95 * 0.05 / reps)
     assert np.all(np.abs(rate - 0.95) < tolerance), rate
+
+
+def test_replicates_on_a_bounded_sample_keep_the_values_and_match_the_full_bootstraps_spread():
+    """hte_targeting_bootstrap_max_units: the replicates are drawn on a hash sample of about m of n units and
+    rescaled. The values are every unit's (identical); the standard errors and the budget curve's band agree with
+    the bootstrap on every unit within 25%, the closed form sqrt(n) * sd of a total among them."""
+    rng = np.random.default_rng(8)
+    n, m = 40_000, 8_000
+    econ = economics()
+    G = rng.normal(0.1, 1.0, (n, 1))
+    predicted = net_value(econ, {"y": rng.normal(0.2, 0.3, (n, 1))}, np.ones(n))
+    policy = assign(predicted, Policy("budget", budget=2_000.0), ids(n), econ)
+    tables = {bound: evaluate_policies({"budget": policy}, G, predicted.cost, econ.arms, ids(n), n_replicates=200,
+                                       seed=3, max_units=bound).set_index("policy") for bound in (None, m)}
+    full, bounded = tables[None], tables[m]
+    assert (full["bootstrap_units"] == n).all() and bounded["bootstrap_units"].between(0.9 * m, 1.1 * m).all()
+    pd.testing.assert_series_equal(bounded["value"], full["value"])
+    for name in ("treat_all", "budget", "random_at_budget"):
+        assert 0.75 < bounded.loc[name, "std_error"] / full.loc[name, "std_error"] < 1.33, name
+    for name in ("budget", "random_at_budget"):  # paired differences (treat_all's own is exactly zero)
+        width = {bound: t.loc[name, "difference_vs_treat_all_ci_high"] - t.loc[name, "difference_vs_treat_all_ci_low"]
+                 for bound, t in tables.items()}
+        assert 0.75 < width[m] / width[None] < 1.33, name
+    assert bounded.loc["treat_all", "std_error"] == pytest.approx(np.sqrt(n) * G.std(ddof=1), rel=0.25)
+
+    curves = {bound: budget_curve(predicted.value, predicted.cost, G, ids(n), points=11, n_replicates=200,
+                                  max_units=bound) for bound in (None, m)}
+    pd.testing.assert_series_equal(curves[m]["value"], curves[None]["value"])
+    width = {bound: (c["ci_high"] - c["ci_low"]).to_numpy()[1:] for bound, c in curves.items()}
+    assert np.all((0.75 < width[m] / width[None]) & (width[m] / width[None] < 1.33)), width[m] / width[None]
+
+
+def test_the_budget_curve_of_a_sample_counts_only_its_units_along_the_whole_populations_path(monkeypatch):
+    # The curve's statistic on a sample walks the sample's upgrades only. It must equal the definition computed
+    # here step by step: along the whole population's path (hull_upgrades), at each spend, the upgrades completed
+    # within it plus the straddling one pro rata, each counted with its unit's weight (zero outside the sample),
+    # scaled by the sample's size over its total weight. Two arms, so that units move from one arm to the next.
+    import hte_engine.targeting.policy_value as policy_value
+    from hte_engine.resampling import bounded_bootstrap
+    from hte_engine.targeting.policies import hull_upgrades
+
+    rng = np.random.default_rng(9)
+    n, points = 3_000, 13
+    econ = Economics("sim", "control", "y", cost_per_treated={"a": 0.2, "b": 0.5}, benefit_per_unit=1.0)
+    predicted = net_value(econ, {"y": rng.normal(0.3, 0.4, (n, 2))}, np.ones(n))
+    G = rng.normal(0.1, 1.0, (n, 2))
+    captured = {}
+
+    def capturing(statistic_of, *args):
+        captured["statistic_of"] = statistic_of
+        return bounded_bootstrap(statistic_of, *args)
+
+    monkeypatch.setattr(policy_value, "bounded_bootstrap", capturing)
+    budget_curve(predicted.value, predicted.cost, G, ids(n), points=points, n_replicates=2)
+
+    up = hull_upgrades(predicted.value, predicted.cost, None, positive_only=False)
+    gain = G[up.unit, up.to_arm] - np.where(up.from_arm >= 0, G[up.unit, np.maximum(up.from_arm, 0)], 0.0)
+    ends = np.cumsum(up.d_cost)
+
+    def defined(unit_weight):
+        values = []
+        for spend in np.linspace(0.0, ends[-1], points):
+            done = int(np.sum(ends <= spend))
+            value = np.sum(gain[:done] * unit_weight[up.unit[:done]])
+            if done < up.unit.size:
+                value += (spend - (ends[done - 1] if done else 0.0)) / up.d_cost[done] * gain[done] * unit_weight[
+                    up.unit[done]]
+            values.append(value)
+        return np.array(values)
+
+    rows = np.sort(rng.choice(n, 700, replace=False))
+    weight = rng.poisson(1.0, rows.size).astype(float)
+    for sample_weight in (weight, None):
+        unit_weight = np.zeros(n)
+        unit_weight[rows] = 1.0 if sample_weight is None else sample_weight
+        scale = 1.0 if sample_weight is None else rows.size / sample_weight.sum()
+        np.testing.assert_allclose(captured["statistic_of"](rows)(sample_weight), scale * defined(unit_weight),
+                                   rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(captured["statistic_of"](slice(None))(None), defined(np.ones(n)), rtol=1e-9,
+                               atol=1e-9)
+
+
+@pytest.mark.slow
+def test_dr_value_interval_from_a_bounded_bootstrap_covers_the_true_value_at_the_nominal_rate():
+    # As the test above, with 4,000 units per experiment and the replicates drawn on about 1,000 of them.
+    true_policy = 0.5 * stats.norm.pdf(0) - COST / 2
+    n, reps = 4_000, 200
+    covered = np.zeros(reps, dtype=bool)
+    econ = economics()
+    for r in range(reps):
+        rng = np.random.default_rng(5_000 + r)
+        X, arm_code, tau, y, e = simulate(rng, n)
+        mu, _ = cross_fitted_outcomes(X, y, arm_code, 2, binary=False, folds=2, seed=r, fit=linear_fit)
+        G = net_value(econ, {"y": doubly_robust_arm_scores(y, arm_code, e, mu)}, np.ones(n)).value
+        arm_index = np.where(X["x1"].to_numpy() > 0, 0, -1)
+        fixed = Assignment(arm_index=arm_index, decision=np.where(arm_index >= 0, "treat", "hold"),
+                           reason=np.full(n, None), is_exploration=np.zeros(n, dtype=bool),
+                           expected_net_value=np.zeros(n), cost=np.where(arm_index >= 0, COST, 0.0))
+        row = evaluate_policies({"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n), n_replicates=200,
+                                seed=r, max_units=1_000).set_index("policy").loc["rule"]
+        covered[r] = row["ci_low"] <= n * true_policy <= row["ci_high"]
+    assert abs(covered.mean() - 0.95) < 3 * np.sqrt(0.95 * 0.05 / reps), covered.mean()
