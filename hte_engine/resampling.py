@@ -46,10 +46,29 @@ def resampling_keys(unit_id, cluster_id=None) -> np.ndarray:
     return np.where(present, cluster.astype(str).to_numpy(dtype=object), units)
 
 
-def unit_hash(unit_ids) -> np.ndarray:
-    """A 64-bit hash of each unit id's text, stable across runs, platforms and pandas versions' default dtypes."""
-    text = np.asarray(pd.Series(unit_ids).astype(str).to_numpy(dtype=object), dtype=object)
-    return pd.util.hash_array(text, categorize=False)
+# Ids are hashed in chunks: their text as Python strings costs about 70 bytes a unit while it exists, 0.8 GiB for
+# 6 M units at once (measured), for a result of 8 bytes a unit.
+_HASH_CHUNK = 1 << 19
+
+
+def _text_chunks(values, prefix: str = ""):
+    """(start, the ids' text as an object array) per chunk of ``values``, each id preceded by ``prefix``."""
+    values = pd.Series(values) if not isinstance(values, pd.Series) else values.reset_index(drop=True)
+    for start in range(0, len(values), _HASH_CHUNK):
+        text = values.iloc[start:start + _HASH_CHUNK].astype(str).to_numpy(dtype=object)
+        if prefix:
+            text = np.array([prefix + value for value in text], dtype=object)
+        yield start, np.asarray(text, dtype=object)
+
+
+def unit_hash(unit_ids, prefix: str = "") -> np.ndarray:
+    """A 64-bit hash of each unit id's text (after ``prefix``), stable across runs, platforms and pandas versions'
+    default dtypes."""
+    n = len(unit_ids)
+    out = np.empty(n, dtype=np.uint64)
+    for start, text in _text_chunks(unit_ids, prefix):
+        out[start:start + text.size] = pd.util.hash_array(text, categorize=False)
+    return out
 
 
 def _splitmix64(x: np.ndarray) -> np.ndarray:
@@ -130,12 +149,11 @@ def bounded_sample(keys, max_units: int, seed: int) -> np.ndarray:
     when the hash of (seed, its resampling key) falls below the kept fraction. Deterministic (the same inputs give
     the same sample on every build, whatever the row order) and whole clusters are kept or dropped together, as
     ``io.bounded_units`` samples in the warehouse."""
-    keys = np.asarray(pd.Series(keys).astype(str).to_numpy(dtype=object), dtype=object)
-    if keys.size <= max_units:
-        return np.ones(keys.size, dtype=bool)
-    salted = np.array([f"{int(seed)}:{k}" for k in keys], dtype=object)
-    uniform = (unit_hash(salted) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return uniform < max_units / keys.size
+    n = len(keys)
+    if n <= max_units:
+        return np.ones(n, dtype=bool)
+    uniform = (unit_hash(keys, prefix=f"{int(seed)}:") >> np.uint64(11)).astype(np.float64) * 2.0**-53
+    return uniform < max_units / n
 
 
 @dataclass(frozen=True)

@@ -184,17 +184,23 @@ def evaluate_policies(
     matrix = np.column_stack([columns[c] for c in names])
     treat_all = [c for c in names if meta[c]["kind"] == "treat_all"]
     # The strongest blanket alternative is the bar a policy must clear.
-    reference = max(treat_all, key=lambda c: columns[c].sum())
+    totals = {c: columns[c].sum() for c in treat_all}
+    reference = max(treat_all, key=totals.get)
     ref_idx = names.index(reference)
-    diff_ref = matrix - matrix[:, [ref_idx]]
     twins = [random_of.get(c) for c in names]
-    diff_random = np.column_stack([
-        matrix[:, i] - matrix[:, names.index(t)] if t else np.full(n, np.nan) for i, t in enumerate(twins)
-    ])
-    stacked = np.hstack([matrix, diff_ref, diff_random])
+    del columns  # the matrix holds them
+
+    def stacked(part: np.ndarray) -> np.ndarray:
+        """Every figure per unit of ``part`` (rows of ``matrix``): the values, the paired differences against the
+        reference and against each policy's random twin. Made for the rows a bootstrap reads, not held for all."""
+        diff_ref = part - part[:, [ref_idx]]
+        diff_random = np.column_stack([
+            part[:, i] - part[:, names.index(t)] if t else np.full(part.shape[0], np.nan) for i, t in enumerate(twins)
+        ])
+        return np.hstack([part, diff_ref, diff_random])
 
     def statistic_of(rows, once: bool = False):
-        part = stacked[rows]
+        part = stacked(matrix[rows])
         m = part.shape[0]
 
         def statistic(weight):
@@ -206,7 +212,7 @@ def evaluate_policies(
         return statistic
 
     # Every figure is a total over the units: its spread grows as sqrt(units).
-    summary = bounded_bootstrap(statistic_of, keys, np.ones(stacked.shape[1], dtype=bool), n_replicates, seed, alpha,
+    summary = bounded_bootstrap(statistic_of, keys, np.ones(3 * len(names), dtype=bool), n_replicates, seed, alpha,
                                 max_units)
     p = len(names)
     est, lo, hi, se = summary.estimate, summary.ci_low, summary.ci_high, summary.std_error

@@ -14,7 +14,8 @@ multi-arm doubly-robust scores come from outcome models cross-fitted here (``pol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,7 +217,7 @@ class ExperimentTargeting:
 def experiment_targeting(
     economics: Economics,
     units: pd.DataFrame,
-    features: pd.DataFrame,
+    features: pd.DataFrame | Callable[[], pd.DataFrame],
     scores: pd.DataFrame,
     settings: TargetingSettings,
     feature_columns: list[str],
@@ -228,7 +229,9 @@ def experiment_targeting(
     out of fold (the costly part: cross-fitted outcome models per metric and arm).
 
     ``units``: int_hte_units rows of the experiment (unit_id, arm, metric, y) plus ``propensity`` (probability of
-    the arm received); ``features``: one row per unit_id; ``scores``: chosen out-of-fold CATE rows.
+    the arm received); ``features``: one row per unit_id, or a function that reads them, called only when they are
+    needed (outcome models to fit, or a per-unit benefit column): a two-arm experiment reuses hte_cate_scores'
+    scores and reads no features; ``scores``: chosen out-of-fold CATE rows.
     """
     eid = economics.experiment_id
     target = units[units["metric"] == economics.target_metric]
@@ -241,9 +244,12 @@ def experiment_targeting(
     # Folds and bootstrap replicates keep clusters whole: units of a cluster share their noise.
     clustered = "cluster_id" in base and base["cluster_id"].notna().any()
     keys = resampling_keys(unit_ids, base["cluster_id"].to_numpy(dtype=object)) if clustered else unit_ids
-    feats = features.drop_duplicates("unit_id").set_index(features["unit_id"].astype(str).rename("key"))
-    feats = feats.reindex(unit_ids)
-    benefit = unit_benefit(economics, feats.reset_index(drop=True), len(unit_ids))
+
+    def unit_features() -> pd.DataFrame:
+        """One feature row per unit, in ``unit_ids`` order."""
+        frame = features() if callable(features) else features
+        return frame.drop_duplicates("unit_id").set_index(frame["unit_id"].astype(str).rename("key")).reindex(
+            unit_ids).reset_index(drop=True)
 
     codes = {economics.control_arm: 0, **{a: i + 1 for i, a in enumerate(economics.arms)}}
     unknown = sorted(set(base["arm"].astype(str).unique()) - set(codes))
@@ -271,8 +277,11 @@ def experiment_targeting(
     stored_dr = {m: _stored_matrix(scores, unit_ids, economics, m, "dr_score") for m in economics.metrics}
     dr_reusable = single_arm and all(not np.isnan(matrix).any() for matrix in stored_dr.values())
     fit_outcomes = not complete or (evaluate and not dr_reusable)
-    # The features are typed only for the outcome models; a two-arm experiment reuses what hte_cate_scores stores.
-    X = prepare_features(feats.reset_index(drop=True), feature_columns, eid) if fit_outcomes else None
+    # The features are read only for the outcome models and a per-unit benefit: a two-arm experiment reuses what
+    # hte_cate_scores stores (at 10 M units, reading them held 2.8 GiB for nothing).
+    feats = unit_features() if fit_outcomes or economics.benefit_column is not None else None
+    benefit = unit_benefit(economics, feats, len(unit_ids))
+    X = prepare_features(feats, feature_columns, eid) if fit_outcomes else None
 
     predicted, dr = {}, {}
     score_source = _learner_label(scores, economics) if complete else "targeting outcome models (cross-fitted)"
@@ -377,12 +386,11 @@ def segments_table(
 TARGETING_SCORE_COLUMNS = ["experiment_id", "metric", "arm", "learner", "unit_id", "cate", "dr_score"]
 
 
-def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.DataFrame, features,
-                      metrics: tuple[str, ...], feature_columns: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def experiment_units(experiment_id: str, units, assignments, experiments: pd.DataFrame,
+                     metrics: tuple[str, ...]) -> pd.DataFrame:
     """One experiment's unit rows of ``metrics`` (the target metric first) with the propensity of the arm
-    received (the input's, else the design share), and one feature row per unit of the target metric with
-    ``feature_columns``. Each input is a pandas frame or a warehouse relation: only this experiment's rows and
-    the columns targeting uses are read, joined in the warehouse."""
+    received (the input's, else the design share). Each input is a pandas frame or a warehouse relation: only this
+    experiment's rows and the columns targeting uses are read, joined in the warehouse."""
     unit_columns = [c for c in ("unit_id", "arm", "metric", "y", "cluster_id") if c in list(units.columns)]
     of_experiment = io.filtered(units, experiment_id=experiment_id, metric=list(metrics))
     received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
@@ -391,15 +399,21 @@ def experiment_inputs(experiment_id: str, units, assignments, experiments: pd.Da
     rows.insert(0, "experiment_id", experiment_id)
     shares = experiments[experiments["experiment_id"] == experiment_id].set_index("arm")["expected_share"]
     rows["propensity"] = rows["propensity"].astype(float).fillna(rows["arm"].map(shares).astype(float))
+    return rows
 
+
+def experiment_features(experiment_id: str, units, features, target_metric: str,
+                        feature_columns: list[str]) -> pd.DataFrame:
+    """One feature row per unit of the experiment's target metric, with ``feature_columns`` (frames or relations,
+    joined in the warehouse)."""
     present = list(features.columns)
     wanted = ["unit_id", *[c for c in dict.fromkeys(feature_columns) if c in present and c != "unit_id"]]
     # Staging guarantees experiment_id is on every feature row or on none (one snapshot for every experiment).
     own = io.filtered(features, experiment_id=experiment_id)
     scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
-    target_units = select_columns(io.filtered(units, experiment_id=experiment_id, metric=metrics[0]), ["unit_id"])
+    target_units = select_columns(io.filtered(units, experiment_id=experiment_id, metric=target_metric), ["unit_id"])
     feats = to_pandas(io.left_join(target_units, select_columns(scoped, wanted), ["unit_id"]), compact=True)
-    return rows, feats.sort_values("unit_id", kind="stable", ignore_index=True)
+    return feats.sort_values("unit_id", kind="stable", ignore_index=True)
 
 
 def targeting_segments_table(lifts, experiments, units, features, settings: TargetingSettings) -> pd.DataFrame:
@@ -457,8 +471,9 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
         io.check_memory("targeting", f"experiment '{eid}' (metrics {', '.join(economics.metrics)})", rows_needed,
                         per_row, settings.memory_budget, "Raise the var on a machine that has the memory, or run "
                         "`dbt build --threads 1` (one Python model at a time) with the var at half the memory.")
-        rows, feats = experiment_inputs(eid, units, assignments, experiments, features, economics.metrics,
-                                        [*feature_columns, *extra])
+        rows = experiment_units(eid, units, assignments, experiments, economics.metrics)
+        feats = functools.partial(experiment_features, eid, units, features, economics.target_metric,
+                                  [*feature_columns, *extra])
         yield experiment_targeting(economics, rows, feats, chosen, settings, feature_columns, binary_metrics,
                                    evaluate=evaluate)
 
