@@ -156,6 +156,28 @@ def bounded_sample(keys, max_units: int, seed: int) -> np.ndarray:
     return uniform < max_units / n
 
 
+# Below this many units an m-out-of-n bootstrap's rescaled spread is itself noisy; the simulations that check its
+# coverage (tests/unit/test_uplift_bootstrap.py, test_policy_value.py) draw on 1,000 to 1,500.
+MIN_BOOTSTRAP_UNITS = 1_000
+
+
+def bootstrap_units_setting(value, var: str) -> int | None:
+    """A var bounding the units bootstrap replicates are drawn on: a whole number of at least
+    ``MIN_BOOTSTRAP_UNITS``, or 0 (or null) for every unit (None)."""
+    if value in (None, "", "None"):
+        return None
+    try:
+        units = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"var {var} must be a whole number of units (0 for every unit); got {value!r}.") from None
+    if units == 0:
+        return None
+    if units < MIN_BOOTSTRAP_UNITS:
+        raise ValueError(f"var {var} must be 0 (every unit) or at least {MIN_BOOTSTRAP_UNITS:,} units, for the "
+                         f"rescaled intervals to hold; got {value!r}.")
+    return units
+
+
 @dataclass(frozen=True)
 class BoundedBootstrap:
     estimate: np.ndarray

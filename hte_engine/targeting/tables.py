@@ -24,7 +24,7 @@ import pandas as pd
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
 from hte_engine.progress import progress
-from hte_engine.resampling import resampling_keys
+from hte_engine.resampling import bootstrap_units_setting, resampling_keys
 from hte_engine.settings import binary_metric_names, meta_values, run_date_setting
 from hte_engine.targeting.policies import Economics, Policy, assign, net_value, unit_benefit
 from hte_engine.targeting.policy_value import (
@@ -99,7 +99,8 @@ class TargetingSettings:
             if name in values:
                 values[name] = int(values[name])
         if "bootstrap_max_units" in values:
-            values["bootstrap_max_units"] = int(values["bootstrap_max_units"]) or None
+            values["bootstrap_max_units"] = bootstrap_units_setting(values["bootstrap_max_units"],
+                                                                    "hte_targeting_bootstrap_max_units")
         return cls(**values)
 
     def economics_for(self, experiments: pd.DataFrame, experiment_id: str) -> Economics:
@@ -229,9 +230,9 @@ def experiment_targeting(
     out of fold (the costly part: cross-fitted outcome models per metric and arm).
 
     ``units``: int_hte_units rows of the experiment (unit_id, arm, metric, y) plus ``propensity`` (probability of
-    the arm received); ``features``: one row per unit_id, or a function that reads them, called only when they are
-    needed (outcome models to fit, or a per-unit benefit column): a two-arm experiment reuses hte_cate_scores'
-    scores and reads no features; ``scores``: chosen out-of-fold CATE rows.
+    the arm received); ``features``: one row per unit_id, or a function of the columns wanted that reads them, called
+    only when they are needed (outcome models to fit, or a per-unit benefit column, then that column alone): a
+    two-arm experiment reuses hte_cate_scores' scores and reads no features; ``scores``: chosen out-of-fold CATE rows.
     """
     eid = economics.experiment_id
     target = units[units["metric"] == economics.target_metric]
@@ -245,9 +246,9 @@ def experiment_targeting(
     clustered = "cluster_id" in base and base["cluster_id"].notna().any()
     keys = resampling_keys(unit_ids, base["cluster_id"].to_numpy(dtype=object)) if clustered else unit_ids
 
-    def unit_features() -> pd.DataFrame:
-        """One feature row per unit, in ``unit_ids`` order."""
-        frame = features() if callable(features) else features
+    def unit_features(columns: list[str]) -> pd.DataFrame:
+        """One feature row per unit, in ``unit_ids`` order, with at least ``columns``."""
+        frame = features(columns) if callable(features) else features
         return frame.drop_duplicates("unit_id").set_index(frame["unit_id"].astype(str).rename("key")).reindex(
             unit_ids).reset_index(drop=True)
 
@@ -279,7 +280,9 @@ def experiment_targeting(
     fit_outcomes = not complete or (evaluate and not dr_reusable)
     # The features are read only for the outcome models and a per-unit benefit: a two-arm experiment reuses what
     # hte_cate_scores stores (at 10 M units, reading them held 2.8 GiB for nothing).
-    feats = unit_features() if fit_outcomes or economics.benefit_column is not None else None
+    benefit_columns = [economics.benefit_column] if economics.benefit_column is not None else []
+    feats = (unit_features([*feature_columns, *benefit_columns]) if fit_outcomes
+             else unit_features(benefit_columns) if benefit_columns else None)
     benefit = unit_benefit(economics, feats, len(unit_ids))
     X = prepare_features(feats, feature_columns, eid) if fit_outcomes else None
 
@@ -462,7 +465,6 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
         parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, compact=True, experiment_id=eid, metric=r.metric,
                           arm=r.arm, learner=r.learner) for r in picked.itertuples()]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
-        extra = [economics.benefit_column] if economics.benefit_column else []
         rows_needed = int(
             io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum()
         )
@@ -472,8 +474,7 @@ def priced_experiments_targeting(experiments, scores, evaluation, units, assignm
                         per_row, settings.memory_budget, "Raise the var on a machine that has the memory, or run "
                         "`dbt build --threads 1` (one Python model at a time) with the var at half the memory.")
         rows = experiment_units(eid, units, assignments, experiments, economics.metrics)
-        feats = functools.partial(experiment_features, eid, units, features, economics.target_metric,
-                                  [*feature_columns, *extra])
+        feats = functools.partial(experiment_features, eid, units, features, economics.target_metric)
         yield experiment_targeting(economics, rows, feats, chosen, settings, feature_columns, binary_metrics,
                                    evaluate=evaluate)
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
-from hte_engine.resampling import bounded_sample, resampling_keys
+from hte_engine.resampling import bootstrap_units_setting, bounded_sample, resampling_keys
 from hte_engine.settings import meta_values
 from hte_engine.uplift.balance import leaking_features
 from hte_engine.uplift.crossfit import CrossFitConfig, CrossFitResult, clusters_per_arm, cross_fit
@@ -101,7 +101,8 @@ class UpliftSettings:
             seed=seed,
             alpha=alpha,
             curve_points=get("uplift_curve_points", int, 100),
-            bootstrap_max_units=get("uplift_bootstrap_max_units", int, 200_000) or None,
+            bootstrap_max_units=bootstrap_units_setting(get("uplift_bootstrap_max_units", str, 200_000),
+                                                        "hte_uplift_bootstrap_max_units"),
         )
         metrics = {str(name): str((spec or {}).get("kind", "continuous")) for name, spec in
                    (m.get("metrics") or {}).items()}

@@ -145,6 +145,34 @@ def test_learned_policy_with_the_package_base_model_beats_the_blanket_policies()
     assert policy >= 0.6 * np.maximum(true_value, 0).sum()
 
 
+def fixed_rule_values(n, data_seed, seed, max_units=None):
+    """hte_policy_value's rows (by policy) for the fixed rule pi(x) = 1[x1 > 0] on one simulated experiment, its
+    doubly-robust scores from cross-fitted linear outcome models."""
+    econ = economics()
+    X, arm_code, tau, y, e = simulate(np.random.default_rng(data_seed), n)
+    mu, _ = cross_fitted_outcomes(X, y, arm_code, 2, binary=False, folds=2, seed=seed, fit=linear_fit)
+    G = net_value(econ, {"y": doubly_robust_arm_scores(y, arm_code, e, mu)}, np.ones(n)).value
+    arm_index = np.where(X["x1"].to_numpy() > 0, 0, -1)
+    fixed = Assignment(arm_index=arm_index, decision=np.where(arm_index >= 0, "treat", "hold"),
+                       reason=np.full(n, None), is_exploration=np.zeros(n, dtype=bool),
+                       expected_net_value=np.zeros(n), cost=np.where(arm_index >= 0, COST, 0.0))
+    return evaluate_policies({"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n), n_replicates=200,
+                             seed=seed, max_units=max_units).set_index("policy")
+
+
+@pytest.mark.parametrize("value", [-5, 10, "many"])
+def test_a_bootstrap_bound_below_the_minimum_or_not_a_number_is_refused_naming_the_var(value):
+    from hte_engine.targeting.tables import TargetingSettings
+    from hte_engine.uplift.tables import UpliftSettings
+
+    with pytest.raises(ValueError, match="hte_targeting_bootstrap_max_units"):
+        TargetingSettings.from_meta({"targeting_bootstrap_max_units": value})
+    with pytest.raises(ValueError, match="hte_uplift_bootstrap_max_units"):
+        UpliftSettings.from_meta({"uplift_bootstrap_max_units": value, "feature_columns": ["x"]})
+    assert TargetingSettings.from_meta({"targeting_bootstrap_max_units": 0}).bootstrap_max_units is None
+    assert TargetingSettings.from_meta({}).bootstrap_max_units == 200_000
+
+
 @pytest.mark.slow
 def test_dr_value_interval_covers_the_true_value_at_the_nominal_rate():
     # A fixed policy pi(x) = 1[x1 > 0] with tau = 0.5 x1 and cost 0.2: its true value per unit is
@@ -154,18 +182,8 @@ def test_dr_value_interval_covers_the_true_value_at_the_nominal_rate():
     true_difference = true_policy - (0.0 - COST)
     n, reps = 1_000, 200
     covered = np.zeros((reps, 2), dtype=bool)
-    econ = economics()
     for r in range(reps):
-        rng = np.random.default_rng(1_000 + r)
-        X, arm_code, tau, y, e = simulate(rng, n)
-        mu, _ = cross_fitted_outcomes(X, y, arm_code, 2, binary=False, folds=2, seed=r, fit=linear_fit)
-        G = net_value(econ, {"y": doubly_robust_arm_scores(y, arm_code, e, mu)}, np.ones(n)).value
-        arm_index = np.where(X["x1"].to_numpy() > 0, 0, -1)
-        fixed = Assignment(arm_index=arm_index, decision=np.where(arm_index >= 0, "treat", "hold"),
-                           reason=np.full(n, None), is_exploration=np.zeros(n, dtype=bool),
-                           expected_net_value=np.zeros(n), cost=np.where(arm_index >= 0, COST, 0.0))
-        table = evaluate_policies({"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n),
-                                  n_replicates=200, seed=r).set_index("policy")
+        table = fixed_rule_values(n, 1_000 + r, seed=r)
         row = table.loc["rule"]
         covered[r, 0] = row["ci_low"] <= n * true_policy <= row["ci_high"]
         covered[r, 1] = row["difference_vs_treat_all_ci_low"] <= n * true_difference <= row[
@@ -261,17 +279,7 @@ def test_dr_value_interval_from_a_bounded_bootstrap_covers_the_true_value_at_the
     true_policy = 0.5 * stats.norm.pdf(0) - COST / 2
     n, reps = 4_000, 200
     covered = np.zeros(reps, dtype=bool)
-    econ = economics()
     for r in range(reps):
-        rng = np.random.default_rng(5_000 + r)
-        X, arm_code, tau, y, e = simulate(rng, n)
-        mu, _ = cross_fitted_outcomes(X, y, arm_code, 2, binary=False, folds=2, seed=r, fit=linear_fit)
-        G = net_value(econ, {"y": doubly_robust_arm_scores(y, arm_code, e, mu)}, np.ones(n)).value
-        arm_index = np.where(X["x1"].to_numpy() > 0, 0, -1)
-        fixed = Assignment(arm_index=arm_index, decision=np.where(arm_index >= 0, "treat", "hold"),
-                           reason=np.full(n, None), is_exploration=np.zeros(n, dtype=bool),
-                           expected_net_value=np.zeros(n), cost=np.where(arm_index >= 0, COST, 0.0))
-        row = evaluate_policies({"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n), n_replicates=200,
-                                seed=r, max_units=1_000).set_index("policy").loc["rule"]
+        row = fixed_rule_values(n, 5_000 + r, seed=r, max_units=1_000).loc["rule"]
         covered[r] = row["ci_low"] <= n * true_policy <= row["ci_high"]
     assert abs(covered.mean() - 0.95) < 3 * np.sqrt(0.95 * 0.05 / reps), covered.mean()

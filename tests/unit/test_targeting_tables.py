@@ -134,6 +134,29 @@ def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(
     assert values.loc["treat_all", "value"] == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_two_arm_experiment_reusing_its_stored_scores_reads_features_only_for_a_per_unit_benefit(demo):
+    # Features are read through a function of the columns wanted, and only when needed: not at all when the stored
+    # scores serve both the decisions and the policy value, the benefit column alone when the benefit is per unit.
+    units, features, scores = coupon_inputs(demo)
+    dr = scores.assign(dr_score=np.linspace(-1.0, 1.0, len(scores)))
+    asked = []
+
+    def read(columns):
+        asked.append(list(columns))
+        return features[["unit_id", *columns]]
+
+    feature_columns = ["customer_type", "visits_per_month", "device"]
+    for economics_setting in ({}, {"coupon_push": {"benefit_column": "margin"}}):
+        settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle",
+                                     economics=economics_setting)
+        economics = settings.economics_for(demo["experiments"], "coupon_push")
+        lazy = experiment_targeting(economics, units, read, dr, settings, feature_columns, {"purchase"})
+        whole = experiment_targeting(economics, units, features, dr, settings, feature_columns, {"purchase"})
+        pd.testing.assert_frame_equal(lazy.policy_value, whole.policy_value)
+        pd.testing.assert_frame_equal(lazy.units, whole.units)
+    assert asked == [["margin"]]
+
+
 def test_policy_value_intervals_resample_whole_clusters(demo):
     units, features, scores = coupon_inputs(demo)
     unit_order = np.sort(units["unit_id"].astype(str).unique())
