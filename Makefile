@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export DBT_PROFILES_DIR := $(CURDIR)
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help setup demo demo-loop test test-fast test-install test-reliability lint report bench bench-sql bench-regression bench-build docs clean
+.PHONY: help setup demo demo-loop test test-fast test-install test-reliability lint format report bench bench-sql bench-regression bench-build docs clean
 
 help:
 	@echo "make demo          set up .venv, dbt build the bundled demo on DuckDB, print the summary"
@@ -14,7 +14,8 @@ help:
 	@echo "make test-fast     tests/unit: the engine and reference tests (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
 	@echo "make test-reliability  the failure cases of docs/reliability.md (bad input, failed builds)"
-	@echo "make lint          ruff check of the Python (make test runs it first)"
+	@echo "make lint          ruff check and ruff format --check of the Python (make test runs it first)"
+	@echo "make format        ruff format the Python and apply ruff's safe lint fixes"
 	@echo "make report        the HTML report of target/dbt_hte.duckdb (after make demo)"
 	@echo "make docs          dbt docs generate"
 	@echo "make bench         SQL and regression benchmarks at BENCH_UNITS (default 10M)"
@@ -45,9 +46,15 @@ report: setup
 test: setup lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
 
-# pyflakes, pycodestyle, import order and bugbear over the engine, models, tests and benchmarks (pyproject.toml)
+# pyflakes, pycodestyle, import order and bugbear over the engine, models, tests and benchmarks, and the layout
+# ruff format gives them (pyproject.toml); `make format` applies that layout and the fixable lint findings.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # The first tier alone, tests/unit (no dbt, database server, Spark or simulations): a couple of minutes, for the
 # edit-test loop. The other tiers: tests/build (dbt builds on DuckDB), tests/integration (other warehouses, real data).

@@ -47,10 +47,16 @@ CATE_SCORES = "model.dbt_hte.hte_cate_scores"
 SAMPLE_SECONDS = 0.5
 # --shape: the SQL applied to the generated inputs, the vars that go with it, and a one-line description
 SHAPES = {
-    "project": ("build_inputs.sql", {},
-                "exp_a 2 arms × conversion + revenue, exp_b 3 arms × conversion: 4 comparisons × 5 learners"),
-    "voter": ("build_voter_inputs.sql", {"hte_metrics": {"voted": {"kind": "binary"}}},
-              "exp_v 5 arms × voted (binary), no targeting economics: 4 comparisons × 5 learners"),
+    "project": (
+        "build_inputs.sql",
+        {},
+        "exp_a 2 arms × conversion + revenue, exp_b 3 arms × conversion: 4 comparisons × 5 learners",
+    ),
+    "voter": (
+        "build_voter_inputs.sql",
+        {"hte_metrics": {"voted": {"kind": "binary"}}},
+        "exp_v 5 arms × voted (binary), no targeting economics: 4 comparisons × 5 learners",
+    ),
 }
 
 
@@ -100,8 +106,13 @@ def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
         done.set()
         sampler.join()
         wall = time.perf_counter() - started
-    measured = Measured(os.waitstatus_to_exitcode(status), wall, usage.ru_utime + usage.ru_stime,
-                        usage.ru_maxrss * 1024, log.read_text())
+    measured = Measured(
+        os.waitstatus_to_exitcode(status),
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss * 1024,
+        log.read_text(),
+    )
     return measured, [(wall_start.timestamp() + t, rss, cpu) for t, rss, cpu in samples]
 
 
@@ -129,9 +140,11 @@ def node_rows(target: Path, samples: list[tuple[float, int, float]]) -> list[dic
     results = json.loads((target / "run_results.json").read_text())["results"]
 
     def span(result) -> tuple[float, float]:
-        spans = [(datetime.fromisoformat(p["started_at"]).timestamp(),
-                  datetime.fromisoformat(p["completed_at"]).timestamp())
-                 for p in result["timing"] if p.get("started_at") and p.get("completed_at")]
+        spans = [
+            (datetime.fromisoformat(p["started_at"]).timestamp(), datetime.fromisoformat(p["completed_at"]).timestamp())
+            for p in result["timing"]
+            if p.get("started_at") and p.get("completed_at")
+        ]
         return (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0.0, 0.0)
 
     spans = {r["unique_id"]: span(r) for r in results}
@@ -143,22 +156,26 @@ def node_rows(target: Path, samples: list[tuple[float, int, float]]) -> list[dic
     rows = []
     for result in results:
         node = nodes.get(result["unique_id"], {})
-        spans = [(datetime.fromisoformat(p["started_at"]).timestamp(),
-                  datetime.fromisoformat(p["completed_at"]).timestamp())
-                 for p in result["timing"] if p.get("started_at") and p.get("completed_at")]
+        spans = [
+            (datetime.fromisoformat(p["started_at"]).timestamp(), datetime.fromisoformat(p["completed_at"]).timestamp())
+            for p in result["timing"]
+            if p.get("started_at") and p.get("completed_at")
+        ]
         start, end = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else (0.0, 0.0)
         during = [rss for t, rss, _ in samples if start <= t <= end]
-        rows.append({
-            "unique_id": result["unique_id"],
-            "name": node.get("name", result["unique_id"]),
-            "resource_type": node.get("resource_type"),
-            "language": node.get("language"),
-            "status": result["status"],
-            "execution_time": result["execution_time"],
-            "downstream_of_cate_scores": result["unique_id"] in downstream,
-            "peak_rss_sampled_bytes": max(during) if during else None,
-            "cpu_seconds": cpu.get(result["unique_id"], 0.0),
-        })
+        rows.append(
+            {
+                "unique_id": result["unique_id"],
+                "name": node.get("name", result["unique_id"]),
+                "resource_type": node.get("resource_type"),
+                "language": node.get("language"),
+                "status": result["status"],
+                "execution_time": result["execution_time"],
+                "downstream_of_cate_scores": result["unique_id"] in downstream,
+                "peak_rss_sampled_bytes": max(during) if during else None,
+                "cpu_seconds": cpu.get(result["unique_id"], 0.0),
+            }
+        )
     return rows
 
 
@@ -189,7 +206,7 @@ def summarise(nodes: list[dict], build: Measured) -> dict:
 
 
 def markdown(result: dict) -> str:
-    s, gib = result["summary"], 1024 ** 3
+    s, gib = result["summary"], 1024**3
     rows = result["inputs"]["rows"]
     load = result["environment"]["load_average_1min"]
     lines = [
@@ -220,9 +237,11 @@ def markdown(result: dict) -> str:
     models = [n for n in result["nodes"] if n["resource_type"] == "model"]
     for node in sorted(models, key=lambda n: -n["execution_time"])[:25]:
         rss = node["peak_rss_sampled_bytes"]
-        lines.append(f"| {node['name']} | {node['language']} | {'yes' if node['downstream_of_cate_scores'] else ''} "
-                     f"| {node['execution_time']:.1f} | {node['cpu_seconds']:.1f} "
-                     f"| {'' if rss is None else f'{rss / gib:.2f}'} |")
+        lines.append(
+            f"| {node['name']} | {node['language']} | {'yes' if node['downstream_of_cate_scores'] else ''} "
+            f"| {node['execution_time']:.1f} | {node['cpu_seconds']:.1f} "
+            f"| {'' if rss is None else f'{rss / gib:.2f}'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -230,12 +249,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=1_000_000, help="units to generate (default 1,000,000)")
     parser.add_argument("--threads", type=int, default=None, help="dbt --threads (default: the profile's, 2)")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dbt_hte_build_bench"),
-                        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_build_bench)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("/tmp/dbt_hte_build_bench"),
+        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_build_bench)",
+    )
     parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
     parser.add_argument("--vars", default=None, help="extra dbt --vars (YAML), e.g. to try a setting")
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="project",
-                        help="project: exp_a + exp_b with targeting (default); voter: one 5-arm experiment")
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="project",
+        help="project: exp_a + exp_b with targeting (default); voter: one 5-arm experiment",
+    )
     args = parser.parse_args()
     if args.units < 1000:
         parser.error("--units must be at least 1000")
@@ -244,16 +271,22 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(workdir / "target", ignore_errors=True)
     database = workdir / "hte.duckdb"
-    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(REPO),
+        DBT_HTE_DUCKDB_PATH=str(database),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
 
     load_before = os.getloadavg()[0]
     print(f"generating {args.units:,} units into {database}", flush=True)
     inputs = generate_inputs(database, args.units)
     with duckdb.connect(str(database)) as con:
         con.execute((BENCH / "sql" / SHAPES[args.shape][0]).read_text())
-        inputs["rows"] = {table: con.execute(f"select count(*) from bench_inputs.{table}").fetchone()[0]
-                          for table in ("assignments", "unit_features", "outcomes", "experiments")}
+        inputs["rows"] = {
+            table: con.execute(f"select count(*) from bench_inputs.{table}").fetchone()[0]
+            for table in ("assignments", "unit_features", "outcomes", "experiments")
+        }
 
     if not (PROJECT / "dbt_packages" / "dbt_hte").exists():
         deps = subprocess.run(dbt_command(["deps"], workdir), cwd=PROJECT, env=env, capture_output=True, text=True)
@@ -261,15 +294,18 @@ def main() -> None:
             sys.exit(f"dbt deps failed for bench/build_project:\n{deps.stdout[-4000:]}")
     shape_vars = dict(SHAPES[args.shape][1], **(yaml.safe_load(args.vars) if args.vars else {}))
     extra = (["--threads", str(args.threads)] if args.threads else []) + (
-        ["--vars", json.dumps(shape_vars)] if shape_vars else [])
-    parse = subprocess.run(dbt_command(["parse", *extra], workdir), cwd=PROJECT, env=env, capture_output=True,
-                           text=True)
+        ["--vars", json.dumps(shape_vars)] if shape_vars else []
+    )
+    parse = subprocess.run(
+        dbt_command(["parse", *extra], workdir), cwd=PROJECT, env=env, capture_output=True, text=True
+    )
     if parse.returncode != 0:
         sys.exit(f"dbt parse failed for bench/build_project:\n{parse.stdout[-4000:]}")
 
     print("dbt build (every model and test)", flush=True)
-    build, samples = run_sampled(dbt_command(["build", *extra], workdir), env=env, cwd=PROJECT,
-                                 log=workdir / "logs" / "build.out")
+    build, samples = run_sampled(
+        dbt_command(["build", *extra], workdir), env=env, cwd=PROJECT, log=workdir / "logs" / "build.out"
+    )
     nodes = node_rows(workdir / "target", samples) if (workdir / "target" / "run_results.json").exists() else []
     result = {
         "units": args.units,
@@ -279,17 +315,23 @@ def main() -> None:
         "command": " ".join(["bench/bench_build.py", *sys.argv[1:]]).strip(),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "returncode": build.returncode,
-        "environment": {"cpu_count": os.cpu_count(), "python": platform.python_version(),
-                        "duckdb": duckdb.__version__,
-                        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]}},
+        "environment": {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        },
         "inputs": inputs,
         "summary": summarise(nodes, build),
         "nodes": nodes,
         "rss_samples": samples[:: max(1, len(samples) // 2000)],
     }
     args.results.mkdir(parents=True, exist_ok=True)
-    stem = (f"build_bench_{args.units}" + (f"_{args.shape}" if args.shape != "project" else "")
-            + (f"_threads{args.threads}" if args.threads else ""))
+    stem = (
+        f"build_bench_{args.units}"
+        + (f"_{args.shape}" if args.shape != "project" else "")
+        + (f"_threads{args.threads}" if args.threads else "")
+    )
     (args.results / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str))
     table = markdown(result)
     (args.results / f"{stem}.md").write_text(table)

@@ -95,8 +95,11 @@ def _ours(frame, t, y, share, variant):
     X = prepare_features(frame, list(frame.columns))
     ids = np.array([f"u{i:08d}" for i in range(len(y))])
     # hte: the package's defaults; hte_direct turns winsorising off, hte_two_part also fits two-part outcome models.
-    overrides = {"hte": {}, "hte_direct": {"winsorize_quantile": None},
-                 "hte_two_part": {"winsorize_quantile": None, "outcome_model": "two_part"}}[variant]
+    overrides = {
+        "hte": {},
+        "hte_direct": {"winsorize_quantile": None},
+        "hte_two_part": {"winsorize_quantile": None, "outcome_model": "two_part"},
+    }[variant]
     config = CrossFitConfig(**overrides)
     result = cross_fit(ids, X, y, t, np.full(len(y), share), False, config, "bench")
     # The choice needs the learner-level figures only; the bootstrap is not part of it.
@@ -130,9 +133,12 @@ def _econml(name, frame, t, y):
 
     X = pd.get_dummies(frame, dtype=float).to_numpy()
     if name == "forest_dr":
-        est = ForestDRLearner(model_regression=LGBMRegressor(verbose=-1, n_jobs=THREADS),
-                              model_propensity=LGBMClassifier(verbose=-1, n_jobs=THREADS), n_jobs=THREADS,
-                              random_state=0)
+        est = ForestDRLearner(
+            model_regression=LGBMRegressor(verbose=-1, n_jobs=THREADS),
+            model_propensity=LGBMClassifier(verbose=-1, n_jobs=THREADS),
+            n_jobs=THREADS,
+            random_state=0,
+        )
     else:
         est = CausalForestDML(
             model_y=LGBMRegressor(verbose=-1, n_jobs=THREADS),
@@ -179,18 +185,34 @@ def _run(contender, n, seed, scenario, queue):
     rows = []
     for name, score in scores.items():
         label = f"{contender}_{name}" if contender.startswith("hte") else name
-        rows.append({"contender": label, "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_rss_mb": peak / 1024,
-                     "rss_growth_mb": (peak - start_rss) / 1024,
-                     "pehe": float(np.sqrt(np.mean((score - tau) ** 2))),
-                     "qini": 0.0 if name == "constant" else qini_coefficient(score, y, t, binary=False)})
+        rows.append(
+            {
+                "contender": label,
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_rss_mb": peak / 1024,
+                "rss_growth_mb": (peak - start_rss) / 1024,
+                "pehe": float(np.sqrt(np.mean((score - tau) ** 2))),
+                "qini": 0.0 if name == "constant" else qini_coefficient(score, y, t, binary=False),
+            }
+        )
     if chosen is not None:
         best = next(r for r in rows if r["contender"] == f"{contender}_{chosen}")
         rows.append({**best, "contender": f"{contender}_chosen ({chosen})"})
     queue.put({"rows": rows})
 
 
-CONTENDERS = ["hte", "hte_direct", "hte_two_part", "causalml_t", "causalml_s", "causalml_x", "causalml_dr",
-              "econml_forest_dr", "econml_causal_forest"]
+CONTENDERS = [
+    "hte",
+    "hte_direct",
+    "hte_two_part",
+    "causalml_t",
+    "causalml_s",
+    "causalml_x",
+    "causalml_dr",
+    "econml_forest_dr",
+    "econml_causal_forest",
+]
 
 
 def bench(n: int, seed: int, scenario: str, contenders: list[str], timeout: float | None) -> pd.DataFrame:
@@ -218,8 +240,11 @@ def bench(n: int, seed: int, scenario: str, contenders: list[str], timeout: floa
             print(f"  {contender}: skipped ({out['skipped']})", flush=True)
             continue
         for row in out["rows"]:
-            print(f"  {row['contender']:<34} {row['seconds']:8.1f} s  {row['cpu_seconds']:8.1f} s CPU  "
-                  f"PEHE {row['pehe']:.4f}  Qini {row['qini']:.4f}", flush=True)
+            print(
+                f"  {row['contender']:<34} {row['seconds']:8.1f} s  {row['cpu_seconds']:8.1f} s CPU  "
+                f"PEHE {row['pehe']:.4f}  Qini {row['qini']:.4f}",
+                flush=True,
+            )
         rows += out["rows"]
     table = pd.DataFrame(rows)
     table.insert(0, "scenario", scenario)
@@ -236,8 +261,9 @@ def _merged(path: Path, table: pd.DataFrame, contenders: list[str]) -> list[dict
     """This run's rows, plus the rows of other contenders from an earlier run of the same scenario and size:
     slow contenders (the forests at 1M) can run separately, in the background, and land in the same file."""
     # A table mixing finished and unfinished contenders has NaN in the fields one of them lacks: leave them out.
-    new = [{k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
-           for row in table.to_dict("records")]
+    new = [
+        {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))} for row in table.to_dict("records")
+    ]
     if not path.exists():
         return new
     old = [r for r in json.loads(path.read_text())["rows"] if _owner(r["contender"]) not in contenders]
@@ -247,12 +273,17 @@ def _merged(path: Path, table: pd.DataFrame, contenders: list[str]) -> list[dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--scenarios", nargs="+", default=["continuous"],
-                        choices=["continuous", "heavy_tail", "small_treated"])
+    parser.add_argument(
+        "--scenarios", nargs="+", default=["continuous"], choices=["continuous", "heavy_tail", "small_treated"]
+    )
     parser.add_argument("--contenders", nargs="+", default=CONTENDERS, choices=CONTENDERS)
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds of wall time per contender; a contender still running is stopped and "
-                             "reported as 'did not finish'")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds of wall time per contender; a contender still running is stopped and "
+        "reported as 'did not finish'",
+    )
     parser.add_argument("--load", default="", help="a note on other load on the machine, kept in the results")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -265,9 +296,16 @@ def main() -> None:
             # Rows of several runs can share a file (see _merged): each row keeps when and under what load.
             table["measured"] = time.strftime("%Y-%m-%d %H:%M")
             table["load"] = args.load
-            meta = {"scenario": scenario, "n_units": n, "seed": args.seed, "machine": platform.platform(),
-                    "cpus": mp.cpu_count(), "python": sys.version.split()[0],
-                    "date": time.strftime("%Y-%m-%d %H:%M"), "load": args.load}
+            meta = {
+                "scenario": scenario,
+                "n_units": n,
+                "seed": args.seed,
+                "machine": platform.platform(),
+                "cpus": mp.cpu_count(),
+                "python": sys.version.split()[0],
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+                "load": args.load,
+            }
             path = results / f"learners_{scenario}_{n}.json"
             rows = _merged(path, table, args.contenders)
             path.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

@@ -84,23 +84,36 @@ def main() -> None:
     con.execute(POPULATION_SQL.format(n=int(args.units), batch=int(args.batch_size)))
     generated = time.perf_counter() - started
 
-    meta = {"run_date": "2026-04-01", "targeting_economics": {"coupon_push": {"benefit_column": "margin"}},
-            "targeting_policy": args.policy, "targeting_capacity": args.units // 10,
-            "population_holdout_share": 0.05, "population_exploration_share": 0.05}
+    meta = {
+        "run_date": "2026-04-01",
+        "targeting_economics": {"coupon_push": {"benefit_column": "margin"}},
+        "targeting_policy": args.policy,
+        "targeting_capacity": args.units // 10,
+        "population_holdout_share": 0.05,
+        "population_exploration_share": 0.05,
+    }
     settings = PopulationSettings.from_meta(meta)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     # The model reads through its own cursor while the connection writes the stream (as dbt-duckdb does).
     cur = con.cursor()
-    stream = population_targeting_table(cur.table("population"), cur.table("runs"), cur.table("experiments"),
-                                        settings, session=con)
+    stream = population_targeting_table(
+        cur.table("population"), cur.table("runs"), cur.table("experiments"), settings, session=con
+    )
     con.register("scored_stream", stream)
     con.execute("create table targeting as select * from scored_stream")
     con.unregister("scored_stream")
     targeting_s = time.perf_counter() - started
     started = time.perf_counter()
-    drift = population_drift_table(cur.table("population"), cur.table("runs"), cur.table("features"),
-                                   cur.table("assignments"), cur.table("experiments"), settings, session=con)
+    drift = population_drift_table(
+        cur.table("population"),
+        cur.table("runs"),
+        cur.table("features"),
+        cur.table("assignments"),
+        cur.table("experiments"),
+        settings,
+        session=con,
+    )
     con.register("drift_stream", drift)
     con.execute("create table drift as select * from drift_stream")
     con.unregister("drift_stream")
@@ -108,15 +121,25 @@ def main() -> None:
     summary = con.execute(
         "select experiment_id, decision, count(*) from targeting group by all order by all"
     ).fetchall()
-    print(json.dumps({
-        "units": args.units, "batch_size": args.batch_size, "policy": args.policy, "threads": args.threads,
-        "duckdb_memory": args.duckdb_memory,
-        "generate_s": round(generated, 1), "targeting_s": round(targeting_s, 1),
-        "rows_written": int(con.execute("select count(*) from targeting").fetchall()[0][0]),
-        "peak_rss_mb_before": round(rss_before / 1024), "peak_rss_mb": round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "drift_s": drift_s, "decisions": summary, "cpu": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "units": args.units,
+                "batch_size": args.batch_size,
+                "policy": args.policy,
+                "threads": args.threads,
+                "duckdb_memory": args.duckdb_memory,
+                "generate_s": round(generated, 1),
+                "targeting_s": round(targeting_s, 1),
+                "rows_written": int(con.execute("select count(*) from targeting").fetchall()[0][0]),
+                "peak_rss_mb_before": round(rss_before / 1024),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                "drift_s": drift_s,
+                "decisions": summary,
+                "cpu": os.cpu_count(),
+            }
+        )
+    )
     con.close()
 
 

@@ -123,8 +123,12 @@ def main() -> None:
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "hte.duckdb"
-    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(REPO),
+        DBT_HTE_DUCKDB_PATH=str(database),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
     load_before = os.getloadavg()[0]
 
     print(f"generating {args.units:,} units", flush=True)
@@ -134,23 +138,57 @@ def main() -> None:
     prepare_project(workdir, env)
 
     print("DuckDB: dbt build of the SQL models", flush=True)
-    duck = run_measured(dbt_command(["build", "--select", *SQL_SELECTION], workdir), env=env, cwd=PROJECT,
-                        log=workdir / "logs" / "build_duckdb.out")
+    duck = run_measured(
+        dbt_command(["build", "--select", *SQL_SELECTION], workdir),
+        env=env,
+        cwd=PROJECT,
+        log=workdir / "logs" / "build_duckdb.out",
+    )
     if duck.returncode != 0:
         fail("dbt build on DuckDB failed:", duck.output)
     duck_nodes = model_timings(workdir / "target")
 
     print("Spark: dbt build of the SQL models", flush=True)
     spec = workdir / "spark_builds.json"
-    spec.write_text(json.dumps([{"name": "bench", "inputs": str(workdir / "inputs"), "input_schema": "bench_inputs",
-                                 "schema": "dbt_hte", "vars": {}}]))
-    spark_env = dict(env, DBT_HTE_SPARK_MASTER=f"local[{args.spark_cores}]",
-                     DBT_HTE_SPARK_DRIVER_MEMORY=args.driver_memory,
-                     DBT_HTE_SPARK_SHUFFLE_PARTITIONS=str(args.shuffle_partitions))
+    spec.write_text(
+        json.dumps(
+            [
+                {
+                    "name": "bench",
+                    "inputs": str(workdir / "inputs"),
+                    "input_schema": "bench_inputs",
+                    "schema": "dbt_hte",
+                    "vars": {},
+                }
+            ]
+        )
+    )
+    spark_env = dict(
+        env,
+        DBT_HTE_SPARK_MASTER=f"local[{args.spark_cores}]",
+        DBT_HTE_SPARK_DRIVER_MEMORY=args.driver_memory,
+        DBT_HTE_SPARK_SHUFFLE_PARTITIONS=str(args.shuffle_partitions),
+    )
     spark_work = workdir / "spark"
-    spark = run_measured([sys.executable, str(SPARK_BUILD), "--project-dir", str(PROJECT), "--work", str(spark_work),
-                          "--select", *SQL_SELECTION, "--builds", str(spec), "--export", str(spark_work / "export")],
-                         env=spark_env, cwd=REPO, log=workdir / "logs" / "build_spark.out")
+    spark = run_measured(
+        [
+            sys.executable,
+            str(SPARK_BUILD),
+            "--project-dir",
+            str(PROJECT),
+            "--work",
+            str(spark_work),
+            "--select",
+            *SQL_SELECTION,
+            "--builds",
+            str(spec),
+            "--export",
+            str(spark_work / "export"),
+        ],
+        env=spark_env,
+        cwd=REPO,
+        log=workdir / "logs" / "build_spark.out",
+    )
     summary_lines = [line for line in spark.output.splitlines() if line.startswith('{"ok"')]
     if spark.returncode != 0 or not summary_lines:
         fail("dbt build on Spark failed:", spark.output)
@@ -183,14 +221,23 @@ def main() -> None:
             "pyspark": pyspark.__version__,
         },
         "inputs": inputs,
-        "duckdb": {"wall_seconds": duck.wall_seconds, "cpu_seconds": duck.cpu_seconds,
-                   "peak_rss_bytes": duck.peak_rss_bytes, "models": per_model(duck_nodes),
-                   "model_seconds": sum(per_model(duck_nodes).values()),
-                   "test_seconds": sum(n["execution_time"] for n in duck_nodes if n["resource_type"] == "test")},
-        "spark": {"process_wall_seconds": spark.wall_seconds, "process_peak_rss_bytes": spark.peak_rss_bytes,
-                  "session_seconds": spark_summary["session_seconds"], **spark_report["timings"],
-                  "models": per_model(spark_nodes), "model_seconds": sum(per_model(spark_nodes).values()),
-                  "test_seconds": sum(n["execution_time"] for n in spark_nodes if n["resource_type"] == "test")},
+        "duckdb": {
+            "wall_seconds": duck.wall_seconds,
+            "cpu_seconds": duck.cpu_seconds,
+            "peak_rss_bytes": duck.peak_rss_bytes,
+            "models": per_model(duck_nodes),
+            "model_seconds": sum(per_model(duck_nodes).values()),
+            "test_seconds": sum(n["execution_time"] for n in duck_nodes if n["resource_type"] == "test"),
+        },
+        "spark": {
+            "process_wall_seconds": spark.wall_seconds,
+            "process_peak_rss_bytes": spark.peak_rss_bytes,
+            "session_seconds": spark_summary["session_seconds"],
+            **spark_report["timings"],
+            "models": per_model(spark_nodes),
+            "model_seconds": sum(per_model(spark_nodes).values()),
+            "test_seconds": sum(n["execution_time"] for n in spark_nodes if n["resource_type"] == "test"),
+        },
         "comparison": comparison,
     }
     args.results.mkdir(parents=True, exist_ok=True)

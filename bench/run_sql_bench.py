@@ -128,23 +128,27 @@ def model_timings(target: Path) -> list[dict]:
     for result in results:
         node = manifest[result["unique_id"]]
         phases = {
-            phase["name"]: (datetime.fromisoformat(phase["completed_at"])
-                            - datetime.fromisoformat(phase["started_at"])).total_seconds()
-            for phase in result["timing"] if phase.get("started_at") and phase.get("completed_at")
+            phase["name"]: (
+                datetime.fromisoformat(phase["completed_at"]) - datetime.fromisoformat(phase["started_at"])
+            ).total_seconds()
+            for phase in result["timing"]
+            if phase.get("started_at") and phase.get("completed_at")
         }
-        rows.append({
-            "unique_id": result["unique_id"],
-            "name": node["name"],
-            "resource_type": node["resource_type"],
-            "language": node.get("language"),
-            "layer": node["fqn"][1] if node["resource_type"] == "model" and len(node["fqn"]) > 2 else None,
-            "materialized": node["config"].get("materialized"),
-            "feeds_segment_stats": result["unique_id"] in feeds_segment_stats,
-            "status": result["status"],
-            "execution_time": result["execution_time"],
-            "compile_seconds": phases.get("compile"),
-            "execute_seconds": phases.get("execute"),
-        })
+        rows.append(
+            {
+                "unique_id": result["unique_id"],
+                "name": node["name"],
+                "resource_type": node["resource_type"],
+                "language": node.get("language"),
+                "layer": node["fqn"][1] if node["resource_type"] == "model" and len(node["fqn"]) > 2 else None,
+                "materialized": node["config"].get("materialized"),
+                "feeds_segment_stats": result["unique_id"] in feeds_segment_stats,
+                "status": result["status"],
+                "execution_time": result["execution_time"],
+                "compile_seconds": phases.get("compile"),
+                "execute_seconds": phases.get("execute"),
+            }
+        )
     return rows
 
 
@@ -156,8 +160,12 @@ def run_baseline(database: Path, workdir: Path, env: dict[str, str], profile: Pa
     if measured.returncode != 0:
         fail("The hand-written query failed:", measured.output)
     report = json.loads(measured.output.strip().splitlines()[-1])
-    return {**report, "process_wall_seconds": measured.wall_seconds, "process_cpu_seconds": measured.cpu_seconds,
-            "peak_rss_bytes": measured.peak_rss_bytes}
+    return {
+        **report,
+        "process_wall_seconds": measured.wall_seconds,
+        "process_cpu_seconds": measured.cpu_seconds,
+        "peak_rss_bytes": measured.peak_rss_bytes,
+    }
 
 
 def verify(database: Path) -> dict:
@@ -168,7 +176,8 @@ def verify(database: Path) -> dict:
         f" when d.{c} is null or b.{c} is null then 1"
         f" when d.{c} = b.{c} then 0"
         f" else abs(d.{c} - b.{c}) / greatest(abs(d.{c}), abs(b.{c})) end) as {c}"
-        for c in STAT_COLUMNS)
+        for c in STAT_COLUMNS
+    )
     with duckdb.connect(str(database), read_only=True) as con:
         row = con.execute(f"""
             select
@@ -184,9 +193,13 @@ def verify(database: Path) -> dict:
     check = dict(zip(names, row[:4]))
     check["max_relative_difference"] = dict(zip(STAT_COLUMNS, row[4:]))
     check["relative_tolerance"] = RELATIVE_TOLERANCE
-    check["equal"] = (check["rows_only_in_dbt"] == 0 and check["rows_only_in_baseline"] == 0
-                      and check["rows_matched"] > 0 and check["rows_with_different_n"] == 0
-                      and all(value <= RELATIVE_TOLERANCE for value in check["max_relative_difference"].values()))
+    check["equal"] = (
+        check["rows_only_in_dbt"] == 0
+        and check["rows_only_in_baseline"] == 0
+        and check["rows_matched"] > 0
+        and check["rows_with_different_n"] == 0
+        and all(value <= RELATIVE_TOLERANCE for value in check["max_relative_difference"].values())
+    )
     return check
 
 
@@ -226,7 +239,7 @@ def summarise(nodes: list[dict], build: Measured, run_elapsed: float, baseline_r
 
 
 def markdown(result: dict) -> str:
-    s, gib = result["summary"], 1024 ** 3
+    s, gib = result["summary"], 1024**3
     base = s["handwritten_query_seconds_median"]
     rows = result["inputs"]["rows"]
     load = result["environment"]["load_average_1min"]
@@ -270,16 +283,26 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|---:|---:|---:|",
     ]
     models = [n for n in result["nodes"] if n["resource_type"] == "model"]
-    for node in sorted(models, key=lambda n: (LAYERS.index(n["layer"]) if n["layer"] in LAYERS else 9,
-                                              -n["execution_time"])):
-        lines.append(f"| {node['name']} | {node['layer']} | {node['materialized']} "
-                     f"| {'yes' if node['feeds_segment_stats'] else ''} | {node['compile_seconds']:.2f} "
-                     f"| {node['execute_seconds']:.2f} | {node['execution_time']:.2f} |")
-    lines += ["", "Slowest statements dbt ran (from its debug log):", "",
-              "| seconds | model | statement (start) |", "|---:|---|---|"]
+    for node in sorted(
+        models, key=lambda n: (LAYERS.index(n["layer"]) if n["layer"] in LAYERS else 9, -n["execution_time"])
+    ):
+        lines.append(
+            f"| {node['name']} | {node['layer']} | {node['materialized']} "
+            f"| {'yes' if node['feeds_segment_stats'] else ''} | {node['compile_seconds']:.2f} "
+            f"| {node['execute_seconds']:.2f} | {node['execution_time']:.2f} |"
+        )
+    lines += [
+        "",
+        "Slowest statements dbt ran (from its debug log):",
+        "",
+        "| seconds | model | statement (start) |",
+        "|---:|---|---|",
+    ]
     for query in result["slowest_statements"]:
-        lines.append(f"| {query['seconds']:.2f} | {query['node'].split('.')[-1]} "
-                     f"| `{query['sql_start'].replace('|', chr(92) + '|')}` |")
+        lines.append(
+            f"| {query['seconds']:.2f} | {query['node'].split('.')[-1]} "
+            f"| `{query['sql_start'].replace('|', chr(92) + '|')}` |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -287,8 +310,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=10_000_000, help="units to generate (default 10,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the hand-written query (median reported)")
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/dbt_hte_bench"),
-                        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_bench)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("/tmp/dbt_hte_bench"),
+        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_bench)",
+    )
     parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
     args = parser.parse_args()
     if args.units < 1000 or args.repeat < 1:
@@ -298,8 +325,12 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(workdir / "target", ignore_errors=True)
     database = workdir / "hte.duckdb"
-    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(REPO),
+        DBT_HTE_DUCKDB_PATH=str(database),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
 
     load_before = os.getloadavg()[0]
     # dbt appends to its log; this run's statements must be the only ones in it
@@ -310,8 +341,12 @@ def main() -> None:
     parse = prepare_project(workdir, env)
 
     print("dbt build of the SQL models", flush=True)
-    build = run_measured(dbt_command(["build", "--select", *SQL_SELECTION], workdir), env=env, cwd=PROJECT,
-                         log=workdir / "logs" / "build.out")
+    build = run_measured(
+        dbt_command(["build", "--select", *SQL_SELECTION], workdir),
+        env=env,
+        cwd=PROJECT,
+        log=workdir / "logs" / "build.out",
+    )
     if build.returncode != 0:
         fail("dbt build failed; the benchmark needs a passing build:", build.output)
     nodes = model_timings(workdir / "target")
@@ -336,7 +371,9 @@ def main() -> None:
             "python": platform.python_version(),
             "duckdb": duckdb.__version__,
             "dbt_core": subprocess.run([DBT, "--version"], capture_output=True, text=True, env=env)
-                        .stdout.split("installed:")[-1].split()[0].strip(),
+            .stdout.split("installed:")[-1]
+            .split()[0]
+            .strip(),
         },
         "inputs": inputs,
         "dbt_parse": {"wall_seconds": parse.wall_seconds},

@@ -1,6 +1,6 @@
 """Tests of the bench's own machinery: the dbt log parser and the result check (fast; no dbt run).
 
-    .venv/bin/python -m pytest -q bench/test_sql_bench.py
+.venv/bin/python -m pytest -q bench/test_sql_bench.py
 """
 
 from __future__ import annotations
@@ -62,9 +62,11 @@ def _database(path: Path, baseline_rows: list[tuple]) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema bench_baseline")
         for table, rows in (("main.hte_segment_stats", ROWS), ("bench_baseline.segment_stats", baseline_rows)):
-            con.execute(f"create table {table} (experiment_id varchar, metric varchar, dimension varchar, "
-                        "segment varchar, arm varchar, n bigint, sum_y double, sum_y2 double, sum_x double, "
-                        "sum_x2 double, sum_xy double)")
+            con.execute(
+                f"create table {table} (experiment_id varchar, metric varchar, dimension varchar, "
+                "segment varchar, arm varchar, n bigint, sum_y double, sum_y2 double, sum_x double, "
+                "sum_x2 double, sum_xy double)"
+            )
             con.executemany(f"insert into {table} ({COLUMNS}) values ({', '.join(['?'] * 11)})", rows)
     return path
 
@@ -75,12 +77,15 @@ def test_verify_accepts_equal_results_up_to_rounding(tmp_path):
     assert check["equal"] and check["rows_matched"] == 3
 
 
-@pytest.mark.parametrize("baseline_rows, problem", [
-    (ROWS[:2], "rows_only_in_dbt"),
-    ([ROWS[0], ROWS[1][:5] + (5,) + ROWS[1][6:], ROWS[2]], "rows_with_different_n"),
-    ([ROWS[0][:6] + (5.0 * (1 + 1e-8),) + ROWS[0][7:]] + ROWS[1:], "sum_y"),
-    ([ROWS[0], ROWS[1], ROWS[2][:8] + (0.0,) + ROWS[2][9:]], "sum_x"),
-])
+@pytest.mark.parametrize(
+    "baseline_rows, problem",
+    [
+        (ROWS[:2], "rows_only_in_dbt"),
+        ([ROWS[0], ROWS[1][:5] + (5,) + ROWS[1][6:], ROWS[2]], "rows_with_different_n"),
+        ([ROWS[0][:6] + (5.0 * (1 + 1e-8),) + ROWS[0][7:]] + ROWS[1:], "sum_y"),
+        ([ROWS[0], ROWS[1], ROWS[2][:8] + (0.0,) + ROWS[2][9:]], "sum_x"),
+    ],
+)
 def test_verify_rejects_a_missing_row_a_count_a_sum_or_a_null(tmp_path, baseline_rows, problem):
     check = verify(_database(tmp_path / "different.duckdb", baseline_rows))
     assert not check["equal"]

@@ -224,8 +224,14 @@ def group_counts(relation, by: list[str], **equal) -> pd.DataFrame:
 
 
 # pandas dtype of an output column -> Arrow type of the warehouse column
-_ARROW_TYPES = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "Int64": pa.int64(),
-                "boolean": pa.bool_(), "bool": pa.bool_()}
+_ARROW_TYPES = {
+    "string": pa.string(),
+    "float64": pa.float64(),
+    "int64": pa.int64(),
+    "Int64": pa.int64(),
+    "boolean": pa.bool_(),
+    "bool": pa.bool_(),
+}
 
 
 def arrow_schema(schema: dict) -> pa.Schema:
@@ -264,8 +270,9 @@ def stream_table(frames: Iterable[pd.DataFrame], schema: dict, session=None, typ
                 if len(frame):
                     # through a Table: a pandas column stored as chunked Arrow (pandas 3 strings after a concat)
                     # cannot become one RecordBatch column directly
-                    yield from pa.Table.from_pandas(typed(frame, schema)[list(schema)], schema=target,
-                                                    preserve_index=False).to_batches()
+                    yield from pa.Table.from_pandas(
+                        typed(frame, schema)[list(schema)], schema=target, preserve_index=False
+                    ).to_batches()
 
         return pa.RecordBatchReader.from_batches(target, batches())
     parts = [typed(frame, schema) for frame in frames if len(frame)]
@@ -278,8 +285,9 @@ def conform(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
     out = frame.copy()
     for column, dtype in schema.items():
         if column not in out:
-            out[column] = pd.Series(pd.NA if dtype in ("string", "Int64", "boolean") else np.nan, index=out.index,
-                                    dtype=dtype)
+            out[column] = pd.Series(
+                pd.NA if dtype in ("string", "Int64", "boolean") else np.nan, index=out.index, dtype=dtype
+            )
         else:
             out[column] = out[column].astype(dtype)
     return out[list(schema) + [c for c in out.columns if c not in schema]].reset_index(drop=True)
@@ -346,11 +354,20 @@ _DUCKDB_DEFAULT_SHARE = 0.8
 
 
 def _duckdb_bytes(text: str) -> float | None:
-    units = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-             "tib": 2**40}
+    units = {
+        "b": 1,
+        "kb": 1e3,
+        "mb": 1e6,
+        "gb": 1e9,
+        "tb": 1e12,
+        "kib": 2**10,
+        "mib": 2**20,
+        "gib": 2**30,
+        "tib": 2**40,
+    }
     parts = str(text).strip().lower().replace(" ", "")
     number = parts.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = parts[len(number):] or "b"
+    unit = parts[len(number) :] or "b"
     try:
         return float(number) * units[unit]
     except (ValueError, KeyError):
@@ -367,9 +384,11 @@ def bound_duckdb_memory(session, log: Callable[[str], None] | None = None) -> No
     bounded = DUCKDB_MEMORY_SHARE * physical
     # fetched: DuckDB 2.0 keeps an unfetched result open, and the model's next read on this cursor would fail
     session.execute(f"set memory_limit = '{bounded / 2**30:.1f}GiB'").fetchall()
-    (log or progress)(f"DuckDB memory_limit {current / 2**30:.1f} GiB (its default, {_DUCKDB_DEFAULT_SHARE:.0%} of "
-                      f"the machine) lowered to {bounded / 2**30:.1f} GiB, so that DuckDB and two Python models fit "
-                      "in memory together; set memory_limit in the profile's settings to choose another.")
+    (log or progress)(
+        f"DuckDB memory_limit {current / 2**30:.1f} GiB (its default, {_DUCKDB_DEFAULT_SHARE:.0%} of "
+        f"the machine) lowered to {bounded / 2**30:.1f} GiB, so that DuckDB and two Python models fit "
+        "in memory together; set memory_limit in the profile's settings to choose another."
+    )
 
 
 def check_memory(model: str, what: str, rows: int, bytes_per_row: float, budget: int, advice: str) -> None:
@@ -381,7 +400,8 @@ def check_memory(model: str, what: str, rows: int, bytes_per_row: float, budget:
         raise MemoryBudgetExceeded(
             f"dbt_hte {model}: {what} has {rows:,} rows; holding them needs about {needed / gib:.1f} GiB, more than "
             f"this model's memory budget of {budget / gib:.1f} GiB (var hte_python_memory_budget_gb; default a "
-            f"quarter of the machine's memory, since dbt runs two Python models at once). {advice}")
+            f"quarter of the machine's memory, since dbt runs two Python models at once). {advice}"
+        )
 
 
 def existing_table(session, name) -> object:

@@ -55,7 +55,7 @@ def _text_chunks(values, prefix: str = ""):
     """(start, the ids' text as an object array) per chunk of ``values``, each id preceded by ``prefix``."""
     values = pd.Series(values) if not isinstance(values, pd.Series) else values.reset_index(drop=True)
     for start in range(0, len(values), _HASH_CHUNK):
-        text = values.iloc[start:start + _HASH_CHUNK].astype(str).to_numpy(dtype=object)
+        text = values.iloc[start : start + _HASH_CHUNK].astype(str).to_numpy(dtype=object)
         if prefix:
             text = np.array([prefix + value for value in text], dtype=object)
         yield start, np.asarray(text, dtype=object)
@@ -67,7 +67,7 @@ def unit_hash(unit_ids, prefix: str = "") -> np.ndarray:
     n = len(unit_ids)
     out = np.empty(n, dtype=np.uint64)
     for start, text in _text_chunks(unit_ids, prefix):
-        out[start:start + text.size] = pd.util.hash_array(text, categorize=False)
+        out[start : start + text.size] = pd.util.hash_array(text, categorize=False)
     return out
 
 
@@ -173,8 +173,10 @@ def bootstrap_units_setting(value, var: str) -> int | None:
     if units == 0:
         return None
     if units < MIN_BOOTSTRAP_UNITS:
-        raise ValueError(f"var {var} must be 0 (every unit) or at least {MIN_BOOTSTRAP_UNITS:,} units, for the "
-                         f"rescaled intervals to hold; got {value!r}.")
+        raise ValueError(
+            f"var {var} must be 0 (every unit) or at least {MIN_BOOTSTRAP_UNITS:,} units, for the "
+            f"rescaled intervals to hold; got {value!r}."
+        )
     return units
 
 
@@ -187,8 +189,15 @@ class BoundedBootstrap:
     n_units: int
 
 
-def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray, n_replicates: int, seed: int,
-                      alpha: float, max_units: int | None) -> BoundedBootstrap:
+def bounded_bootstrap(
+    statistic_of,
+    resampling_keys_,
+    extensive: np.ndarray,
+    n_replicates: int,
+    seed: int,
+    alpha: float,
+    max_units: int | None,
+) -> BoundedBootstrap:
     """The Poisson bootstrap of ``statistic_of(rows)`` (``statistic_of(rows, once=True)`` for a single call),
     with replicates drawn on at most about ``max_units`` units (None: every unit).
 
@@ -209,8 +218,7 @@ def bounded_bootstrap(statistic_of, resampling_keys_, extensive: np.ndarray, n_r
     keep = bounded_sample(resampling_keys_, max_units, seed)
     rows = np.flatnonzero(keep)
     m = rows.size
-    sample = bootstrap(statistic_of(rows), np.asarray(resampling_keys_, dtype=object)[rows], n_replicates, seed,
-                       alpha)
+    sample = bootstrap(statistic_of(rows), np.asarray(resampling_keys_, dtype=object)[rows], n_replicates, seed, alpha)
     estimate = np.atleast_1d(np.asarray(statistic_of(slice(None), once=True)(None), dtype=float))
     scale = np.where(extensive, np.sqrt(n / m), np.sqrt(m / n))
     return BoundedBootstrap(

@@ -59,5 +59,6 @@ def run_date_setting(value, model: str) -> str | None:
         _dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(
-            f"dbt_hte {model}: var hte_run_date must be a date written YYYY-MM-DD; got {text!r}.") from None
+            f"dbt_hte {model}: var hte_run_date must be a date written YYYY-MM-DD; got {text!r}."
+        ) from None
     return text

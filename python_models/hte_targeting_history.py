@@ -10,8 +10,12 @@ from hte_engine.targeting import TargetingSettings, targeting_history_table
 def model(dbt, session):
     # delete+insert on (run_date, experiment_id): a rerun drops that date's rows of the experiment, then writes the
     # new ones, so stale rows cannot survive and earlier dates are never touched.
-    dbt.config(materialized="incremental", incremental_strategy="delete+insert",
-               unique_key=["run_date", "experiment_id"], on_schema_change="append_new_columns")
+    dbt.config(
+        materialized="incremental",
+        incremental_strategy="delete+insert",
+        unique_key=["run_date", "experiment_id"],
+        on_schema_change="append_new_columns",
+    )
     meta = dbt.config.get("meta") or {}
     settings = TargetingSettings.from_meta(meta)
     return targeting_history_table(

@@ -39,14 +39,21 @@ POLICY_VARS = {
     "hte_population_holdout_share": 0.10,
     "hte_population_exploration_share": 0.05,
 }
-CYCLE_ONE = ("+hte_population_targeting +hte_population_assignments +hte_population_followup_arms "
-             "hte_population_decisions hte_deployment_run_history")
+CYCLE_ONE = (
+    "+hte_population_targeting +hte_population_assignments +hte_population_followup_arms "
+    "hte_population_decisions hte_deployment_run_history"
+)
 
 
 def dbt(args: list[str], workdir: Path, database: Path, vars: dict) -> None:
-    env = {**os.environ, "DBT_HTE_DUCKDB_PATH": str(database), "DBT_PROFILES_DIR": str(REPO),
-           "DBT_TARGET_PATH": str(workdir / "target"), "DBT_LOG_PATH": str(workdir / "logs"),
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "DBT_HTE_DUCKDB_PATH": str(database),
+        "DBT_PROFILES_DIR": str(REPO),
+        "DBT_TARGET_PATH": str(workdir / "target"),
+        "DBT_LOG_PATH": str(workdir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
     command = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(PROJECT)]
     if vars:
         command += ["--vars", json.dumps(vars)]
@@ -74,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     inputs = write_inputs(workdir / "cycle_1_inputs", population, seeds_dir=REPO / "seeds" / "demo")
     dbt(["deps"], workdir, first_db, {})
     dbt(["build", "--select", CYCLE_ONE], workdir, first_db, {"pop_dir": str(inputs), **POLICY_VARS})
-    decisions = query(first_db, "select holdout_group, decision, reason_code, cast(sum(n_units) as bigint) as n_units "
-                                "from main.hte_population_decisions where experiment_id = 'coupon_push' "
-                                "group by all order by 1, 2, 3")
+    decisions = query(
+        first_db,
+        "select holdout_group, decision, reason_code, cast(sum(n_units) as bigint) as n_units "
+        "from main.hte_population_decisions where experiment_id = 'coupon_push' "
+        "group by all order by 1, 2, 3",
+    )
     assignments = query(first_db, f"select * from main.hte_population_assignments where experiment_id = '{FOLLOW_UP}'")
     arms = query(first_db, f"select * from main.hte_population_followup_arms where experiment_id = '{FOLLOW_UP}'")
 
@@ -88,23 +98,39 @@ def main(argv: list[str] | None = None) -> int:
     second_db = workdir / "cycle_2.duckdb"
     second_db.unlink(missing_ok=True)
     inputs = write_inputs(workdir / "cycle_2_inputs", population, demo=follow_up)
-    dbt(["build", "--select", "+hte_segment_lifts +hte_checks"], workdir, second_db,
-        {"pop_dir": str(inputs), "hte_targeting_population": None, "hte_contact_history": None,
-         "hte_metrics": {"purchase": {"kind": "binary"}}, "hte_segment_columns": ["customer_type", "device"],
-         "hte_feature_columns": ["customer_type", "visits_per_month", "device", "tenure_days"]})
+    dbt(
+        ["build", "--select", "+hte_segment_lifts +hte_checks"],
+        workdir,
+        second_db,
+        {
+            "pop_dir": str(inputs),
+            "hte_targeting_population": None,
+            "hte_contact_history": None,
+            "hte_metrics": {"purchase": {"kind": "binary"}},
+            "hte_segment_columns": ["customer_type", "device"],
+            "hte_feature_columns": ["customer_type", "visits_per_month", "device", "tenure_days"],
+        },
+    )
     lift = query(second_db, "select * from main.hte_segment_lifts where dimension = 'overall' and arm = 'policy'")
-    srm = query(second_db, f"select status from main.hte_checks where experiment_id = '{FOLLOW_UP}' "
-                           "and check_name = 'sample_ratio_mismatch'")
+    srm = query(
+        second_db,
+        f"select status from main.hte_checks where experiment_id = '{FOLLOW_UP}' "
+        "and check_name = 'sample_ratio_mismatch'",
+    )
 
     row = lift.iloc[0]
     print("\nCycle 1: coupon_push deployed on", f"{len(population):,}", "new customers (hte_population_decisions):")
     print(decisions.to_string(index=False))
-    print("\nThe policy test (hte_population_assignments):",
-          ", ".join(f"{arm} {n:,}" for arm, n in assignments["arm"].value_counts().sort_index().items()))
-    print(f"\nCycle 2: lift of the policy over the holdout on purchase: {100 * row['lift_abs']:+.2f} pp "
-          f"(95% CI {100 * row['lift_abs_ci_low']:+.2f} to {100 * row['lift_abs_ci_high']:+.2f} pp, "
-          f"verdict {row['verdict']}); true value {100 * expected:+.2f} pp; sample-ratio check "
-          f"{srm['status'].iloc[0]}.")
+    print(
+        "\nThe policy test (hte_population_assignments):",
+        ", ".join(f"{arm} {n:,}" for arm, n in assignments["arm"].value_counts().sort_index().items()),
+    )
+    print(
+        f"\nCycle 2: lift of the policy over the holdout on purchase: {100 * row['lift_abs']:+.2f} pp "
+        f"(95% CI {100 * row['lift_abs_ci_low']:+.2f} to {100 * row['lift_abs_ci_high']:+.2f} pp, "
+        f"verdict {row['verdict']}); true value {100 * expected:+.2f} pp; sample-ratio check "
+        f"{srm['status'].iloc[0]}."
+    )
     covered = row["lift_abs_ci_low"] <= expected <= row["lift_abs_ci_high"]
     print("The interval", "covers" if covered else "MISSES", "the true value.")
     return 0

@@ -75,11 +75,13 @@ def main() -> int:
     if args.export:
         shutil.rmtree(args.export, ignore_errors=True)
     work.mkdir(parents=True, exist_ok=True)
-    os.environ.update({
-        "DBT_PROFILES_DIR": str(REPO),
-        "DBT_HTE_SPARK_WAREHOUSE": str(work / "warehouse"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    })
+    os.environ.update(
+        {
+            "DBT_PROFILES_DIR": str(REPO),
+            "DBT_HTE_SPARK_WAREHOUSE": str(work / "warehouse"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        }
+    )
     common = ["--project-dir", str(args.project_dir), "--target", "spark", "--log-path", str(work / "logs")]
 
     started = time.perf_counter()
@@ -103,16 +105,35 @@ def main() -> int:
         timings["load_seconds"] = time.perf_counter() - started
 
         result, timings["build_seconds"] = invoke(
-            ["build", *common, "--target-path", str(work / "target" / name), "--select", *args.select,
-             "--vars", json.dumps(build.get("vars", {}))])
+            [
+                "build",
+                *common,
+                "--target-path",
+                str(work / "target" / name),
+                "--select",
+                *args.select,
+                "--vars",
+                json.dumps(build.get("vars", {})),
+            ]
+        )
         results = result.result.results if result.result else []
         statuses = {r.node.unique_id: str(r.status) for r in results}
         expect_failure = bool(build.get("expect_failure"))
-        report = {"ok": result.success != expect_failure, "succeeded": result.success, "timings": timings,
-                  "statuses": statuses}
+        report = {
+            "ok": result.success != expect_failure,
+            "succeeded": result.success,
+            "timings": timings,
+            "statuses": statuses,
+        }
         if not result.success:
-            report.update(left_behind(spark, schema, work / "warehouse",
-                                      [r.node.alias for r in results if r.node.resource_type == "model"]))
+            report.update(
+                left_behind(
+                    spark,
+                    schema,
+                    work / "warehouse",
+                    [r.node.alias for r in results if r.node.resource_type == "model"],
+                )
+            )
             report["errors"] = {r.node.unique_id: str(r.message) for r in results if str(r.status) in ("error", "fail")}
             if result.exception:
                 report["errors"]["dbt"] = str(result.exception)

@@ -33,8 +33,16 @@ INPUTS = ("assignments", "unit_features", "outcomes", "experiments")
 SQL_SELECTION = ["dbt_hte.staging", "dbt_hte.intermediate", "dbt_hte.marts"]
 ANALYSIS_VARS = ("hte_segment_columns", "hte_feature_columns", "hte_metrics")
 # DuckDB type of an input column -> PostgreSQL type.
-POSTGRES_TYPES = {"VARCHAR": "text", "DOUBLE": "double precision", "FLOAT": "real", "INTEGER": "integer",
-                  "BIGINT": "bigint", "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date"}
+POSTGRES_TYPES = {
+    "VARCHAR": "text",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "INTEGER": "integer",
+    "BIGINT": "bigint",
+    "BOOLEAN": "boolean",
+    "TIMESTAMP": "timestamp",
+    "DATE": "date",
+}
 
 
 @dataclass
@@ -63,8 +71,10 @@ def demo_dataset(directory: Path) -> Dataset:
         for name in INPUTS:
             types = seeds[f"hte_demo_{name}"]["config"]["column_types"]
             csv = REPO / "seeds" / "demo" / f"hte_demo_{name}.csv"
-            con.execute(f"copy (select * from read_csv('{csv}', header = true, types = {types!r})) "
-                        f"to '{directory / name}.parquet' (format parquet)")
+            con.execute(
+                f"copy (select * from read_csv('{csv}', header = true, types = {types!r})) "
+                f"to '{directory / name}.parquet' (format parquet)"
+            )
     project_vars = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["dbt_hte"]
     return Dataset("demo", directory, {k: project_vars[k] for k in ANALYSIS_VARS})
 
@@ -105,9 +115,22 @@ def _run(command: list[str], env: dict, timeout: int = 900) -> tuple[subprocess.
 
 def _dbt_build(target: str, workdir: Path, dataset: Dataset, env: dict) -> tuple[subprocess.CompletedProcess, float]:
     ensure_adapter_project_deps()
-    command = [DBT, "build", "--target", target, "--select", *SQL_SELECTION, "--vars", build_vars(dataset),
-               "--project-dir", str(ADAPTER_PROJECT), "--target-path", str(workdir / "target"),
-               "--log-path", str(workdir / "logs")]
+    command = [
+        DBT,
+        "build",
+        "--target",
+        target,
+        "--select",
+        *SQL_SELECTION,
+        "--vars",
+        build_vars(dataset),
+        "--project-dir",
+        str(ADAPTER_PROJECT),
+        "--target-path",
+        str(workdir / "target"),
+        "--log-path",
+        str(workdir / "logs"),
+    ]
     return _run(command, env)
 
 
@@ -129,10 +152,15 @@ def run_duckdb(dataset: Dataset, workdir: Path) -> tuple[subprocess.CompletedPro
     with duckdb.connect(str(database)) as con:
         con.execute("create schema hte_inputs")
         for name in INPUTS:
-            con.execute(f"create table hte_inputs.{name} as "
-                        f"select * from read_parquet('{dataset.inputs / name}.parquet')")
-    env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_HTE_DUCKDB_PATH=str(database),
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+            con.execute(
+                f"create table hte_inputs.{name} as select * from read_parquet('{dataset.inputs / name}.parquet')"
+            )
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(REPO),
+        DBT_HTE_DUCKDB_PATH=str(database),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
     proc, seconds = _dbt_build("duckdb", workdir, dataset, env)
     return proc, seconds, database
 
@@ -155,9 +183,15 @@ class PostgresServer:
 
     @property
     def env(self) -> dict:
-        return dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-                    DBT_HTE_POSTGRES_HOST="127.0.0.1", DBT_HTE_POSTGRES_PORT=str(self.port),
-                    DBT_HTE_POSTGRES_USER="dbt_hte", DBT_HTE_POSTGRES_DBNAME="dbt_hte")
+        return dict(
+            os.environ,
+            DBT_PROFILES_DIR=str(REPO),
+            DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+            DBT_HTE_POSTGRES_HOST="127.0.0.1",
+            DBT_HTE_POSTGRES_PORT=str(self.port),
+            DBT_HTE_POSTGRES_USER="dbt_hte",
+            DBT_HTE_POSTGRES_DBNAME="dbt_hte",
+        )
 
     def connect(self):
         import psycopg2
@@ -175,8 +209,12 @@ def start_postgres() -> PostgresServer:
     """A fresh cluster under a new directory of the system temp dir (not pytest's: as root the server runs as the
     `postgres` user, which cannot enter pytest's private directories). Stopped again if the start fails."""
     server = PostgresServer(Path(tempfile.mkdtemp(prefix="dbt_hte_postgres_")), free_port())
-    proc = subprocess.run([str(POSTGRES_SCRIPT), "start", str(server.directory), str(server.port)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(POSTGRES_SCRIPT), "start", str(server.directory), str(server.port)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         stop_postgres(server)
         raise RuntimeError(f"Could not start the test PostgreSQL server:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
@@ -213,8 +251,9 @@ def load_postgres(server: PostgresServer, dataset: Dataset, schema: str) -> None
             cur.execute(f"analyze {schema}.{name}")
 
 
-def run_postgres(server: PostgresServer, dataset: Dataset, workdir: Path, schema: str | None = None,
-                 load: bool = True) -> tuple[subprocess.CompletedProcess, float]:
+def run_postgres(
+    server: PostgresServer, dataset: Dataset, workdir: Path, schema: str | None = None, load: bool = True
+) -> tuple[subprocess.CompletedProcess, float]:
     """Load the inputs into schema <name>_inputs (unless an earlier call did: load=False) and run `dbt build` into
     `schema` (default <name>_hte), failed or not. Several data sets may build into one schema, one after the other."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -250,25 +289,50 @@ def build_postgres(server: PostgresServer, dataset: Dataset, workdir: Path) -> E
 
 
 # ----------------------------------------------------------------------------------------------------- Spark
-def run_spark(datasets: list[Dataset], workdir: Path, *, failing: set[str] = frozenset(),
-              export: Path | None = None) -> dict:
+def run_spark(
+    datasets: list[Dataset], workdir: Path, *, failing: set[str] = frozenset(), export: Path | None = None
+) -> dict:
     """scripts/spark_dbt_build.py in a child process: one JVM (in-memory catalog, warehouse under workdir) builds
     every data set in turn, each into its own schema <name>_hte. Returns the script's summary; asserts that every
     build succeeded, except the data sets named in `failing`, which must fail."""
     workdir.mkdir(parents=True, exist_ok=True)
     ensure_adapter_project_deps()
     spec = workdir / "builds.json"
-    spec.write_text(json.dumps([{"name": d.name, "inputs": str(d.inputs), "input_schema": f"{d.name}_inputs",
-                                 "schema": f"{d.name}_hte", "vars": d.vars, "expect_failure": d.name in failing}
-                                for d in datasets]))
-    command = [sys.executable, str(SPARK_BUILD), "--project-dir", str(ADAPTER_PROJECT), "--work", str(workdir),
-               "--select", *SQL_SELECTION, "--builds", str(spec)] + (["--export", str(export)] if export else [])
+    spec.write_text(
+        json.dumps(
+            [
+                {
+                    "name": d.name,
+                    "inputs": str(d.inputs),
+                    "input_schema": f"{d.name}_inputs",
+                    "schema": f"{d.name}_hte",
+                    "vars": d.vars,
+                    "expect_failure": d.name in failing,
+                }
+                for d in datasets
+            ]
+        )
+    )
+    command = [
+        sys.executable,
+        str(SPARK_BUILD),
+        "--project-dir",
+        str(ADAPTER_PROJECT),
+        "--work",
+        str(workdir),
+        "--select",
+        *SQL_SELECTION,
+        "--builds",
+        str(spec),
+    ] + (["--export", str(export)] if export else [])
     # one JVM builds every data set and then the faulty inputs: three data sets took 15 minutes on a loaded 2-core
     # machine, over the 900 s every other command gets
     proc, seconds = _run(command, dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"), timeout=2400)
     summary_line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else "{}"
-    assert proc.returncode == 0, (f"a dbt build on Spark did not end as expected (failing: {sorted(failing)}): "
-                                  f"{summary_line[-4000:]}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}")
+    assert proc.returncode == 0, (
+        f"a dbt build on Spark did not end as expected (failing: {sorted(failing)}): "
+        f"{summary_line[-4000:]}\n{proc.stdout[-6000:]}\n{proc.stderr[-3000:]}"
+    )
     summary = json.loads(summary_line)
     summary["process_seconds"] = seconds
     return summary
@@ -282,10 +346,16 @@ def build_spark(datasets: list[Dataset], workdir: Path, faulty: list[Dataset] = 
     builds = {}
     with duckdb.connect() as con:
         for name, report in summary["builds"].items():
-            build = EngineBuild("spark", name, report["timings"]["build_seconds"], report=report,
-                                timings={"session_start": summary["session_seconds"], **report["timings"]})
+            build = EngineBuild(
+                "spark",
+                name,
+                report["timings"]["build_seconds"],
+                report=report,
+                timings={"session_start": summary["session_seconds"], **report["timings"]},
+            )
             for model in report.get("exported", []):
                 build.tables[model] = con.execute(
-                    f"select * from read_parquet('{export / name / model}/*.parquet')").df()
+                    f"select * from read_parquet('{export / name / model}/*.parquet')"
+                ).df()
             builds[name] = build
     return builds

@@ -31,8 +31,9 @@ RELIABILITY_NAME = re.compile(r"`(tests/[\w/]+\.py)(?:::(\w+))?`")
 @cache
 def reliability_suite() -> frozenset[tuple[str, str | None]]:
     """(file relative to the repository, test function or None for the whole file) of each test the page names."""
-    return frozenset(RELIABILITY_NAME.findall(RELIABILITY_PAGE.read_text())) if RELIABILITY_PAGE.exists() \
-        else frozenset()
+    return (
+        frozenset(RELIABILITY_NAME.findall(RELIABILITY_PAGE.read_text())) if RELIABILITY_PAGE.exists() else frozenset()
+    )
 
 
 def _in_reliability_suite(item) -> bool:
@@ -69,7 +70,10 @@ def demo_build(tmp_path_factory, worker_id) -> DbtResult:
                 result = DbtResult(saved["returncode"], saved["output"], Path(saved["db_path"]))
             else:
                 result = run_dbt(["build"], shared / "demo_build")
-                record.write_text(json.dumps({"returncode": result.returncode, "output": result.output,
-                                              "db_path": str(result.db_path)}))
+                record.write_text(
+                    json.dumps(
+                        {"returncode": result.returncode, "output": result.output, "db_path": str(result.db_path)}
+                    )
+                )
     assert result.ok, result.output[-6000:]
     return result

@@ -82,8 +82,15 @@ HILLSTROM_CSV = SHARED_DATA / "hillstrom.csv"
 _PARSED: dict[str, Path] = {}
 
 
-def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project_dir: Path = REPO,
-            timeout: int = 900, env: dict | None = None) -> DbtResult:
+def run_dbt(
+    args: list[str],
+    workdir: Path,
+    *,
+    vars: dict | None = None,
+    project_dir: Path = REPO,
+    timeout: int = 900,
+    env: dict | None = None,
+) -> DbtResult:
     """Run `dbt <args>` against `project_dir` with a private DuckDB file and target under `workdir`; `env` adds
     environment variables (paths a test's inputs live at: unlike vars, a changed env var makes dbt reparse only
     the files that read it)."""
@@ -91,8 +98,14 @@ def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project
     db_path = workdir / "hte.duckdb"
     # the integration project's default data folder is relative to where dbt runs: name it absolutely
     shared = Path(os.environ.get("HTE_SHARED_DATA_DIR", SHARED_DATA)).resolve()
-    env = {**os.environ, "DBT_PROFILES_DIR": str(REPO), "DBT_HTE_DUCKDB_PATH": db_path.name,
-           "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "HTE_SHARED_DATA_DIR": str(shared), **(env or {})}
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(REPO),
+        "DBT_HTE_DUCKDB_PATH": db_path.name,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "HTE_SHARED_DATA_DIR": str(shared),
+        **(env or {}),
+    }
     command = [DBT, *args, "--project-dir", str(project_dir), "--log-path", str(workdir / "logs")]
     parses = args[0] != "deps"  # deps takes no target path and parses nothing
     if parses:
@@ -110,6 +123,7 @@ def run_dbt(args: list[str], workdir: Path, *, vars: dict | None = None, project
         _PARSED[key] = process_temp_dir("hte_parsed_") / parsed.name
         shutil.copyfile(parsed, _PARSED[key])
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, db_path)
+
 
 def run_deps(project_dir: Path, workdir: Path, *, unless_installed: bool = False) -> DbtResult | None:
     """`dbt deps` of a test project, one at a time across threads and processes; with `unless_installed`, only
@@ -137,8 +151,10 @@ def ensure_deps(project_dir: Path, workdir: Path) -> None:
 # The Hillstrom data have no stated licence, so they are not in the repository: on a clone without the shared folder
 # the tests on them skip with this one line instead of erroring; CI has the folder, and there they run.
 def missing_data_reason(path: Path) -> str:
-    return (f"Hillstrom data not present at {path} (not in the repository: put the shared folder beside the clone, "
-            "or set HTE_SHARED_DATA_DIR to the folder holding hillstrom.csv)")
+    return (
+        f"Hillstrom data not present at {path} (not in the repository: put the shared folder beside the clone, "
+        "or set HTE_SHARED_DATA_DIR to the folder holding hillstrom.csv)"
+    )
 
 
 HILLSTROM_MISSING = missing_data_reason(HILLSTROM_CSV)

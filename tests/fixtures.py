@@ -23,8 +23,14 @@ def write_inputs(directory: Path, frames: dict[str, pd.DataFrame]) -> Path:
     return directory
 
 
-def build_fixture(workdir: Path, frames: dict[str, pd.DataFrame], *, select: str | None = None,
-                  vars: dict | None = None, command: str = "build") -> DbtResult:
+def build_fixture(
+    workdir: Path,
+    frames: dict[str, pd.DataFrame],
+    *,
+    select: str | None = None,
+    vars: dict | None = None,
+    command: str = "build",
+) -> DbtResult:
     """Write `frames` and run `dbt <command>` of dbt_hte on them in a private DuckDB file under `workdir`."""
     data_dir = write_inputs(workdir / "inputs", frames)
     ensure_deps(FIXTURE_PROJECT, workdir / "deps")
@@ -46,25 +52,56 @@ def valid_inputs(seed: int = 7, n_units: int = 600, experiment_id: str = "exp_a"
     unit_ids = [f"{experiment_id}_u{i:05d}" for i in range(n_units)]
     arms = rng.choice(["control", "treatment"], size=n_units)
     assigned_at = pd.Timestamp("2026-03-01 12:00:00")
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_ids, "arm": arms,
-                                "assigned_at": assigned_at})
-    unit_features = pd.DataFrame({
-        "experiment_id": experiment_id, "unit_id": unit_ids,
-        "features_at": assigned_at - pd.Timedelta(days=1),
-        "segment_a": rng.choice(["north", "south", "east"], size=n_units),
-        "segment_b": rng.choice(["new", "returning"], size=n_units),
-        "score": rng.normal(size=n_units),
-    })
+    assignments = pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_ids, "arm": arms, "assigned_at": assigned_at}
+    )
+    unit_features = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_ids,
+            "features_at": assigned_at - pd.Timedelta(days=1),
+            "segment_a": rng.choice(["north", "south", "east"], size=n_units),
+            "segment_b": rng.choice(["new", "returning"], size=n_units),
+            "score": rng.normal(size=n_units),
+        }
+    )
     treated = (arms == "treatment").astype(float)
     conversion = (rng.random(n_units) < 0.2 + 0.05 * treated).astype(float)
     revenue = conversion * rng.gamma(2.0, 10.0, size=n_units)
-    outcomes = pd.concat([
-        pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_ids, "metric": "conversion",
-                      "value": conversion, "pre_value": np.nan}),
-        pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_ids, "metric": "revenue",
-                      "value": revenue, "pre_value": rng.gamma(2.0, 5.0, size=n_units).round(2)}),
-    ], ignore_index=True)
-    experiments = pd.DataFrame({"experiment_id": experiment_id, "arm": ["control", "treatment"],
-                                "is_control": [True, False], "expected_share": [0.5, 0.5]})
-    return {"assignments": assignments, "unit_features": unit_features, "outcomes": outcomes,
-            "experiments": experiments}
+    outcomes = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": unit_ids,
+                    "metric": "conversion",
+                    "value": conversion,
+                    "pre_value": np.nan,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": unit_ids,
+                    "metric": "revenue",
+                    "value": revenue,
+                    "pre_value": rng.gamma(2.0, 5.0, size=n_units).round(2),
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": ["control", "treatment"],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+        }
+    )
+    return {
+        "assignments": assignments,
+        "unit_features": unit_features,
+        "outcomes": outcomes,
+        "experiments": experiments,
+    }

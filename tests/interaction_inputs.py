@@ -68,25 +68,65 @@ def overlap_inputs(seed: int = 17, n_units: int = 40_000, interaction: float = 0
     for experiment, (index, arms, assigned_at) in members.items():
         units = ids[index]
         assigned_at = pd.Series(assigned_at).reset_index(drop=True)
-        assignments.append(pd.DataFrame({"experiment_id": experiment, "unit_id": units, "arm": arms,
-                                         "assigned_at": assigned_at}))
-        features.append(pd.DataFrame({"experiment_id": experiment, "unit_id": units,
-                                      "features_at": assigned_at - pd.Timedelta(days=1),
-                                      "segment_a": segment_a[index], "segment_b": segment_b[index],
-                                      "score": score[index]}))
-        conv = pd.DataFrame({"experiment_id": experiment, "unit_id": units, "metric": "conversion",
-                             "value": conversion[index], "pre_value": np.nan})
+        assignments.append(
+            pd.DataFrame({"experiment_id": experiment, "unit_id": units, "arm": arms, "assigned_at": assigned_at})
+        )
+        features.append(
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment,
+                    "unit_id": units,
+                    "features_at": assigned_at - pd.Timedelta(days=1),
+                    "segment_a": segment_a[index],
+                    "segment_b": segment_b[index],
+                    "score": score[index],
+                }
+            )
+        )
+        conv = pd.DataFrame(
+            {
+                "experiment_id": experiment,
+                "unit_id": units,
+                "metric": "conversion",
+                "value": conversion[index],
+                "pre_value": np.nan,
+            }
+        )
         if experiment == "exp_a":  # non-converters have no row: they count as 0
             conv = conv[conv["value"] > 0]
-        outcomes += [conv, pd.DataFrame({"experiment_id": experiment, "unit_id": units, "metric": "revenue",
-                                         "value": revenue[index], "pre_value": pre_revenue[index]})]
-    experiments = pd.DataFrame({
-        "experiment_id": ["exp_a", "exp_a", "exp_b", "exp_b", "exp_b", "exp_c", "exp_c", "exp_d", "exp_d"],
-        "arm": ["control", "treatment", "control", "variant_1", "variant_2", "control", "treatment", "control",
-                "treatment"],
-        "is_control": [True, False, True, False, False, True, False, True, False],
-        "expected_share": [0.5, 0.5, 0.4, 0.3, 0.3, 0.5, 0.5, 0.5, 0.5],
-    })
-    return {"assignments": pd.concat(assignments, ignore_index=True),
-            "unit_features": pd.concat(features, ignore_index=True),
-            "outcomes": pd.concat(outcomes, ignore_index=True), "experiments": experiments}
+        outcomes += [
+            conv,
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment,
+                    "unit_id": units,
+                    "metric": "revenue",
+                    "value": revenue[index],
+                    "pre_value": pre_revenue[index],
+                }
+            ),
+        ]
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": ["exp_a", "exp_a", "exp_b", "exp_b", "exp_b", "exp_c", "exp_c", "exp_d", "exp_d"],
+            "arm": [
+                "control",
+                "treatment",
+                "control",
+                "variant_1",
+                "variant_2",
+                "control",
+                "treatment",
+                "control",
+                "treatment",
+            ],
+            "is_control": [True, False, True, False, False, True, False, True, False],
+            "expected_share": [0.5, 0.5, 0.4, 0.3, 0.3, 0.5, 0.5, 0.5, 0.5],
+        }
+    )
+    return {
+        "assignments": pd.concat(assignments, ignore_index=True),
+        "unit_features": pd.concat(features, ignore_index=True),
+        "outcomes": pd.concat(outcomes, ignore_index=True),
+        "experiments": experiments,
+    }

@@ -14,14 +14,25 @@ POPULATION_PROJECT = REPO / "examples" / "policy_loop"
 DEMO_SEEDS = REPO / "seeds" / "demo"
 
 
-def write_population_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None,
-                            demo: dict[str, pd.DataFrame] | None = None) -> Path:
+def write_population_inputs(
+    directory: Path,
+    population: pd.DataFrame,
+    contacts: pd.DataFrame | None = None,
+    demo: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     return write_inputs(directory, population, contacts, demo, seeds_dir=DEMO_SEEDS)
 
 
-def build_population(workdir: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None, *,
-                     select: str | None = None, vars: dict | None = None, command: str = "build",
-                     inputs: Path | None = None) -> DbtResult:
+def build_population(
+    workdir: Path,
+    population: pd.DataFrame,
+    contacts: pd.DataFrame | None = None,
+    *,
+    select: str | None = None,
+    vars: dict | None = None,
+    command: str = "build",
+    inputs: Path | None = None,
+) -> DbtResult:
     """Write the inputs (unless ``inputs`` points at ones already written) and run dbt in a private DuckDB file."""
     data_dir = inputs or write_population_inputs(workdir / "inputs", population, contacts)
     ensure_deps(POPULATION_PROJECT, workdir / "deps")

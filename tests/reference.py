@@ -50,8 +50,10 @@ def demo_inputs() -> dict[str, pd.DataFrame]:
     from dbt_runner import REPO
 
     seeds = REPO / "seeds" / "demo"
-    return {name: pd.read_csv(seeds / f"hte_demo_{name}.csv", dtype={"unit_id": str, "experiment_id": str})
-            for name in ("assignments", "unit_features", "outcomes", "experiments")}
+    return {
+        name: pd.read_csv(seeds / f"hte_demo_{name}.csv", dtype={"unit_id": str, "experiment_id": str})
+        for name in ("assignments", "unit_features", "outcomes", "experiments")
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -84,8 +86,11 @@ def segment_levels(frames: dict[str, pd.DataFrame], segment_columns: list[str], 
     levels = pd.concat(rows, ignore_index=True)
     levels["is_missing"] = levels["raw_segment"] == MISSING
     # Largest levels first; ties broken by the label so the folding is reproducible; '(missing)' ranks last.
-    levels = levels.sort_values(["experiment_id", "dimension", "is_missing", "n_units", "raw_segment"],
-                                ascending=[True, True, True, False, True], kind="stable")
+    levels = levels.sort_values(
+        ["experiment_id", "dimension", "is_missing", "n_units", "raw_segment"],
+        ascending=[True, True, True, False, True],
+        kind="stable",
+    )
     levels["level_rank"] = levels.groupby(["experiment_id", "dimension"]).cumcount() + 1
     levels["is_folded"] = ~levels["is_missing"] & (levels["level_rank"] > max_levels)
     levels["segment"] = np.where(levels["is_folded"], OTHER, levels["raw_segment"])
@@ -108,8 +113,9 @@ def _assigned_features(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return assignments.merge(features, on="unit_id", how="inner", validate="many_to_one")
 
 
-def unit_table(frames: dict[str, pd.DataFrame], segment_columns: list[str], metrics: list[str],
-               max_levels: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
+def unit_table(
+    frames: dict[str, pd.DataFrame], segment_columns: list[str], metrics: list[str], max_levels: int = 20
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per experiment × unit × metric of the experiment, with y, x and the folded segment labels.
 
     Returns (units, levels). A unit with no outcome row counts as y = 0 (and x = 0 when the metric has a
@@ -129,11 +135,19 @@ def unit_table(frames: dict[str, pd.DataFrame], segment_columns: list[str], metr
     outcomes = outcomes[outcomes["metric"].isin(metrics)]
     if "pre_value" not in outcomes.columns:
         outcomes["pre_value"] = np.nan
-    has_pre = (outcomes.groupby(["experiment_id", "metric"])["pre_value"].agg(lambda s: bool(s.notna().all()))
-               .rename("has_pre_period").reset_index())
+    has_pre = (
+        outcomes.groupby(["experiment_id", "metric"])["pre_value"]
+        .agg(lambda s: bool(s.notna().all()))
+        .rename("has_pre_period")
+        .reset_index()
+    )
     expanded = units.merge(has_pre, on="experiment_id", how="inner")
-    expanded = expanded.merge(outcomes[["experiment_id", "unit_id", "metric", "value", "pre_value"]],
-                              on=["experiment_id", "unit_id", "metric"], how="left", validate="one_to_one")
+    expanded = expanded.merge(
+        outcomes[["experiment_id", "unit_id", "metric", "value", "pre_value"]],
+        on=["experiment_id", "unit_id", "metric"],
+        how="left",
+        validate="one_to_one",
+    )
     expanded["y"] = expanded["value"].fillna(0.0).astype(float)
     expanded["x"] = np.where(expanded["has_pre_period"], expanded["pre_value"].fillna(0.0), np.nan).astype(float)
     return expanded.drop(columns=["value", "pre_value"]), levels
@@ -157,9 +171,18 @@ def long_segments(units: pd.DataFrame, levels: pd.DataFrame, segment_columns: li
 
 def segment_stats(long: pd.DataFrame) -> pd.DataFrame:
     g = long.assign(y2=long["y"] ** 2, x2=long["x"] ** 2, xy=long["x"] * long["y"]).groupby(LIFT_KEYS, sort=True)
-    out = g.agg(n=("y", "size"), sum_y=("y", "sum"), sum_y2=("y2", "sum"), sum_x=("x", "sum"),
-                sum_x2=("x2", "sum"), sum_xy=("xy", "sum"), has_pre_period=("has_pre_period", "all"),
-                mean_y=("y", "mean"), var_y=("y", "var"), distinct_y=("y", "nunique"))
+    out = g.agg(
+        n=("y", "size"),
+        sum_y=("y", "sum"),
+        sum_y2=("y2", "sum"),
+        sum_x=("x", "sum"),
+        sum_x2=("x2", "sum"),
+        sum_xy=("xy", "sum"),
+        has_pre_period=("has_pre_period", "all"),
+        mean_y=("y", "mean"),
+        var_y=("y", "var"),
+        distinct_y=("y", "nunique"),
+    )
     out = out.reset_index()
     out.loc[(out["distinct_y"] == 1) & (out["n"] > 1), "var_y"] = 0.0
     out = out.drop(columns="distinct_y")
@@ -181,8 +204,9 @@ def arm_summaries(long: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         long[f"d{column}"] = long[column] - long.groupby(group_keys, sort=False)[column].transform("mean")
     long["dxdy"] = long["dx"] * long["dy"]
     g = long.groupby(group_keys, sort=True)
-    out = g.agg(n=("y", "size"), mean_y=("y", "mean"), var_y=("y", "var"),
-                mean_x=("x", "mean"), var_x=("x", "var"))  # pandas' var is ddof 1
+    out = g.agg(
+        n=("y", "size"), mean_y=("y", "mean"), var_y=("y", "var"), mean_x=("x", "mean"), var_x=("x", "var")
+    )  # pandas' var is ddof 1
     out["cov_xy"] = (g["dxdy"].sum(min_count=1) / (out["n"] - 1)).where(out["n"] > 1)
     # A constant column has variance exactly 0; pandas' two-pass variance of e.g. 0.1 repeated is ~1e-34,
     # which would turn a not-estimable comparison into an absurdly significant one.
@@ -221,8 +245,16 @@ def welch(pairs: pd.DataFrame, alpha: float) -> pd.DataFrame:
     # se = 0 (constant outcomes in both arms) is reported as 0, but there is no interval and no p-value.
     positive = se > 0
     p = pd.Series(2 * stats.norm.sf(np.abs(lift / se)), index=pairs.index).where(positive)
-    return pd.DataFrame({"lift": lift, "se": se, "ci_low": (lift - z_crit * se).where(positive),
-                         "ci_high": (lift + z_crit * se).where(positive), "p": p}, index=pairs.index)
+    return pd.DataFrame(
+        {
+            "lift": lift,
+            "se": se,
+            "ci_low": (lift - z_crit * se).where(positive),
+            "ci_high": (lift + z_crit * se).where(positive),
+            "p": p,
+        },
+        index=pairs.index,
+    )
 
 
 @contextlib.contextmanager
@@ -257,9 +289,14 @@ def family_size(frame: pd.DataFrame, in_family: pd.Series, family_keys: list[str
 
 def verdict(too_small: pd.Series, p: pd.Series, p_adj: pd.Series, estimate: pd.Series, alpha: float) -> pd.Series:
     significant = p_adj < alpha
-    return pd.Series(np.select(
-        [too_small, p.isna(), significant & (estimate > 0), significant & (estimate < 0)],
-        ["too_small", "not_estimable", "positive", "negative"], default="inconclusive"), index=p.index)
+    return pd.Series(
+        np.select(
+            [too_small, p.isna(), significant & (estimate > 0), significant & (estimate < 0)],
+            ["too_small", "not_estimable", "positive", "negative"],
+            default="inconclusive",
+        ),
+        index=p.index,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,8 +304,15 @@ def verdict(too_small: pd.Series, p: pd.Series, p_adj: pd.Series, estimate: pd.S
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float = 0.05, min_size: int = 100,
-                  method: str = "holm", family: str = "experiment_metric_arm") -> pd.DataFrame:
+def segment_lifts(
+    long: pd.DataFrame,
+    experiments: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    min_size: int = 100,
+    method: str = "holm",
+    family: str = "experiment_metric_arm",
+) -> pd.DataFrame:
     pairs = pair_with_control(arm_summaries(long, SEGMENT_KEYS), experiments, SEGMENT_KEYS)
     z_crit = stats.norm.ppf(1 - alpha / 2)
     w = welch(pairs, alpha)
@@ -281,7 +325,7 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     mt, mc = pairs["mean_y_t"], pairs["mean_y_c"]
     defined = mc != 0
     rel = (mt / mc - 1).where(defined)
-    rel_se = np.sqrt(pairs["var_y_t"] / pairs["n_t"] / mc ** 2 + mt ** 2 * (pairs["var_y_c"] / pairs["n_c"]) / mc ** 4)
+    rel_se = np.sqrt(pairs["var_y_t"] / pairs["n_t"] / mc**2 + mt**2 * (pairs["var_y_c"] / pairs["n_c"]) / mc**4)
     rel_se = rel_se.where(defined & w["se"].notna())
     out["lift_rel"], out["lift_rel_se"] = rel, rel_se
     # The delta-method se is 0 when the treatment arm is all zeros: no interval then either.
@@ -297,12 +341,13 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     cuped_ok = has_pre & (sxx > 0) & w["se"].notna()
     theta = (sxy / sxx).where(cuped_ok)
     lift_cuped = (w["lift"] - theta * (pairs["mean_x_t"] - pairs["mean_x_c"])).where(cuped_ok)
+
     def adjusted_variance(arm):
         # An exact linear fit (residual below 1e-10 of its terms' scale) is exactly 0, as the SQL macro
         # hte_adjusted_variance rules: what is left there is rounding noise.
         var_y, cov_xy, var_x = pairs[f"var_y_{arm}"], pairs[f"cov_xy_{arm}"], pairs[f"var_x_{arm}"]
-        residual = var_y - 2 * theta * cov_xy + theta ** 2 * var_x
-        return residual.where(residual > 1e-10 * (var_y + theta ** 2 * var_x), 0.0) / pairs[f"n_{arm}"]
+        residual = var_y - 2 * theta * cov_xy + theta**2 * var_x
+        return residual.where(residual > 1e-10 * (var_y + theta**2 * var_x), 0.0) / pairs[f"n_{arm}"]
 
     var_t, var_c = adjusted_variance("t"), adjusted_variance("c")
     cuped_se = np.sqrt(var_t + var_c).where(cuped_ok)
@@ -312,7 +357,7 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
     out["lift_cuped_p_value"] = pd.Series(2 * stats.norm.sf(np.abs(lift_cuped / cuped_se)), index=out.index).where(
         cuped_se > 0
     )
-    out["cuped_variance_reduction"] = (1 - cuped_se ** 2 / w["se"] ** 2).where(w["se"] > 0)
+    out["cuped_variance_reduction"] = (1 - cuped_se**2 / w["se"] ** 2).where(w["se"] > 0)
 
     is_overall = (out["dimension"] == OVERALL[0]) & (out["segment"] == OVERALL[1])
     # hte_min_segment_size is a minimum for segments: the overall row, the primary pre-specified test, is
@@ -333,17 +378,24 @@ def segment_lifts(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def segment_differences(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha: float = 0.05,
-                        min_size: int = 100, method: str = "holm",
-                        family: str = "experiment_metric_arm") -> pd.DataFrame:
+def segment_differences(
+    long: pd.DataFrame,
+    experiments: pd.DataFrame,
+    *,
+    alpha: float = 0.05,
+    min_size: int = 100,
+    method: str = "holm",
+    family: str = "experiment_metric_arm",
+) -> pd.DataFrame:
     """Each segment's Welch lift against the lift of every other unit of the same experiment (its dimension's rest)."""
     segmented = long[long["dimension"] != OVERALL[0]]
     inside = pair_with_control(arm_summaries(segmented, SEGMENT_KEYS), experiments, SEGMENT_KEYS)
     # The rest of a segment: the dimension's other units, i.e. the experiment's units minus the segment's.
     # Every unit row is copied once for each other segment of its dimension, as a member of that segment's rest.
     segments = segmented[["experiment_id", "metric", "dimension", "segment"]].drop_duplicates()
-    copies = segmented.merge(segments.rename(columns={"segment": "rest_of"}),
-                             on=["experiment_id", "metric", "dimension"])
+    copies = segmented.merge(
+        segments.rename(columns={"segment": "rest_of"}), on=["experiment_id", "metric", "dimension"]
+    )
     rest_units = (
         copies[copies["segment"] != copies["rest_of"]].drop(columns="segment").rename(columns={"rest_of": "segment"})
     )
@@ -373,8 +425,9 @@ def segment_differences(long: pd.DataFrame, experiments: pd.DataFrame, *, alpha:
     res["p_value"] = pd.Series(2 * stats.norm.sf(np.abs(res["difference"] / se)), index=res.index).where(se > 0)
     res["difference_ci_low"] = res["difference_ci_low"].where(se > 0)
     res["difference_ci_high"] = res["difference_ci_high"].where(se > 0)
-    res["is_too_small"] = (np.minimum(res["n_segment_treatment"], res["n_segment_control"]) < min_size) | \
-                          (np.minimum(res["n_rest_treatment"], res["n_rest_control"]) < min_size)
+    res["is_too_small"] = (np.minimum(res["n_segment_treatment"], res["n_segment_control"]) < min_size) | (
+        np.minimum(res["n_rest_treatment"], res["n_rest_control"]) < min_size
+    )
     in_family = ~res["is_too_small"] & res["p_value"].notna()
     res["p_value_adj"] = adjust(res, "p_value", in_family, FAMILY_KEYS[family], method)
     res["family_size"] = family_size(res, in_family, FAMILY_KEYS[family])
@@ -393,23 +446,43 @@ def dimension_tests(lifts: pd.DataFrame, *, method: str = "holm") -> pd.DataFram
     seg = lifts[lifts["dimension"] != OVERALL[0]]
     rows = []
     for (experiment_id, metric, arm, control_arm, dimension), group in seg.groupby(
-            ["experiment_id", "metric", "arm", "control_arm", "dimension"], sort=True):
+        ["experiment_id", "metric", "arm", "control_arm", "dimension"], sort=True
+    ):
         usable = group[~group["is_too_small"] & group["p_value"].notna()]
         k = len(usable)
-        row = {"experiment_id": experiment_id, "metric": metric, "arm": arm, "control_arm": control_arm,
-               "dimension": dimension, "test": "cochran_q", "n_segments": k}
+        row = {
+            "experiment_id": experiment_id,
+            "metric": metric,
+            "arm": arm,
+            "control_arm": control_arm,
+            "dimension": dimension,
+            "test": "cochran_q",
+            "n_segments": k,
+        }
         if k >= 2:
             w = 1 / usable["lift_abs_se"] ** 2
             pooled = (w * usable["lift_abs"]).sum() / w.sum()
             q = (w * (usable["lift_abs"] - pooled) ** 2).sum()
             df = k - 1
-            row.update(statistic=q, df=df, p_value=stats.chi2.sf(q, df), pooled_lift=pooled,
-                       i_squared=max(0.0, (q - df) / q) if q > 0 else 0.0, status="ok")
+            row.update(
+                statistic=q,
+                df=df,
+                p_value=stats.chi2.sf(q, df),
+                pooled_lift=pooled,
+                i_squared=max(0.0, (q - df) / q) if q > 0 else 0.0,
+                status="ok",
+            )
         else:
             # One usable segment: its own lift is the pooled lift, but there is nothing to compare it with.
             pooled = usable["lift_abs"].iloc[0] if k == 1 else np.nan
-            row.update(statistic=np.nan, df=np.nan, p_value=np.nan, pooled_lift=pooled, i_squared=np.nan,
-                       status="not_estimable")
+            row.update(
+                statistic=np.nan,
+                df=np.nan,
+                p_value=np.nan,
+                pooled_lift=pooled,
+                i_squared=np.nan,
+                status="not_estimable",
+            )
         rows.append(row)
     out = pd.DataFrame(rows)
     out["p_value_adj"] = adjust(out, "p_value", out["status"] == "ok", ["experiment_id", "metric", "arm"], method)
@@ -421,9 +494,17 @@ def dimension_tests(lifts: pd.DataFrame, *, method: str = "holm") -> pd.DataFram
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.DataFrame, segment_columns: list[str],
-           *, min_size: int = 100, alert_p: float = 0.001, feature_columns: list[str] = (),
-           metrics: list[str] = ()) -> pd.DataFrame:
+def checks(
+    frames: dict[str, pd.DataFrame],
+    units: pd.DataFrame,
+    levels: pd.DataFrame,
+    segment_columns: list[str],
+    *,
+    min_size: int = 100,
+    alert_p: float = 0.001,
+    feature_columns: list[str] = (),
+    metrics: list[str] = (),
+) -> pd.DataFrame:
     """SRM overall and per segment (scipy.stats.chisquare), balance (chi2_contingency without correction),
     minimum sizes, folded and unobserved dimensions; configured columns and metrics with no data anywhere."""
     experiments = frames["experiments"]
@@ -437,8 +518,16 @@ def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.Data
         statistic, p = stats.chisquare(observed, expected)
         # Cochran's rule: with an expected count under 5 the chi-square approximation is only indicative.
         indicative = expected.min() < 5
-        return {"experiment_id": experiment_id, "check_name": check, "dimension": dimension, "segment": segment,
-                "statistic": statistic, "df": len(observed) - 1, "p_value": p, "indicative": indicative}
+        return {
+            "experiment_id": experiment_id,
+            "check_name": check,
+            "dimension": dimension,
+            "segment": segment,
+            "statistic": statistic,
+            "df": len(observed) - 1,
+            "p_value": p,
+            "indicative": indicative,
+        }
 
     for experiment_id, declared in experiments.groupby("experiment_id", sort=True):
         declared = declared[["arm", "expected_share"]]
@@ -454,49 +543,111 @@ def checks(frames: dict[str, pd.DataFrame], units: pd.DataFrame, levels: pd.Data
         for dimension in segment_columns:
             if dimension not in observed_dims:
                 continue
-            table = (one_metric.groupby([f"seg__{dimension}", "arm"]).size().unstack("arm")
-                     .reindex(columns=declared["arm"]).fillna(0))
+            table = (
+                one_metric.groupby([f"seg__{dimension}", "arm"])
+                .size()
+                .unstack("arm")
+                .reindex(columns=declared["arm"])
+                .fillna(0)
+            )
             for segment, by_arm in table.iterrows():
                 seg_counts = declared.assign(n=by_arm.reindex(declared["arm"]).to_numpy())
                 rows.append(srm_row("sample_ratio_mismatch_segment", experiment_id, dimension, segment, seg_counts))
                 if by_arm.min() < min_size:
-                    rows.append({"experiment_id": experiment_id, "check_name": "minimum_segment_size",
-                                 "dimension": dimension, "segment": segment, "statistic": by_arm.min(),
-                                 "df": np.nan, "p_value": np.nan})
+                    rows.append(
+                        {
+                            "experiment_id": experiment_id,
+                            "check_name": "minimum_segment_size",
+                            "dimension": dimension,
+                            "segment": segment,
+                            "statistic": by_arm.min(),
+                            "df": np.nan,
+                            "p_value": np.nan,
+                        }
+                    )
             # An arm that received no unit is no evidence about balance (the SRM check reports it): test the arms
             # that have units.
             observed_table = table.loc[:, table.sum(axis=0) > 0].to_numpy()
             statistic, p, dof, expected = stats.chi2_contingency(observed_table, correction=False)
             # A single observed level (df 0) leaves nothing to test: scipy's p = 1 is not a test result.
             p = p if dof > 0 else np.nan
-            rows.append({"experiment_id": experiment_id, "check_name": "covariate_balance", "dimension": dimension,
-                         "segment": None, "statistic": statistic, "df": dof, "p_value": p,
-                         "indicative": expected.min() < 5})
+            rows.append(
+                {
+                    "experiment_id": experiment_id,
+                    "check_name": "covariate_balance",
+                    "dimension": dimension,
+                    "segment": None,
+                    "statistic": statistic,
+                    "df": dof,
+                    "p_value": p,
+                    "indicative": expected.min() < 5,
+                }
+            )
 
     for (experiment_id, dimension), group in levels.groupby(["experiment_id", "dimension"], sort=True):
         if not group["is_observed"].any():
-            rows.append({"experiment_id": experiment_id, "check_name": "dimension_not_observed",
-                         "dimension": dimension, "segment": None, "statistic": np.nan, "df": np.nan, "p_value": np.nan})
+            rows.append(
+                {
+                    "experiment_id": experiment_id,
+                    "check_name": "dimension_not_observed",
+                    "dimension": dimension,
+                    "segment": None,
+                    "statistic": np.nan,
+                    "df": np.nan,
+                    "p_value": np.nan,
+                }
+            )
         elif group["is_folded"].any():
             # statistic: how many levels were folded into '(other)'.
-            rows.append({"experiment_id": experiment_id, "check_name": "dimension_folded", "dimension": dimension,
-                         "segment": OTHER, "statistic": float(group["is_folded"].sum()), "df": np.nan,
-                         "p_value": np.nan})
+            rows.append(
+                {
+                    "experiment_id": experiment_id,
+                    "check_name": "dimension_folded",
+                    "dimension": dimension,
+                    "segment": OTHER,
+                    "statistic": float(group["is_folded"].sum()),
+                    "df": np.nan,
+                    "p_value": np.nan,
+                }
+            )
     # Configuration typos: a configured column without a value for any assigned unit, a configured metric without
     # any outcome row, each an alert on every declared experiment.
     assigned = _assigned_features(frames)
-    columns = list(dict.fromkeys(list(segment_columns) + [c for c in feature_columns
-                                                          if c.lower() not in {s.lower() for s in segment_columns}]))
+    columns = list(
+        dict.fromkeys(
+            list(segment_columns)
+            + [c for c in feature_columns if c.lower() not in {s.lower() for s in segment_columns}]
+        )
+    )
     missing_metrics = sorted(set(metrics) - set(frames["outcomes"]["metric"]))
     for experiment_id in sorted(experiments["experiment_id"].unique()):
         for column in columns:
             if column in assigned.columns and assigned[column].notna().sum() == 0:
-                rows.append({"experiment_id": experiment_id, "check_name": "column_not_observed", "dimension": column,
-                             "segment": None, "statistic": np.nan, "df": np.nan, "p_value": np.nan, "alert": True})
+                rows.append(
+                    {
+                        "experiment_id": experiment_id,
+                        "check_name": "column_not_observed",
+                        "dimension": column,
+                        "segment": None,
+                        "statistic": np.nan,
+                        "df": np.nan,
+                        "p_value": np.nan,
+                        "alert": True,
+                    }
+                )
         if missing_metrics:
-            rows.append({"experiment_id": experiment_id, "check_name": "metric_not_observed", "dimension": None,
-                         "segment": None, "statistic": float(len(missing_metrics)), "df": np.nan, "p_value": np.nan,
-                         "alert": True})
+            rows.append(
+                {
+                    "experiment_id": experiment_id,
+                    "check_name": "metric_not_observed",
+                    "dimension": None,
+                    "segment": None,
+                    "statistic": float(len(missing_metrics)),
+                    "df": np.nan,
+                    "p_value": np.nan,
+                    "alert": True,
+                }
+            )
     out = pd.DataFrame(rows)
     tested = out["p_value"].notna() & ~out["indicative"].fillna(False).astype(bool)
     out["status"] = np.where(tested, np.where(out["p_value"] < alert_p, "alert", "pass"), "info")
@@ -586,8 +737,9 @@ def reference_tables(frames: dict[str, pd.DataFrame], config: dict) -> dict[str,
     segment_columns = list(config["hte_segment_columns"])
     alpha, min_size = float(config["hte_alpha"]), int(config["hte_min_segment_size"])
     method, family = config["hte_p_adjust"], config.get("hte_p_adjust_family", "experiment_metric_arm")
-    units, levels = unit_table(frames, segment_columns, list(config["hte_metrics"]),
-                               int(config.get("hte_max_segments_per_dimension", 20)))
+    units, levels = unit_table(
+        frames, segment_columns, list(config["hte_metrics"]), int(config.get("hte_max_segments_per_dimension", 20))
+    )
     long = long_segments(units, levels, segment_columns)
     lifts = segment_lifts(long, frames["experiments"], alpha=alpha, min_size=min_size, method=method, family=family)
     return {
@@ -596,13 +748,20 @@ def reference_tables(frames: dict[str, pd.DataFrame], config: dict) -> dict[str,
         "long": long,
         "hte_segment_stats": segment_stats(long),
         "hte_segment_lifts": lifts,
-        "hte_segment_differences": segment_differences(long, frames["experiments"], alpha=alpha, min_size=min_size,
-                                                       method=method, family=family),
+        "hte_segment_differences": segment_differences(
+            long, frames["experiments"], alpha=alpha, min_size=min_size, method=method, family=family
+        ),
         "hte_dimension_tests": dimension_tests(lifts, method=method),
-        "hte_checks": checks(frames, units, levels, segment_columns, min_size=min_size,
-                             alert_p=float(config.get("hte_check_alert_p", 0.001)),
-                             feature_columns=list(config.get("hte_feature_columns", [])),
-                             metrics=list(config["hte_metrics"])),
+        "hte_checks": checks(
+            frames,
+            units,
+            levels,
+            segment_columns,
+            min_size=min_size,
+            alert_p=float(config.get("hte_check_alert_p", 0.001)),
+            feature_columns=list(config.get("hte_feature_columns", [])),
+            metrics=list(config["hte_metrics"]),
+        ),
     }
 
 
@@ -622,29 +781,80 @@ EXACT = None
 
 # A variance is never negative and is exactly 0 for a constant arm: compared relatively, with no floor, so a
 # cancellation residue such as 1e-18 (or -3e-17) where the truth is 0 is an error.
-STATS_COLUMNS = {"n": EXACT, "sum_y": SIGNED, "sum_y2": SIGNED, "sum_x": SIGNED, "sum_x2": SIGNED,
-                 "sum_xy": SIGNED, "has_pre_period": EXACT, "mean_y": SIGNED, "var_y": POSITIVE}
+STATS_COLUMNS = {
+    "n": EXACT,
+    "sum_y": SIGNED,
+    "sum_y2": SIGNED,
+    "sum_x": SIGNED,
+    "sum_x2": SIGNED,
+    "sum_xy": SIGNED,
+    "has_pre_period": EXACT,
+    "mean_y": SIGNED,
+    "var_y": POSITIVE,
+}
 LIFT_COLUMNS = {
-    "control_arm": EXACT, "n_treatment": EXACT, "n_control": EXACT, "mean_treatment": SIGNED, "mean_control": SIGNED,
-    "lift_abs": SIGNED, "lift_abs_se": POSITIVE, "lift_abs_ci_low": SIGNED, "lift_abs_ci_high": SIGNED,
-    "lift_rel": SIGNED, "lift_rel_se": POSITIVE, "lift_rel_ci_low": SIGNED, "lift_rel_ci_high": SIGNED,
-    "cuped_theta": SIGNED, "lift_cuped": SIGNED, "lift_cuped_se": POSITIVE, "lift_cuped_ci_low": SIGNED,
-    "lift_cuped_ci_high": SIGNED, "lift_cuped_p_value": POSITIVE, "cuped_variance_reduction": SIGNED,
-    "p_value": POSITIVE, "p_value_adj": POSITIVE, "is_too_small": EXACT, "family_size": EXACT, "verdict": EXACT,
-    "alpha": EXACT, "z_critical": POSITIVE,
+    "control_arm": EXACT,
+    "n_treatment": EXACT,
+    "n_control": EXACT,
+    "mean_treatment": SIGNED,
+    "mean_control": SIGNED,
+    "lift_abs": SIGNED,
+    "lift_abs_se": POSITIVE,
+    "lift_abs_ci_low": SIGNED,
+    "lift_abs_ci_high": SIGNED,
+    "lift_rel": SIGNED,
+    "lift_rel_se": POSITIVE,
+    "lift_rel_ci_low": SIGNED,
+    "lift_rel_ci_high": SIGNED,
+    "cuped_theta": SIGNED,
+    "lift_cuped": SIGNED,
+    "lift_cuped_se": POSITIVE,
+    "lift_cuped_ci_low": SIGNED,
+    "lift_cuped_ci_high": SIGNED,
+    "lift_cuped_p_value": POSITIVE,
+    "cuped_variance_reduction": SIGNED,
+    "p_value": POSITIVE,
+    "p_value_adj": POSITIVE,
+    "is_too_small": EXACT,
+    "family_size": EXACT,
+    "verdict": EXACT,
+    "alpha": EXACT,
+    "z_critical": POSITIVE,
 }
 DIFFERENCE_COLUMNS = {
-    "control_arm": EXACT, "n_segment_treatment": EXACT, "n_segment_control": EXACT, "n_rest_treatment": EXACT,
-    "n_rest_control": EXACT, "lift_segment": SIGNED, "lift_rest": SIGNED, "lift_segment_se": POSITIVE,
-    "lift_rest_se": POSITIVE, "difference": SIGNED,
-    "difference_se": POSITIVE, "difference_ci_low": SIGNED, "difference_ci_high": SIGNED, "p_value": POSITIVE,
-    "p_value_adj": POSITIVE, "is_too_small": EXACT, "family_size": EXACT, "verdict": EXACT, "alpha": EXACT,
+    "control_arm": EXACT,
+    "n_segment_treatment": EXACT,
+    "n_segment_control": EXACT,
+    "n_rest_treatment": EXACT,
+    "n_rest_control": EXACT,
+    "lift_segment": SIGNED,
+    "lift_rest": SIGNED,
+    "lift_segment_se": POSITIVE,
+    "lift_rest_se": POSITIVE,
+    "difference": SIGNED,
+    "difference_se": POSITIVE,
+    "difference_ci_low": SIGNED,
+    "difference_ci_high": SIGNED,
+    "p_value": POSITIVE,
+    "p_value_adj": POSITIVE,
+    "is_too_small": EXACT,
+    "family_size": EXACT,
+    "verdict": EXACT,
+    "alpha": EXACT,
     "z_critical": POSITIVE,
 }
 DIMENSION_TEST_KEYS = ["experiment_id", "metric", "arm", "dimension"]
 DIMENSION_TEST_COLUMNS = {
-    "control_arm": EXACT, "test": EXACT, "n_segments": EXACT, "statistic": SIGNED, "df": EXACT,
-    "p_value": POSITIVE, "p_value_adj": POSITIVE, "i_squared": SIGNED, "pooled_lift": SIGNED, "status": EXACT,
+    "control_arm": EXACT,
+    "test": EXACT,
+    "n_segments": EXACT,
+    "statistic": SIGNED,
+    "df": EXACT,
+    "p_value": POSITIVE,
+    "p_value_adj": POSITIVE,
+    "i_squared": SIGNED,
+    "pooled_lift": SIGNED,
+    "status": EXACT,
 }
 CHECK_KEYS = ["experiment_id", "check_name", "dimension", "segment"]
 # Chi-square statistics and p-values are compared on the tests; every check row is compared on its status.
@@ -658,6 +868,7 @@ TESTED_CHECKS = ("sample_ratio_mismatch", "sample_ratio_mismatch_segment", "cova
 
 def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[str] | None = None) -> list[str]:
     """Every SQL mart of a dbt build against the reference tables (optionally only some experiments)."""
+
     def read(name):
         table = result.table(name)
         return table[table["experiment_id"].isin(experiments)] if experiments is not None else table
@@ -667,28 +878,50 @@ def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[s
         return table[table["experiment_id"].isin(experiments)] if experiments is not None else table
 
     problems = []
-    problems += compare(read("hte_segment_stats"), ref("hte_segment_stats"), LIFT_KEYS, STATS_COLUMNS,
-                        label="hte_segment_stats")
-    problems += compare(read("hte_segment_lifts"), ref("hte_segment_lifts"), LIFT_KEYS, LIFT_COLUMNS,
-                        label="hte_segment_lifts")
-    problems += compare(read("hte_segment_differences"), ref("hte_segment_differences"), LIFT_KEYS,
-                        DIFFERENCE_COLUMNS, label="hte_segment_differences")
-    problems += compare(read("hte_dimension_tests"), ref("hte_dimension_tests"), DIMENSION_TEST_KEYS,
-                        DIMENSION_TEST_COLUMNS, label="hte_dimension_tests")
+    problems += compare(
+        read("hte_segment_stats"), ref("hte_segment_stats"), LIFT_KEYS, STATS_COLUMNS, label="hte_segment_stats"
+    )
+    problems += compare(
+        read("hte_segment_lifts"), ref("hte_segment_lifts"), LIFT_KEYS, LIFT_COLUMNS, label="hte_segment_lifts"
+    )
+    problems += compare(
+        read("hte_segment_differences"),
+        ref("hte_segment_differences"),
+        LIFT_KEYS,
+        DIFFERENCE_COLUMNS,
+        label="hte_segment_differences",
+    )
+    problems += compare(
+        read("hte_dimension_tests"),
+        ref("hte_dimension_tests"),
+        DIMENSION_TEST_KEYS,
+        DIMENSION_TEST_COLUMNS,
+        label="hte_dimension_tests",
+    )
     sql_lifts, ref_lifts = read("hte_segment_lifts"), ref("hte_segment_lifts")
     if "lift_rel_note" in sql_lifts.columns:
         # A null relative lift must say why (control mean 0); a defined one needs no note.
         notes = sql_lifts.merge(ref_lifts[LIFT_KEYS + ["mean_control"]], on=LIFT_KEYS, suffixes=("", "_ref"))
         unexplained = notes["lift_rel"].isna() & (notes["mean_control_ref"] == 0) & notes["lift_rel_note"].isna()
         if unexplained.any():
-            problems.append(f"hte_segment_lifts.lift_rel_note: {int(unexplained.sum())} rows with control mean 0 "
-                            f"have no note, e.g. {notes.loc[unexplained, LIFT_KEYS].head(3).to_dict('records')}")
+            problems.append(
+                f"hte_segment_lifts.lift_rel_note: {int(unexplained.sum())} rows with control mean 0 "
+                f"have no note, e.g. {notes.loc[unexplained, LIFT_KEYS].head(3).to_dict('records')}"
+            )
     sql_checks, ref_checks = read("hte_checks"), ref("hte_checks")
     problems += compare(sql_checks, ref_checks, CHECK_KEYS, CHECK_ROW_COLUMNS, label="hte_checks")
-    problems += compare(sql_checks[sql_checks["check_name"].isin(TESTED_CHECKS)],
-                        ref_checks[ref_checks["check_name"].isin(TESTED_CHECKS)], CHECK_KEYS, CHECK_TEST_COLUMNS,
-                        label="hte_checks (tests)")
-    problems += compare(sql_checks[sql_checks["check_name"].isin(COUNT_CHECKS)],
-                        ref_checks[ref_checks["check_name"].isin(COUNT_CHECKS)], CHECK_KEYS, CHECK_COUNT_COLUMNS,
-                        label="hte_checks (counts)")
+    problems += compare(
+        sql_checks[sql_checks["check_name"].isin(TESTED_CHECKS)],
+        ref_checks[ref_checks["check_name"].isin(TESTED_CHECKS)],
+        CHECK_KEYS,
+        CHECK_TEST_COLUMNS,
+        label="hte_checks (tests)",
+    )
+    problems += compare(
+        sql_checks[sql_checks["check_name"].isin(COUNT_CHECKS)],
+        ref_checks[ref_checks["check_name"].isin(COUNT_CHECKS)],
+        CHECK_KEYS,
+        CHECK_COUNT_COLUMNS,
+        label="hte_checks (counts)",
+    )
     return problems

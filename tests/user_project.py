@@ -24,17 +24,30 @@ ROOT_NODE_WARNING = "depends on the root project node"
 
 
 class UserProject:
-    def __init__(self, workdir: Path, *, inputs: dict[str, str] | None = None, flags: dict | None = None,
-                 on_run_end: list[str] | None = None, frames=None, package_models: dict | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        inputs: dict[str, str] | None = None,
+        flags: dict | None = None,
+        on_run_end: list[str] | None = None,
+        frames=None,
+        package_models: dict | None = None,
+    ):
         self.workdir = workdir
         self.dir = workdir / "project"
         (self.dir / "models").mkdir(parents=True)
         project = {
-            "name": "hte_user", "version": "1.0.0", "config-version": 2, "profile": "dbt_hte",
+            "name": "hte_user",
+            "version": "1.0.0",
+            "config-version": 2,
+            "profile": "dbt_hte",
             "model-paths": ["models"],
             "vars": {**PLAIN_NAMES, **(inputs or {}), **ANALYSIS_VARS},
-            "models": {"hte_user": {"+materialized": "view"},
-                       **({"dbt_hte": package_models} if package_models else {})},
+            "models": {
+                "hte_user": {"+materialized": "view"},
+                **({"dbt_hte": package_models} if package_models else {}),
+            },
         }
         if flags:
             project["flags"] = flags
@@ -43,8 +56,10 @@ class UserProject:
         # JSON is YAML: no quoting surprises for the Jinja strings
         (self.dir / "dbt_project.yml").write_text(json.dumps(project, indent=2))
         (self.dir / "packages.yml").write_text(json.dumps({"packages": [{"local": str(REPO)}]}))
-        sources = {"version": 2, "sources": [{"name": "raw", "schema": "raw",
-                                               "tables": [{"name": name} for name in INPUTS]}]}
+        sources = {
+            "version": 2,
+            "sources": [{"name": "raw", "schema": "raw", "tables": [{"name": name} for name in INPUTS]}],
+        }
         (self.dir / "models" / "sources.yml").write_text(json.dumps(sources, indent=2))
         for name in INPUTS:
             (self.dir / "models" / f"user_{name}.sql").write_text(f"select * from {{{{ source('raw', '{name}') }}}}\n")

@@ -43,21 +43,40 @@ COUPON_START = pd.Timestamp("2026-03-02 00:00:00")
 COUPON_ENROLMENT_DAYS = 7
 
 CUSTOMER_TYPES = ("brand_loyalist", "occasional_shopper", "deal_hunter", "premium_connoisseur")
-CUSTOMER_TYPE_SHARE = {"brand_loyalist": 0.42, "occasional_shopper": 0.22, "deal_hunter": 0.20,
-                       "premium_connoisseur": 0.16}
+CUSTOMER_TYPE_SHARE = {
+    "brand_loyalist": 0.42,
+    "occasional_shopper": 0.22,
+    "deal_hunter": 0.20,
+    "premium_connoisseur": 0.16,
+}
 # Planted causal lift in purchase probability (the chapter's table; its "about 0" segments are exactly 0 here).
-COUPON_LIFT = {"brand_loyalist": 0.0, "occasional_shopper": 0.12, "deal_hunter": 0.08,
-               "premium_connoisseur": 0.0}
+COUPON_LIFT = {"brand_loyalist": 0.0, "occasional_shopper": 0.12, "deal_hunter": 0.08, "premium_connoisseur": 0.0}
 # Pre-coupon margin per purchase (the chapter's table), published as the numeric feature ``margin``.
-CUSTOMER_TYPE_MARGIN = {"brand_loyalist": 2.50, "occasional_shopper": 2.50, "deal_hunter": 1.10,
-                        "premium_connoisseur": 4.50}
+CUSTOMER_TYPE_MARGIN = {
+    "brand_loyalist": 2.50,
+    "occasional_shopper": 2.50,
+    "deal_hunter": 1.10,
+    "premium_connoisseur": 4.50,
+}
 # Mean purchase rate per 30 days and mean site visits per month of each customer type.
-CUSTOMER_TYPE_PURCHASE_RATE = {"brand_loyalist": 1.4, "occasional_shopper": 0.30, "deal_hunter": 0.22,
-                               "premium_connoisseur": 0.70}
-CUSTOMER_TYPE_VISITS = {"brand_loyalist": 18.0, "occasional_shopper": 1.2, "deal_hunter": 2.5,
-                        "premium_connoisseur": 6.0}
-CUSTOMER_TYPE_TENURE = {"brand_loyalist": 900.0, "occasional_shopper": 400.0, "deal_hunter": 300.0,
-                        "premium_connoisseur": 700.0}
+CUSTOMER_TYPE_PURCHASE_RATE = {
+    "brand_loyalist": 1.4,
+    "occasional_shopper": 0.30,
+    "deal_hunter": 0.22,
+    "premium_connoisseur": 0.70,
+}
+CUSTOMER_TYPE_VISITS = {
+    "brand_loyalist": 18.0,
+    "occasional_shopper": 1.2,
+    "deal_hunter": 2.5,
+    "premium_connoisseur": 6.0,
+}
+CUSTOMER_TYPE_TENURE = {
+    "brand_loyalist": 900.0,
+    "occasional_shopper": 400.0,
+    "deal_hunter": 300.0,
+    "premium_connoisseur": 700.0,
+}
 # Gamma shape of a unit's purchase rate around its type's mean: the within-segment spread CUPED removes.
 PURCHASE_RATE_SHAPE = 1.5
 # The ceiling keeps every control purchase probability at or below 0.85, so adding the largest lift stays a
@@ -71,9 +90,12 @@ DEVICE_SHARE = {"mobile": 0.58, "desktop": 0.32, "tablet": 0.10}
 # Device shifts how often a customer buys but never the lift: a null dimension for the segment analysis.
 DEVICE_PURCHASE_RATE_FACTOR = {"mobile": 1.0, "desktop": 1.1, "tablet": 0.9}
 
-COUPON_ECONOMICS = {"target_metric": "purchase", "benefit_per_unit": 2.50,
-                    # +8 pp x $1.10 deal-hunter margin = $0.088: at $0.09 per coupon deal-hunters break even.
-                    "cost_per_treated": 0.09}
+COUPON_ECONOMICS = {
+    "target_metric": "purchase",
+    "benefit_per_unit": 2.50,
+    # +8 pp x $1.10 deal-hunter margin = $0.088: at $0.09 per coupon deal-hunters break even.
+    "cost_per_treated": 0.09,
+}
 
 # ---------------------------------------------------------------------------------------------------------------
 # free_shipping: overlaps coupon_push in time and customers, with a planted interaction
@@ -134,10 +156,12 @@ BASKET_PRICE_FACTOR = {"no_email": 1.0, "discount_email": 0.85, "content_email":
 # tenure_days is uniform on [lowest, lowest + span] per history segment.
 HISTORY_TENURE = {"new": (30.0, 60.0), "lapsed": (400.0, 500.0), "active": (300.0, 700.0), "vip": (800.0, 900.0)}
 
-EMAIL_ECONOMICS = {"target_metric": "spend",
-                   # gross margin on a dollar of spend
-                   "benefit_per_unit": 0.35,
-                   "cost_per_treated": {"discount_email": 0.05, "content_email": 0.03}}
+EMAIL_ECONOMICS = {
+    "target_metric": "spend",
+    # gross margin on a dollar of spend
+    "benefit_per_unit": 0.35,
+    "cost_per_treated": {"discount_email": 0.05, "content_email": 0.03},
+}
 
 
 def generate(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
@@ -156,8 +180,7 @@ def generate(seed: int = DEFAULT_SEED) -> dict[str, pd.DataFrame]:
     coupon_rng, email_rng, shipping_rng = (np.random.default_rng(streams[i]) for i in (0, 1, 3))
     coupon = _coupon_push(coupon_rng)
     parts = [coupon, _email_campaign(email_rng), _free_shipping(shipping_rng, coupon)]
-    frames = {name: pd.concat([p[name] for p in parts], ignore_index=True)
-              for name in (*DEMO_RELATIONS, "truth")}
+    frames = {name: pd.concat([p[name] for p in parts], ignore_index=True) for name in (*DEMO_RELATIONS, "truth")}
     return _typed(frames)
 
 
@@ -173,8 +196,12 @@ def true_segment_effects(truth: pd.DataFrame, unit_features: pd.DataFrame, dimen
         raise ValueError(f"true_segment_effects: unit_features has no column '{dimension}'; pass one of {features}.")
     segments = unit_features[["experiment_id", "unit_id", dimension]].dropna(subset=[dimension])
     joined = truth.merge(segments, on=["experiment_id", "unit_id"], how="inner", validate="many_to_one")
-    out = (joined.groupby(["experiment_id", "metric", "arm", dimension], sort=True)["true_effect"].mean()
-           .reset_index().rename(columns={dimension: "segment"}))
+    out = (
+        joined.groupby(["experiment_id", "metric", "arm", dimension], sort=True)["true_effect"]
+        .mean()
+        .reset_index()
+        .rename(columns={dimension: "segment"})
+    )
     out.insert(3, "dimension", dimension)
     return out[["experiment_id", "metric", "arm", "dimension", "segment", "true_effect"]]
 
@@ -196,11 +223,14 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
     arm = _draw_categories(rng, COUPON_ARMS, n)
     # Latent purchase-rate multiplier: unobserved, mean one, independent of the lift.
     rate_factor = rng.gamma(PURCHASE_RATE_SHAPE, 1.0 / PURCHASE_RATE_SHAPE, n)
-    rate = (_lookup(CUSTOMER_TYPE_PURCHASE_RATE, customer_type) * rate_factor
-            * _lookup(DEVICE_PURCHASE_RATE_FACTOR, device))
+    rate = (
+        _lookup(CUSTOMER_TYPE_PURCHASE_RATE, customer_type) * rate_factor * _lookup(DEVICE_PURCHASE_RATE_FACTOR, device)
+    )
 
-    visits = _round(np.maximum(_lookup(CUSTOMER_TYPE_VISITS, customer_type) * rate_factor ** 0.7
-                               * rng.lognormal(0.0, 0.35, n), 0.1), 1)
+    visits = _round(
+        np.maximum(_lookup(CUSTOMER_TYPE_VISITS, customer_type) * rate_factor**0.7 * rng.lognormal(0.0, 0.35, n), 0.1),
+        1,
+    )
     tenure = np.maximum(30, np.round(rng.gamma(2.0, _lookup(CUSTOMER_TYPE_TENURE, customer_type) / 2.0, n)))
 
     p_control = PURCHASE_PROBABILITY_CEILING * (1.0 - np.exp(-rate))
@@ -214,26 +244,52 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
     # Nightly feature snapshot of the day before assignment: always at least 18 hours before it.
     features_at = assigned_at.floor("D") - pd.Timedelta(hours=18)
 
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm,
-                                "assigned_at": assigned_at})
-    features = pd.DataFrame({
-        "experiment_id": experiment_id, "unit_id": unit_id, "features_at": features_at,
-        "customer_type": customer_type, "margin": _lookup(CUSTOMER_TYPE_MARGIN, customer_type),
-        "visits_per_month": visits, "tenure_days": tenure.astype(np.int64), "device": device,
-    })
-    outcomes = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": "purchase",
-                             "value": purchase, "pre_value": pre_purchases})
-    experiments = pd.DataFrame({
-        "experiment_id": experiment_id, "arm": list(COUPON_ARMS), "is_control": [True, False],
-        "expected_share": list(COUPON_ARMS.values()), "target_metric": COUPON_ECONOMICS["target_metric"],
-        "benefit_per_unit": COUPON_ECONOMICS["benefit_per_unit"],
-        "cost_per_treated": [0.0, COUPON_ECONOMICS["cost_per_treated"]],
-    })
-    truth = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": "coupon",
-                          "metric": "purchase", "true_effect": lift})
-    return {"assignments": assignments, "unit_features": features, "outcomes": outcomes,
-            "experiments": experiments, "truth": truth,
-            "latent": pd.DataFrame({"unit_id": unit_id, "arm": arm, "p_control": p_control})}
+    assignments = pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at}
+    )
+    features = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "features_at": features_at,
+            "customer_type": customer_type,
+            "margin": _lookup(CUSTOMER_TYPE_MARGIN, customer_type),
+            "visits_per_month": visits,
+            "tenure_days": tenure.astype(np.int64),
+            "device": device,
+        }
+    )
+    outcomes = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "metric": "purchase",
+            "value": purchase,
+            "pre_value": pre_purchases,
+        }
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": list(COUPON_ARMS),
+            "is_control": [True, False],
+            "expected_share": list(COUPON_ARMS.values()),
+            "target_metric": COUPON_ECONOMICS["target_metric"],
+            "benefit_per_unit": COUPON_ECONOMICS["benefit_per_unit"],
+            "cost_per_treated": [0.0, COUPON_ECONOMICS["cost_per_treated"]],
+        }
+    )
+    truth = pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": "coupon", "metric": "purchase", "true_effect": lift}
+    )
+    return {
+        "assignments": assignments,
+        "unit_features": features,
+        "outcomes": outcomes,
+        "experiments": experiments,
+        "truth": truth,
+        "latent": pd.DataFrame({"unit_id": unit_id, "arm": arm, "p_control": p_control}),
+    }
 
 
 def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -241,8 +297,9 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
     outcome rows hold purchase in its own week; coupon_push's rows (the week before) are untouched by it."""
     experiment_id = "free_shipping"
     latent = coupon["latent"]
-    members = np.sort(rng.choice(len(latent), size=round(SHIPPING_SHARE_OF_COUPON_CUSTOMERS * len(latent)),
-                                 replace=False))
+    members = np.sort(
+        rng.choice(len(latent), size=round(SHIPPING_SHARE_OF_COUPON_CUSTOMERS * len(latent)), replace=False)
+    )
     n = len(members)
     unit_id = latent["unit_id"].to_numpy()[members]
     has_coupon = (latent["arm"].to_numpy()[members] == "coupon").astype(float)
@@ -254,26 +311,52 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
 
     assigned_at = SHIPPING_START + pd.to_timedelta(rng.integers(0, SHIPPING_ENROLMENT_DAYS * 86_400, n), unit="s")
     coupon_features = coupon["unit_features"].set_index("unit_id").loc[unit_id].reset_index()
-    features = coupon_features.assign(experiment_id=experiment_id,
-                                      features_at=assigned_at.floor("D") - pd.Timedelta(hours=18))
+    features = coupon_features.assign(
+        experiment_id=experiment_id, features_at=assigned_at.floor("D") - pd.Timedelta(hours=18)
+    )
     # The 180 days before this week are, within a day, the coupon's pre-period: the same purchase count.
     pre_purchases = coupon["outcomes"].set_index("unit_id").loc[unit_id, "pre_value"].to_numpy()
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm,
-                                "assigned_at": assigned_at})
-    outcomes = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": "purchase",
-                             "value": purchase, "pre_value": pre_purchases})
-    experiments = pd.DataFrame({
-        "experiment_id": experiment_id, "arm": list(SHIPPING_ARMS), "is_control": [True, False],
-        "expected_share": list(SHIPPING_ARMS.values()), "target_metric": SHIPPING_ECONOMICS["target_metric"],
-        "benefit_per_unit": SHIPPING_ECONOMICS["benefit_per_unit"],
-        "cost_per_treated": [0.0, SHIPPING_ECONOMICS["cost_per_treated"]],
-    })
+    assignments = pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at}
+    )
+    outcomes = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "metric": "purchase",
+            "value": purchase,
+            "pre_value": pre_purchases,
+        }
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": list(SHIPPING_ARMS),
+            "is_control": [True, False],
+            "expected_share": list(SHIPPING_ARMS.values()),
+            "target_metric": SHIPPING_ECONOMICS["target_metric"],
+            "benefit_per_unit": SHIPPING_ECONOMICS["benefit_per_unit"],
+            "cost_per_treated": [0.0, SHIPPING_ECONOMICS["cost_per_treated"]],
+        }
+    )
     # Given the unit's features and its coupon_push arm (randomised, independent of everything else) the effect
     # is exact; it varies with the coupon only.
-    truth = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": "free_shipping",
-                          "metric": "purchase", "true_effect": lift})
-    return {"assignments": assignments, "unit_features": features, "outcomes": outcomes,
-            "experiments": experiments, "truth": truth}
+    truth = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "arm": "free_shipping",
+            "metric": "purchase",
+            "true_effect": lift,
+        }
+    )
+    return {
+        "assignments": assignments,
+        "unit_features": features,
+        "outcomes": outcomes,
+        "experiments": experiments,
+        "truth": truth,
+    }
 
 
 def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[str, pd.DataFrame]:
@@ -295,14 +378,15 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     # Unobserved per-unit factors, each with mean one and independent of x: activity scales the visit
     # probability, basket scales order size. They carry the pre-period/outcome correlation CUPED uses.
     activity = ACTIVITY_FLOOR + ACTIVITY_SPAN * rng.beta(*ACTIVITY_BETA, n)
-    basket_factor = rng.lognormal(-BASKET_UNIT_SIGMA ** 2 / 2, BASKET_UNIT_SIGMA, n)
+    basket_factor = rng.lognormal(-(BASKET_UNIT_SIGMA**2) / 2, BASKET_UNIT_SIGMA, n)
 
     visit_base = _lookup(VISIT_BASE_INTERCEPT, segment) + VISIT_BASE_SLOPE * engagement
     conversion = CONVERSION_INTERCEPT + CONVERSION_SLOPE * engagement
     basket_mean = _lookup(BASKET_MEAN, segment)
 
-    visit_lift = {a: _lookup(VISIT_LIFT_INTERCEPT[a], segment) + VISIT_LIFT_SLOPE[a] * engagement
-                  for a in VISIT_LIFT_INTERCEPT}
+    visit_lift = {
+        a: _lookup(VISIT_LIFT_INTERCEPT[a], segment) + VISIT_LIFT_SLOPE[a] * engagement for a in VISIT_LIFT_INTERCEPT
+    }
     lift_received = np.zeros(n)
     for a, lift in visit_lift.items():
         _check_probability(visit_base * activity + lift, f"email_campaign visit under {a}")
@@ -312,7 +396,7 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
 
     visit = rng.random(n) < visit_base * activity + lift_received
     converted = visit & (rng.random(n) < conversion)
-    order_noise = rng.lognormal(-BASKET_ORDER_SIGMA ** 2 / 2, BASKET_ORDER_SIGMA, n)
+    order_noise = rng.lognormal(-(BASKET_ORDER_SIGMA**2) / 2, BASKET_ORDER_SIGMA, n)
     spend = np.where(converted, basket_mean * basket_factor * order_noise * _lookup(BASKET_PRICE_FACTOR, arm), 0.0)
     spend = _round(spend, 2)
 
@@ -320,32 +404,60 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     pre_spend = np.zeros(n)
     for _ in range(PRE_PERIOD_PERIODS):
         bought = (rng.random(n) < visit_base * activity) & (rng.random(n) < conversion)
-        noise = rng.lognormal(-BASKET_ORDER_SIGMA ** 2 / 2, BASKET_ORDER_SIGMA, n)
+        noise = rng.lognormal(-(BASKET_ORDER_SIGMA**2) / 2, BASKET_ORDER_SIGMA, n)
         pre_spend += np.where(bought, basket_mean * basket_factor * noise, 0.0)
     pre_spend = _round(pre_spend, 2)
 
     sent_at = EMAIL_SEND_AT + pd.to_timedelta(rng.integers(0, EMAIL_SEND_WINDOW_SECONDS, n), unit="s")
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm,
-                                "assigned_at": sent_at})
-    features = pd.DataFrame({
-        "experiment_id": experiment_id, "unit_id": unit_id,
-        "features_at": pd.DatetimeIndex(np.full(n, EMAIL_FEATURES_AT)),
-        "visits_per_month": visits, "tenure_days": tenure, "device": device,
-        "history_segment": segment, "engagement_score": engagement, "engagement_band": band,
-    })
-    outcomes = pd.concat([
-        pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": "visit",
-                      "value": visit.astype(float), "pre_value": np.nan}),
-        pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": "spend",
-                      "value": spend, "pre_value": pre_spend}),
-    ], ignore_index=True)
+    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": sent_at})
+    features = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "features_at": pd.DatetimeIndex(np.full(n, EMAIL_FEATURES_AT)),
+            "visits_per_month": visits,
+            "tenure_days": tenure,
+            "device": device,
+            "history_segment": segment,
+            "engagement_score": engagement,
+            "engagement_band": band,
+        }
+    )
+    outcomes = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": unit_id,
+                    "metric": "visit",
+                    "value": visit.astype(float),
+                    "pre_value": np.nan,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": unit_id,
+                    "metric": "spend",
+                    "value": spend,
+                    "pre_value": pre_spend,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     cost = EMAIL_ECONOMICS["cost_per_treated"]
-    experiments = pd.DataFrame({
-        "experiment_id": experiment_id, "arm": list(EMAIL_ARMS),
-        "is_control": [a == EMAIL_CONTROL for a in EMAIL_ARMS], "expected_share": list(EMAIL_ARMS.values()),
-        "target_metric": EMAIL_ECONOMICS["target_metric"], "benefit_per_unit": EMAIL_ECONOMICS["benefit_per_unit"],
-        "cost_per_treated": [cost.get(a, 0.0) for a in EMAIL_ARMS],
-    })
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": list(EMAIL_ARMS),
+            "is_control": [a == EMAIL_CONTROL for a in EMAIL_ARMS],
+            "expected_share": list(EMAIL_ARMS.values()),
+            "target_metric": EMAIL_ECONOMICS["target_metric"],
+            "benefit_per_unit": EMAIL_ECONOMICS["benefit_per_unit"],
+            "cost_per_treated": [cost.get(a, 0.0) for a in EMAIL_ARMS],
+        }
+    )
 
     # E[spend | x, arm] = P(visit | x, arm) * P(buy | visit, x) * basket mean * price factor, because activity,
     # basket factor and order noise are independent with mean one.
@@ -353,19 +465,44 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     truth_parts = []
     for a, lift in visit_lift.items():
         arm_spend = (visit_base + lift) * conversion * basket_mean * BASKET_PRICE_FACTOR[a]
-        truth_parts.append(pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": a,
-                                         "metric": "visit", "true_effect": lift}))
-        truth_parts.append(pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": a,
-                                         "metric": "spend", "true_effect": arm_spend - control_spend}))
+        truth_parts.append(
+            pd.DataFrame(
+                {"experiment_id": experiment_id, "unit_id": unit_id, "arm": a, "metric": "visit", "true_effect": lift}
+            )
+        )
+        truth_parts.append(
+            pd.DataFrame(
+                {
+                    "experiment_id": experiment_id,
+                    "unit_id": unit_id,
+                    "arm": a,
+                    "metric": "spend",
+                    "true_effect": arm_spend - control_spend,
+                }
+            )
+        )
     truth = pd.concat(truth_parts, ignore_index=True)
-    return {"assignments": assignments, "unit_features": features, "outcomes": outcomes,
-            "experiments": experiments, "truth": truth}
+    return {
+        "assignments": assignments,
+        "unit_features": features,
+        "outcomes": outcomes,
+        "experiments": experiments,
+        "truth": truth,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 
-_FEATURE_COLUMNS = ("customer_type", "margin", "visits_per_month", "tenure_days", "device", "history_segment",
-                    "engagement_score", "engagement_band")
+_FEATURE_COLUMNS = (
+    "customer_type",
+    "margin",
+    "visits_per_month",
+    "tenure_days",
+    "device",
+    "history_segment",
+    "engagement_score",
+    "engagement_band",
+)
 
 
 def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -379,17 +516,33 @@ def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     features["tenure_days"] = features["tenure_days"].astype("int64")
     features["features_at"] = features["features_at"].astype("datetime64[s]")
 
-    assignments = frames["assignments"].astype({"experiment_id": "string", "unit_id": "string", "arm": "string",
-                                                "assigned_at": "datetime64[s]"})
-    outcomes = frames["outcomes"].astype({"experiment_id": "string", "unit_id": "string", "metric": "string",
-                                          "value": "float64", "pre_value": "float64"})
-    experiments = frames["experiments"].astype({"experiment_id": "string", "arm": "string", "is_control": "bool",
-                                                "expected_share": "float64", "target_metric": "string",
-                                                "benefit_per_unit": "float64", "cost_per_treated": "float64"})
-    truth = frames["truth"].astype({"experiment_id": "string", "unit_id": "string", "arm": "string",
-                                    "metric": "string", "true_effect": "float64"})
-    return {"assignments": assignments, "unit_features": features, "outcomes": outcomes,
-            "experiments": experiments, "truth": truth}
+    assignments = frames["assignments"].astype(
+        {"experiment_id": "string", "unit_id": "string", "arm": "string", "assigned_at": "datetime64[s]"}
+    )
+    outcomes = frames["outcomes"].astype(
+        {"experiment_id": "string", "unit_id": "string", "metric": "string", "value": "float64", "pre_value": "float64"}
+    )
+    experiments = frames["experiments"].astype(
+        {
+            "experiment_id": "string",
+            "arm": "string",
+            "is_control": "bool",
+            "expected_share": "float64",
+            "target_metric": "string",
+            "benefit_per_unit": "float64",
+            "cost_per_treated": "float64",
+        }
+    )
+    truth = frames["truth"].astype(
+        {"experiment_id": "string", "unit_id": "string", "arm": "string", "metric": "string", "true_effect": "float64"}
+    )
+    return {
+        "assignments": assignments,
+        "unit_features": features,
+        "outcomes": outcomes,
+        "experiments": experiments,
+        "truth": truth,
+    }
 
 
 def _draw_categories(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
@@ -407,5 +560,7 @@ def _round(x: np.ndarray, digits: int) -> np.ndarray:
 
 def _check_probability(p: np.ndarray, what: str) -> None:
     if np.any(p < 0.0) or np.any(p > 1.0):
-        raise ValueError(f"demo data: {what} probability leaves [0, 1] (range {p.min():.4f} to {p.max():.4f}); "
-                         "the planted lifts would no longer be exact. Shrink the lift or the baseline.")
+        raise ValueError(
+            f"demo data: {what} probability leaves [0, 1] (range {p.min():.4f} to {p.max():.4f}); "
+            "the planted lifts would no longer be exact. Shrink the lift or the baseline."
+        )

@@ -27,8 +27,9 @@ DEFAULT_SEED = 20261203
 EXPERIMENT = "coupon_push"
 
 
-def generate_population(n: int = 20_000, seed: int = DEFAULT_SEED,
-                        features_at: str = "2026-03-31 06:00:00") -> tuple[pd.DataFrame, pd.DataFrame]:
+def generate_population(
+    n: int = 20_000, seed: int = DEFAULT_SEED, features_at: str = "2026-03-31 06:00:00"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(population, truth): ``population`` has unit_id, features_at and the demo's feature columns;
     ``truth`` has unit_id, customer_type, true_effect (of the coupon on purchase) and true_net_value."""
     rng = np.random.default_rng(seed)
@@ -36,31 +37,36 @@ def generate_population(n: int = 20_000, seed: int = DEFAULT_SEED,
     drawn = demo_data._coupon_push(rng, n)
     features = drawn["unit_features"].copy()
     unit_id = np.array([f"pop_{i:07d}" for i in range(1, n + 1)], dtype=object)
-    population = pd.DataFrame({
-        "unit_id": unit_id,
-        "features_at": pd.Timestamp(features_at),
-        "customer_type": features["customer_type"].astype("string").to_numpy(),
-        "margin": features["margin"].astype(float).to_numpy(),
-        "visits_per_month": features["visits_per_month"].astype(float).to_numpy(),
-        "tenure_days": features["tenure_days"].astype("int64").to_numpy(),
-        "device": features["device"].astype("string").to_numpy(),
-        "history_segment": pd.array([None] * n, dtype="string"),
-        "engagement_score": np.full(n, np.nan),
-        "engagement_band": pd.array([None] * n, dtype="string"),
-    })
+    population = pd.DataFrame(
+        {
+            "unit_id": unit_id,
+            "features_at": pd.Timestamp(features_at),
+            "customer_type": features["customer_type"].astype("string").to_numpy(),
+            "margin": features["margin"].astype(float).to_numpy(),
+            "visits_per_month": features["visits_per_month"].astype(float).to_numpy(),
+            "tenure_days": features["tenure_days"].astype("int64").to_numpy(),
+            "device": features["device"].astype("string").to_numpy(),
+            "history_segment": pd.array([None] * n, dtype="string"),
+            "engagement_score": np.full(n, np.nan),
+            "engagement_band": pd.array([None] * n, dtype="string"),
+        }
+    )
     lift = drawn["truth"]["true_effect"].to_numpy(dtype=float)
     cost = demo_data.COUPON_ECONOMICS["cost_per_treated"]
-    truth = pd.DataFrame({
-        "unit_id": unit_id,
-        "customer_type": population["customer_type"].to_numpy(),
-        "true_effect": lift,
-        "true_net_value": lift * population["margin"].to_numpy() - cost,
-    })
+    truth = pd.DataFrame(
+        {
+            "unit_id": unit_id,
+            "customer_type": population["customer_type"].to_numpy(),
+            "true_effect": lift,
+            "true_net_value": lift * population["margin"].to_numpy() - cost,
+        }
+    )
     return population, truth
 
 
-def follow_up_outcomes(assignments: pd.DataFrame, truth: pd.DataFrame, seed: int = DEFAULT_SEED + 1,
-                       base_rate: float = 0.3) -> pd.DataFrame:
+def follow_up_outcomes(
+    assignments: pd.DataFrame, truth: pd.DataFrame, seed: int = DEFAULT_SEED + 1, base_rate: float = 0.3
+) -> pd.DataFrame:
     """Purchases of the policy test's units: Bernoulli(base_rate + true_effect x got_coupon), one row per unit
     (metric 'purchase'). ``assignments``: hte_population_assignments rows (experiment_id, unit_id, arm,
     treatment_given). The follow-up's policy-vs-holdout lift then has expectation
@@ -69,12 +75,19 @@ def follow_up_outcomes(assignments: pd.DataFrame, truth: pd.DataFrame, seed: int
     rows = assignments.merge(truth[["unit_id", "true_effect"]], on="unit_id", how="left")
     coupon = (rows["treatment_given"].astype(str) == "coupon").to_numpy()
     p = base_rate + rows["true_effect"].to_numpy(dtype=float) * coupon
-    return pd.DataFrame({"experiment_id": rows["experiment_id"].to_numpy(), "unit_id": rows["unit_id"].to_numpy(),
-                         "metric": "purchase", "value": (rng.random(len(rows)) < p).astype(float)})
+    return pd.DataFrame(
+        {
+            "experiment_id": rows["experiment_id"].to_numpy(),
+            "unit_id": rows["unit_id"].to_numpy(),
+            "metric": "purchase",
+            "value": (rng.random(len(rows)) < p).astype(float),
+        }
+    )
 
 
-def follow_up_inputs(assignments: pd.DataFrame, arms: pd.DataFrame, population: pd.DataFrame,
-                     truth: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def follow_up_inputs(
+    assignments: pd.DataFrame, arms: pd.DataFrame, population: pd.DataFrame, truth: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     """The policy test as the next build's inputs, its outcomes drawn from the known truth.
 
     ``assignments`` and ``arms`` are one follow-up experiment's rows of hte_population_assignments and
@@ -87,14 +100,24 @@ def follow_up_inputs(assignments: pd.DataFrame, arms: pd.DataFrame, population: 
     got = assignments.merge(truth, on="unit_id", how="left", validate="one_to_one")
     effect = got["true_effect"] * (got["treatment_given"].astype(str) == "coupon")
     expected = effect[got["arm"] == "policy"].mean() - effect[got["arm"] == "holdout"].mean()
-    return {"assignments": assignments[["experiment_id", "unit_id", "arm", "assigned_at"]],
-            "unit_features": features, "outcomes": outcomes, "experiments": arms,
-            "expected_lift": pd.DataFrame({"experiment_id": [experiment_id], "metric": ["purchase"],
-                                           "expected_lift": [float(expected)]})}
+    return {
+        "assignments": assignments[["experiment_id", "unit_id", "arm", "assigned_at"]],
+        "unit_features": features,
+        "outcomes": outcomes,
+        "experiments": arms,
+        "expected_lift": pd.DataFrame(
+            {"experiment_id": [experiment_id], "metric": ["purchase"], "expected_lift": [float(expected)]}
+        ),
+    }
 
 
-def write_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFrame | None = None,
-                 demo: dict[str, pd.DataFrame] | None = None, seeds_dir: Path | None = None) -> Path:
+def write_inputs(
+    directory: Path,
+    population: pd.DataFrame,
+    contacts: pd.DataFrame | None = None,
+    demo: dict[str, pd.DataFrame] | None = None,
+    seeds_dir: Path | None = None,
+) -> Path:
     """Write the Parquet files the policy-loop project reads (examples/policy_loop: assignments, unit_features,
     outcomes, experiments, population, contacts). The experiment relations are ``demo``'s where given, else the
     demo seed CSVs of ``seeds_dir`` as they are; ``contacts`` defaults to an empty contact log."""
@@ -102,9 +125,13 @@ def write_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFra
 
     directory.mkdir(parents=True, exist_ok=True)
     if contacts is None:
-        contacts = pd.DataFrame({"unit_id": pd.Series([], dtype="string"),
-                                 "contacted_at": pd.Series([], dtype="datetime64[us]"),
-                                 "channel": pd.Series([], dtype="string")})
+        contacts = pd.DataFrame(
+            {
+                "unit_id": pd.Series([], dtype="string"),
+                "contacted_at": pd.Series([], dtype="datetime64[us]"),
+                "channel": pd.Series([], dtype="string"),
+            }
+        )
     with duckdb.connect() as con:
         for name in ("assignments", "unit_features", "outcomes", "experiments"):
             if demo is not None and name in demo:
@@ -113,8 +140,9 @@ def write_inputs(directory: Path, population: pd.DataFrame, contacts: pd.DataFra
                 con.unregister("frame")
             else:
                 csv = Path(seeds_dir) / f"hte_demo_{name}.csv"
-                con.execute(f"copy (select * from read_csv_auto('{csv}')) to '{directory / name}.parquet' "
-                            "(format parquet)")
+                con.execute(
+                    f"copy (select * from read_csv_auto('{csv}')) to '{directory / name}.parquet' (format parquet)"
+                )
         for name, frame in (("population", population), ("contacts", contacts)):
             con.register("frame", frame)
             con.execute(f"copy frame to '{directory / name}.parquet' (format parquet)")

@@ -20,6 +20,14 @@ from hte_engine.regression.tables import (
     interaction_regressions_table,
 )
 
-__all__ = ["REGRESSION_COLUMNS", "TEST_COLUMNS", "RegressionSettings", "experiments_needing_units",
-           "heterogeneity_tests", "heterogeneity_tests_table", "interaction_regressions",
-           "interaction_regressions_from_cells", "interaction_regressions_table"]
+__all__ = [
+    "REGRESSION_COLUMNS",
+    "TEST_COLUMNS",
+    "RegressionSettings",
+    "experiments_needing_units",
+    "heterogeneity_tests",
+    "heterogeneity_tests_table",
+    "interaction_regressions",
+    "interaction_regressions_from_cells",
+    "interaction_regressions_table",
+]

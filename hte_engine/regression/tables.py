@@ -99,8 +99,17 @@ def interaction_regressions(cells, experiments, unit_rows, unit_features, settin
     units, sampled = (None, False)
     if needed:
         units, sampled = bounded_units(only_experiments(unit_rows, needed), settings.max_unit_rows, settings.seed)
-    return interaction_regressions_table(cells, experiments, list(settings.segment_columns), settings, units,
-                                         sampled, clustered, list(settings.binary_metrics), features)
+    return interaction_regressions_table(
+        cells,
+        experiments,
+        list(settings.segment_columns),
+        settings,
+        units,
+        sampled,
+        clustered,
+        list(settings.binary_metrics),
+        features,
+    )
 
 
 def heterogeneity_tests_table(regressions, dimension_tests, settings: RegressionSettings) -> pd.DataFrame:

@@ -50,8 +50,12 @@ def build_report(reader: TableReader, source: str = "", title: str = "dbt_hte re
         subtitle += " · not built: " + ", ".join(f"<code>{esc(m)}</code>" for m in missing)
     nav = "".join(f'<a href="#{slug(e)}">{esc(e)}</a>' for e in ids)
     stale = stale_outputs(reader.table(BUILD_LOG))
-    warning = (f'<div class="stale-outputs" role="alert" style="border:2px solid #b00020;padding:0.6em 1em;'
-               f'margin:1em 0;background:#fff4f4"><strong>Warning.</strong> {esc(stale)}</div>' if stale else "")
+    warning = (
+        f'<div class="stale-outputs" role="alert" style="border:2px solid #b00020;padding:0.6em 1em;'
+        f'margin:1em 0;background:#fff4f4"><strong>Warning.</strong> {esc(stale)}</div>'
+        if stale
+        else ""
+    )
     body = warning + "".join(
         f'<section class="experiment" id="{slug(e)}" data-experiment="{esc(e)}"><h2>Experiment {esc(e)}</h2>'
         + "".join(sections.RENDERERS[key](tables, e) for key, _ in sections.SECTIONS)

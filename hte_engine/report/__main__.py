@@ -12,8 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hte_engine.report", description=__doc__)
     parser.add_argument("database", help="the DuckDB file dbt built (e.g. target/dbt_hte.duckdb)")
     parser.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
-    parser.add_argument("--schema", default=None,
-                        help="schema holding the dbt_hte outputs (default: the one with hte_segment_lifts)")
+    parser.add_argument(
+        "--schema", default=None, help="schema holding the dbt_hte outputs (default: the one with hte_segment_lifts)"
+    )
     args = parser.parse_args(argv)
     try:
         path = write_report(args.database, args.output, args.schema)

@@ -43,7 +43,7 @@ LABEL_CHARS = 40
 
 def short(label) -> str:
     text = str(label)
-    return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
 # Families tried in turn for each character (matplotlib falls back glyph by glyph along font.family): DejaVu Sans,
@@ -73,10 +73,12 @@ def font_families() -> list[str]:
 def with_fallback_fonts(draw):
     """Build and render a figure with font_families() as font.family (text keeps the family it was created with,
     so both must happen inside)."""
+
     @functools.wraps(draw)
     def wrapped(*args, **kwargs):
         with plt.rc_context({"font.family": font_families()}):
             return draw(*args, **kwargs)
+
     return wrapped
 
 
@@ -98,14 +100,19 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, bin
     table has it, so a grey "inconclusive" bar always crosses zero. Binary metrics are drawn in percentage points.
     """
     adjusted = {"lift_abs_ci_low_adj", "lift_abs_ci_high_adj"} <= set(lifts.columns)
-    low_col, high_col = ("lift_abs_ci_low_adj", "lift_abs_ci_high_adj") if adjusted else ("lift_abs_ci_low",
-                                                                                          "lift_abs_ci_high")
+    low_col, high_col = (
+        ("lift_abs_ci_low_adj", "lift_abs_ci_high_adj") if adjusted else ("lift_abs_ci_low", "lift_abs_ci_high")
+    )
     scale = 100.0 if binary else 1.0
     dimensions = sorted(lifts["dimension"].unique())
     heights = [max(len(lifts[lifts["dimension"] == d]), 1) for d in dimensions]
     fig, axes = plt.subplots(
-        len(dimensions), 1, figsize=(8.5, 0.9 + 0.38 * sum(heights) + 0.5 * len(dimensions)),
-        gridspec_kw={"height_ratios": heights}, sharex=True, squeeze=False,
+        len(dimensions),
+        1,
+        figsize=(8.5, 0.9 + 0.38 * sum(heights) + 0.5 * len(dimensions)),
+        gridspec_kw={"height_ratios": heights},
+        sharex=True,
+        squeeze=False,
     )
     for ax, dimension in zip(axes[:, 0], dimensions):
         rows = lifts[lifts["dimension"] == dimension].sort_values("lift_abs", ascending=True, na_position="first")
@@ -118,14 +125,28 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, bin
                 ax.plot([low * scale, high * scale], [yi, yi], color=color, linewidth=2.2, solid_capstyle="round")
             if pd.notna(row["lift_abs"]):
                 hollow = verdict in ("too_small", "not_estimable")
-                ax.plot(row["lift_abs"] * scale, yi, "o", color=color, markersize=7,
-                        markerfacecolor="white" if hollow else color)
-        labels = [f"{plain(short(s))}  (n={_count(t)}/{_count(c)})" for s, t, c in
-                  zip(rows["segment"], rows["n_treatment"], rows["n_control"])]
+                ax.plot(
+                    row["lift_abs"] * scale,
+                    yi,
+                    "o",
+                    color=color,
+                    markersize=7,
+                    markerfacecolor="white" if hollow else color,
+                )
+        labels = [
+            f"{plain(short(s))}  (n={_count(t)}/{_count(c)})"
+            for s, t, c in zip(rows["segment"], rows["n_treatment"], rows["n_control"])
+        ]
         ax.set_yticks(y, labels, fontsize=9)
         for yi, verdict in zip(y, rows["verdict"]):
-            ax.annotate(plain(verdict), xy=(1.01, yi), xycoords=("axes fraction", "data"), va="center", fontsize=8,
-                        color=VERDICT_COLORS.get(str(verdict), MUTED))
+            ax.annotate(
+                plain(verdict),
+                xy=(1.01, yi),
+                xycoords=("axes fraction", "data"),
+                va="center",
+                fontsize=8,
+                color=VERDICT_COLORS.get(str(verdict), MUTED),
+            )
         ax.axvline(0.0, color="#24292f", linewidth=0.8)
         if overall_lift is not None and np.isfinite(overall_lift):
             ax.axvline(overall_lift * scale, color=ACCENT, linestyle="--", linewidth=1)
@@ -137,8 +158,11 @@ def forest_plot(lifts: pd.DataFrame, overall_lift: float | None, title: str, bin
     axes[-1, 0].set_xlabel(f"absolute lift (treatment − control){unit}, with {which}; dashed: overall effect")
     fig.suptitle(plain(title), x=0.01, ha="left", fontsize=11)
     cut = sorted({str(v) for v in [*lifts["segment"], *lifts["dimension"]] if short(v) != str(v)})
-    return to_img(fig, f"Forest plot of segment lifts: {title}",
-                  tooltip="Names shortened in the plot: " + "; ".join(cut) if cut else "")
+    return to_img(
+        fig,
+        f"Forest plot of segment lifts: {title}",
+        tooltip="Names shortened in the plot: " + "; ".join(cut) if cut else "",
+    )
 
 
 def _count(value) -> str:
@@ -168,11 +192,22 @@ def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> 
             color = LEARNER_COLORS[i % len(LEARNER_COLORS)]
             chosen = bool(rows["is_chosen"].fillna(False).any()) if "is_chosen" in rows else False
             x = rows["fraction_targeted"].to_numpy(float)
-            ax.plot(x, rows["value"].to_numpy(float), color=color, linewidth=2.6 if chosen else 1.3,
-                    label=plain(f"{learner} (chosen)" if chosen else learner))
+            ax.plot(
+                x,
+                rows["value"].to_numpy(float),
+                color=color,
+                linewidth=2.6 if chosen else 1.3,
+                label=plain(f"{learner} (chosen)" if chosen else learner),
+            )
             if str(learner) in banded:
-                ax.fill_between(x, rows["value_ci_low"].to_numpy(float), rows["value_ci_high"].to_numpy(float),
-                                color=color, alpha=0.12, linewidth=0)
+                ax.fill_between(
+                    x,
+                    rows["value_ci_low"].to_numpy(float),
+                    rows["value_ci_high"].to_numpy(float),
+                    color=color,
+                    alpha=0.12,
+                    linewidth=0,
+                )
         ax.axhline(0.0, color="#24292f", linewidth=0.8)
         ax.set_title(f"{kind} curve", fontsize=10)
         ax.set_xlabel("fraction targeted (highest predicted effect first)")
@@ -192,8 +227,12 @@ def calibration_plot(deciles: pd.DataFrame, title: str) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     x = rows["decile"].to_numpy(int)
     observed = rows["observed_lift"].to_numpy(float)
-    err = np.vstack([observed - rows["observed_lift_ci_low"].to_numpy(float),
-                     rows["observed_lift_ci_high"].to_numpy(float) - observed])
+    err = np.vstack(
+        [
+            observed - rows["observed_lift_ci_low"].to_numpy(float),
+            rows["observed_lift_ci_high"].to_numpy(float) - observed,
+        ]
+    )
     ax.errorbar(x, observed, yerr=err, fmt="o", color=ACCENT, capsize=3, label="observed lift (interval)")
     ax.plot(x, rows["mean_predicted"].to_numpy(float), "D", color="#bf3989", label="mean predicted effect")
     ax.axhline(0.0, color="#24292f", linewidth=0.8)
@@ -213,16 +252,28 @@ def budget_curve(curve: pd.DataFrame, markers: pd.DataFrame, title: str) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     x = rows["cost"].to_numpy(float)
     ax.plot(x, rows["value"].to_numpy(float), color=ACCENT, linewidth=2, label="value at this spend")
-    ax.fill_between(x, rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float), color=ACCENT, alpha=0.15,
-                    linewidth=0, label="interval")
+    ax.fill_between(
+        x,
+        rows["ci_low"].to_numpy(float),
+        rows["ci_high"].to_numpy(float),
+        color=ACCENT,
+        alpha=0.15,
+        linewidth=0,
+        label="interval",
+    )
     for i, (_, row) in enumerate(markers.iterrows()):
         if pd.isna(row["cost"]) or pd.isna(row["value"]):
             continue
         flag = row.get("is_deployed", False)
         deployed = bool(flag) if not pd.isna(flag) else False
-        ax.plot(row["cost"], row["value"], "*" if deployed else "s", markersize=12 if deployed else 7,
-                color=NEGATIVE if deployed else LEARNER_COLORS[(i + 1) % len(LEARNER_COLORS)],
-                label=plain(f"{row['policy']}{' (deployed)' if deployed else ''}"))
+        ax.plot(
+            row["cost"],
+            row["value"],
+            "*" if deployed else "s",
+            markersize=12 if deployed else 7,
+            color=NEGATIVE if deployed else LEARNER_COLORS[(i + 1) % len(LEARNER_COLORS)],
+            label=plain(f"{row['policy']}{' (deployed)' if deployed else ''}"),
+        )
     ax.axhline(0.0, color="#24292f", linewidth=0.8)
     ax.set_xlabel("spend (cost of the treated units)")
     ax.set_ylabel("incremental net value vs. treating nobody")
@@ -243,8 +294,14 @@ def policy_values(policies: pd.DataFrame, title: str) -> str:
     ax.barh(y, values, color=colors, alpha=0.75)
     low, high = rows["ci_low"].to_numpy(float), rows["ci_high"].to_numpy(float)
     ok = np.isfinite(low) & np.isfinite(high)
-    ax.errorbar(values[ok], y[ok], xerr=np.vstack([values[ok] - low[ok], high[ok] - values[ok]]), fmt="none",
-                ecolor="#24292f", capsize=3)
+    ax.errorbar(
+        values[ok],
+        y[ok],
+        xerr=np.vstack([values[ok] - low[ok], high[ok] - values[ok]]),
+        fmt="none",
+        ecolor="#24292f",
+        capsize=3,
+    )
     ax.set_yticks(y, [plain(p) for p in rows["policy"]], fontsize=9)
     ax.axvline(0.0, color="#24292f", linewidth=0.8)
     ax.set_xlabel("incremental net value vs. treating nobody (interval)")
@@ -268,14 +325,30 @@ def lift_over_time(history: pd.DataFrame, title: str) -> str:
     if len(rows) > 1:
         ax.fill_between(x, cs_low, cs_high, color=ACCENT, alpha=0.18, label="confidence sequence (any number of looks)")
     else:  # one run: a band needs two dates, so the sequence is a wide pale bar, a week of axis around it
-        ax.vlines(x, cs_low, cs_high, color=ACCENT, alpha=0.25, linewidth=14,
-                  label="confidence sequence (any number of looks)")
+        ax.vlines(
+            x,
+            cs_low,
+            cs_high,
+            color=ACCENT,
+            alpha=0.25,
+            linewidth=14,
+            label="confidence sequence (any number of looks)",
+        )
         ax.set_xlim(x[0] - np.timedelta64(3, "D"), x[0] + np.timedelta64(3, "D"))
     lift = rows["lift_abs"].astype(float).to_numpy()
     low = (lift - rows["lift_abs_ci_low"].astype(float)).to_numpy()
     high = (rows["lift_abs_ci_high"].astype(float) - lift).to_numpy()
-    ax.errorbar(x, lift, yerr=[low, high], fmt="o-", color=ACCENT, ecolor=MUTED, capsize=3, markersize=4,
-                label="lift, fixed-horizon interval (one look)")
+    ax.errorbar(
+        x,
+        lift,
+        yerr=[low, high],
+        fmt="o-",
+        color=ACCENT,
+        ecolor=MUTED,
+        capsize=3,
+        markersize=4,
+        label="lift, fixed-horizon interval (one look)",
+    )
     ax.axhline(0, color="#57606a", linewidth=0.8)
     ax.set_ylabel("lift (absolute)")
     ax.set_title(plain(title), fontsize=10, loc="left")

@@ -39,7 +39,9 @@ def stale_outputs(log: pd.DataFrame | None) -> str | None:
 
     failed = not_rebuilt[not_rebuilt["status"].astype(str) == "error"]["model"].tolist()
     cause = f"; it failed at {', '.join(failed)}" if failed else ""
-    return (f"Outputs from different runs: the dbt run of {latest_start:%Y-%m-%d %H:%M} UTC (invocation "
-            f"{invocation}) did not rebuild {len(not_rebuilt)} of its {len(latest)} dbt_hte models{cause}. These "
-            f"tables hold an earlier run's rows, or none: {'; '.join(dated(r) for _, r in not_rebuilt.iterrows())}. "
-            "The other tables are from this run. Fix the failure and run dbt build again.")
+    return (
+        f"Outputs from different runs: the dbt run of {latest_start:%Y-%m-%d %H:%M} UTC (invocation "
+        f"{invocation}) did not rebuild {len(not_rebuilt)} of its {len(latest)} dbt_hte models{cause}. These "
+        f"tables hold an earlier run's rows, or none: {'; '.join(dated(r) for _, r in not_rebuilt.iterrows())}. "
+        "The other tables are from this run. Fix the failure and run dbt build again."
+    )

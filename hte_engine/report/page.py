@@ -88,8 +88,9 @@ def text(column: str) -> Callable[[pd.Series], str]:
     return lambda row: "–" if is_missing(row.get(column)) else esc(row.get(column))
 
 
-def table(rows: pd.DataFrame, columns: Sequence[Column], muted: Callable[[pd.Series], bool] | None = None,
-          css_class: str = "") -> str:
+def table(
+    rows: pd.DataFrame, columns: Sequence[Column], muted: Callable[[pd.Series], bool] | None = None, css_class: str = ""
+) -> str:
     """An HTML table; each column is (header, 'text' or 'num' alignment, cell renderer returning safe HTML)."""
     head = "".join(f'<th class="{kind}">{esc(label)}</th>' for label, kind, _ in columns)
     body = []
@@ -101,19 +102,25 @@ def table(rows: pd.DataFrame, columns: Sequence[Column], muted: Callable[[pd.Ser
 
 
 def section(key: str, title: str, lead: str, body: str) -> str:
-    return (f'<section class="report-section" data-section="{esc(key)}"><h3>{esc(title)}</h3>'
-            f'<p class="lead">{lead}</p>{body}</section>')
+    return (
+        f'<section class="report-section" data-section="{esc(key)}"><h3>{esc(title)}</h3>'
+        f'<p class="lead">{lead}</p>{body}</section>'
+    )
 
 
 def missing_table(name: str) -> str:
-    return (f'<p class="missing" data-missing="{esc(name)}">Table <code>{esc(name)}</code> was not built, so this '
-            "section has nothing to show. It is a dbt Python model: it exists only on adapters that run Python "
-            "models (DuckDB, Databricks, Snowflake, BigQuery) after a successful <code>dbt build</code>.</p>")
+    return (
+        f'<p class="missing" data-missing="{esc(name)}">Table <code>{esc(name)}</code> was not built, so this '
+        "section has nothing to show. It is a dbt Python model: it exists only on adapters that run Python "
+        "models (DuckDB, Databricks, Snowflake, BigQuery) after a successful <code>dbt build</code>.</p>"
+    )
 
 
 def no_rows(name: str, experiment_id: str, why: str = "") -> str:
-    return (f'<p class="empty" data-empty="{esc(name)}">No rows of <code>{esc(name)}</code> for experiment '
-            f"<code>{esc(experiment_id)}</code>{'.' if not why else ': ' + esc(why)}</p>")
+    return (
+        f'<p class="empty" data-empty="{esc(name)}">No rows of <code>{esc(name)}</code> for experiment '
+        f"<code>{esc(experiment_id)}</code>{'.' if not why else ': ' + esc(why)}</p>"
+    )
 
 
 def document(title: str, subtitle: str, nav: str, body: str) -> str:

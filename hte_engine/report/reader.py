@@ -70,8 +70,7 @@ class DbApiReader:
     def _table_names(self) -> dict[str, str]:
         schema_literal = "'" + self.schema.lower().replace("'", "''") + "'"
         _, rows = self._rows(
-            "select table_name from information_schema.tables "
-            f"where lower(table_schema) = {schema_literal}"
+            f"select table_name from information_schema.tables where lower(table_schema) = {schema_literal}"
         )
         return {str(r[0]).lower(): str(r[0]) for r in rows}
 
@@ -79,9 +78,7 @@ class DbApiReader:
         actual = self._names.get(name.lower())
         if actual is None:
             return None
-        columns, rows = self._rows(
-            f"select * from {_quote(self.schema, self.quote)}.{_quote(actual, self.quote)}"
-        )
+        columns, rows = self._rows(f"select * from {_quote(self.schema, self.quote)}.{_quote(actual, self.quote)}")
         frame = pd.DataFrame.from_records(rows, columns=[c.lower() for c in columns])
         return _numeric_objects(frame)
 
@@ -90,8 +87,10 @@ def _numeric_objects(frame: pd.DataFrame) -> pd.DataFrame:
     # Drivers return Decimal for numeric columns (Postgres, Snowflake); the figures need floats.
     for column in frame.columns:
         values = frame[column].dropna()
-        if frame[column].dtype == object and len(values) and all(
-            isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values
+        if (
+            frame[column].dtype == object
+            and len(values)
+            and all(isinstance(v, numbers.Number) and not isinstance(v, bool) for v in values)
         ):
             frame[column] = pd.to_numeric(frame[column].astype(float))
     return frame

@@ -44,9 +44,20 @@ TITLES = dict(SECTIONS)
 
 # Tables each section reads, in order of preference (the report loads only these).
 TABLES = [
-    "hte_checks", "hte_segment_lifts", "hte_heterogeneity_tests", "hte_dimension_tests", "hte_uplift_curves",
-    "hte_learner_evaluation", "hte_uplift_deciles", "hte_discovered_segments", "hte_targeting_segments",
-    "hte_policy_value", "hte_lift_history", "hte_alerts", "hte_cohort_trends", "hte_population_decisions",
+    "hte_checks",
+    "hte_segment_lifts",
+    "hte_heterogeneity_tests",
+    "hte_dimension_tests",
+    "hte_uplift_curves",
+    "hte_learner_evaluation",
+    "hte_uplift_deciles",
+    "hte_discovered_segments",
+    "hte_targeting_segments",
+    "hte_policy_value",
+    "hte_lift_history",
+    "hte_alerts",
+    "hte_cohort_trends",
+    "hte_population_decisions",
     "hte_population_drift",
 ]
 
@@ -80,8 +91,13 @@ def _lift_columns(rows: pd.DataFrame, adjusted_interval: bool) -> list:
         ("interval", "num", lambda r: interval(scaled(r, "lift_abs_ci_low"), scaled(r, "lift_abs_ci_high"))),
     ]
     if adjusted_interval and "lift_abs_ci_low_adj" in rows:
-        columns.append(("adjusted interval", "num",
-                        lambda r: interval(scaled(r, "lift_abs_ci_low_adj"), scaled(r, "lift_abs_ci_high_adj"))))
+        columns.append(
+            (
+                "adjusted interval",
+                "num",
+                lambda r: interval(scaled(r, "lift_abs_ci_low_adj"), scaled(r, "lift_abs_ci_high_adj")),
+            )
+        )
     if "practical_verdict" in rows and rows["practical_verdict"].notna().any():
         columns.append(("practical", "text", lambda r: badge(r.get("practical_verdict"))))
     return columns
@@ -118,8 +134,13 @@ def control_of(rows: pd.DataFrame) -> str | None:
     return None
 
 
-def per_comparison(name: str, rows: pd.DataFrame | None, experiment_id: str,
-                   render: Callable[[str, str, pd.DataFrame], str], why: str = "") -> str:
+def per_comparison(
+    name: str,
+    rows: pd.DataFrame | None,
+    experiment_id: str,
+    render: Callable[[str, str, pd.DataFrame], str],
+    why: str = "",
+) -> str:
     if rows is None:
         return missing_table(name)
     if rows.empty:
@@ -129,16 +150,19 @@ def per_comparison(name: str, rows: pd.DataFrame | None, experiment_id: str,
 
 def checks(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_checks", experiment_id)
-    lead = ("Sample-ratio mismatch, covariate balance of pre-treatment dimensions and minimum sizes. An "
-            "<b>alert</b> means the randomisation or the segment definitions are suspect: fix that before "
-            "reading any lift.")
+    lead = (
+        "Sample-ratio mismatch, covariate balance of pre-treatment dimensions and minimum sizes. An "
+        "<b>alert</b> means the randomisation or the segment definitions are suspect: fix that before "
+        "reading any lift."
+    )
     if rows is None:
         return section("checks", TITLES["checks"], lead, missing_table("hte_checks"))
     if rows.empty:
         return section("checks", TITLES["checks"], lead, no_rows("hte_checks", experiment_id))
     order = {"alert": 0, "pass": 1, "info": 2}
     rows = rows.assign(_order=rows["status"].map(order).fillna(3)).sort_values(
-        ["_order", "check_name", "dimension", "segment"], na_position="first")
+        ["_order", "check_name", "dimension", "segment"], na_position="first"
+    )
     counts = rows["status"].value_counts()
     summary = ", ".join(f"{badge(s)} {int(counts[s])}" for s in ("alert", "pass", "info") if s in counts)
     alerts = rows[rows["status"] == "alert"]
@@ -149,21 +173,27 @@ def checks(tables, experiment_id: str) -> str:
 
 
 def _checks_table(rows: pd.DataFrame) -> str:
-    return table(rows, [
-        ("check", "text", text("check_name")),
-        ("dimension", "text", text("dimension")),
-        ("segment", "text", text("segment")),
-        ("statistic", "num", lambda r: num(r["statistic"])),
-        ("p-value", "num", lambda r: pval(r["p_value"])),
-        ("status", "text", lambda r: badge(r["status"])),
-        ("message", "text", text("message")),
-    ], muted=lambda r: r["status"] == "info")
+    return table(
+        rows,
+        [
+            ("check", "text", text("check_name")),
+            ("dimension", "text", text("dimension")),
+            ("segment", "text", text("segment")),
+            ("statistic", "num", lambda r: num(r["statistic"])),
+            ("p-value", "num", lambda r: pval(r["p_value"])),
+            ("status", "text", lambda r: badge(r["status"])),
+            ("message", "text", text("message")),
+        ],
+        muted=lambda r: r["status"] == "info",
+    )
 
 
 def overall(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_segment_lifts", experiment_id)
-    lead = ("The average treatment effect of each arm against control: the pre-specified primary test, not "
-            "adjusted for the segment tests.")
+    lead = (
+        "The average treatment effect of each arm against control: the pre-specified primary test, not "
+        "adjusted for the segment tests."
+    )
     if rows is not None:
         rows = rows[rows["dimension"] == "overall"]
     if rows is None:
@@ -171,19 +201,27 @@ def overall(tables, experiment_id: str) -> str:
     elif rows.empty:
         body = no_rows("hte_segment_lifts", experiment_id, "the experiment has no metric with outcome rows")
     else:
-        body = table(rows.sort_values(["metric", "arm"]), [
-            ("metric", "text", text("metric")),
-            ("arm", "text", text("arm")),
-            ("control", "text", text("control_arm")),
-            ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
-            ("mean control", "num", lambda r: num(r["mean_control"])),
-            ("mean treatment", "num", lambda r: num(r["mean_treatment"])),
-            *_lift_columns(rows, adjusted_interval=False),
-            ("relative lift", "num", lambda r: "–" if is_missing(r["lift_rel"]) else f"{100 * r['lift_rel']:+.1f}%"),
-            ("CUPED lift", "num", lambda r: num(r.get("lift_cuped"))),
-            ("p-value", "num", lambda r: pval(r["p_value"])),
-            ("verdict", "text", lambda r: badge(r["verdict"])),
-        ], muted=lambda r: r["verdict"] in NOT_A_VERDICT)
+        body = table(
+            rows.sort_values(["metric", "arm"]),
+            [
+                ("metric", "text", text("metric")),
+                ("arm", "text", text("arm")),
+                ("control", "text", text("control_arm")),
+                ("n treatment / control", "num", lambda r: f"{num(r['n_treatment'], 9)} / {num(r['n_control'], 9)}"),
+                ("mean control", "num", lambda r: num(r["mean_control"])),
+                ("mean treatment", "num", lambda r: num(r["mean_treatment"])),
+                *_lift_columns(rows, adjusted_interval=False),
+                (
+                    "relative lift",
+                    "num",
+                    lambda r: "–" if is_missing(r["lift_rel"]) else f"{100 * r['lift_rel']:+.1f}%",
+                ),
+                ("CUPED lift", "num", lambda r: num(r.get("lift_cuped"))),
+                ("p-value", "num", lambda r: pval(r["p_value"])),
+                ("verdict", "text", lambda r: badge(r["verdict"])),
+            ],
+            muted=lambda r: r["verdict"] in NOT_A_VERDICT,
+        )
     return section("overall", TITLES["overall"], lead, body)
 
 

@@ -71,30 +71,38 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
         overall = rows[rows.dimension == "overall"].iloc[0]
         kind = kinds[metric]
         lines.append(f"{experiment} · {metric} · {arm} vs {overall.control_arm}")
-        lines.append(f"  overall effect   {_format_lift(overall, kind)}  ({_verdicts(overall)}, "
-                     f"n = {int(overall.n_treatment):,} vs {int(overall.n_control):,})")
-        segments = rows[(rows.dimension != "overall") & (rows.verdict != "too_small")
-                        & rows.lift_abs.notna()].sort_values("lift_abs", ascending=False)
+        lines.append(
+            f"  overall effect   {_format_lift(overall, kind)}  ({_verdicts(overall)}, "
+            f"n = {int(overall.n_treatment):,} vs {int(overall.n_control):,})"
+        )
+        segments = rows[
+            (rows.dimension != "overall") & (rows.verdict != "too_small") & rows.lift_abs.notna()
+        ].sort_values("lift_abs", ascending=False)
         if segments.empty:
             lines.append("  no segment is large enough to test")
         else:
-            for label, picked in (("most responsive ", segments.head(TOP)),
-                                  ("least responsive", segments.tail(TOP).iloc[::-1])):
+            for label, picked in (
+                ("most responsive ", segments.head(TOP)),
+                ("least responsive", segments.tail(TOP).iloc[::-1]),
+            ):
                 for i, seg in enumerate(picked.itertuples(index=False)):
                     row = pd.Series(seg._asdict())
-                    lines.append(f"  {label if i == 0 else ' ' * len(label)} {seg.dimension} = {seg.segment}: "
-                                 f"{_format_lift(row, kind, mark_adjusted=True)}  ({_verdicts(row)})")
+                    lines.append(
+                        f"  {label if i == 0 else ' ' * len(label)} {seg.dimension} = {seg.segment}: "
+                        f"{_format_lift(row, kind, mark_adjusted=True)}  ({_verdicts(row)})"
+                    )
         lines.append("")
     if "lift_abs_ci_low_adj" in lifts:
-        lines.append("segment intervals marked adj. are adjusted for multiple testing like their verdicts "
-                     "(var hte_p_adjust): one that excludes 0 always has a positive or negative verdict; Holm's "
-                     "step-down can also call a lift whose adj. interval touches 0; binary metrics in percentage "
-                     "points (pp)")
+        lines.append(
+            "segment intervals marked adj. are adjusted for multiple testing like their verdicts "
+            "(var hte_p_adjust): one that excludes 0 always has a positive or negative verdict; Holm's "
+            "step-down can also call a lift whose adj. interval touches 0; binary metrics in percentage "
+            "points (pp)"
+        )
         lines.append("")
     if checks is not None and not checks.empty:
         alerts = checks[checks.status == "alert"]
-        lines.append(f"guardrails: {len(alerts)} alert(s) in hte_checks"
-                     + ("" if alerts.empty else ":"))
+        lines.append(f"guardrails: {len(alerts)} alert(s) in hte_checks" + ("" if alerts.empty else ":"))
         for alert in alerts.itertuples():
             lines.append(f"  {alert.experiment_id} · {alert.check_name}: {alert.message}")
     return "\n".join(lines)
@@ -103,8 +111,9 @@ def summarize(lifts: pd.DataFrame, checks: pd.DataFrame | None = None) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m hte_engine.report.summary", description=__doc__.splitlines()[0])
     parser.add_argument("database", help="the DuckDB file dbt built (e.g. target/dbt_hte.duckdb)")
-    parser.add_argument("--schema", default=None,
-                        help="schema holding the dbt_hte outputs (default: the one with hte_segment_lifts)")
+    parser.add_argument(
+        "--schema", default=None, help="schema holding the dbt_hte outputs (default: the one with hte_segment_lifts)"
+    )
     args = parser.parse_args(argv[1:])
     from hte_engine.report.reader import DuckDBReader  # imports DuckDB: the engine installs without it
 
@@ -118,8 +127,10 @@ def main(argv: list[str]) -> int:
     finally:
         reader.close()
     if lifts is None:
-        print(f"dbt_hte: no hte_segment_lifts in schema {reader.schema} of {args.database}: run `dbt build` first.",
-              file=sys.stderr)
+        print(
+            f"dbt_hte: no hte_segment_lifts in schema {reader.schema} of {args.database}: run `dbt build` first.",
+            file=sys.stderr,
+        )
         return 1
     stale = stale_outputs(log)
     if stale:

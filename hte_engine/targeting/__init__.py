@@ -20,7 +20,18 @@ from hte_engine.targeting.tables import (
     targeting_table,
 )
 
-__all__ = ["PopulationSettings", "TargetingSettings", "deployment_runs_table", "history_table",
-           "population_deployment_runs_table", "population_drift_table", "population_targeting_table",
-           "previous_runs", "priced_experiment_ids", "segments_table", "targeting_history_table",
-           "targeting_segments_table", "targeting_table"]
+__all__ = [
+    "PopulationSettings",
+    "TargetingSettings",
+    "deployment_runs_table",
+    "history_table",
+    "population_deployment_runs_table",
+    "population_drift_table",
+    "population_targeting_table",
+    "previous_runs",
+    "priced_experiment_ids",
+    "segments_table",
+    "targeting_history_table",
+    "targeting_segments_table",
+    "targeting_table",
+]

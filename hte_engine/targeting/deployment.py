@@ -54,6 +54,7 @@ def package_version() -> str:
     """The installed engine's version (what pip installed), else the source tree's ``__version__``."""
     try:
         from importlib.metadata import PackageNotFoundError, version
+
         try:
             return version("dbt-hte-engine")
         except PackageNotFoundError:
@@ -61,6 +62,7 @@ def package_version() -> str:
     except ImportError:  # pragma: no cover - Python < 3.8
         pass
     from hte_engine import __version__
+
     return __version__
 
 
@@ -68,15 +70,26 @@ def training_fingerprint(unit_id, treated, y) -> str:
     """SHA-256 of the training data as text, one line per unit in unit-id order: 'unit_id<TAB>treated<TAB>y'.
     Text rather than pandas' object hash, which may change between pandas versions: the same training data gives
     the same fingerprint on any machine, and a different one as soon as a unit, an arm or an outcome changes."""
-    frame = pd.DataFrame({"u": pd.Series(unit_id).astype(str).to_numpy(dtype=object),
-                          "t": np.asarray(treated).astype(int), "y": np.asarray(y, dtype=float)})
+    frame = pd.DataFrame(
+        {
+            "u": pd.Series(unit_id).astype(str).to_numpy(dtype=object),
+            "t": np.asarray(treated).astype(int),
+            "y": np.asarray(y, dtype=float),
+        }
+    )
     frame = frame.sort_values("u", kind="stable")
     digest = hashlib.sha256()
     step = 200_000
     for start in range(0, len(frame), step):
-        part = frame.iloc[start:start + step]
-        lines = part["u"] + "\t" + part["t"].astype(str) + "\t" + pd.Series(
-            np.char.mod("%.17g", part["y"].to_numpy()), index=part.index) + "\n"
+        part = frame.iloc[start : start + step]
+        lines = (
+            part["u"]
+            + "\t"
+            + part["t"].astype(str)
+            + "\t"
+            + pd.Series(np.char.mod("%.17g", part["y"].to_numpy()), index=part.index)
+            + "\n"
+        )
         digest.update("".join(lines.tolist()).encode("utf-8"))
     return digest.hexdigest()
 
@@ -138,8 +151,9 @@ class Deployment:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         # Propensity None: the X-learner blends its two effect models with the training share, the same weight
         # cross-fitting gives a unit of a randomised experiment.
-        return np.asarray(self.learner.predict(self.design_matrix(frame), propensity=None), dtype=float) \
-            + self.level_shift
+        return (
+            np.asarray(self.learner.predict(self.design_matrix(frame), propensity=None), dtype=float) + self.level_shift
+        )
 
 
 def feature_support(frame: pd.DataFrame, X: pd.DataFrame, features: list[str]) -> dict[str, FeatureSupport]:
@@ -149,14 +163,19 @@ def feature_support(frame: pd.DataFrame, X: pd.DataFrame, features: list[str]) -
             raw = frame[name].astype("string")
             levels = [str(v) for v in X[name].cat.categories]
             folded = sorted(set(raw.dropna().tolist()) - set(levels)) if OTHER_LEVEL in levels else []
-            support[name] = FeatureSupport(name, "categorical", levels=levels, folded=folded,
-                                           has_missing=bool(raw.isna().any()))
+            support[name] = FeatureSupport(
+                name, "categorical", levels=levels, folded=folded, has_missing=bool(raw.isna().any())
+            )
         else:
             values = X[name].to_numpy(dtype=float)
             finite = values[np.isfinite(values)]
-            support[name] = FeatureSupport(name, "numeric", low=float(finite.min()) if finite.size else None,
-                                           high=float(finite.max()) if finite.size else None,
-                                           has_missing=bool((~np.isfinite(values)).any()))
+            support[name] = FeatureSupport(
+                name,
+                "numeric",
+                low=float(finite.min()) if finite.size else None,
+                high=float(finite.max()) if finite.size else None,
+                has_missing=bool((~np.isfinite(values)).any()),
+            )
     return support
 
 
@@ -178,11 +197,21 @@ def fit_deployment(plan: ComparisonPlan, learner_name: str, settings: UpliftSett
     received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
     keys = plan.cluster_keys(frame)
     prop = choose_propensity(
-        label=plan.label, treated=frame["treated"], n_arms=plan.n_arms, share_treatment=plan.share_treatment,
-        share_control=plan.share_control, received=received if np.isfinite(received).all() else None,
-        observational=plan.experiment_id in settings.observational, X=X, unit_id=frame["unit_id"],
-        folds=config.folds, seed=config.seed, trim=settings.propensity_trim, base_model=config.base_model,
-        threads=config.threads, cluster=keys,
+        label=plan.label,
+        treated=frame["treated"],
+        n_arms=plan.n_arms,
+        share_treatment=plan.share_treatment,
+        share_control=plan.share_control,
+        received=received if np.isfinite(received).all() else None,
+        observational=plan.experiment_id in settings.observational,
+        X=X,
+        unit_id=frame["unit_id"],
+        folds=config.folds,
+        seed=config.seed,
+        trim=settings.propensity_trim,
+        base_model=config.base_model,
+        threads=config.threads,
+        cluster=keys,
     )
     keep = prop.keep
     # Units trimmed for overlap have no score in hte_cate_scores; they do not train the deployed model either.
@@ -207,8 +236,9 @@ def fit_deployment(plan: ComparisonPlan, learner_name: str, settings: UpliftSett
         y_train = clipped
     inner = None if cluster is None else assign_folds(t[train], 2, config.seed, cluster[train])
     base = BaseModel.from_config(config.base_model, config.seed, two_part=config.outcome_model == "two_part")
-    sample = TrainingSample(X=Xk.iloc[train], y=y_train, treated=t[train], propensity=e[train], binary=plan.binary,
-                            inner_fold=inner)
+    sample = TrainingSample(
+        X=Xk.iloc[train], y=y_train, treated=t[train], propensity=e[train], binary=plan.binary, inner_fold=inner
+    )
     with threadpool_limits(limits=config.threads, user_api="openmp"):
         outcome = OutcomeModels.fit(base, sample) if learner_name in _USES_OUTCOME_MODELS else None
         learner = make_learner(learner_name).fit(base, sample, outcome)
@@ -216,12 +246,26 @@ def fit_deployment(plan: ComparisonPlan, learner_name: str, settings: UpliftSett
             # As in crossfit: the raw-outcome average effect, never the clipped one.
             learner.effect_ = hajek_effect(y[train], t[train], e[train])
     shift = 0.0 if learner_name == "constant" else level_shift
-    deployment = Deployment(plan.experiment_id, plan.metric, plan.arm, plan.control_arm, learner_name, learner,
-                            shift, list(plan.features_used), support)
+    deployment = Deployment(
+        plan.experiment_id,
+        plan.metric,
+        plan.arm,
+        plan.control_arm,
+        learner_name,
+        learner,
+        shift,
+        list(plan.features_used),
+        support,
+    )
     fitted = deployment.predict(pd.DataFrame({c: frame.loc[keep, c].to_numpy() for c in plan.features_used}))
-    return FitResult(deployment=deployment, n_training_rows=int(train.size), n_trimmed=prop.n_trimmed,
-                     propensity_source=prop.source, fingerprint=training_fingerprint(unit_id, t, y),
-                     mean_training_effect=float(np.mean(fitted)))
+    return FitResult(
+        deployment=deployment,
+        n_training_rows=int(train.size),
+        n_trimmed=prop.n_trimmed,
+        propensity_source=prop.source,
+        fingerprint=training_fingerprint(unit_id, t, y),
+        mean_training_effect=float(np.mean(fitted)),
+    )
 
 
 def serialise(deployment: Deployment) -> tuple[str, str]:
@@ -255,14 +299,31 @@ def _chosen(evaluation, learner_setting: str) -> dict[tuple[str, str, str], str]
 
 def _settings_text(settings: UpliftSettings) -> str:
     c = settings.crossfit
-    return json.dumps({"base_model": c.base_model, "max_train_rows": c.max_train_rows,
-                       "winsorize_quantile": c.winsorize_quantile, "outcome_model": c.outcome_model,
-                       "propensity_trim": settings.propensity_trim}, sort_keys=True, default=str)
+    return json.dumps(
+        {
+            "base_model": c.base_model,
+            "max_train_rows": c.max_train_rows,
+            "winsorize_quantile": c.winsorize_quantile,
+            "outcome_model": c.outcome_model,
+            "propensity_trim": settings.propensity_trim,
+        },
+        sort_keys=True,
+        default=str,
+    )
 
 
-def iter_deployment_runs(units, features, assignments, experiments, evaluation, settings: UpliftSettings,
-                         learner_setting: str, metrics_by_experiment: dict[str, tuple[str, ...]], run_date: str,
-                         log=None) -> Iterator[pd.DataFrame]:
+def iter_deployment_runs(
+    units,
+    features,
+    assignments,
+    experiments,
+    evaluation,
+    settings: UpliftSettings,
+    learner_setting: str,
+    metrics_by_experiment: dict[str, tuple[str, ...]],
+    run_date: str,
+    log=None,
+) -> Iterator[pd.DataFrame]:
     """One hte_deployment_runs row per experiment x metric x treatment arm of the priced experiments
     (``metrics_by_experiment``: the metrics each experiment's economics use), one comparison read and fitted at a
     time. A comparison that cannot be deployed (not ok, or no chosen learner) gets a row with its status and
@@ -273,45 +334,88 @@ def iter_deployment_runs(units, features, assignments, experiments, evaluation, 
     metrics = sorted({m for ms in metrics_by_experiment.values() for m in ms})
     # Only the metrics the economics use are read and fitted.
     scoped = dataclasses.replace(settings, metrics={m: settings.metrics[m] for m in metrics if m in settings.metrics})
-    common = {"run_date": run_date, "package_version": package_version(), "seed": settings.crossfit.seed,
-              "settings": _settings_text(settings)}
+    common = {
+        "run_date": run_date,
+        "package_version": package_version(),
+        "seed": settings.crossfit.seed,
+        "settings": _settings_text(settings),
+    }
     import sklearn
 
     common["sklearn_version"] = sklearn.__version__
     for plan in iter_comparisons(units, features, assignments, wanted, scoped, model="hte_deployment_runs"):
         if plan.metric not in metrics_by_experiment.get(plan.experiment_id, ()):
             continue
-        row = {**common, **plan.keys(), "n_treatment": plan.n_treatment, "n_control": plan.n_control,
-               "status": plan.status, "reason": plan.reason or None,
-               "features_used": ", ".join(plan.features_used) or None}
+        row = {
+            **common,
+            **plan.keys(),
+            "n_treatment": plan.n_treatment,
+            "n_control": plan.n_control,
+            "status": plan.status,
+            "reason": plan.reason or None,
+            "features_used": ", ".join(plan.features_used) or None,
+        }
         learner = chosen.get((plan.experiment_id, plan.metric, plan.arm))
         if plan.status != STATUS_OK:
             yield pd.DataFrame([row])
             continue
         if learner is None:
-            row.update(status="no_chosen_learner",
-                       reason=f"{plan.label}: hte_learner_evaluation has no chosen learner for it (var "
-                              f"hte_targeting_learner is '{learner_setting}'); rebuild hte_learner_evaluation.")
+            row.update(
+                status="no_chosen_learner",
+                reason=f"{plan.label}: hte_learner_evaluation has no chosen learner for it (var "
+                f"hte_targeting_learner is '{learner_setting}'); rebuild hte_learner_evaluation.",
+            )
             yield pd.DataFrame([row])
             continue
         if log is not None:
-            log(f"deployment: {plan.label}: fitting learner '{learner}' on all "
-                f"{plan.n_treatment + plan.n_control:,} units")
+            log(
+                f"deployment: {plan.label}: fitting learner '{learner}' on all "
+                f"{plan.n_treatment + plan.n_control:,} units"
+            )
         fit = fit_deployment(plan, learner, settings)
         blob, sha = serialise(fit.deployment)
-        row.update(learner=learner, n_training_rows=fit.n_training_rows, n_trimmed=fit.n_trimmed,
-                   propensity_source=fit.propensity_source, training_fingerprint=fit.fingerprint,
-                   feature_support=json.dumps({k: v.as_dict() for k, v in fit.deployment.support.items()},
-                                              sort_keys=True),
-                   level_shift=fit.deployment.level_shift, mean_training_effect=fit.mean_training_effect,
-                   model_sha256=sha, model_blob=blob)
+        row.update(
+            learner=learner,
+            n_training_rows=fit.n_training_rows,
+            n_trimmed=fit.n_trimmed,
+            propensity_source=fit.propensity_source,
+            training_fingerprint=fit.fingerprint,
+            feature_support=json.dumps({k: v.as_dict() for k, v in fit.deployment.support.items()}, sort_keys=True),
+            level_shift=fit.deployment.level_shift,
+            mean_training_effect=fit.mean_training_effect,
+            model_sha256=sha,
+            model_blob=blob,
+        )
         plan.units = None  # release the comparison's rows before the next is read
         yield pd.DataFrame([row])
 
 
-def deployment_runs_table(units, features, assignments, experiments, evaluation, settings: UpliftSettings,
-                          learner_setting: str, metrics_by_experiment: dict, run_date: str, log=None,
-                          session=None):
-    return io.stream_table(iter_deployment_runs(units, features, assignments, experiments, evaluation, settings,
-                                                learner_setting, metrics_by_experiment, run_date, log),
-                           RUN_COLUMNS, session)
+def deployment_runs_table(
+    units,
+    features,
+    assignments,
+    experiments,
+    evaluation,
+    settings: UpliftSettings,
+    learner_setting: str,
+    metrics_by_experiment: dict,
+    run_date: str,
+    log=None,
+    session=None,
+):
+    return io.stream_table(
+        iter_deployment_runs(
+            units,
+            features,
+            assignments,
+            experiments,
+            evaluation,
+            settings,
+            learner_setting,
+            metrics_by_experiment,
+            run_date,
+            log,
+        ),
+        RUN_COLUMNS,
+        session,
+    )

@@ -94,12 +94,18 @@ def run_summary(units: pd.DataFrame, previous: pd.DataFrame | None, control_arms
         treated = part["chosen_arm"].astype(str) != control_arms[str(eid)]
         edges, shares = decile_bins(score)
         row = {
-            "experiment_id": str(eid), "row_type": ROW_RUN, "row_key": ROW_RUN,
-            "policy": str(part["policy"].iloc[0]), "n_units": len(part), "n_treated": int(treated.sum()),
+            "experiment_id": str(eid),
+            "row_type": ROW_RUN,
+            "row_key": ROW_RUN,
+            "policy": str(part["policy"].iloc[0]),
+            "n_units": len(part),
+            "n_treated": int(treated.sum()),
             "n_explore": int(part["is_exploration"].astype(bool).sum()),
-            "fraction_treated": float(treated.mean()), "spend": float(part["expected_cost"].sum()),
+            "fraction_treated": float(treated.mean()),
+            "spend": float(part["expected_cost"].sum()),
             "expected_value": float(part["expected_net_value"].sum()),
-            "score_decile_edges": json.dumps(edges), "score_decile_shares": json.dumps(shares),
+            "score_decile_edges": json.dumps(edges),
+            "score_decile_shares": json.dumps(shares),
         }
         finite = score[np.isfinite(score)]
         for q in QUANTILES:
@@ -136,16 +142,20 @@ def segment_week_lifts(
             continue
         metric, control_arm = str(target.iloc[0]), str(control.iloc[0])
         rows = units[(units["experiment_id"] == eid) & (units["metric"] == metric)]
-        rows = rows.merge(weeks[["experiment_id", "unit_id", "assignment_week"]], on=["experiment_id", "unit_id"],
-                          how="left")
+        rows = rows.merge(
+            weeks[["experiment_id", "unit_id", "assignment_week"]], on=["experiment_id", "unit_id"], how="left"
+        )
         for dimension in segment_columns:
             # A wide feature table leaves other experiments' columns empty (int_hte_units labels them MISSING):
             # a dimension with no observed level is not one of this experiment's segmentations.
             if dimension not in rows or rows[dimension].isna().all() or (rows[dimension] == MISSING).all():
                 continue
-            stats_ = (rows.dropna(subset=[dimension, "assignment_week"])
-                      .groupby([dimension, "assignment_week", "arm"], observed=True)["y"]
-                      .agg(n="count", mean="mean", var="var").reset_index())
+            stats_ = (
+                rows.dropna(subset=[dimension, "assignment_week"])
+                .groupby([dimension, "assignment_week", "arm"], observed=True)["y"]
+                .agg(n="count", mean="mean", var="var")
+                .reset_index()
+            )
             ctrl = stats_[stats_["arm"] == control_arm].drop(columns="arm")
             trt = stats_[stats_["arm"] != control_arm]
             both = trt.merge(ctrl, on=[dimension, "assignment_week"], suffixes=("_t", "_c"))
@@ -154,19 +164,44 @@ def segment_week_lifts(
             # Welch: each arm's own variance; a cell with a single unit has no variance, so no interval.
             se = np.sqrt(both["var_t"] / both["n_t"] + both["var_c"] / both["n_c"])
             lift = both["mean_t"] - both["mean_c"]
-            frames.append(pd.DataFrame({
-                "experiment_id": str(eid), "row_type": ROW_SEGMENT_WEEK, "metric": metric,
-                "arm": both["arm"].astype(str), "control_arm": control_arm, "dimension": dimension,
-                "segment": both[dimension].astype(str), "assignment_week": both["assignment_week"],
-                "n_treatment": both["n_t"], "n_control": both["n_c"], "mean_treatment": both["mean_t"],
-                "mean_control": both["mean_c"], "lift": lift, "lift_se": se,
-                "lift_ci_low": lift - z * se, "lift_ci_high": lift + z * se,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "experiment_id": str(eid),
+                        "row_type": ROW_SEGMENT_WEEK,
+                        "metric": metric,
+                        "arm": both["arm"].astype(str),
+                        "control_arm": control_arm,
+                        "dimension": dimension,
+                        "segment": both[dimension].astype(str),
+                        "assignment_week": both["assignment_week"],
+                        "n_treatment": both["n_t"],
+                        "n_control": both["n_c"],
+                        "mean_treatment": both["mean_t"],
+                        "mean_control": both["mean_c"],
+                        "lift": lift,
+                        "lift_se": se,
+                        "lift_ci_low": lift - z * se,
+                        "lift_ci_high": lift + z * se,
+                    }
+                )
+            )
     if not frames:
         return pd.DataFrame(columns=["experiment_id", "row_type"])
     out = pd.concat(frames, ignore_index=True)
-    out["row_key"] = (ROW_SEGMENT_WEEK + ":" + out["metric"] + ":" + out["arm"] + ":" + out["dimension"] + "="
-                      + out["segment"] + ":" + out["assignment_week"].astype(str))
+    out["row_key"] = (
+        ROW_SEGMENT_WEEK
+        + ":"
+        + out["metric"]
+        + ":"
+        + out["arm"]
+        + ":"
+        + out["dimension"]
+        + "="
+        + out["segment"]
+        + ":"
+        + out["assignment_week"].astype(str)
+    )
     return out
 
 
@@ -190,8 +225,9 @@ def history_rows(
     # column of date objects would land untyped.
     run_date = pd.Timestamp(run_date).normalize()
     control = experiments[experiments["is_control"].astype(bool)]
-    summary = run_summary(units_table, previous_runs,
-                          dict(zip(control["experiment_id"].astype(str), control["arm"].astype(str))))
+    summary = run_summary(
+        units_table, previous_runs, dict(zip(control["experiment_id"].astype(str), control["arm"].astype(str)))
+    )
     priced = experiments[experiments["experiment_id"].isin(units_table["experiment_id"].unique())]
     lifts = segment_week_lifts(units, assignments, priced, segment_columns, alpha)
     out = pd.concat([summary, lifts], ignore_index=True)
@@ -207,12 +243,29 @@ def history_rows(
 
 
 # The hte_targeting_units columns a run summary reads.
-SUMMARY_COLUMNS = ["experiment_id", "unit_id", "policy", "chosen_arm", "expected_net_value", "expected_cost",
-                   "is_exploration", "best_net_value"]
+SUMMARY_COLUMNS = [
+    "experiment_id",
+    "unit_id",
+    "policy",
+    "chosen_arm",
+    "expected_net_value",
+    "expected_cost",
+    "is_exploration",
+    "best_net_value",
+]
 
 
-def history_table(run_date, run_at, units_table, previous_runs: pd.DataFrame | None, units, assignments,
-                  experiments, segment_columns: list[str], alpha: float = 0.05) -> pd.DataFrame:
+def history_table(
+    run_date,
+    run_at,
+    units_table,
+    previous_runs: pd.DataFrame | None,
+    units,
+    assignments,
+    experiments,
+    segment_columns: list[str],
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """``history_rows`` one experiment at a time: each experiment's targeted units, its target metric's unit rows
     (the segment columns only) and its assignment times are read from the warehouse, summarised and released
     before the next experiment's. Inputs are pandas frames or warehouse relations (``hte_engine.io``)."""
@@ -223,26 +276,41 @@ def history_table(run_date, run_at, units_table, previous_runs: pd.DataFrame | N
         declared = experiments[experiments["experiment_id"].astype(str) == eid]
         target = declared["target_metric"].dropna()
         metric = [str(target.iloc[0])] if len(target) else []
-        unit_columns = [c for c in ["experiment_id", "unit_id", "arm", "metric", "y", *segment_columns]
-                        if c in list(units.columns)]
+        unit_columns = [
+            c for c in ["experiment_id", "unit_id", "arm", "metric", "y", *segment_columns] if c in list(units.columns)
+        ]
         previous = None if previous_runs is None else previous_runs[previous_runs["experiment_id"].astype(str) == eid]
-        frames.append(history_rows(
-            run_date, run_at,
-            io.fetch(units_table, SUMMARY_COLUMNS, experiment_id=eid),
-            previous,
-            io.fetch(units, unit_columns, experiment_id=eid, metric=metric),
-            io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], experiment_id=eid),
-            declared, segment_columns, alpha))
+        frames.append(
+            history_rows(
+                run_date,
+                run_at,
+                io.fetch(units_table, SUMMARY_COLUMNS, experiment_id=eid),
+                previous,
+                io.fetch(units, unit_columns, experiment_id=eid, metric=metric),
+                io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], experiment_id=eid),
+                declared,
+                segment_columns,
+                alpha,
+            )
+        )
     if not frames:
-        return history_rows(run_date, run_at, pd.DataFrame(columns=SUMMARY_COLUMNS), previous_runs,
-                            pd.DataFrame(columns=["experiment_id", "unit_id", "arm", "metric", "y"]),
-                            pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]), experiments.head(0),
-                            segment_columns, alpha)
+        return history_rows(
+            run_date,
+            run_at,
+            pd.DataFrame(columns=SUMMARY_COLUMNS),
+            previous_runs,
+            pd.DataFrame(columns=["experiment_id", "unit_id", "arm", "metric", "y"]),
+            pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]),
+            experiments.head(0),
+            segment_columns,
+            alpha,
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def targeting_history_table(units_table, units, assignments, experiments, existing_history, settings,
-                            run_at: datetime | None = None) -> pd.DataFrame:
+def targeting_history_table(
+    units_table, units, assignments, experiments, existing_history, settings, run_at: datetime | None = None
+) -> pd.DataFrame:
     """This run's rows of hte_targeting_history. ``settings`` (TargetingSettings) gives the run date (var
     hte_run_date; None: the UTC date of ``run_at``, now by default), the segment columns and alpha;
     ``existing_history`` is the history so far (a relation or frame; None on the first run or a full refresh),
@@ -250,8 +318,17 @@ def targeting_history_table(units_table, units, assignments, experiments, existi
     run_at = run_at or datetime.now(UTC)
     run_date = settings.run_date or run_at.date().isoformat()
     previous = None if existing_history is None else previous_runs(existing_history, run_date)
-    return history_table(run_date, run_at, units_table, previous, units, assignments, experiments,
-                         list(settings.segment_columns), settings.alpha)
+    return history_table(
+        run_date,
+        run_at,
+        units_table,
+        previous,
+        units,
+        assignments,
+        experiments,
+        list(settings.segment_columns),
+        settings.alpha,
+    )
 
 
 def previous_runs(history, run_date) -> pd.DataFrame:

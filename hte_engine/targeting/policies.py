@@ -83,30 +83,47 @@ class Economics:
     def __post_init__(self):
         eid = self.experiment_id
         if not self.target_metric:
-            _fail(eid, "column 'target_metric' is empty in hte_experiments; name the metric whose uplift is "
-                       "worth money (e.g. purchase).")
+            _fail(
+                eid,
+                "column 'target_metric' is empty in hte_experiments; name the metric whose uplift is "
+                "worth money (e.g. purchase).",
+            )
         if not self.cost_per_treated:
             _fail(eid, "no treatment arm: hte_experiments needs at least one arm with is_control = false.")
         if self.benefit_column is None:
             if self.benefit_per_unit is None or not math.isfinite(self.benefit_per_unit):
-                _fail(eid, "column 'benefit_per_unit' is missing in hte_experiments and no per-unit benefit column "
-                           "is set; give the value of one unit of the target metric, or set var "
-                           "hte_targeting_benefit_column.")
+                _fail(
+                    eid,
+                    "column 'benefit_per_unit' is missing in hte_experiments and no per-unit benefit column "
+                    "is set; give the value of one unit of the target metric, or set var "
+                    "hte_targeting_benefit_column.",
+                )
         for arm, cost in self.cost_per_treated.items():
             if cost is None or not math.isfinite(cost):
-                _fail(eid, f"column 'cost_per_treated' is missing for arm '{arm}' in hte_experiments; set it "
-                           "(0 when treating is free).")
+                _fail(
+                    eid,
+                    f"column 'cost_per_treated' is missing for arm '{arm}' in hte_experiments; set it "
+                    "(0 when treating is free).",
+                )
             if cost < 0:
-                _fail(eid, f"column 'cost_per_treated' is {cost} for arm '{arm}'; a cost cannot be negative "
-                           "(put savings into benefit_per_unit instead).")
+                _fail(
+                    eid,
+                    f"column 'cost_per_treated' is {cost} for arm '{arm}'; a cost cannot be negative "
+                    "(put savings into benefit_per_unit instead).",
+                )
         if self.cost_metric is not None and not math.isfinite(self.cost_per_metric_unit):
             _fail(eid, "var hte_targeting_cost_per_metric_unit must be a finite number when a cost metric is set.")
         if self.risk_metric is None and (self.risk_penalty_per_unit or self.risk_limit is not None):
-            _fail(eid, "a risk penalty or risk limit is set but no risk metric; set var hte_targeting_risk_metric "
-                       "to the guardrail metric (e.g. churn) or remove the penalty and limit.")
+            _fail(
+                eid,
+                "a risk penalty or risk limit is set but no risk metric; set var hte_targeting_risk_metric "
+                "to the guardrail metric (e.g. churn) or remove the penalty and limit.",
+            )
         if self.risk_metric is not None and self.risk_metric == self.target_metric:
-            _fail(eid, f"the risk metric '{self.risk_metric}' is the target metric; a guardrail must be a "
-                       "different metric.")
+            _fail(
+                eid,
+                f"the risk metric '{self.risk_metric}' is the target metric; a guardrail must be a different metric.",
+            )
 
     @property
     def arms(self) -> tuple[str, ...]:
@@ -127,20 +144,30 @@ class Economics:
             _fail(experiment_id, "is not in hte_experiments; declare its arms and economics there.")
         is_control = rows["is_control"].astype(bool).to_numpy()
         if is_control.sum() != 1:
-            _fail(experiment_id, f"has {int(is_control.sum())} control arms in hte_experiments; exactly one arm "
-                                 "must have is_control = true.")
+            _fail(
+                experiment_id,
+                f"has {int(is_control.sum())} control arms in hte_experiments; exactly one arm "
+                "must have is_control = true.",
+            )
         treatment = rows[~is_control]
         targets = rows["target_metric"].dropna().astype(str).unique().tolist() if "target_metric" in rows else []
         if len(targets) > 1:
-            _fail(experiment_id, f"column 'target_metric' differs between arms ({targets}); one experiment has "
-                                 "one target metric.")
+            _fail(
+                experiment_id,
+                f"column 'target_metric' differs between arms ({targets}); one experiment has one target metric.",
+            )
         benefits = rows["benefit_per_unit"].dropna().astype(float).unique() if "benefit_per_unit" in rows else []
         if len(benefits) > 1:
-            _fail(experiment_id, f"column 'benefit_per_unit' differs between arms ({list(benefits)}); the value of "
-                                 "one unit of the target metric does not depend on the arm.")
+            _fail(
+                experiment_id,
+                f"column 'benefit_per_unit' differs between arms ({list(benefits)}); the value of "
+                "one unit of the target metric does not depend on the arm.",
+            )
         costs = {}
-        for arm, cost in zip(treatment["arm"].astype(str), treatment.get("cost_per_treated", pd.Series(
-                [None] * len(treatment), index=treatment.index))):
+        for arm, cost in zip(
+            treatment["arm"].astype(str),
+            treatment.get("cost_per_treated", pd.Series([None] * len(treatment), index=treatment.index)),
+        ):
             costs[arm] = float(cost) if cost is not None and not pd.isna(cost) else float("nan")
         return cls(
             experiment_id=experiment_id,
@@ -167,13 +194,19 @@ def unit_benefit(economics: Economics, features: pd.DataFrame | None, n: int) ->
         return np.full(n, float(economics.benefit_per_unit))
     column = economics.benefit_column
     if features is None or column not in features.columns:
-        _fail(economics.experiment_id, f"the benefit column '{column}' (var hte_targeting_benefit_column) is not "
-                                       "among the unit features; add it to hte_unit_features or unset the var.")
+        _fail(
+            economics.experiment_id,
+            f"the benefit column '{column}' (var hte_targeting_benefit_column) is not "
+            "among the unit features; add it to hte_unit_features or unset the var.",
+        )
     benefit = pd.to_numeric(features[column], errors="coerce").to_numpy(dtype=float)
     if benefit.shape[0] != n or not np.all(np.isfinite(benefit)):
         bad = int((~np.isfinite(benefit)).sum())
-        _fail(economics.experiment_id, f"column '{column}' (the per-unit benefit) has {bad} missing or "
-                                       "non-numeric values; every targeted unit needs one.")
+        _fail(
+            economics.experiment_id,
+            f"column '{column}' (the per-unit benefit) has {bad} missing or "
+            "non-numeric values; every targeted unit needs one.",
+        )
     return benefit
 
 
@@ -186,13 +219,19 @@ def net_value(economics: Economics, effects: dict[str, np.ndarray], benefit: np.
     eid = economics.experiment_id
     for metric in economics.metrics:
         if metric not in effects:
-            _fail(eid, f"no effect estimates for metric '{metric}', which the economics use; make sure it is in "
-                       "var hte_metrics and has outcome rows.")
+            _fail(
+                eid,
+                f"no effect estimates for metric '{metric}', which the economics use; make sure it is in "
+                "var hte_metrics and has outcome rows.",
+            )
     tau = np.asarray(effects[economics.target_metric], dtype=float)
     n, k = tau.shape
     if k != len(economics.arms):
-        _fail(eid, f"effects have {k} arm columns but the experiment has {len(economics.arms)} treatment arms "
-                   f"{list(economics.arms)}.")
+        _fail(
+            eid,
+            f"effects have {k} arm columns but the experiment has {len(economics.arms)} treatment arms "
+            f"{list(economics.arms)}.",
+        )
     cost = np.tile(np.array([economics.cost_per_treated[a] for a in economics.arms]), (n, 1))
     if economics.cost_metric is not None:
         cost = cost + economics.cost_per_metric_unit * np.asarray(effects[economics.cost_metric], dtype=float)
@@ -219,23 +258,33 @@ class Policy:
 
     def __post_init__(self):
         if self.kind not in POLICY_KINDS:
-            raise ValueError(f"dbt_hte targeting: unknown policy '{self.kind}' (var hte_targeting_policies); "
-                             f"choose from {list(POLICY_KINDS)}.")
+            raise ValueError(
+                f"dbt_hte targeting: unknown policy '{self.kind}' (var hte_targeting_policies); "
+                f"choose from {list(POLICY_KINDS)}."
+            )
         if self.kind == "budget":
             if self.budget is None or not math.isfinite(self.budget) or self.budget < 0:
-                raise ValueError(f"dbt_hte targeting: the budget policy needs a non-negative budget "
-                                 f"(var hte_targeting_budget); got {self.budget}.")
+                raise ValueError(
+                    f"dbt_hte targeting: the budget policy needs a non-negative budget "
+                    f"(var hte_targeting_budget); got {self.budget}."
+                )
         if self.kind == "capacity":
             if self.capacity is None or int(self.capacity) != self.capacity or self.capacity < 0:
-                raise ValueError(f"dbt_hte targeting: the capacity policy needs a whole number of units >= 0 "
-                                 f"(var hte_targeting_capacity); got {self.capacity}.")
+                raise ValueError(
+                    f"dbt_hte targeting: the capacity policy needs a whole number of units >= 0 "
+                    f"(var hte_targeting_capacity); got {self.capacity}."
+                )
         if self.kind == "top_k":
             if self.top_k is None or not 0 <= self.top_k <= 1:
-                raise ValueError(f"dbt_hte targeting: the top_k policy needs a share between 0 and 1 "
-                                 f"(var hte_targeting_top_k); got {self.top_k}.")
+                raise ValueError(
+                    f"dbt_hte targeting: the top_k policy needs a share between 0 and 1 "
+                    f"(var hte_targeting_top_k); got {self.top_k}."
+                )
         if not 0 <= self.exploration_share < 1:
-            raise ValueError(f"dbt_hte targeting: var hte_targeting_exploration_share must be in [0, 1); got "
-                             f"{self.exploration_share}.")
+            raise ValueError(
+                f"dbt_hte targeting: var hte_targeting_exploration_share must be in [0, 1); got "
+                f"{self.exploration_share}."
+            )
         if self.uncertainty_z is not None and not self.uncertainty_z >= 0:
             raise ValueError(f"dbt_hte targeting: the uncertainty z must be >= 0; got {self.uncertainty_z}.")
 
@@ -271,15 +320,17 @@ class Assignment:
 
     def table(self, unit_ids, arms: tuple[str, ...], control_arm: str) -> pd.DataFrame:
         names = np.asarray(arms + (control_arm,), dtype=object)
-        return pd.DataFrame({
-            "unit_id": np.asarray(unit_ids, dtype=object),
-            "chosen_arm": names[self.arm_index],
-            "expected_net_value": self.expected_net_value,
-            "expected_cost": self.cost,
-            "decision": self.decision,
-            "reason": self.reason,
-            "is_exploration": self.is_exploration,
-        })
+        return pd.DataFrame(
+            {
+                "unit_id": np.asarray(unit_ids, dtype=object),
+                "chosen_arm": names[self.arm_index],
+                "expected_net_value": self.expected_net_value,
+                "expected_cost": self.cost,
+                "decision": self.decision,
+                "reason": self.reason,
+                "is_exploration": self.is_exploration,
+            }
+        )
 
 
 def unit_uniforms(unit_ids, seed: int, stream: int) -> np.ndarray:
@@ -309,8 +360,9 @@ class Upgrades:
         return np.cumsum(self.d_cost)
 
 
-def hull_upgrades(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray | None = None,
-                  positive_only: bool = True) -> Upgrades:
+def hull_upgrades(
+    value: np.ndarray, cost: np.ndarray, eligible: np.ndarray | None = None, positive_only: bool = True
+) -> Upgrades:
     """Upper concave hull of each unit's (cost, value) points from (0, 0), as upgrades sorted by efficiency.
 
     Gift-wrapping, vectorised over units: from the current point, the next hull vertex is the eligible point
@@ -347,9 +399,11 @@ def hull_upgrades(value: np.ndarray, cost: np.ndarray, eligible: np.ndarray | No
         at_best = slope == best_slope[:, None]
         # A vertical move goes to the most valuable point at this cost; otherwise, among the steepest, to the
         # farthest: it is the hull vertex, the nearer ones lie on its edge.
-        nxt = np.where(np.isinf(best_slope) & (best_slope > 0),
-                       np.where(at_best, value, -np.inf).argmax(axis=1),
-                       np.where(at_best, cost, -np.inf).argmax(axis=1))
+        nxt = np.where(
+            np.isinf(best_slope) & (best_slope > 0),
+            np.where(at_best, value, -np.inf).argmax(axis=1),
+            np.where(at_best, cost, -np.inf).argmax(axis=1),
+        )
         u = rows[moving]
         a = nxt[moving]
         parts.append((u, cur_arm[u].copy(), a, cost[u, a] - cur_c[u], value[u, a] - cur_v[u], best_slope[moving]))
@@ -395,11 +449,17 @@ def assign(
     n, k = value.shape
     eid = economics.experiment_id
     if policy.kind == "budget" and np.any(cost < 0):
-        _fail(eid, "some units have a negative expected cost (the cost metric's predicted uplift is negative); "
-                   "the budget policy needs costs >= 0: check var hte_targeting_cost_metric or use a constant cost.")
+        _fail(
+            eid,
+            "some units have a negative expected cost (the cost metric's predicted uplift is negative); "
+            "the budget policy needs costs >= 0: check var hte_targeting_cost_metric or use a constant cost.",
+        )
     if not np.all(np.isfinite(value)):
-        _fail(eid, f"{int((~np.isfinite(value)).sum())} unit net values are missing or infinite; every scored "
-                   "unit needs an effect estimate for every metric of the economics.")
+        _fail(
+            eid,
+            f"{int((~np.isfinite(value)).sum())} unit net values are missing or infinite; every scored "
+            "unit needs an effect estimate for every metric of the economics.",
+        )
 
     risk_ok = np.ones((n, k), dtype=bool)
     if economics.risk_limit is not None:
@@ -407,8 +467,11 @@ def assign(
     sure = np.ones((n, k), dtype=bool)
     if policy.uncertainty_z is not None:
         if value_se is None:
-            _fail(eid, "the uncertainty screen (var hte_targeting_uncertainty_z) needs per-unit standard errors "
-                       "of the net value, and none were given.")
+            _fail(
+                eid,
+                "the uncertainty screen (var hte_targeting_uncertainty_z) needs per-unit standard errors "
+                "of the net value, and none were given.",
+            )
         sure = value - policy.uncertainty_z * np.asarray(value_se, dtype=float).reshape(n, -1) > 0
     eligible = risk_ok & sure
 
@@ -437,8 +500,11 @@ def assign(
         slots = int(policy.capacity) if policy.kind == "capacity" else int(math.floor(policy.top_k * n + 1e-9))
         slots -= explored_treated
         if slots < 0:
-            _fail(eid, f"the exploration share {policy.exploration_share} treats {explored_treated} units, more than "
-                       f"the {slots + explored_treated} allowed; lower var hte_targeting_exploration_share.")
+            _fail(
+                eid,
+                f"the exploration share {policy.exploration_share} treats {explored_treated} units, more than "
+                f"the {slots + explored_treated} allowed; lower var hte_targeting_exploration_share.",
+            )
         idx = np.flatnonzero(candidates)
         # Stable order on (-value, unit id) so ties are broken the same way whatever the row order.
         ids = np.asarray(pd.Series(unit_ids).astype(str).to_numpy(dtype=object))[idx]
@@ -450,8 +516,11 @@ def assign(
     else:
         remaining = float(policy.budget) - explored_cost
         if remaining < -1e-9:
-            _fail(eid, f"the exploration share {policy.exploration_share} spends {explored_cost:.6g}, more than the "
-                       f"budget {policy.budget:g}; lower var hte_targeting_exploration_share or raise the budget.")
+            _fail(
+                eid,
+                f"the exploration share {policy.exploration_share} spends {explored_cost:.6g}, more than the "
+                f"budget {policy.budget:g}; lower var hte_targeting_exploration_share or raise the budget.",
+            )
         pool = np.where(candidates[:, None], eligible, False)
         chosen, blocked = _budget_choice(value, cost, pool, max(remaining, 0.0), n)
         arm[candidates] = chosen[candidates]
@@ -464,5 +533,11 @@ def assign(
     safe = np.maximum(arm, 0)
     unit_value = np.where(treated, value[np.arange(n), safe], 0.0)
     unit_cost = np.where(treated, cost[np.arange(n), safe], 0.0)
-    return Assignment(arm_index=arm, decision=decision, reason=reason, is_exploration=explore,
-                      expected_net_value=unit_value, cost=unit_cost)
+    return Assignment(
+        arm_index=arm,
+        decision=decision,
+        reason=reason,
+        is_exploration=explore,
+        expected_net_value=unit_value,
+        cost=unit_cost,
+    )

@@ -106,8 +106,10 @@ def doubly_robust_arm_scores(y, arm_code, propensity, mu) -> np.ndarray:
     e = np.asarray(propensity, dtype=float)
     mu = np.asarray(mu, dtype=float)
     if np.any(~np.isfinite(e)) or np.any(e <= 0) or np.any(e >= 1):
-        raise ValueError("dbt_hte targeting: propensities must lie strictly between 0 and 1 for the doubly-robust "
-                         "policy value; check stg_hte_assignments.propensity or the arms' expected_share.")
+        raise ValueError(
+            "dbt_hte targeting: propensities must lie strictly between 0 and 1 for the doubly-robust "
+            "policy value; check stg_hte_assignments.propensity or the arms' expected_share."
+        )
     n, arms = mu.shape
     residual = (y - mu[np.arange(n), arm_code]) / e
     control_term = np.where(arm_code == 0, residual, 0.0)
@@ -194,9 +196,9 @@ def evaluate_policies(
         """Every figure per unit of ``part`` (rows of ``matrix``): the values, the paired differences against the
         reference and against each policy's random twin. Made for the rows a bootstrap reads, not held for all."""
         diff_ref = part - part[:, [ref_idx]]
-        diff_random = np.column_stack([
-            part[:, i] - part[:, names.index(t)] if t else np.full(part.shape[0], np.nan) for i, t in enumerate(twins)
-        ])
+        diff_random = np.column_stack(
+            [part[:, i] - part[:, names.index(t)] if t else np.full(part.shape[0], np.nan) for i, t in enumerate(twins)]
+        )
         return np.hstack([part, diff_ref, diff_random])
 
     def statistic_of(rows, once: bool = False):
@@ -212,33 +214,36 @@ def evaluate_policies(
         return statistic
 
     # Every figure is a total over the units: its spread grows as sqrt(units).
-    summary = bounded_bootstrap(statistic_of, keys, np.ones(3 * len(names), dtype=bool), n_replicates, seed, alpha,
-                                max_units)
+    summary = bounded_bootstrap(
+        statistic_of, keys, np.ones(3 * len(names), dtype=bool), n_replicates, seed, alpha, max_units
+    )
     p = len(names)
     est, lo, hi, se = summary.estimate, summary.ci_low, summary.ci_high, summary.std_error
     rows = []
     for i, name in enumerate(names):
         has_twin = twins[i] is not None
-        rows.append({
-            "policy": name,
-            "policy_kind": meta[name]["kind"],
-            "value": est[i],
-            "value_per_unit": est[i] / n,
-            "std_error": se[i],
-            "ci_low": lo[i],
-            "ci_high": hi[i],
-            "n_units": n,
-            "n_treated": meta[name]["n_treated"],
-            "cost": meta[name]["cost"],
-            "reference_policy": reference,
-            "difference_vs_treat_all": est[p + i],
-            "difference_vs_treat_all_ci_low": lo[p + i],
-            "difference_vs_treat_all_ci_high": hi[p + i],
-            "difference_vs_random": est[2 * p + i] if has_twin else np.nan,
-            "difference_vs_random_ci_low": lo[2 * p + i] if has_twin else np.nan,
-            "difference_vs_random_ci_high": hi[2 * p + i] if has_twin else np.nan,
-            "bootstrap_units": summary.n_units,
-        })
+        rows.append(
+            {
+                "policy": name,
+                "policy_kind": meta[name]["kind"],
+                "value": est[i],
+                "value_per_unit": est[i] / n,
+                "std_error": se[i],
+                "ci_low": lo[i],
+                "ci_high": hi[i],
+                "n_units": n,
+                "n_treated": meta[name]["n_treated"],
+                "cost": meta[name]["cost"],
+                "reference_policy": reference,
+                "difference_vs_treat_all": est[p + i],
+                "difference_vs_treat_all_ci_low": lo[p + i],
+                "difference_vs_treat_all_ci_high": hi[p + i],
+                "difference_vs_random": est[2 * p + i] if has_twin else np.nan,
+                "difference_vs_random_ci_low": lo[2 * p + i] if has_twin else np.nan,
+                "difference_vs_random_ci_high": hi[2 * p + i] if has_twin else np.nan,
+                "bootstrap_units": summary.n_units,
+            }
+        )
     out = pd.DataFrame(rows)
     # treat_none is exactly zero in every replicate; say so rather than print a degenerate interval as if estimated.
     out.loc[out["policy"] == "treat_none", ["std_error", "ci_low", "ci_high"]] = 0.0
@@ -267,8 +272,17 @@ def budget_curve(
     n = predicted_value.shape[0]
     up = hull_upgrades(predicted_value, planned_cost, eligible, positive_only=False)
     if up.unit.size == 0:
-        return pd.DataFrame({"spend": [0.0], "n_treated": [0.0], "predicted_value": [0.0], "value": [0.0],
-                             "ci_low": [0.0], "ci_high": [0.0], "bootstrap_units": [None]})  # no replicate drawn
+        return pd.DataFrame(
+            {
+                "spend": [0.0],
+                "n_treated": [0.0],
+                "predicted_value": [0.0],
+                "value": [0.0],
+                "ci_low": [0.0],
+                "ci_high": [0.0],
+                "bootstrap_units": [None],
+            }
+        )  # no replicate drawn
     before = np.where(up.from_arm >= 0, net_scores[up.unit, np.maximum(up.from_arm, 0)], 0.0)
     d_score = net_scores[up.unit, up.to_arm] - before
     spend = np.r_[0.0, np.cumsum(up.d_cost)]
@@ -303,8 +317,9 @@ def budget_curve(
         def statistic(weight):
             unit_weight = np.ones(size) if weight is None else weight
             cumulative = np.r_[0.0, np.cumsum(own_score if weight is None else own_score * weight[own_position])]
-            last = np.where(straddling, d_score[nxt] * (1.0 if weight is None else unit_weight[straddling_position]),
-                            0.0)
+            last = np.where(
+                straddling, d_score[nxt] * (1.0 if weight is None else unit_weight[straddling_position]), 0.0
+            )
             value = cumulative[complete] + frac * last
             if weight is None:
                 return value
@@ -313,14 +328,17 @@ def budget_curve(
 
         return statistic
 
-    summary = bounded_bootstrap(statistic_of, keys, np.ones(grid.size, dtype=bool), n_replicates, seed, alpha,
-                                max_units)
-    return pd.DataFrame({
-        "spend": grid,
-        "n_treated": n_treated,
-        "predicted_value": predicted,
-        "value": summary.estimate,
-        "ci_low": summary.ci_low,
-        "ci_high": summary.ci_high,
-        "bootstrap_units": summary.n_units,
-    })
+    summary = bounded_bootstrap(
+        statistic_of, keys, np.ones(grid.size, dtype=bool), n_replicates, seed, alpha, max_units
+    )
+    return pd.DataFrame(
+        {
+            "spend": grid,
+            "n_treated": n_treated,
+            "predicted_value": predicted,
+            "value": summary.estimate,
+            "ci_low": summary.ci_low,
+            "ci_high": summary.ci_high,
+            "bootstrap_units": summary.n_units,
+        }
+    )

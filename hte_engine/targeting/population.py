@@ -123,8 +123,7 @@ class PopulationSettings:
     @classmethod
     def from_meta(cls, meta: dict) -> PopulationSettings:
         m = meta_values(meta)
-        run_date = (run_date_setting(m.get("run_date"), "population")
-                    or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d"))
+        run_date = run_date_setting(m.get("run_date"), "population") or _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
 
         def number(key, default, cast=float):
             value = m.get(key)
@@ -133,9 +132,11 @@ class PopulationSettings:
         holdout = number("population_holdout_share", 0.05)
         exploration = number("population_exploration_share", 0.05)
         if not (0 <= holdout < 1 and 0 <= exploration < 1 and holdout + exploration < 1):
-            _fail(f"vars hte_population_holdout_share ({holdout}) and hte_population_exploration_share "
-                  f"({exploration}) must each be in [0, 1) and sum to less than 1: the rest of the eligible units "
-                  "are the policy group.")
+            _fail(
+                f"vars hte_population_holdout_share ({holdout}) and hte_population_exploration_share "
+                f"({exploration}) must each be in [0, 1) and sum to less than 1: the rest of the eligible units "
+                "are the policy group."
+            )
         bins = number("population_psi_bins", 10, int)
         if bins < 2:
             _fail(f"var hte_population_psi_bins must be at least 2; got {bins}.")
@@ -169,16 +170,20 @@ class PopulationSettings:
     def economics_metrics(self, experiments) -> dict[str, tuple[str, ...]]:
         """Priced experiment -> the metrics its economics use (a deployment model per metric and arm)."""
         experiments = io.to_pandas(experiments)
-        return {eid: self.targeting.economics_for(experiments, eid).metrics
-                for eid in sorted(priced_experiment_ids(experiments))}
+        return {
+            eid: self.targeting.economics_for(experiments, eid).metrics
+            for eid in sorted(priced_experiment_ids(experiments))
+        }
 
 
 def _calibration_setting(value) -> str | None:
     if value in (None, "", "none", "model"):
         return None
     if str(value) != "deciles":
-        _fail(f"var hte_population_calibration must be null (the models' effects) or 'deciles' (effects mapped "
-              f"through the experiment's calibration deciles, hte_uplift_deciles); got {value!r}.")
+        _fail(
+            f"var hte_population_calibration must be null (the models' effects) or 'deciles' (effects mapped "
+            f"through the experiment's calibration deciles, hte_uplift_deciles); got {value!r}."
+        )
     return "deciles"
 
 
@@ -241,35 +246,43 @@ class ExperimentDeployment:
         return sorted({f for d in self.models.values() for f in d.features})
 
 
-def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettings,
-                     deciles=None) -> list[ExperimentDeployment]:
+def load_deployments(
+    runs, experiments: pd.DataFrame, settings: PopulationSettings, deciles=None
+) -> list[ExperimentDeployment]:
     """The priced experiments with their stored models (read from hte_deployment_runs one experiment at a time)
     and, with var hte_population_calibration: deciles, each model's calibration map (``deciles``:
     hte_uplift_deciles)."""
     out = []
     for eid, metrics in settings.economics_metrics(experiments).items():
         economics = settings.targeting.economics_for(experiments, eid)
-        rows = io.fetch(runs, ["metric", "arm", "learner", "status", "reason", "model_sha256", "model_blob"],
-                        experiment_id=eid)
+        rows = io.fetch(
+            runs, ["metric", "arm", "learner", "status", "reason", "model_sha256", "model_blob"], experiment_id=eid
+        )
         models, missing = {}, []
         for metric in metrics:
             for arm in economics.arms:
                 match = rows[(rows["metric"].astype(str) == metric) & (rows["arm"].astype(str) == arm)]
                 ok = match[match["status"].astype(str) == "ok"] if len(match) else match
                 if ok.empty or pd.isna(ok["model_blob"].iloc[0]):
-                    why = (str(match["reason"].iloc[0]) if len(match) and not pd.isna(match["reason"].iloc[0])
-                           else "not in hte_deployment_runs")
+                    why = (
+                        str(match["reason"].iloc[0])
+                        if len(match) and not pd.isna(match["reason"].iloc[0])
+                        else "not in hte_deployment_runs"
+                    )
                     missing.append(f"metric '{metric}' arm '{arm}': {why}")
                     continue
                 models[(metric, arm)] = deserialise(str(ok["model_blob"].iloc[0]))
         sha = {(str(r.metric), str(r.arm)): str(r.model_sha256) for r in rows.itertuples()}
-        label = "; ".join(f"{m}/{a}: {models[(m, a)].learner_name} (sha256 {sha[(m, a)][:12]})"
-                          for m, a in sorted(models))
+        label = "; ".join(
+            f"{m}/{a}: {models[(m, a)].learner_name} (sha256 {sha[(m, a)][:12]})" for m, a in sorted(models)
+        )
         holdout_arm = settings.holdout_arm_for(eid)
         if holdout_arm is not None and holdout_arm not in economics.arms:
-            _fail(f"experiment '{eid}': var hte_population_holdout_arm is '{holdout_arm}', which is not one of its "
-                  f"treatment arms {list(economics.arms)}; use one of them, null (treat nobody), or a mapping "
-                  "experiment_id -> arm.")
+            _fail(
+                f"experiment '{eid}': var hte_population_holdout_arm is '{holdout_arm}', which is not one of its "
+                f"treatment arms {list(economics.arms)}; use one of them, null (treat nobody), or a mapping "
+                "experiment_id -> arm."
+            )
         policies = settings.targeting.policies_for(eid)
         # The policy test's exploration is drawn here (over the eligible population, before the support screen),
         # so the policy itself explores nothing.
@@ -277,19 +290,34 @@ def load_deployments(runs, experiments: pd.DataFrame, settings: PopulationSettin
         calibrators = {}
         if settings.calibration == "deciles" and deciles is not None:
             for (metric, arm), model in models.items():
-                rows = io.fetch(deciles, ["learner", "decile", "n_units", "mean_predicted", "observed_lift"],
-                                experiment_id=eid, metric=metric, arm=arm)
+                rows = io.fetch(
+                    deciles,
+                    ["learner", "decile", "n_units", "mean_predicted", "observed_lift"],
+                    experiment_id=eid,
+                    metric=metric,
+                    arm=arm,
+                )
                 rows = rows[rows["learner"].astype(str) == model.learner_name]
                 try:
                     calibrators[(metric, arm)] = DecileCalibration.from_deciles(rows)
                 except ValueError as error:
-                    _fail(f"experiment '{eid}', metric '{metric}', arm '{arm}': var hte_population_calibration is "
-                          f"'deciles' but hte_uplift_deciles has {error} for learner '{model.learner_name}'; "
-                          "rebuild hte_uplift_deciles or unset the var.")
+                    _fail(
+                        f"experiment '{eid}', metric '{metric}', arm '{arm}': var hte_population_calibration is "
+                        f"'deciles' but hte_uplift_deciles has {error} for learner '{model.learner_name}'; "
+                        "rebuild hte_uplift_deciles or unset the var."
+                    )
             label = label + " (effects calibrated on the experiment's deciles)"
-        out.append(ExperimentDeployment(eid, economics, policy, models,
-                                        "no deployed model for " + "; ".join(missing) if missing else None, label,
-                                        calibrators))
+        out.append(
+            ExperimentDeployment(
+                eid,
+                economics,
+                policy,
+                models,
+                "no deployed model for " + "; ".join(missing) if missing else None,
+                label,
+                calibrators,
+            )
+        )
     return out
 
 
@@ -331,8 +359,10 @@ def _support_screen(frame: pd.DataFrame, exp: ExperimentDeployment) -> tuple[np.
     for name in sorted(support):
         spec = support[name]
         if name not in frame.columns:
-            _fail(f"experiment '{exp.experiment_id}': the deployed model reads feature '{name}', which "
-                  "hte_targeting_population does not have; add it (same definition as in hte_unit_features).")
+            _fail(
+                f"experiment '{exp.experiment_id}': the deployed model reads feature '{name}', which "
+                "hte_targeting_population does not have; add it (same definition as in hte_unit_features)."
+            )
         raw = frame[name]
         is_missing = raw.isna().to_numpy()
         if not spec.has_missing:
@@ -344,14 +374,16 @@ def _support_screen(frame: pd.DataFrame, exp: ExperimentDeployment) -> tuple[np.
             with np.errstate(invalid="ignore"):
                 low, high = values < spec.low, values > spec.high
             outside.append(_words(values, f"{name} = {{:g}} below the experiment's smallest value {spec.low:g}", low))
-            outside.append(_words(values, f"{name} = {{:g}} above the experiment's largest value {spec.high:g}",
-                                  high))
+            outside.append(_words(values, f"{name} = {{:g}} above the experiment's largest value {spec.high:g}", high))
         else:
             text = raw.astype("string")
             seen = set(spec.levels) | set(spec.folded)
             unseen = (~text.isin(list(seen)) & text.notna()).to_numpy(dtype=bool)
-            outside.append(_words(text.to_numpy(dtype=object, na_value=None),
-                                  f"{name} = '{{}}' never seen in the experiment", unseen))
+            outside.append(
+                _words(
+                    text.to_numpy(dtype=object, na_value=None), f"{name} = '{{}}' never seen in the experiment", unseen
+                )
+            )
 
     def join(parts):
         # Text only for the rows that have something to say, and once per distinct combination of words (a
@@ -381,15 +413,19 @@ def score_batch(frame: pd.DataFrame, exp: ExperimentDeployment, settings: Popula
     code = np.full(n, None, dtype=object)
     reason = np.full(n, None, dtype=object)
     code[~eligible] = "ineligible"
-    reason[~eligible] = ("ineligible: " + frame.loc[~eligible, "ineligible_reason"].fillna("not eligible")
-                         .astype(str)).to_numpy(dtype=object)
+    reason[~eligible] = (
+        "ineligible: " + frame.loc[~eligible, "ineligible_reason"].fillna("not eligible").astype(str)
+    ).to_numpy(dtype=object)
     capped = capped & eligible
     if capped.any():
         cap = settings.frequency_cap or {}
         contacts = frame.loc[capped, "n_recent_contacts"].astype(int).to_numpy()
         code[capped] = "frequency_cap"
-        reason[capped] = [f"frequency cap: contacted {c} times in the last {cap.get('days', '?')} days (at most "
-                          f"{int(cap.get('max_contacts', 0)) - 1 if cap else '?'} allowed)" for c in contacts]
+        reason[capped] = [
+            f"frequency cap: contacted {c} times in the last {cap.get('days', '?')} days (at most "
+            f"{int(cap.get('max_contacts', 0)) - 1 if cap else '?'} allowed)"
+            for c in contacts
+        ]
 
     group = np.full(n, None, dtype=object)
     decidable = eligible & ~capped
@@ -417,8 +453,10 @@ def score_batch(frame: pd.DataFrame, exp: ExperimentDeployment, settings: Popula
     no_benefit = np.zeros(n, dtype=bool)
     if economics.benefit_column is not None:
         if economics.benefit_column not in frame.columns:
-            _fail(f"experiment '{eid}': its benefit column '{economics.benefit_column}' (var "
-                  "hte_targeting_economics) is not a column of hte_targeting_population; add it.")
+            _fail(
+                f"experiment '{eid}': its benefit column '{economics.benefit_column}' (var "
+                "hte_targeting_economics) is not a column of hte_targeting_population; add it."
+            )
         benefit = pd.to_numeric(frame[economics.benefit_column], errors="coerce").to_numpy(dtype=float)
         no_benefit = ~np.isfinite(benefit)
     else:
@@ -443,9 +481,10 @@ def score_batch(frame: pd.DataFrame, exp: ExperimentDeployment, settings: Popula
 
     in_policy = group == GROUP_POLICY
     for mask, words, label, prefix in (
-            (has_outside, outside_words, "outside_support", "outside the experiment's support (not extrapolated): "),
-            (no_benefit, None, "missing_economics", None),
-            (has_missing, missing_words, "missing_features", "missing feature values the experiment never had: ")):
+        (has_outside, outside_words, "outside_support", "outside the experiment's support (not extrapolated): "),
+        (no_benefit, None, "missing_economics", None),
+        (has_missing, missing_words, "missing_features", "missing feature values the experiment never had: "),
+    ):
         hit = in_policy & mask
         code[hit] = label
         if words is None:
@@ -472,8 +511,13 @@ def _json_per_row(arms: tuple[str, ...], matrix: np.ndarray) -> np.ndarray:
     return out
 
 
-def decide_batch(batch: ScoredBatch, exp: ExperimentDeployment, settings: PopulationSettings,
-                 policy_arm: np.ndarray | None, policy_reason: np.ndarray | None) -> pd.DataFrame:
+def decide_batch(
+    batch: ScoredBatch,
+    exp: ExperimentDeployment,
+    settings: PopulationSettings,
+    policy_arm: np.ndarray | None,
+    policy_reason: np.ndarray | None,
+) -> pd.DataFrame:
     """The output rows of one scored batch. ``policy_arm`` / ``policy_reason``: the policy's arm index (-1 =
     control) and assign()'s reason for the batch's candidates, in order."""
     frame = batch.frame
@@ -493,8 +537,9 @@ def decide_batch(batch: ScoredBatch, exp: ExperimentDeployment, settings: Popula
     arm[holdout] = bau
     decision[holdout] = "holdout"
     code[holdout] = "held_out"
-    reason[holdout] = ("held out for the policy test: business as usual, "
-                       + ("nobody treated" if bau < 0 else f"arm '{holdout_arm}' for every held-out unit"))
+    reason[holdout] = "held out for the policy test: business as usual, " + (
+        "nobody treated" if bau < 0 else f"arm '{holdout_arm}' for every held-out unit"
+    )
 
     explore = batch.group == GROUP_EXPLORATION
     if k:
@@ -534,30 +579,32 @@ def decide_batch(batch: ScoredBatch, exp: ExperimentDeployment, settings: Popula
         best_arm = np.where(scored, np.where(best_value > 0, names[masked.argmax(axis=1)], control), None)
         predicted = np.where(has_arm, target[rows, safe], 0.0)
     followup_arm = batch.group.copy()
-    return pd.DataFrame({
-        "experiment_id": eid,
-        "unit_id": unit_ids,
-        "run_date": settings.run_date,
-        "policy": exp.policy.name if exp.policy is not None else None,
-        "holdout_group": batch.group,
-        "chosen_arm": names[arm] if economics is not None else None,
-        "decision": decision,
-        "reason_code": code,
-        "reason": reason,
-        "expected_net_value": expected_value,
-        "expected_cost": expected_cost,
-        "best_arm": best_arm,
-        "best_net_value": best_value,
-        "predicted_effect": predicted,
-        "predicted_effects": _json_per_row(arms, target) if target is not None else None,
-        "support_status": batch.support_status,
-        "is_eligible": frame["is_eligible"].astype("boolean").fillna(False).to_numpy(dtype=bool),
-        "is_frequency_capped": frame["is_frequency_capped"].astype("boolean").fillna(False).to_numpy(dtype=bool),
-        "n_recent_contacts": frame["n_recent_contacts"].astype("Int64").to_numpy(),
-        "followup_experiment_id": np.where(batch.group != None, settings.followup_experiment_for(eid), None),  # noqa: E711
-        "followup_arm": followup_arm,
-        "deployment_models": exp.label or None,
-    })
+    return pd.DataFrame(
+        {
+            "experiment_id": eid,
+            "unit_id": unit_ids,
+            "run_date": settings.run_date,
+            "policy": exp.policy.name if exp.policy is not None else None,
+            "holdout_group": batch.group,
+            "chosen_arm": names[arm] if economics is not None else None,
+            "decision": decision,
+            "reason_code": code,
+            "reason": reason,
+            "expected_net_value": expected_value,
+            "expected_cost": expected_cost,
+            "best_arm": best_arm,
+            "best_net_value": best_value,
+            "predicted_effect": predicted,
+            "predicted_effects": _json_per_row(arms, target) if target is not None else None,
+            "support_status": batch.support_status,
+            "is_eligible": frame["is_eligible"].astype("boolean").fillna(False).to_numpy(dtype=bool),
+            "is_frequency_capped": frame["is_frequency_capped"].astype("boolean").fillna(False).to_numpy(dtype=bool),
+            "n_recent_contacts": frame["n_recent_contacts"].astype("Int64").to_numpy(),
+            "followup_experiment_id": np.where(batch.group != None, settings.followup_experiment_for(eid), None),  # noqa: E711
+            "followup_arm": followup_arm,
+            "deployment_models": exp.label or None,
+        }
+    )
 
 
 POPULATION_READ = ["unit_id", "is_eligible", "ineligible_reason", "is_frequency_capped", "n_recent_contacts"]
@@ -581,21 +628,25 @@ def _columns(exp: ExperimentDeployment, available: list[str]) -> list[str]:
     extra = exp.features + ([exp.economics.benefit_column] if exp.economics and exp.economics.benefit_column else [])
     missing = [c for c in dict.fromkeys(extra) if c not in available]
     if missing:
-        _fail(f"experiment '{exp.experiment_id}': hte_targeting_population has no column {', '.join(missing)}, which "
-              "the deployed models or the economics (var hte_targeting_economics) read; add it to the population, "
-              "computed as in hte_unit_features.")
+        _fail(
+            f"experiment '{exp.experiment_id}': hte_targeting_population has no column {', '.join(missing)}, which "
+            "the deployed models or the economics (var hte_targeting_economics) read; add it to the population, "
+            "computed as in hte_unit_features."
+        )
     return POPULATION_READ + list(dict.fromkeys(extra))
 
 
-def _policy_decisions(value: np.ndarray, cost: np.ndarray, policy: Policy, economics: Economics, unit_ids,
-                      risk: np.ndarray | None = None):
+def _policy_decisions(
+    value: np.ndarray, cost: np.ndarray, policy: Policy, economics: Economics, unit_ids, risk: np.ndarray | None = None
+):
     net = NetValue(value=value, cost=cost, risk_uplift=risk)
     chosen = assign(net, policy, unit_ids, economics)
     return chosen.arm_index, chosen.reason
 
 
-def iter_population_targeting(population, runs, experiments, settings: PopulationSettings,
-                              log: Callable[[str], None] | None = None, deciles=None) -> Iterator[pd.DataFrame]:
+def iter_population_targeting(
+    population, runs, experiments, settings: PopulationSettings, log: Callable[[str], None] | None = None, deciles=None
+) -> Iterator[pd.DataFrame]:
     """hte_population_targeting's rows, one batch of one experiment at a time."""
     experiments = io.to_pandas(experiments)
     available = list(population.columns)
@@ -606,8 +657,10 @@ def iter_population_targeting(population, runs, experiments, settings: Populatio
         columns = _columns(exp, available)
         risk_metric = exp.economics.risk_metric
         if log is not None:
-            log(f"population: experiment '{exp.experiment_id}': {len(batch_ids)} batches, policy "
-                f"{exp.policy.name}" + (f" ({exp.unavailable})" if exp.unavailable else ""))
+            log(
+                f"population: experiment '{exp.experiment_id}': {len(batch_ids)} batches, policy "
+                f"{exp.policy.name}" + (f" ({exp.unavailable})" if exp.unavailable else "")
+            )
         per_unit = exp.policy.kind == "threshold" or exp.unavailable is not None
         if per_unit:
             for b in batch_ids:
@@ -620,10 +673,15 @@ def iter_population_targeting(population, runs, experiments, settings: Populatio
         # memory budget before anything is read: per unit, value, cost (and risk) per arm, and the unit id.
         k = len(exp.economics.arms)
         n_units = int(io.group_counts(population, ["batch_id"])["n"].sum())
-        io.check_memory("hte_population_targeting", f"experiment '{exp.experiment_id}' under the "
-                        f"{exp.policy.kind} policy", n_units, 8.0 * 3 * k + 96, settings.targeting.memory_budget,
-                        "The threshold policy decides unit by unit in bounded memory; or raise the var on a machine "
-                        "that has the memory.")
+        io.check_memory(
+            "hte_population_targeting",
+            f"experiment '{exp.experiment_id}' under the {exp.policy.kind} policy",
+            n_units,
+            8.0 * 3 * k + 96,
+            settings.targeting.memory_budget,
+            "The threshold policy decides unit by unit in bounded memory; or raise the var on a machine "
+            "that has the memory.",
+        )
         values, costs, risks, ids = [], [], [], []
         other_spend, other_treated, n_policy = 0.0, 0, 0
         for b in batch_ids:
@@ -636,16 +694,22 @@ def iter_population_targeting(population, runs, experiments, settings: Populatio
             ids.append(batch.frame["unit_id"].astype(str).to_numpy(dtype=object)[cand])
             rows = decide_batch(batch, exp, settings, None, None)
             others = rows["holdout_group"].isin([GROUP_HOLDOUT, GROUP_EXPLORATION]) & (
-                rows["chosen_arm"] != exp.economics.control_arm)
+                rows["chosen_arm"] != exp.economics.control_arm
+            )
             other_spend += float(rows.loc[others, "expected_cost"].fillna(0.0).sum())
             other_treated += int(others.sum())
             n_policy += int((batch.group == GROUP_POLICY).sum())
         value = np.concatenate(values) if values else np.empty((0, len(exp.economics.arms)))
         cost = np.concatenate(costs) if costs else np.empty((0, len(exp.economics.arms)))
         policy = _population_policy(exp, n_policy, other_spend, other_treated)
-        arm_index, reasons = _policy_decisions(value, cost, policy, exp.economics,
-                                               np.concatenate(ids) if ids else np.array([], dtype=object),
-                                               np.concatenate(risks) if risks else None)
+        arm_index, reasons = _policy_decisions(
+            value,
+            cost,
+            policy,
+            exp.economics,
+            np.concatenate(ids) if ids else np.array([], dtype=object),
+            np.concatenate(risks) if risks else None,
+        )
         if exp.policy.kind == "top_k":
             reasons = np.where(reasons == REASON_CAPACITY, REASON_TOP_K, reasons)
         del values, costs, risks, ids, value, cost
@@ -653,7 +717,7 @@ def iter_population_targeting(population, runs, experiments, settings: Populatio
         for b in batch_ids:
             batch = score_batch(_read_batch(population, b, columns), exp, settings)
             m = int(batch.candidates.sum())
-            yield decide_batch(batch, exp, settings, arm_index[start:start + m], reasons[start:start + m])
+            yield decide_batch(batch, exp, settings, arm_index[start : start + m], reasons[start : start + m])
             start += m
 
 
@@ -665,27 +729,38 @@ def _population_policy(exp: ExperimentDeployment, n_policy: int, other_spend: fl
     if p.kind == "budget":
         left = float(p.budget) - other_spend
         if left < -1e-9:
-            _fail(f"experiment '{eid}': the policy test's held-out and exploration units spend {other_spend:.6g}, "
-                  f"more than the budget {p.budget:g}; lower var hte_population_exploration_share or raise the "
-                  "budget.")
+            _fail(
+                f"experiment '{eid}': the policy test's held-out and exploration units spend {other_spend:.6g}, "
+                f"more than the budget {p.budget:g}; lower var hte_population_exploration_share or raise the "
+                "budget."
+            )
         return dataclasses.replace(p, budget=max(left, 0.0))
     slots = int(p.capacity) if p.kind == "capacity" else int(math.floor(p.top_k * n_policy + 1e-9))
     if p.kind == "capacity":
         slots -= other_treated
         if slots < 0:
-            _fail(f"experiment '{eid}': the policy test treats {other_treated} held-out and exploration units, more "
-                  f"than the capacity {int(p.capacity)}; lower var hte_population_exploration_share.")
+            _fail(
+                f"experiment '{eid}': the policy test treats {other_treated} held-out and exploration units, more "
+                f"than the capacity {int(p.capacity)}; lower var hte_population_exploration_share."
+            )
     return Policy("capacity", capacity=slots, seed=p.seed)
 
 
-def _decide_locally(batch: ScoredBatch, exp: ExperimentDeployment, settings: PopulationSettings,
-                    risk_metric: str | None) -> pd.DataFrame:
+def _decide_locally(
+    batch: ScoredBatch, exp: ExperimentDeployment, settings: PopulationSettings, risk_metric: str | None
+) -> pd.DataFrame:
     cand = batch.candidates
     if exp.unavailable is not None or not cand.any():
         return decide_batch(batch, exp, settings, None, None)
     risk = batch.effects[risk_metric][cand] if risk_metric else None
-    arm_index, reasons = _policy_decisions(batch.value[cand], batch.cost[cand], exp.policy, exp.economics,
-                                           batch.frame["unit_id"].astype(str).to_numpy(dtype=object)[cand], risk)
+    arm_index, reasons = _policy_decisions(
+        batch.value[cand],
+        batch.cost[cand],
+        exp.policy,
+        exp.economics,
+        batch.frame["unit_id"].astype(str).to_numpy(dtype=object)[cand],
+        risk,
+    )
     return decide_batch(batch, exp, settings, arm_index, reasons)
 
 
@@ -725,9 +800,11 @@ def spark_population_targeting(population, runs, experiments, settings: Populati
     deployments = load_deployments(runs, experiments, settings, deciles)
     ranking = [e.experiment_id for e in deployments if e.policy.kind != "threshold" and e.unavailable is None]
     if ranking:
-        _fail(f"experiments {ranking}: the {settings.targeting.policy} policy ranks the whole population, which the "
-              "Spark scoring (one partition at a time) does not do; use hte_targeting_policy: threshold on Spark, "
-              "or run the population models on DuckDB.")
+        _fail(
+            f"experiments {ranking}: the {settings.targeting.policy} policy ranks the whole population, which the "
+            "Spark scoring (one partition at a time) does not do; use hte_targeting_policy: threshold on Spark, "
+            "or run the population models on DuckDB."
+        )
     available = list(population.columns)
     wanted = {exp.experiment_id: _columns(exp, available) for exp in deployments}
     read = list(dict.fromkeys(c for columns in wanted.values() for c in columns))
@@ -743,29 +820,43 @@ def spark_population_targeting(population, runs, experiments, settings: Populati
     return population.select(*read).mapInPandas(score, schema)
 
 
-def population_deployment_runs_table(units, features, assignments, experiments, evaluation,
-                                     settings: PopulationSettings, log=None, session=None):
+def population_deployment_runs_table(
+    units, features, assignments, experiments, evaluation, settings: PopulationSettings, log=None, session=None
+):
     """hte_deployment_runs: the chosen learner of each priced comparison refitted on all of its experiment's units
     (hte_engine/targeting/deployment.py); empty, with its columns, while var hte_targeting_population is unset,
     since nothing would use the fits."""
     if not settings.population_is_set:
         return io.stream_table([], RUN_COLUMNS, session)
-    return deployment_runs_table(units, features, assignments, experiments, evaluation, settings.uplift,
-                                 settings.targeting.learner, settings.economics_metrics(experiments),
-                                 settings.run_date, log=log, session=session)
+    return deployment_runs_table(
+        units,
+        features,
+        assignments,
+        experiments,
+        evaluation,
+        settings.uplift,
+        settings.targeting.learner,
+        settings.economics_metrics(experiments),
+        settings.run_date,
+        log=log,
+        session=session,
+    )
 
 
-def population_targeting_table(population, runs, experiments, settings: PopulationSettings, log=None,
-                               session=None, deciles=None):
+def population_targeting_table(
+    population, runs, experiments, settings: PopulationSettings, log=None, session=None, deciles=None
+):
     if _is_spark(population):
         return spark_population_targeting(population, runs, experiments, settings, deciles)
-    return io.stream_table(iter_population_targeting(population, runs, experiments, settings, log, deciles),
-                           POPULATION_COLUMNS, session)
+    return io.stream_table(
+        iter_population_targeting(population, runs, experiments, settings, log, deciles), POPULATION_COLUMNS, session
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # Drift
 # ------------------------------------------------------------------------------------------------------------------
+
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     """Population stability index sum((a - e) ln(a / e)) over bins, shares floored at PSI_FLOOR."""
@@ -802,8 +893,16 @@ class FeatureBins:
             finite = x[np.isfinite(x)]
             inner = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])) if finite.size else np.array([])
             edges = np.concatenate([[-np.inf], inner, [np.inf]])
-            bins = cls(name, "numeric", edges, [], np.array([]), n,
-                       float(finite.min()) if finite.size else None, float(finite.max()) if finite.size else None)
+            bins = cls(
+                name,
+                "numeric",
+                edges,
+                [],
+                np.array([]),
+                n,
+                float(finite.min()) if finite.size else None,
+                float(finite.max()) if finite.size else None,
+            )
         else:
             text = values.astype("string")
             bins = cls(name, "categorical", None, sorted(set(text.dropna().tolist())), np.array([]), n)
@@ -848,12 +947,14 @@ def experiment_feature_frame(features, assignments, experiment_id: str, columns:
     units = io.select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id"])
     own = io.filtered(features, experiment_id=experiment_id)
     scoped = own if io.any_rows(own) else io.filtered(features, experiment_id=None)
-    return io.to_pandas(io.left_join(units, io.select_columns(scoped, ["unit_id", *present]), ["unit_id"]),
-                        compact=True)
+    return io.to_pandas(
+        io.left_join(units, io.select_columns(scoped, ["unit_id", *present]), ["unit_id"]), compact=True
+    )
 
 
-def iter_population_drift(population, runs, features, assignments, experiments, settings: PopulationSettings,
-                          log=None) -> Iterator[pd.DataFrame]:
+def iter_population_drift(
+    population, runs, features, assignments, experiments, settings: PopulationSettings, log=None
+) -> Iterator[pd.DataFrame]:
     experiments = io.to_pandas(experiments)
     batch_ids = _batches(population)
     if not batch_ids:
@@ -862,8 +963,10 @@ def iter_population_drift(population, runs, features, assignments, experiments, 
     available = list(population.columns)
     for eid in sorted(settings.economics_metrics(experiments)):
         used = run_rows[(run_rows["experiment_id"].astype(str) == eid) & (run_rows["status"].astype(str) == "ok")]
-        names = sorted({f.strip() for text in used["features_used"].dropna() for f in str(text).split(",")
-                        if f.strip()} & set(available))
+        names = sorted(
+            {f.strip() for text in used["features_used"].dropna() for f in str(text).split(",") if f.strip()}
+            & set(available)
+        )
         exp_frame = experiment_feature_frame(features, assignments, eid, names)
         bins = {name: FeatureBins.from_experiment(name, exp_frame[name], settings.psi_bins) for name in names}
         counts = {name: np.zeros_like(b.expected) for name, b in bins.items()}
@@ -874,8 +977,9 @@ def iter_population_drift(population, runs, features, assignments, experiments, 
             n_pop += len(frame)
             eligible = frame["is_eligible"].astype("boolean").fillna(False).to_numpy(dtype=bool)
             n_eligible += int(eligible.sum())
-            n_capped += int((frame["is_frequency_capped"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-                             & eligible).sum())
+            n_capped += int(
+                (frame["is_frequency_capped"].astype("boolean").fillna(False).to_numpy(dtype=bool) & eligible).sum()
+            )
             for name in names:
                 counts[name] += bins[name].counts(frame[name])
                 outside[name] += bins[name].outside(frame[name])
@@ -885,16 +989,30 @@ def iter_population_drift(population, runs, features, assignments, experiments, 
             actual = counts[name] / max(n_pop, 1)
             missing_slot = len(spec.edges) - 1 if spec.kind == "numeric" else len(spec.levels)
             value = psi(spec.expected, actual) if n_pop and spec.n_experiment else float("nan")
-            rows.append({
-                "feature": name, "kind": spec.kind, "psi": value, "psi_status": psi_status(value),
-                "n_bins": len(spec.expected), "n_experiment": spec.n_experiment, "n_population": n_pop,
-                "experiment_missing_share": float(spec.expected[missing_slot]),
-                "population_missing_share": float(actual[missing_slot]),
-                "population_outside_support_share": outside[name] / n_pop if n_pop else float("nan"),
-                "bins": json.dumps([{"bin": label, "experiment_share": round(float(e), 6),
-                                     "population_share": round(float(a), 6)}
-                                    for label, e, a in zip(spec.labels(), spec.expected, actual)]),
-            })
+            rows.append(
+                {
+                    "feature": name,
+                    "kind": spec.kind,
+                    "psi": value,
+                    "psi_status": psi_status(value),
+                    "n_bins": len(spec.expected),
+                    "n_experiment": spec.n_experiment,
+                    "n_population": n_pop,
+                    "experiment_missing_share": float(spec.expected[missing_slot]),
+                    "population_missing_share": float(actual[missing_slot]),
+                    "population_outside_support_share": outside[name] / n_pop if n_pop else float("nan"),
+                    "bins": json.dumps(
+                        [
+                            {
+                                "bin": label,
+                                "experiment_share": round(float(e), 6),
+                                "population_share": round(float(a), 6),
+                            }
+                            for label, e, a in zip(spec.labels(), spec.expected, actual)
+                        ]
+                    ),
+                }
+            )
         # The eligibility row: present even when no feature is used, so the rates are always reported.
         rows.append({"feature": "(eligibility)", "kind": "eligibility", "n_population": n_pop})
         out = pd.DataFrame(rows)
@@ -904,12 +1022,18 @@ def iter_population_drift(population, runs, features, assignments, experiments, 
         out["frequency_capped_rate"] = n_capped / n_pop if n_pop else float("nan")
         if log is not None:
             worst = out.dropna(subset=["psi"]).sort_values("psi", ascending=False).head(1)
-            log(f"population drift: experiment '{eid}': {len(names)} features"
-                + (f", largest PSI {worst['psi'].iloc[0]:.3f} ({worst['feature'].iloc[0]})" if len(worst) else ""))
+            log(
+                f"population drift: experiment '{eid}': {len(names)} features"
+                + (f", largest PSI {worst['psi'].iloc[0]:.3f} ({worst['feature'].iloc[0]})" if len(worst) else "")
+            )
         yield out
 
 
-def population_drift_table(population, runs, features, assignments, experiments, settings: PopulationSettings,
-                           log=None, session=None):
-    return io.stream_table(iter_population_drift(population, runs, features, assignments, experiments, settings,
-                                                 log), DRIFT_COLUMNS, session)
+def population_drift_table(
+    population, runs, features, assignments, experiments, settings: PopulationSettings, log=None, session=None
+):
+    return io.stream_table(
+        iter_population_drift(population, runs, features, assignments, experiments, settings, log),
+        DRIFT_COLUMNS,
+        session,
+    )

@@ -65,16 +65,18 @@ def segment_value_lifts(
 
     ``units`` has one row per unit: ``arm``, ``y`` and the segment columns; ``benefit`` is aligned with it.
     """
-    frame = units.assign(_v=np.asarray(units["y"], dtype=float) * np.asarray(benefit, dtype=float),
-                         overall="all")
+    frame = units.assign(_v=np.asarray(units["y"], dtype=float) * np.asarray(benefit, dtype=float), overall="all")
     rows = []
     for dimension in ["overall", *segment_columns]:
         # int_hte_units writes '(missing)' for a null feature; a dimension none of the units has is not the
         # experiment's (internals.md, metric and dimension applicability).
         if dimension != "overall" and frame[dimension].isna().all() | (frame[dimension] == "(missing)").all():
             continue
-        stats_ = (frame.dropna(subset=[dimension]).groupby([dimension, "arm"], observed=True)["_v"]
-                  .agg(["count", "mean", "var"]))
+        stats_ = (
+            frame.dropna(subset=[dimension])
+            .groupby([dimension, "arm"], observed=True)["_v"]
+            .agg(["count", "mean", "var"])
+        )
         for segment in stats_.index.get_level_values(0).unique():
             cell = stats_.loc[segment]
             if control_arm not in cell.index:
@@ -85,12 +87,23 @@ def segment_value_lifts(
                     continue
                 t = cell.loc[arm]
                 se = float(np.sqrt(t["var"] / t["count"] + c["var"] / c["count"]))
-                rows.append({"experiment_id": experiment_id, "metric": metric,
-                             "dimension": dimension, "segment": str(segment), "arm": str(arm),
-                             "control_arm": control_arm, "n_treatment": int(t["count"]),
-                             "n_control": int(c["count"]), "mean_treatment": float(t["mean"]),
-                             "mean_control": float(c["mean"]), "lift_abs": float(t["mean"] - c["mean"]),
-                             "lift_abs_se": se, "verdict": None})
+                rows.append(
+                    {
+                        "experiment_id": experiment_id,
+                        "metric": metric,
+                        "dimension": dimension,
+                        "segment": str(segment),
+                        "arm": str(arm),
+                        "control_arm": control_arm,
+                        "n_treatment": int(t["count"]),
+                        "n_control": int(c["count"]),
+                        "mean_treatment": float(t["mean"]),
+                        "mean_control": float(c["mean"]),
+                        "lift_abs": float(t["mean"] - c["mean"]),
+                        "lift_abs_se": se,
+                        "verdict": None,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -101,19 +114,44 @@ def _matched(lifts: pd.DataFrame | None, base: pd.DataFrame, what: str, experime
     joined = base[keys].merge(lifts[keys + ["lift_abs", "lift_abs_se"]], on=keys, how="left", validate="m:1")
     if joined["lift_abs"].isna().any():
         missing = joined.loc[joined["lift_abs"].isna(), keys].head(3).to_dict("records")
-        raise ValueError(f"dbt_hte targeting: experiment '{experiment_id}': no {what} lift for segments {missing}; "
-                         f"the {what} metric needs outcome rows in every segment the target metric has.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{experiment_id}': no {what} lift for segments {missing}; "
+            f"the {what} metric needs outcome rows in every segment the target metric has."
+        )
     return joined["lift_abs"].to_numpy(dtype=float), joined["lift_abs_se"].to_numpy(dtype=float)
 
 
 # The columns of hte_targeting_segments, in order: also the shape of the (empty) table when no experiment declares
 # economics, so a project without targeting still builds the model.
 SEGMENT_TABLE_COLUMNS = (
-    "experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "n_treatment", "n_control",
-    "lift_abs", "lift_abs_se", "lift_ci_low", "lift_ci_high", "benefit_per_unit", "cost_per_treated",
-    "risk_penalty", "risk_lift", "break_even_lift", "net_value", "net_value_se", "net_value_ci_low",
-    "net_value_ci_high", "z_critical", "decision", "reason", "recommended_arm", "segment_decision",
-    "is_recommended_arm", "lift_unit",
+    "experiment_id",
+    "metric",
+    "dimension",
+    "segment",
+    "arm",
+    "control_arm",
+    "n_treatment",
+    "n_control",
+    "lift_abs",
+    "lift_abs_se",
+    "lift_ci_low",
+    "lift_ci_high",
+    "benefit_per_unit",
+    "cost_per_treated",
+    "risk_penalty",
+    "risk_lift",
+    "break_even_lift",
+    "net_value",
+    "net_value_se",
+    "net_value_ci_low",
+    "net_value_ci_high",
+    "z_critical",
+    "decision",
+    "reason",
+    "recommended_arm",
+    "segment_decision",
+    "is_recommended_arm",
+    "lift_unit",
 )
 
 
@@ -151,21 +189,29 @@ def segment_decisions(
         raise ValueError(f"dbt_hte targeting: alpha must be in (0, 1); got {alpha}.")
     if benefit is None:
         if economics.benefit_column is not None:
-            raise ValueError(f"dbt_hte targeting: experiment '{eid}': the benefit is the per-unit column "
-                             f"'{economics.benefit_column}'; compute value lifts with segment_value_lifts and "
-                             "pass benefit=1.0.")
+            raise ValueError(
+                f"dbt_hte targeting: experiment '{eid}': the benefit is the per-unit column "
+                f"'{economics.benefit_column}'; compute value lifts with segment_value_lifts and "
+                "pass benefit=1.0."
+            )
         benefit = economics.benefit_per_unit
     if economics.cost_metric is not None and cost_lifts is None:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': the cost depends on metric "
-                         f"'{economics.cost_metric}' but no lifts for it were given.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': the cost depends on metric "
+            f"'{economics.cost_metric}' but no lifts for it were given."
+        )
     if economics.risk_metric is not None and risk_lifts is None:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': the economics use risk metric "
-                         f"'{economics.risk_metric}' but no lifts for it were given.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': the economics use risk metric "
+            f"'{economics.risk_metric}' but no lifts for it were given."
+        )
     base = target_lifts[target_lifts["experiment_id"] == eid].reset_index(drop=True)
     unknown = sorted(set(base["arm"]) - set(economics.arms))
     if unknown:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': arms {unknown} in the lifts are not treatment "
-                         f"arms of hte_experiments {list(economics.arms)}.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': arms {unknown} in the lifts are not treatment "
+            f"arms of hte_experiments {list(economics.arms)}."
+        )
 
     lift = base["lift_abs"].to_numpy(dtype=float)
     lift_se = base["lift_abs_se"].to_numpy(dtype=float)
@@ -175,8 +221,11 @@ def segment_decisions(
     cost = fixed_cost + economics.cost_per_metric_unit * cost_lift
     risk = economics.risk_penalty_per_unit * risk_lift
     net = lift * benefit - cost - risk
-    net_se = np.sqrt((benefit * lift_se) ** 2 + (economics.cost_per_metric_unit * cost_se) ** 2
-                     + (economics.risk_penalty_per_unit * risk_se) ** 2)
+    net_se = np.sqrt(
+        (benefit * lift_se) ** 2
+        + (economics.cost_per_metric_unit * cost_se) ** 2
+        + (economics.risk_penalty_per_unit * risk_se) ** 2
+    )
 
     size = base.groupby(["dimension", "arm"])["segment"].transform("size").to_numpy()
     family = size if adjustment == "bonferroni" else np.ones(len(base))
@@ -198,12 +247,25 @@ def segment_decisions(
     if "practical_verdict" in base:
         negligible = (base["practical_verdict"] == "negligible").fillna(False).to_numpy(dtype=bool)
 
-    conditions = [too_small, not_estimable, over_risk, high < 0, negligible, low > 0,
-                  (lift_low <= 0) & (lift_high >= 0) & (at_zero_lift <= 0)]
-    decision = np.select(conditions, ["need more data", "need more data", "hold", "hold", "hold", "treat", "hold"],
-                         default="need more data")
-    reason = np.select(conditions, [REASON_SMALL, REASON_NOT_ESTIMABLE, REASON_RISK, REASON_LOSES, REASON_NEGLIGIBLE,
-                                    "", REASON_NO_EFFECT], default=REASON_CROSSES)
+    conditions = [
+        too_small,
+        not_estimable,
+        over_risk,
+        high < 0,
+        negligible,
+        low > 0,
+        (lift_low <= 0) & (lift_high >= 0) & (at_zero_lift <= 0),
+    ]
+    decision = np.select(
+        conditions,
+        ["need more data", "need more data", "hold", "hold", "hold", "treat", "hold"],
+        default="need more data",
+    )
+    reason = np.select(
+        conditions,
+        [REASON_SMALL, REASON_NOT_ESTIMABLE, REASON_RISK, REASON_LOSES, REASON_NEGLIGIBLE, "", REASON_NO_EFFECT],
+        default=REASON_CROSSES,
+    )
 
     out = base[["experiment_id", "dimension", "segment", "arm", "control_arm", "n_treatment", "n_control"]].copy()
     out.insert(1, "metric", economics.target_metric)
@@ -231,8 +293,7 @@ def _recommend(table: pd.DataFrame, control_arm: str) -> pd.DataFrame:
     """Per segment: the arm to use (the most valuable arm whose decision is treat; else the control arm)."""
     keys = ["experiment_id", "dimension", "segment"]
     treat = table["decision"] == "treat"
-    best = (table[treat].sort_values("net_value", ascending=False).drop_duplicates(keys)
-            .set_index(keys)["arm"])
+    best = table[treat].sort_values("net_value", ascending=False).drop_duplicates(keys).set_index(keys)["arm"]
     index = pd.MultiIndex.from_frame(table[keys])
     recommended = pd.Series(best.reindex(index).to_numpy(), index=table.index)
     table["recommended_arm"] = recommended.fillna(control_arm).astype(object)

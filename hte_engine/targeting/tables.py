@@ -36,8 +36,14 @@ from hte_engine.targeting.policy_value import (
 from hte_engine.targeting.segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
 from hte_engine.uplift.features import prepare_features
 
-ECONOMICS_KEYS = ("benefit_column", "cost_metric", "cost_per_metric_unit", "risk_metric", "risk_penalty_per_unit",
-                  "risk_limit")
+ECONOMICS_KEYS = (
+    "benefit_column",
+    "cost_metric",
+    "cost_per_metric_unit",
+    "risk_metric",
+    "risk_penalty_per_unit",
+    "risk_limit",
+)
 
 
 def _per_experiment(value, experiment_id: str):
@@ -78,14 +84,23 @@ class TargetingSettings:
     @classmethod
     def from_meta(cls, meta: dict) -> TargetingSettings:
         meta = meta_values(meta)
-        known = {"policy": "targeting_policy", "budget": "targeting_budget", "capacity": "targeting_capacity",
-                 "top_k": "targeting_top_k", "exploration_share": "targeting_exploration_share",
-                 "seed": "targeting_seed", "bootstrap_replicates": "targeting_bootstrap_replicates",
-                 "bootstrap_max_units": "targeting_bootstrap_max_units",
-                 "folds": "targeting_folds", "alpha": "alpha",
-                 "interval_adjustment": "targeting_interval_adjustment", "min_segment_size": "min_segment_size",
-                 "curve_points": "targeting_curve_points", "learner": "targeting_learner",
-                 "economics": "targeting_economics"}
+        known = {
+            "policy": "targeting_policy",
+            "budget": "targeting_budget",
+            "capacity": "targeting_capacity",
+            "top_k": "targeting_top_k",
+            "exploration_share": "targeting_exploration_share",
+            "seed": "targeting_seed",
+            "bootstrap_replicates": "targeting_bootstrap_replicates",
+            "bootstrap_max_units": "targeting_bootstrap_max_units",
+            "folds": "targeting_folds",
+            "alpha": "alpha",
+            "interval_adjustment": "targeting_interval_adjustment",
+            "min_segment_size": "min_segment_size",
+            "curve_points": "targeting_curve_points",
+            "learner": "targeting_learner",
+            "economics": "targeting_economics",
+        }
         values = {name: meta[key] for name, key in known.items() if meta.get(key) not in (None, "", "None")}
         values["memory_budget"] = io.memory_budget_bytes(meta.get("python_memory_budget_gb"))
         values["feature_columns"] = tuple(str(c) for c in meta.get("feature_columns") or ())
@@ -99,16 +114,19 @@ class TargetingSettings:
             if name in values:
                 values[name] = int(values[name])
         if "bootstrap_max_units" in values:
-            values["bootstrap_max_units"] = bootstrap_units_setting(values["bootstrap_max_units"],
-                                                                    "hte_targeting_bootstrap_max_units")
+            values["bootstrap_max_units"] = bootstrap_units_setting(
+                values["bootstrap_max_units"], "hte_targeting_bootstrap_max_units"
+            )
         return cls(**values)
 
     def economics_for(self, experiments: pd.DataFrame, experiment_id: str) -> Economics:
         extras = dict((self.economics or {}).get(experiment_id) or {})
         unknown = sorted(set(extras) - set(ECONOMICS_KEYS))
         if unknown:
-            raise ValueError(f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_economics has "
-                             f"unknown keys {unknown}; use {list(ECONOMICS_KEYS)}.")
+            raise ValueError(
+                f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_economics has "
+                f"unknown keys {unknown}; use {list(ECONOMICS_KEYS)}."
+            )
         for key in ("cost_per_metric_unit", "risk_penalty_per_unit", "risk_limit"):
             if extras.get(key) is not None:
                 extras[key] = float(extras[key])
@@ -128,9 +146,11 @@ class TargetingSettings:
         if top_k is not None:
             policies["top_k"] = Policy("top_k", top_k=float(top_k), **common)
         if self.policy not in policies:
-            raise ValueError(f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_policy is "
-                             f"'{self.policy}' but that policy is not configured; set its var "
-                             f"(hte_targeting_{self.policy}) or choose one of {sorted(policies)}.")
+            raise ValueError(
+                f"dbt_hte targeting: experiment '{experiment_id}': var hte_targeting_policy is "
+                f"'{self.policy}' but that policy is not configured; set its var "
+                f"(hte_targeting_{self.policy}) or choose one of {sorted(policies)}."
+            )
         return policies
 
 
@@ -147,20 +167,24 @@ def chosen_learners(evaluation, learner: str, scored: pd.DataFrame) -> pd.DataFr
     if learner != "chosen":
         rows = scored[scored["learner"] == learner]
         if rows.empty:
-            raise ValueError(f"dbt_hte targeting: var hte_targeting_learner is '{learner}', which has no rows in "
-                             f"hte_cate_scores; use 'chosen' or one of {sorted(scored['learner'].unique())}.")
+            raise ValueError(
+                f"dbt_hte targeting: var hte_targeting_learner is '{learner}', which has no rows in "
+                f"hte_cate_scores; use 'chosen' or one of {sorted(scored['learner'].unique())}."
+            )
         return rows[["experiment_id", "metric", "arm", "learner"]].drop_duplicates()
     if evaluation is None:
-        raise ValueError("dbt_hte targeting: var hte_targeting_learner is 'chosen' but hte_learner_evaluation was "
-                         "not given.")
+        raise ValueError(
+            "dbt_hte targeting: var hte_targeting_learner is 'chosen' but hte_learner_evaluation was not given."
+        )
     # A comparison that could not be scored (a tiny arm, a constant outcome) has a status row whose is_chosen is
     # null: it has no chosen learner, so it is left out, not read as true or false.
     picked = evaluation[evaluation["is_chosen"].astype("boolean").fillna(False).astype(bool)]
     return picked[["experiment_id", "metric", "arm", "learner"]].drop_duplicates()
 
 
-def _stored_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str,
-                   column: str) -> np.ndarray:
+def _stored_matrix(
+    scores: pd.DataFrame, unit_ids: np.ndarray, economics: Economics, metric: str, column: str
+) -> np.ndarray:
     """(n, K) matrix of one hte_cate_scores column for the experiment's units and treatment arms; NaN where the
     table has no row (a pairwise comparison only scores the units of its own two arms)."""
     eid = economics.experiment_id
@@ -169,9 +193,11 @@ def _stored_matrix(scores: pd.DataFrame, unit_ids: np.ndarray, economics: Econom
         return np.full((len(unit_ids), len(economics.arms)), np.nan)
     missing_arms = [a for a in economics.arms if a not in set(rows["arm"].astype(str).unique())]
     if missing_arms:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': hte_cate_scores has no scores for metric "
-                         f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics and "
-                         "the status of those comparisons in hte_learner_evaluation).")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': hte_cate_scores has no scores for metric "
+            f"'{metric}' and arms {missing_arms}; the economics need them (check var hte_metrics and "
+            "the status of those comparisons in hte_learner_evaluation)."
+        )
     rows = rows[rows[column].notna()]
     matrix = np.full((len(unit_ids), len(economics.arms)), np.nan)
     # Placed by position, not pivoted (a pivot groups millions of rows); of repeated rows the first is kept.
@@ -200,8 +226,10 @@ def _fill_constant_arms(matrix: np.ndarray, scores: pd.DataFrame, economics: Eco
 def _constant_arms(scores: pd.DataFrame, economics: Economics, metric: str) -> np.ndarray:
     """For each treatment arm, whether its chosen learner is the constant average effect."""
     rows = scores[(scores["experiment_id"] == economics.experiment_id) & (scores["metric"] == metric)]
-    return np.array([set(rows.loc[rows["arm"] == arm, "learner"].astype(str).unique()) == {"constant"}
-                     for arm in economics.arms], dtype=bool)
+    return np.array(
+        [set(rows.loc[rows["arm"] == arm, "learner"].astype(str).unique()) == {"constant"} for arm in economics.arms],
+        dtype=bool,
+    )
 
 
 def _learner_label(scores: pd.DataFrame, economics: Economics) -> str:
@@ -237,8 +265,10 @@ def experiment_targeting(
     eid = economics.experiment_id
     target = units[units["metric"] == economics.target_metric]
     if target.empty:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': the target metric '{economics.target_metric}' "
-                         "has no rows in int_hte_units; add it to var hte_metrics or fix target_metric.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': the target metric '{economics.target_metric}' "
+            "has no rows in int_hte_units; add it to var hte_metrics or fix target_metric."
+        )
     columns = ["unit_id", "arm", "propensity"] + (["cluster_id"] if "cluster_id" in target else [])
     base = target[columns].drop_duplicates("unit_id").sort_values("unit_id")
     unit_ids = base["unit_id"].astype(str).to_numpy(dtype=object)
@@ -249,27 +279,36 @@ def experiment_targeting(
     def unit_features(columns: list[str]) -> pd.DataFrame:
         """One feature row per unit, in ``unit_ids`` order, with at least ``columns``."""
         frame = features(columns) if callable(features) else features
-        return frame.drop_duplicates("unit_id").set_index(frame["unit_id"].astype(str).rename("key")).reindex(
-            unit_ids).reset_index(drop=True)
+        return (
+            frame.drop_duplicates("unit_id")
+            .set_index(frame["unit_id"].astype(str).rename("key"))
+            .reindex(unit_ids)
+            .reset_index(drop=True)
+        )
 
     codes = {economics.control_arm: 0, **{a: i + 1 for i, a in enumerate(economics.arms)}}
     unknown = sorted(set(base["arm"].astype(str).unique()) - set(codes))
     if unknown:
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': units are in arms {unknown} that "
-                         "hte_experiments does not declare.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': units are in arms {unknown} that hte_experiments does not declare."
+        )
     arm_code = base["arm"].astype(str).map(codes).to_numpy(dtype=int)
     propensity = base["propensity"].to_numpy(dtype=float)
 
-    stored = {m: _fill_constant_arms(_stored_matrix(scores, unit_ids, economics, m, "cate"), scores, economics, m)
-              for m in economics.metrics}
+    stored = {
+        m: _fill_constant_arms(_stored_matrix(scores, unit_ids, economics, m, "cate"), scores, economics, m)
+        for m in economics.metrics
+    }
     complete = all(not np.isnan(matrix).any() for matrix in stored.values())
     single_arm = len(economics.arms) == 1
     if not complete and single_arm:
         short = max(int(np.isnan(matrix).any(axis=1).sum()) for matrix in stored.values())
-        raise ValueError(f"dbt_hte targeting: experiment '{eid}': {short} units have no out-of-fold score in "
-                         "hte_cate_scores (trimmed for overlap, or added after it was built); rebuild it with "
-                         "`dbt build --select hte_cate_scores+`, or drop the trimmed units from the experiment's "
-                         "inputs so that targeting decides only units with an honest score.")
+        raise ValueError(
+            f"dbt_hte targeting: experiment '{eid}': {short} units have no out-of-fold score in "
+            "hte_cate_scores (trimmed for overlap, or added after it was built); rebuild it with "
+            "`dbt build --select hte_cate_scores+`, or drop the trimmed units from the experiment's "
+            "inputs so that targeting decides only units with an honest score."
+        )
     # A two-arm experiment's stored doubly-robust score is exactly Gamma_i(1) of ``policy_value`` (same out-of-fold
     # nuisances, propensity of the arm received), so it is reused. hte_cate_scores compares each arm with control
     # on those two arms' units only: with several treatment arms, a unit of arm j has neither a score nor
@@ -281,8 +320,13 @@ def experiment_targeting(
     # The features are read only for the outcome models and a per-unit benefit: a two-arm experiment reuses what
     # hte_cate_scores stores (at 10 M units, reading them held 2.8 GiB for nothing).
     benefit_columns = [economics.benefit_column] if economics.benefit_column is not None else []
-    feats = (unit_features([*feature_columns, *benefit_columns]) if fit_outcomes
-             else unit_features(benefit_columns) if benefit_columns else None)
+    feats = (
+        unit_features([*feature_columns, *benefit_columns])
+        if fit_outcomes
+        else unit_features(benefit_columns)
+        if benefit_columns
+        else None
+    )
     benefit = unit_benefit(economics, feats, len(unit_ids))
     X = prepare_features(feats, feature_columns, eid) if fit_outcomes else None
 
@@ -294,11 +338,26 @@ def experiment_targeting(
             dr[metric] = stored_dr[metric]
         if not fit_outcomes:
             continue
-        y = (units[units["metric"] == metric].drop_duplicates("unit_id").set_index("unit_id")["y"]
-             .reindex(unit_ids).fillna(0.0).to_numpy(dtype=float))
-        mu, _ = cross_fitted_outcomes(X, y, arm_code, len(codes), metric in binary_metrics, settings.folds,
-                                      settings.seed, fit, cluster=keys if clustered else None,
-                                      experiment_id=eid)
+        y = (
+            units[units["metric"] == metric]
+            .drop_duplicates("unit_id")
+            .set_index("unit_id")["y"]
+            .reindex(unit_ids)
+            .fillna(0.0)
+            .to_numpy(dtype=float)
+        )
+        mu, _ = cross_fitted_outcomes(
+            X,
+            y,
+            arm_code,
+            len(codes),
+            metric in binary_metrics,
+            settings.folds,
+            settings.seed,
+            fit,
+            cluster=keys if clustered else None,
+            experiment_id=eid,
+        )
         if not complete:
             # An arm whose chosen learner is the constant keeps its constant effect: the evaluation found no
             # unit-level differences worth acting on for it, so the refitted outcome models may not bring theirs
@@ -309,8 +368,9 @@ def experiment_targeting(
             dr[metric] = doubly_robust_arm_scores(y, arm_code, propensity, mu)
 
     planned = net_value(economics, predicted, benefit)
-    assignments = {name: assign(planned, policy, unit_ids, economics)
-                   for name, policy in settings.policies_for(eid).items()}
+    assignments = {
+        name: assign(planned, policy, unit_ids, economics) for name, policy in settings.policies_for(eid).items()
+    }
     deployed = assignments[settings.policy]
     unit_table = deployed.table(unit_ids, economics.arms, economics.control_arm)
     unit_table.insert(0, "experiment_id", eid)
@@ -322,14 +382,33 @@ def experiment_targeting(
     if not evaluate:
         return ExperimentTargeting(units=unit_table, policy_value=pd.DataFrame())
     realised = net_value(economics, dr, benefit)
-    values = evaluate_policies(assignments, realised.value, planned.cost, economics.arms, keys,
-                               settings.bootstrap_replicates, settings.seed, settings.alpha,
-                               settings.bootstrap_max_units)
+    values = evaluate_policies(
+        assignments,
+        realised.value,
+        planned.cost,
+        economics.arms,
+        keys,
+        settings.bootstrap_replicates,
+        settings.seed,
+        settings.alpha,
+        settings.bootstrap_max_units,
+    )
     eligible = None if economics.risk_limit is None else planned.risk_uplift <= economics.risk_limit
-    curve = budget_curve(planned.value, planned.cost, realised.value, keys, eligible, settings.curve_points,
-                         settings.bootstrap_replicates, settings.seed, settings.alpha, settings.bootstrap_max_units)
-    curve = curve.rename(columns={"spend": "cost"}).assign(policy="budget_curve", policy_kind="budget_curve",
-                                                           n_units=len(unit_ids))
+    curve = budget_curve(
+        planned.value,
+        planned.cost,
+        realised.value,
+        keys,
+        eligible,
+        settings.curve_points,
+        settings.bootstrap_replicates,
+        settings.seed,
+        settings.alpha,
+        settings.bootstrap_max_units,
+    )
+    curve = curve.rename(columns={"spend": "cost"}).assign(
+        policy="budget_curve", policy_kind="budget_curve", n_units=len(unit_ids)
+    )
     curve["curve_point"] = np.arange(len(curve))
     table = pd.concat([values.assign(curve_point=pd.NA, predicted_value=np.nan), curve], ignore_index=True)
     table.insert(0, "experiment_id", eid)
@@ -357,8 +436,10 @@ def segments_table(
         benefit = None
         if economics.benefit_column is not None:
             if units is None or features is None:
-                raise ValueError(f"dbt_hte targeting: experiment '{eid}': a per-unit benefit column needs the "
-                                 "unit rows and features.")
+                raise ValueError(
+                    f"dbt_hte targeting: experiment '{eid}': a per-unit benefit column needs the "
+                    "unit rows and features."
+                )
             # only this experiment's target-metric rows and the benefit column are read (frames or relations)
             rows = io.fetch(units, None, experiment_id=eid, metric=economics.target_metric)
             # Staging guarantees experiment_id is on every feature row or on none (one snapshot for all).
@@ -367,21 +448,46 @@ def segments_table(
             feats = io.fetch(scoped, ["unit_id", economics.benefit_column]).drop_duplicates("unit_id")
             rows = rows.merge(feats, on="unit_id", how="left")
             b = unit_benefit(economics, rows, len(rows))
-            target = segment_value_lifts(rows, b, list(segment_columns or []), economics.control_arm, eid,
-                                         economics.target_metric)
+            target = segment_value_lifts(
+                rows, b, list(segment_columns or []), economics.control_arm, eid, economics.target_metric
+            )
             benefit = 1.0
         else:
             target = of[of["metric"] == economics.target_metric]
         cost = of[of["metric"] == economics.cost_metric] if economics.cost_metric else None
         risk = of[of["metric"] == economics.risk_metric] if economics.risk_metric else None
-        frames.append(segment_decisions(target, economics, benefit, cost, risk, settings.alpha,
-                                        settings.interval_adjustment, settings.min_segment_size))
+        frames.append(
+            segment_decisions(
+                target,
+                economics,
+                benefit,
+                cost,
+                risk,
+                settings.alpha,
+                settings.interval_adjustment,
+                settings.min_segment_size,
+            )
+        )
     if not frames:
-        text = {"experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "decision", "reason",
-                "recommended_arm", "segment_decision", "lift_unit"}
-        return pd.DataFrame({name: pd.Series(dtype="str" if name in text else
-                                             "bool" if name == "is_recommended_arm" else "float64")
-                             for name in SEGMENT_TABLE_COLUMNS})
+        text = {
+            "experiment_id",
+            "metric",
+            "dimension",
+            "segment",
+            "arm",
+            "control_arm",
+            "decision",
+            "reason",
+            "recommended_arm",
+            "segment_decision",
+            "lift_unit",
+        }
+        return pd.DataFrame(
+            {
+                name: pd.Series(dtype="str" if name in text else "bool" if name == "is_recommended_arm" else "float64")
+                for name in SEGMENT_TABLE_COLUMNS
+            }
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -389,8 +495,9 @@ def segments_table(
 TARGETING_SCORE_COLUMNS = ["experiment_id", "metric", "arm", "learner", "unit_id", "cate", "dr_score"]
 
 
-def experiment_units(experiment_id: str, units, assignments, experiments: pd.DataFrame,
-                     metrics: tuple[str, ...]) -> pd.DataFrame:
+def experiment_units(
+    experiment_id: str, units, assignments, experiments: pd.DataFrame, metrics: tuple[str, ...]
+) -> pd.DataFrame:
     """One experiment's unit rows of ``metrics`` (the target metric first) with the propensity of the arm
     received (the input's, else the design share). Each input is a pandas frame or a warehouse relation: only this
     experiment's rows and the columns targeting uses are read, joined in the warehouse."""
@@ -405,8 +512,9 @@ def experiment_units(experiment_id: str, units, assignments, experiments: pd.Dat
     return rows
 
 
-def experiment_features(experiment_id: str, units, features, target_metric: str,
-                        feature_columns: list[str]) -> pd.DataFrame:
+def experiment_features(
+    experiment_id: str, units, features, target_metric: str, feature_columns: list[str]
+) -> pd.DataFrame:
     """One feature row per unit of the experiment's target metric, with ``feature_columns`` (frames or relations,
     joined in the warehouse)."""
     present = list(features.columns)
@@ -426,8 +534,9 @@ def targeting_segments_table(lifts, experiments, units, features, settings: Targ
     time)."""
     experiments = to_pandas(experiments)
     priced = experiments["experiment_id"].astype(str).isin(priced_experiment_ids(experiments))
-    return segments_table(to_pandas(lifts), experiments[priced], settings, units, features,
-                          list(settings.segment_columns))
+    return segments_table(
+        to_pandas(lifts), experiments[priced], settings, units, features, list(settings.segment_columns)
+    )
 
 
 def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
@@ -437,46 +546,78 @@ def priced_experiment_ids(experiments: pd.DataFrame) -> set[str]:
     return set(declared.astype(str))
 
 
-def priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
-                                 settings: TargetingSettings, feature_columns: list[str], binary_metrics: set[str],
-                                 evaluate: bool, log=progress) -> Iterator[ExperimentTargeting]:
+def priced_experiments_targeting(
+    experiments,
+    scores,
+    evaluation,
+    units,
+    assignments,
+    features,
+    settings: TargetingSettings,
+    feature_columns: list[str],
+    binary_metrics: set[str],
+    evaluate: bool,
+    log=progress,
+) -> Iterator[ExperimentTargeting]:
     """experiment_targeting for every experiment that has chosen out-of-fold scores and declares economics
     (the others get no decisions: economics are optional, not an error), one experiment at a time: only that
     experiment's unit rows, features and chosen scores are read from the warehouse, and released before the
     next experiment is read. Inputs are pandas frames or warehouse relations (``hte_engine.io``)."""
     experiments = to_pandas(experiments)
-    evaluation = None if evaluation is None else io.fetch(evaluation, ["experiment_id", "metric", "arm", "learner",
-                                                                       "is_chosen"])
+    evaluation = (
+        None if evaluation is None else io.fetch(evaluation, ["experiment_id", "metric", "arm", "learner", "is_chosen"])
+    )
     scored = io.group_counts(scores, ["experiment_id", "metric", "arm", "learner"])
     pairs = chosen_learners(evaluation, settings.learner, scored) if len(scored) else scored
     for eid in sorted(set(pairs["experiment_id"].astype(str)) & priced_experiment_ids(experiments)):
         economics = settings.economics_for(experiments, eid)
         picked = pairs[(pairs["experiment_id"].astype(str) == eid) & pairs["metric"].isin(list(economics.metrics))]
-        unscored = sorted({(m, a) for m in economics.metrics for a in economics.arms}
-                          - set(zip(picked["metric"].astype(str), picked["arm"].astype(str))))
+        unscored = sorted(
+            {(m, a) for m in economics.metrics for a in economics.arms}
+            - set(zip(picked["metric"].astype(str), picked["arm"].astype(str)))
+        )
         if unscored:
             # A comparison the uplift models could not run (an arm too small, an outcome that never varies) has no
             # chosen scores: the experiment cannot be targeted, which hte_learner_evaluation's status rows explain.
             # The other experiments are still decided.
-            log(f"targeting: experiment '{eid}' skipped: no chosen out-of-fold scores for "
+            log(
+                f"targeting: experiment '{eid}' skipped: no chosen out-of-fold scores for "
                 + ", ".join(f"metric '{m}' arm '{a}'" for m, a in unscored)
-                + " (see their status in hte_learner_evaluation)")
+                + " (see their status in hte_learner_evaluation)"
+            )
             continue
-        parts = [io.fetch(scores, TARGETING_SCORE_COLUMNS, compact=True, experiment_id=eid, metric=r.metric,
-                          arm=r.arm, learner=r.learner) for r in picked.itertuples()]
+        parts = [
+            io.fetch(
+                scores,
+                TARGETING_SCORE_COLUMNS,
+                compact=True,
+                experiment_id=eid,
+                metric=r.metric,
+                arm=r.arm,
+                learner=r.learner,
+            )
+            for r in picked.itertuples()
+        ]
         chosen = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TARGETING_SCORE_COLUMNS)
         rows_needed = int(
             io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum()
         )
         # Per unit row: its outcome and features, and one column per arm of each effect and score matrix.
         per_row = 8.0 * (16 + 3 * len(feature_columns) + 6 * (len(economics.arms) + 1))
-        io.check_memory("targeting", f"experiment '{eid}' (metrics {', '.join(economics.metrics)})", rows_needed,
-                        per_row, settings.memory_budget, "Raise the var on a machine that has the memory, or run "
-                        "`dbt build --threads 1` (one Python model at a time) with the var at half the memory.")
+        io.check_memory(
+            "targeting",
+            f"experiment '{eid}' (metrics {', '.join(economics.metrics)})",
+            rows_needed,
+            per_row,
+            settings.memory_budget,
+            "Raise the var on a machine that has the memory, or run "
+            "`dbt build --threads 1` (one Python model at a time) with the var at half the memory.",
+        )
         rows = experiment_units(eid, units, assignments, experiments, economics.metrics)
         feats = functools.partial(experiment_features, eid, units, features, economics.target_metric)
-        yield experiment_targeting(economics, rows, feats, chosen, settings, feature_columns, binary_metrics,
-                                   evaluate=evaluate)
+        yield experiment_targeting(
+            economics, rows, feats, chosen, settings, feature_columns, binary_metrics, evaluate=evaluate
+        )
 
 
 UNIT_TABLE_COLUMNS = {
@@ -497,29 +638,53 @@ POLICY_VALUE_SCHEMA = {
 POLICY_VALUE_COLUMNS = list(POLICY_VALUE_SCHEMA)
 
 
-def targeting_units_table(experiments, scores, evaluation, units, assignments, features,
-                          settings: TargetingSettings, session=None):
+def targeting_units_table(
+    experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings, session=None
+):
     """hte_targeting_units, one experiment at a time (streamed to the warehouse on DuckDB)."""
-    results = priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features, settings,
-                                           list(settings.feature_columns), set(settings.binary_metrics),
-                                           evaluate=False)
+    results = priced_experiments_targeting(
+        experiments,
+        scores,
+        evaluation,
+        units,
+        assignments,
+        features,
+        settings,
+        list(settings.feature_columns),
+        set(settings.binary_metrics),
+        evaluate=False,
+    )
     return io.stream_table((result.units for result in results), UNIT_TABLE_COLUMNS, session)
 
 
-def policy_value_table(experiments, scores, evaluation, units, assignments, features,
-                       settings: TargetingSettings) -> pd.DataFrame:
+def policy_value_table(
+    experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings
+) -> pd.DataFrame:
     """hte_policy_value for every priced experiment with scores (a few rows per experiment)."""
-    frames = [result.policy_value for result in priced_experiments_targeting(
-        experiments, scores, evaluation, units, assignments, features, settings, list(settings.feature_columns),
-        set(settings.binary_metrics), evaluate=True)]
+    frames = [
+        result.policy_value
+        for result in priced_experiments_targeting(
+            experiments,
+            scores,
+            evaluation,
+            units,
+            assignments,
+            features,
+            settings,
+            list(settings.feature_columns),
+            set(settings.binary_metrics),
+            evaluate=True,
+        )
+    ]
     if not frames:
         # No experiment has out-of-fold scores yet (hte_cate_scores is empty): an empty table, not a failure.
         return pd.DataFrame(columns=POLICY_VALUE_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
-def targeting_table(experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings,
-                    session=None):
+def targeting_table(
+    experiments, scores, evaluation, units, assignments, features, settings: TargetingSettings, session=None
+):
     """int_hte_targeting: per priced experiment, its units' decisions (part 'units') and its policies' values
     (part 'policy_value') from one pass, stacked with the union of their columns. hte_targeting_units and
     hte_policy_value select their rows and documented columns from it, so a multi-arm experiment's outcome models
@@ -528,9 +693,18 @@ def targeting_table(experiments, scores, evaluation, units, assignments, feature
     union.update({c: t for c, t in POLICY_VALUE_SCHEMA.items() if c not in union})
 
     def frames():
-        for result in priced_experiments_targeting(experiments, scores, evaluation, units, assignments, features,
-                                                   settings, list(settings.feature_columns),
-                                                   set(settings.binary_metrics), evaluate=True):
+        for result in priced_experiments_targeting(
+            experiments,
+            scores,
+            evaluation,
+            units,
+            assignments,
+            features,
+            settings,
+            list(settings.feature_columns),
+            set(settings.binary_metrics),
+            evaluate=True,
+        ):
             yield result.units.assign(part="units")
             yield result.policy_value.assign(part="policy_value")
 

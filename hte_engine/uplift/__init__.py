@@ -20,6 +20,16 @@ from hte_engine.uplift.tables import (
     uplift_evaluation_table,
 )
 
-__all__ = ["ComparisonPlan", "UpliftSettings", "cate_scores", "discovered_segments", "effect_drivers_table",
-           "evaluation_schemas", "evaluation_tables", "iter_cate_scores", "iter_comparisons", "plan_comparisons",
-           "uplift_evaluation_table"]
+__all__ = [
+    "ComparisonPlan",
+    "UpliftSettings",
+    "cate_scores",
+    "discovered_segments",
+    "effect_drivers_table",
+    "evaluation_schemas",
+    "evaluation_tables",
+    "iter_cate_scores",
+    "iter_comparisons",
+    "plan_comparisons",
+    "uplift_evaluation_table",
+]

@@ -101,8 +101,9 @@ def _lift_and_se(y, t, cluster) -> tuple[float, float]:
     return lift, float(fit.bse[1])
 
 
-def decile_table(cate, y, treated, dr_score, n_groups: int = 10, alpha: float = 0.05, rank_by=None,
-                 cluster=None) -> pd.DataFrame:
+def decile_table(
+    cate, y, treated, dr_score, n_groups: int = 10, alpha: float = 0.05, rank_by=None, cluster=None
+) -> pd.DataFrame:
     """Per predicted-effect group: mean prediction against the observed treated-minus-control difference
     (Welch standard error) and the mean doubly-robust score (its standard error), with normal intervals.
 
@@ -112,14 +113,16 @@ def decile_table(cate, y, treated, dr_score, n_groups: int = 10, alpha: float = 
     are all equal, 'ok' otherwise."""
     ranking = np.asarray(cate if rank_by is None else rank_by, dtype=float)
     groups = effect_groups(ranking, n_groups)
-    frame = pd.DataFrame({
-        "group": groups,
-        "cate": np.asarray(cate, dtype=float),
-        "y": np.asarray(y, dtype=float),
-        "treated": np.asarray(treated).astype(int),
-        "dr": np.asarray(dr_score, dtype=float),
-        "cluster": None if cluster is None else pd.Series(cluster).astype(str).to_numpy(dtype=object),
-    })
+    frame = pd.DataFrame(
+        {
+            "group": groups,
+            "cate": np.asarray(cate, dtype=float),
+            "y": np.asarray(y, dtype=float),
+            "treated": np.asarray(treated).astype(int),
+            "dr": np.asarray(dr_score, dtype=float),
+            "cluster": None if cluster is None else pd.Series(cluster).astype(str).to_numpy(dtype=object),
+        }
+    )
     status = "tied_scores" if ranking.size and np.all(ranking == ranking[0]) else "ok"
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
@@ -129,20 +132,22 @@ def decile_table(cate, y, treated, dr_score, n_groups: int = 10, alpha: float = 
         lift, lift_se = _lift_and_se(part.y.to_numpy(), part.treated.to_numpy(), keys)
         dr_mean = part.dr.mean()
         dr_se = mean_se(part.dr.to_numpy(), keys)
-        rows.append({
-            "decile": int(group),
-            "status": status,
-            "n_units": len(part),
-            "n_treatment": n_t,
-            "n_control": n_c,
-            "mean_predicted": part.cate.mean(),
-            "observed_lift": lift,
-            "observed_lift_se": lift_se,
-            "observed_lift_ci_low": lift - z * lift_se,
-            "observed_lift_ci_high": lift + z * lift_se,
-            "dr_lift": dr_mean,
-            "dr_lift_se": dr_se,
-            "dr_lift_ci_low": dr_mean - z * dr_se,
-            "dr_lift_ci_high": dr_mean + z * dr_se,
-        })
+        rows.append(
+            {
+                "decile": int(group),
+                "status": status,
+                "n_units": len(part),
+                "n_treatment": n_t,
+                "n_control": n_c,
+                "mean_predicted": part.cate.mean(),
+                "observed_lift": lift,
+                "observed_lift_se": lift_se,
+                "observed_lift_ci_low": lift - z * lift_se,
+                "observed_lift_ci_high": lift + z * lift_se,
+                "dr_lift": dr_mean,
+                "dr_lift_se": dr_se,
+                "dr_lift_ci_low": dr_mean - z * dr_se,
+                "dr_lift_ci_high": dr_mean + z * dr_se,
+            }
+        )
     return pd.DataFrame(rows)

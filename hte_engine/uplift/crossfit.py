@@ -59,12 +59,16 @@ class CrossFitResult:
         """Long format: unit_id, learner, cate, fold, n_train_rows."""
         frames = []
         for learner in self.learners:
-            frames.append(pd.DataFrame({
-                "unit_id": self.units["unit_id"].to_numpy(),
-                "learner": learner,
-                "cate": self.units[f"cate_{learner}"].to_numpy(),
-                "fold": self.units["fold"].to_numpy(),
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "unit_id": self.units["unit_id"].to_numpy(),
+                        "learner": learner,
+                        "cate": self.units[f"cate_{learner}"].to_numpy(),
+                        "fold": self.units["fold"].to_numpy(),
+                    }
+                )
+            )
         long = pd.concat(frames, ignore_index=True)
         long["n_train_rows"] = long["fold"].map(self.n_train_rows).astype("int64")
         return long
@@ -111,8 +115,10 @@ def assign_folds(treated: np.ndarray, folds: int, seed: int, cluster=None) -> np
     arm_codes, arm = np.unique(treated, return_inverse=True)
     n_clusters = int(codes.max()) + 1
     if n_clusters < folds:
-        raise ValueError(f"Cross-fitting in {folds} folds that keep clusters together needs at least {folds} "
-                         f"clusters; got {n_clusters}.")
+        raise ValueError(
+            f"Cross-fitting in {folds} folds that keep clusters together needs at least {folds} "
+            f"clusters; got {n_clusters}."
+        )
     lowest = np.full(n_clusters, arm_codes.size)
     highest = np.full(n_clusters, -1)
     np.minimum.at(lowest, codes, arm)
@@ -217,8 +223,10 @@ def _cross_fit(
         train = _bounded(np.flatnonzero(fold != k), t, config.max_train_rows, config.seed + k)
         n_train_rows[k] = int(train.size)
         if log is not None:
-            log(f"uplift: {experiment_label}: fold {k + 1} of {config.folds}, learners {', '.join(config.learners)}, "
-                f"{train.size:,} training rows, scoring {held.size:,} units")
+            log(
+                f"uplift: {experiment_label}: fold {k + 1} of {config.folds}, learners {', '.join(config.learners)}, "
+                f"{train.size:,} training rows, scoring {held.size:,} units"
+            )
         y_train = y[train]
         level_shift = 0.0
         if config.winsorize_quantile is not None and not binary:
@@ -227,8 +235,9 @@ def _cross_fit(
             level_shift = hajek_effect(y_train, t[train], e[train]) - hajek_effect(clipped, t[train], e[train])
             y_train = clipped
         inner = None if cluster is None else assign_folds(t[train], 2, config.seed, cluster[train])
-        sample = TrainingSample(X=X.iloc[train], y=y_train, treated=t[train], propensity=e[train], binary=binary,
-                                inner_fold=inner)
+        sample = TrainingSample(
+            X=X.iloc[train], y=y_train, treated=t[train], propensity=e[train], binary=binary, inner_fold=inner
+        )
         outcome = OutcomeModels.fit(base, sample)
         X_held, e_held = X.iloc[held], e[held]
         mu0[held] = _in_batches(
@@ -245,16 +254,18 @@ def _cross_fit(
                 learner.effect_ = hajek_effect(y[train], t[train], e[train])
             cate[name][held] = _in_batches(learner.predict, X_held, config.batch_size, e_held) + shift
 
-    units = pd.DataFrame({
-        "unit_id": unit_id,
-        "fold": fold,
-        "y": y,
-        "treated": t,
-        "propensity": e,
-        "mu0": mu0,
-        "mu1": mu1,
-        "dr_score": doubly_robust_effect_score(y, t, e, mu0, mu1),
-    })
+    units = pd.DataFrame(
+        {
+            "unit_id": unit_id,
+            "fold": fold,
+            "y": y,
+            "treated": t,
+            "propensity": e,
+            "mu0": mu0,
+            "mu1": mu1,
+            "dr_score": doubly_robust_effect_score(y, t, e, mu0, mu1),
+        }
+    )
     for name in config.learners:
         units[f"cate_{name}"] = cate[name]
     return CrossFitResult(units=units, learners=tuple(config.learners), n_train_rows=n_train_rows)

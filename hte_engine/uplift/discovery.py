@@ -38,8 +38,12 @@ def _encode(features: pd.DataFrame) -> pd.DataFrame:
         values = features[column]
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
             text = values.astype("string").fillna("(missing)")
-            parts.append(pd.DataFrame({f"{column}{_SEP}{level}": (text == level).astype(float)
-                                       for level in sorted(text.unique())}, index=features.index))
+            parts.append(
+                pd.DataFrame(
+                    {f"{column}{_SEP}{level}": (text == level).astype(float) for level in sorted(text.unique())},
+                    index=features.index,
+                )
+            )
         else:
             parts.append(values.astype(float).to_frame(column))
     return pd.concat(parts, axis=1)
@@ -148,26 +152,31 @@ def discover_segments(
         n = g.size
         effect = g.mean() if n else np.nan
         se = mean_se(g, None if cluster is None else cluster[part])
-        rows.append({
-            "rule": rule,
-            "leaf": int(leaf),
-            "n_grow": int(np.sum(leaf_grow == leaf)),
-            "n_units": int(n),
-            "n_treatment": int(t[part].sum()),
-            "n_control": int(n - t[part].sum()),
-            "effect": effect,
-            "effect_se": se,
-            "effect_ci_low": effect - z * se,
-            "effect_ci_high": effect + z * se,
-            "p_value": 2 * stats.norm.sf(abs(effect / se)) if np.isfinite(se) and se > 0 else np.nan,
-        })
+        rows.append(
+            {
+                "rule": rule,
+                "leaf": int(leaf),
+                "n_grow": int(np.sum(leaf_grow == leaf)),
+                "n_units": int(n),
+                "n_treatment": int(t[part].sum()),
+                "n_control": int(n - t[part].sum()),
+                "effect": effect,
+                "effect_se": se,
+                "effect_ci_low": effect - z * se,
+                "effect_ci_high": effect + z * se,
+                "p_value": 2 * stats.norm.sf(abs(effect / se)) if np.isfinite(se) and se > 0 else np.nan,
+            }
+        )
     table = pd.DataFrame(rows).sort_values("effect", ascending=False, ignore_index=True)
     valid = table["p_value"].notna()
     table["p_value_adj"] = np.nan
     if valid.any():
         table.loc[valid, "p_value_adj"] = multipletests(table.loc[valid, "p_value"], method=_P_ADJUST[p_adjust])[1]
-    table["status"] = np.where(table["n_units"] < min_leaf_size, "too_small",
-                               np.where(table["p_value_adj"] < alpha, "significant", "not_significant"))
+    table["status"] = np.where(
+        table["n_units"] < min_leaf_size,
+        "too_small",
+        np.where(table["p_value_adj"] < alpha, "significant", "not_significant"),
+    )
     return table
 
 
@@ -179,15 +188,17 @@ def effect_drivers(features: pd.DataFrame, cate, seed: int = 0, n_repeats: int =
     # the text lookups of each of the permutations' predictions.
     levels = category_levels(features)
     coded = category_codes(features, levels)
-    surrogate = HistGradientBoostingRegressor(max_iter=100, categorical_features=list(levels) or None,
-                                              random_state=seed)
+    surrogate = HistGradientBoostingRegressor(
+        max_iter=100, categorical_features=list(levels) or None, random_state=seed
+    )
     # One OpenMP thread, as in cross-fitting: shared cores make HistGradientBoosting's threads spin-wait.
     with threadpool_limits(limits=1, user_api="openmp"):
         surrogate.fit(coded, cate)
-        result = permutation_importance(surrogate, coded, cate, n_repeats=n_repeats, random_state=seed,
-                                        scoring="r2")
-    return pd.DataFrame({
-        "feature": list(features.columns),
-        "importance": result.importances_mean,
-        "importance_sd": result.importances_std,
-    }).sort_values("importance", ascending=False, ignore_index=True)
+        result = permutation_importance(surrogate, coded, cate, n_repeats=n_repeats, random_state=seed, scoring="r2")
+    return pd.DataFrame(
+        {
+            "feature": list(features.columns),
+            "importance": result.importances_mean,
+            "importance_sd": result.importances_std,
+        }
+    ).sort_values("importance", ascending=False, ignore_index=True)

@@ -63,8 +63,11 @@ PARTS = ("learners", "curves", "deciles")
 
 
 def evaluate_learners(
-    result: CrossFitResult, config: EvaluationConfig = EvaluationConfig(), binary: bool | None = None,
-    cluster=None, parts: tuple[str, ...] = PARTS,
+    result: CrossFitResult,
+    config: EvaluationConfig = EvaluationConfig(),
+    binary: bool | None = None,
+    cluster=None,
+    parts: tuple[str, ...] = PARTS,
 ) -> UpliftEvaluation:
     """Every figure of every learner. ``parts`` limits the work to the tables a caller needs (each dbt model
     builds one); the choice and the learner-level point figures are always computed, the bootstrap only for
@@ -95,8 +98,11 @@ def evaluate_learners(
         first = RankingEvaluator.of(_ranking_score(result, learners[0])[rows], yr, tr, binary)
 
         def evaluator(name):  # the perfect curves depend on the outcomes only: sorted once, for the first learner
-            return first if name == learners[0] else RankingEvaluator.of(_ranking_score(result, name)[rows], yr, tr,
-                                                                          like=first)
+            return (
+                first
+                if name == learners[0]
+                else RankingEvaluator.of(_ranking_score(result, name)[rows], yr, tr, like=first)
+            )
 
         # The evaluators serve every bootstrap replicate, so they are made once and kept; for a single call (the
         # point estimates on every unit of a large comparison) each is made when its learner's turn comes and
@@ -115,31 +121,56 @@ def evaluate_learners(
                 x = q_curve * raw.n[-1]
                 top = raw.at(k * raw.n[-1])
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    at_k = np.where((top.n_treated > 0) & (top.n_control > 0),
-                                    top.sum_treated / top.n_treated - top.sum_control / top.n_control, np.nan)
+                    at_k = np.where(
+                        (top.n_treated > 0) & (top.n_control > 0),
+                        top.sum_treated / top.n_treated - top.sum_control / top.n_control,
+                        np.nan,
+                    )
                 rate = ev.rate(gr, q_toc, weight, sorted_weight)
                 if with_scalars:
-                    out.append(np.r_[ev.qini_coefficient(weight, raw, qini_perfect),
-                                     ev.auuc(weight, raw, uplift_perfect), rate.autoc, rate.qini, at_k])
+                    out.append(
+                        np.r_[
+                            ev.qini_coefficient(weight, raw, qini_perfect),
+                            ev.auuc(weight, raw, uplift_perfect),
+                            rate.autoc,
+                            rate.qini,
+                            at_k,
+                        ]
+                    )
                 if with_curves:
-                    out.append(np.r_[np.interp(x, raw.n, qini_values(raw)), np.interp(x, raw.n, uplift_values(raw)),
-                                     rate.toc])
+                    out.append(
+                        np.r_[np.interp(x, raw.n, qini_values(raw)), np.interp(x, raw.n, uplift_values(raw)), rate.toc]
+                    )
             return np.concatenate(out)
 
         return statistic
 
     # Which figures grow with the number of units (the Qini and uplift curves are sums over the targeted units)
     # and which do not (coefficients, uplift at k, AUTOC, TOC): the two scale differently from a sample to the whole.
-    one = np.r_[np.zeros(n_scalar, bool), np.ones(2 * q_curve.size, bool) if with_curves else np.zeros(0, bool),
-                np.zeros(q_toc.size if with_curves else 0, bool)]
+    one = np.r_[
+        np.zeros(n_scalar, bool),
+        np.ones(2 * q_curve.size, bool) if with_curves else np.zeros(0, bool),
+        np.zeros(q_toc.size if with_curves else 0, bool),
+    ]
     extensive = np.tile(one, len(learners))
     resampling = units["unit_id"].to_numpy() if keys is None else keys
-    boot = (bounded_bootstrap(statistic_of, resampling, extensive, config.bootstrap_replicates, config.seed,
-                              config.alpha, config.bootstrap_max_units) if block else None)
+    boot = (
+        bounded_bootstrap(
+            statistic_of,
+            resampling,
+            extensive,
+            config.bootstrap_replicates,
+            config.seed,
+            config.alpha,
+            config.bootstrap_max_units,
+        )
+        if block
+        else None
+    )
     bootstrap_units = None if boot is None else boot.n_units
 
     def part(values, i, lo, hi):
-        return values[i * block + lo: i * block + hi]
+        return values[i * block + lo : i * block + hi]
 
     rows, curves, deciles = [], [], []
     constant = units["cate_constant"].to_numpy() if "cate_constant" in units else np.full(len(units), gamma.mean())
@@ -148,8 +179,15 @@ def evaluate_learners(
         cate = units[f"cate_{name}"].to_numpy()
         loss = (gamma - cate) ** 2
         diff = loss - constant_loss
-        calib = blp_calibration_test(y, t, units["propensity"], units["mu0"], units["mu1"],
-                                     _ranking_score(result, name) if name == "constant" else cate, keys)
+        calib = blp_calibration_test(
+            y,
+            t,
+            units["propensity"],
+            units["mu0"],
+            units["mu1"],
+            _ranking_score(result, name) if name == "constant" else cate,
+            keys,
+        )
         row = {
             "learner": name,
             "n_units": len(units),
@@ -172,36 +210,46 @@ def evaluate_learners(
             row[label] = boot.estimate[i * block + 4 + j]
             row[f"{label}_ci_low"] = boot.ci_low[i * block + 4 + j]
             row[f"{label}_ci_high"] = boot.ci_high[i * block + 4 + j]
-        row.update({
-            "blp_mean_prediction": calib.mean_prediction,
-            "blp_mean_prediction_se": calib.mean_prediction_se,
-            "blp_heterogeneity": calib.heterogeneity_loading,
-            "blp_heterogeneity_se": calib.heterogeneity_loading_se,
-            "blp_heterogeneity_p_value": calib.heterogeneity_p_value,
-            "dr_loss": float(loss.mean()),
-            "dr_loss_vs_constant": float(diff.mean()),
-            "dr_loss_vs_constant_se": mean_se(diff, keys),
-        })
+        row.update(
+            {
+                "blp_mean_prediction": calib.mean_prediction,
+                "blp_mean_prediction_se": calib.mean_prediction_se,
+                "blp_heterogeneity": calib.heterogeneity_loading,
+                "blp_heterogeneity_se": calib.heterogeneity_loading_se,
+                "blp_heterogeneity_p_value": calib.heterogeneity_p_value,
+                "dr_loss": float(loss.mean()),
+                "dr_loss_vs_constant": float(diff.mean()),
+                "dr_loss_vs_constant_se": mean_se(diff, keys),
+            }
+        )
         rows.append(row)
 
         lo = n_scalar
-        curve_parts = [("qini", lo, q_curve), ("uplift", lo + q_curve.size, q_curve),
-                       ("toc", lo + 2 * q_curve.size, q_toc)] if with_curves else []
+        curve_parts = (
+            [("qini", lo, q_curve), ("uplift", lo + q_curve.size, q_curve), ("toc", lo + 2 * q_curve.size, q_toc)]
+            if with_curves
+            else []
+        )
         for label, offset, grid in curve_parts:
             size = grid.size
-            curves.append(pd.DataFrame({
-                "learner": name,
-                "curve": label,
-                "point": np.arange(size),
-                "fraction_targeted": grid,
-                "value": part(boot.estimate, i, offset, offset + size),
-                "value_ci_low": part(boot.ci_low, i, offset, offset + size),
-                "value_ci_high": part(boot.ci_high, i, offset, offset + size),
-                "bootstrap_units": bootstrap_units,
-            }))
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "learner": name,
+                        "curve": label,
+                        "point": np.arange(size),
+                        "fraction_targeted": grid,
+                        "value": part(boot.estimate, i, offset, offset + size),
+                        "value_ci_low": part(boot.ci_low, i, offset, offset + size),
+                        "value_ci_high": part(boot.ci_high, i, offset, offset + size),
+                        "bootstrap_units": bootstrap_units,
+                    }
+                )
+            )
         if "deciles" in parts:
-            table = decile_table(cate, y, t, gamma, config.deciles, config.alpha,
-                                 rank_by=_ranking_score(result, name), cluster=keys)
+            table = decile_table(
+                cate, y, t, gamma, config.deciles, config.alpha, rank_by=_ranking_score(result, name), cluster=keys
+            )
             table.insert(0, "learner", name)
             deciles.append(table)
 
@@ -230,15 +278,25 @@ def choose_learner(table: pd.DataFrame, alpha: float) -> tuple[str, bool, str]:
     p = best["blp_heterogeneity_p_value"]
     beats_constant = best["dr_loss_vs_constant"] < 0
     if np.isfinite(p) and p < threshold and beats_constant:
-        return best["learner"], True, (
-            f"Learner '{best['learner']}' has the smallest held-out doubly-robust loss, beats the constant "
-            f"average effect on it, and its calibration test finds heterogeneity (p = {p:.3g} < "
-            f"{threshold:.3g} = alpha / {len(candidates)} learners)."
+        return (
+            best["learner"],
+            True,
+            (
+                f"Learner '{best['learner']}' has the smallest held-out doubly-robust loss, beats the constant "
+                f"average effect on it, and its calibration test finds heterogeneity (p = {p:.3g} < "
+                f"{threshold:.3g} = alpha / {len(candidates)} learners)."
+            ),
         )
-    why = (f"its calibration test does not find heterogeneity (p = {p:.3g}, needs < {threshold:.3g})"
-           if not (np.isfinite(p) and p < threshold) else
-           "it does not beat the constant average effect on held-out doubly-robust loss")
-    return "constant", False, (
-        f"No heterogeneity detected: the best learner, '{best['learner']}', is not used because {why}. "
-        "Everyone gets the average effect; treat the learners' spread of effects as noise."
+    why = (
+        f"its calibration test does not find heterogeneity (p = {p:.3g}, needs < {threshold:.3g})"
+        if not (np.isfinite(p) and p < threshold)
+        else "it does not beat the constant average effect on held-out doubly-robust loss"
+    )
+    return (
+        "constant",
+        False,
+        (
+            f"No heterogeneity detected: the best learner, '{best['learner']}', is not used because {why}. "
+            "Everyone gets the average effect; treat the learners' spread of effects as noise."
+        ),
     )

@@ -36,7 +36,7 @@ def prepare_features(frame: pd.DataFrame, columns: list[str], experiment_id: str
         else:
             text = values.astype("string")
             counts = text.value_counts()
-            keep = counts.index[:MAX_CATEGORY_LEVELS - 1] if len(counts) > MAX_CATEGORY_LEVELS else counts.index
+            keep = counts.index[: MAX_CATEGORY_LEVELS - 1] if len(counts) > MAX_CATEGORY_LEVELS else counts.index
             # Rare levels beyond the bin limit share one level rather than failing the fit.
             text = text.where(text.isin(keep) | text.isna(), OTHER_LEVEL)
             levels = sorted(set(text.dropna().tolist()))

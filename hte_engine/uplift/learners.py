@@ -141,8 +141,10 @@ class OutcomeModels:
     def fit(cls, base: BaseModel, sample: TrainingSample) -> OutcomeModels:
         X0, y0 = sample.arm(0)
         X1, y1 = sample.arm(1)
-        return cls(mu0=fit_outcome(base, X0, y0, sample.binary, outcome=True),
-                   mu1=fit_outcome(base, X1, y1, sample.binary, outcome=True))
+        return cls(
+            mu0=fit_outcome(base, X0, y0, sample.binary, outcome=True),
+            mu1=fit_outcome(base, X1, y1, sample.binary, outcome=True),
+        )
 
 
 def hajek_effect(y, treated, propensity) -> float:
@@ -232,12 +234,17 @@ class DRLearner:
             splits = list(splitter.split(np.zeros(n), sample.treated))
         else:
             # A cluster-mate on the other side of the split would carry the unit's own noise into its nuisances.
-            splits = [(np.flatnonzero(sample.inner_fold != k), np.flatnonzero(sample.inner_fold == k))
-                      for k in np.unique(sample.inner_fold)]
+            splits = [
+                (np.flatnonzero(sample.inner_fold != k), np.flatnonzero(sample.inner_fold == k))
+                for k in np.unique(sample.inner_fold)
+            ]
         for train, held in splits:
             part = TrainingSample(
-                X=sample.X.iloc[train], y=sample.y[train], treated=sample.treated[train],
-                propensity=sample.propensity[train], binary=sample.binary,
+                X=sample.X.iloc[train],
+                y=sample.y[train],
+                treated=sample.treated[train],
+                propensity=sample.propensity[train],
+                binary=sample.binary,
             )
             models = OutcomeModels.fit(base, part)
             X_held = sample.X.iloc[held]
@@ -254,7 +261,5 @@ class DRLearner:
 def make_learner(name: str):
     factories = {"constant": ConstantLearner, "t": TLearner, "s": SLearner, "x": XLearner, "dr": DRLearner}
     if name not in factories:
-        raise ValueError(
-            f"Unknown uplift learner '{name}'; var hte_uplift_learners accepts {sorted(factories)}."
-        )
+        raise ValueError(f"Unknown uplift learner '{name}'; var hte_uplift_learners accepts {sorted(factories)}.")
     return factories[name]()

@@ -154,8 +154,9 @@ def _sorted_raw_curve(groups: ScoreGroups, y_sorted, t_sorted, w_sorted) -> RawC
 def _ratio(numerator, denominator):
     numerator = np.asarray(numerator, dtype=float)
     denominator = np.asarray(denominator, dtype=float)
-    return np.divide(numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape),
-                     where=denominator != 0)
+    return np.divide(
+        numerator, denominator, out=np.zeros(np.broadcast(numerator, denominator).shape), where=denominator != 0
+    )
 
 
 def qini_values(raw: RawCurve) -> np.ndarray:
@@ -229,8 +230,9 @@ class RankingEvaluator:
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, score, y, treated, binary: bool | None = None, like: RankingEvaluator | None = None
-           ) -> RankingEvaluator:
+    def of(
+        cls, score, y, treated, binary: bool | None = None, like: RankingEvaluator | None = None
+    ) -> RankingEvaluator:
         """``like``: an evaluator of another score on the same units (same y and treated), whose perfect-curve
         orderings, which depend on the outcomes alone, are reused instead of sorted again."""
         if like is not None:
@@ -274,8 +276,9 @@ class RankingEvaluator:
         if sorted_weight is not None:
             key = id(unit_effect_score)
             if self._cache.get("gamma_key") != key:
-                self._cache.update(gamma_key=key, gamma_sorted=np.asarray(unit_effect_score, dtype=float)[
-                    self.groups.order])
+                self._cache.update(
+                    gamma_key=key, gamma_sorted=np.asarray(unit_effect_score, dtype=float)[self.groups.order]
+                )
             gamma_sorted, q = self._cache["gamma_sorted"], np.asarray(q, dtype=float)
             if self.groups.starts.size == self.groups.n_units:
                 return _untied_rate(gamma_sorted, sorted_weight, q)

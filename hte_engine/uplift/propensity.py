@@ -76,8 +76,16 @@ def column_propensity(received: np.ndarray, treated: np.ndarray, label: str) -> 
     return np.where(t == 1, received, 1.0 - received)
 
 
-def estimated_propensity(X: pd.DataFrame, treated, unit_id, folds: int, seed: int, base_model: dict | None = None,
-                         threads: int = 1, cluster=None) -> np.ndarray:
+def estimated_propensity(
+    X: pd.DataFrame,
+    treated,
+    unit_id,
+    folds: int,
+    seed: int,
+    base_model: dict | None = None,
+    threads: int = 1,
+    cluster=None,
+) -> np.ndarray:
     """Out-of-fold P(treated | x) from the base classifier, folds stratified by arm (unit-id order, seeded).
 
     ``cluster`` (one resampling key per unit, ``resampling.resampling_keys``) keeps each cluster in one
@@ -124,8 +132,10 @@ def choose_propensity(
     note = ""
     if observational or (has_column and n_arms > 2):
         if has_column and not observational:
-            note = ("The propensity column holds the probability of the arm received; with more than two arms the "
-                    "pairwise probability is estimated by a cross-fitted classifier instead.")
+            note = (
+                "The propensity column holds the probability of the arm received; with more than two arms the "
+                "pairwise probability is estimated by a cross-fitted classifier instead."
+            )
         else:
             note = "Declared observational (var hte_uplift_observational): cross-fitted classifier."
         value, source = estimated_propensity(X, t, unit_id, folds, seed, base_model, threads, cluster), "estimated"

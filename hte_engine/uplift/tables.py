@@ -101,17 +101,21 @@ class UpliftSettings:
             seed=seed,
             alpha=alpha,
             curve_points=get("uplift_curve_points", int, 100),
-            bootstrap_max_units=bootstrap_units_setting(get("uplift_bootstrap_max_units", str, 200_000),
-                                                        "hte_uplift_bootstrap_max_units"),
+            bootstrap_max_units=bootstrap_units_setting(
+                get("uplift_bootstrap_max_units", str, 200_000), "hte_uplift_bootstrap_max_units"
+            ),
         )
-        metrics = {str(name): str((spec or {}).get("kind", "continuous")) for name, spec in
-                   (m.get("metrics") or {}).items()}
+        metrics = {
+            str(name): str((spec or {}).get("kind", "continuous")) for name, spec in (m.get("metrics") or {}).items()
+        }
         min_leaf_size = get("uplift_min_leaf_size", int, 500)
         discovery_max_units = get("uplift_discovery_max_units", int, 1_000_000)
         if discovery_max_units < 2 * min_leaf_size:
             # a smaller sample could hold no unit at all, and the honest tree needs a leaf in each half
-            raise ValueError(f"var hte_uplift_discovery_max_units must be at least twice hte_uplift_min_leaf_size "
-                             f"({2 * min_leaf_size}); got {discovery_max_units}.")
+            raise ValueError(
+                f"var hte_uplift_discovery_max_units must be at least twice hte_uplift_min_leaf_size "
+                f"({2 * min_leaf_size}); got {discovery_max_units}."
+            )
         observational = m.get("uplift_observational") or ()
         if isinstance(observational, str):
             observational = (observational,)
@@ -160,8 +164,12 @@ class ComparisonPlan:
         return f"experiment '{self.experiment_id}', metric '{self.metric}', arm '{self.arm}' vs '{self.control_arm}'"
 
     def keys(self) -> dict:
-        return {"experiment_id": self.experiment_id, "metric": self.metric, "arm": self.arm,
-                "control_arm": self.control_arm}
+        return {
+            "experiment_id": self.experiment_id,
+            "metric": self.metric,
+            "arm": self.arm,
+            "control_arm": self.control_arm,
+        }
 
     def cluster_keys(self, frame: pd.DataFrame | None = None):
         """coalesce(cluster_id, unit_id) of the units of ``frame`` (default: the comparison's units), or None when
@@ -172,9 +180,12 @@ class ComparisonPlan:
         return resampling_keys(frame["unit_id"], frame["cluster_id"])
 
     def run_columns(self) -> dict:
-        return {"status": self.status, "reason": self.reason or None,
-                "features_used": ", ".join(self.features_used) or None,
-                "features_refused": ", ".join(self.features_refused) or None}
+        return {
+            "status": self.status,
+            "reason": self.reason or None,
+            "features_used": ", ".join(self.features_used) or None,
+            "features_refused": ", ".join(self.features_refused) or None,
+        }
 
 
 def _typed(frame: pd.DataFrame, schema: dict) -> pd.DataFrame:
@@ -200,8 +211,15 @@ def comparison_units(units, plan: ComparisonPlan, seed: int):
     return rows if plan.sample_fraction >= 1 else io.hash_sampled(rows, plan.sample_fraction, seed)
 
 
-def _comparison_rows(units, features, assignments, feature_columns: tuple[str, ...], per_experiment: bool,
-                     plan: ComparisonPlan, seed: int) -> pd.DataFrame:
+def _comparison_rows(
+    units,
+    features,
+    assignments,
+    feature_columns: tuple[str, ...],
+    per_experiment: bool,
+    plan: ComparisonPlan,
+    seed: int,
+) -> pd.DataFrame:
     """One comparison's unit rows joined to their features and received propensity, joined in the warehouse and
     read with only the columns the learners use: the only unit-level read of an uplift model."""
     experiment_id = plan.experiment_id
@@ -212,8 +230,9 @@ def _comparison_rows(units, features, assignments, feature_columns: tuple[str, .
     rows = io.left_join(rows, select_columns(feats, ["unit_id", *feature_columns]), ["unit_id"])
     received = select_columns(io.filtered(assignments, experiment_id=experiment_id), ["unit_id", "propensity"])
     rows = io.left_join(rows, received, ["unit_id"])
-    frame = to_pandas(select_columns(rows, ["unit_id", "arm", "y", "cluster_id", *feature_columns, "propensity"]),
-                      compact=True)
+    frame = to_pandas(
+        select_columns(rows, ["unit_id", "arm", "y", "cluster_id", *feature_columns, "propensity"]), compact=True
+    )
     # Row order must not depend on the warehouse's join strategy: folds, samples and ties follow it.
     return frame.sort_values("unit_id", kind="stable", ignore_index=True)
 
@@ -243,12 +262,21 @@ HOLDS_MORE_PER_UNIT = {
 }
 
 
-MEMORY_ADVICE = ("Raise the var on a machine that has the memory, run `dbt build --threads 1` (one Python model at a "
-                 "time) with the var at half the memory, or split the experiment's units into smaller experiments.")
+MEMORY_ADVICE = (
+    "Raise the var on a machine that has the memory, run `dbt build --threads 1` (one Python model at a "
+    "time) with the var at half the memory, or split the experiment's units into smaller experiments."
+)
 
 
-def iter_comparisons(units, features, assignments, experiments, settings: UpliftSettings,
-                     model: str = "uplift", max_units: int | None = None) -> Iterator[ComparisonPlan]:
+def iter_comparisons(
+    units,
+    features,
+    assignments,
+    experiments,
+    settings: UpliftSettings,
+    model: str = "uplift",
+    max_units: int | None = None,
+) -> Iterator[ComparisonPlan]:
     """Every experiment x metric x treatment arm with its status, one at a time; an ok comparison carries its
     unit rows, read from the warehouse when it is reached, so a caller that handles one comparison before asking
     for the next holds one comparison's rows at a time (issue: memory bounded by design, not by the data).
@@ -271,9 +299,11 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
     per_experiment = io.has_values(features, "experiment_id")
     if per_experiment and io.any_rows(features, experiment_id=None):
         # stg_hte_unit_features refuses this mix; said again here for callers that bypass staging.
-        raise ValueError("dbt_hte uplift: hte_unit_features has rows with and rows without an experiment_id; fill "
-                         "experiment_id on every row, or drop the column so that each unit's features apply to "
-                         "every experiment.")
+        raise ValueError(
+            "dbt_hte uplift: hte_unit_features has rows with and rows without an experiment_id; fill "
+            "experiment_id on every row, or drop the column so that each unit's features apply to "
+            "every experiment."
+        )
     minimum = max(settings.min_units_per_arm, settings.crossfit.folds)
     for experiment_id, declared in experiments.groupby("experiment_id", sort=True):
         control = declared.loc[declared["is_control"].astype(bool), "arm"]
@@ -287,26 +317,49 @@ def iter_comparisons(units, features, assignments, experiments, settings: Uplift
                 n_t = int(of_metric.loc[of_metric["arm"].astype(str) == arm, "n"].sum())
                 n_c = int(of_metric.loc[of_metric["arm"].astype(str) == control_arm, "n"].sum())
                 plan = ComparisonPlan(
-                    experiment_id=str(experiment_id), metric=str(metric), arm=arm, control_arm=control_arm,
-                    binary=settings.metrics.get(metric) == "binary", n_treatment=n_t, n_control=n_c,
+                    experiment_id=str(experiment_id),
+                    metric=str(metric),
+                    arm=arm,
+                    control_arm=control_arm,
+                    binary=settings.metrics.get(metric) == "binary",
+                    n_treatment=n_t,
+                    n_control=n_c,
                     share_treatment=_share(declared, experiment_id, arm),
-                    share_control=_share(declared, experiment_id, control_arm), n_arms=len(declared),
+                    share_control=_share(declared, experiment_id, control_arm),
+                    n_arms=len(declared),
                 )
                 if n_t == 0 or n_c == 0:
                     plan.status = "single_arm"
-                    plan.reason = (f"{plan.label}: {'arm ' + repr(arm) if n_t == 0 else 'control ' + repr(control_arm)}"
-                                   " has no units; an effect needs units in both arms.")
+                    plan.reason = (
+                        f"{plan.label}: {'arm ' + repr(arm) if n_t == 0 else 'control ' + repr(control_arm)}"
+                        " has no units; an effect needs units in both arms."
+                    )
                 elif min(n_t, n_c) < minimum:
                     plan.status = "too_few_units"
-                    plan.reason = (f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
-                                   f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold).")
+                    plan.reason = (
+                        f"{plan.label}: {n_t} treated and {n_c} control units; uplift learners need at "
+                        f"least {minimum} per arm (var hte_uplift_min_units_per_arm, and one per fold)."
+                    )
                 else:
                     if max_units is not None and n_t + n_c > max_units:
                         plan.sample_fraction = max_units / (n_t + n_c)
-                    io.check_memory(model, plan.label, round((n_t + n_c) * plan.sample_fraction),
-                                    comparison_bytes_per_unit(settings, model), settings.memory_budget, MEMORY_ADVICE)
-                    frame = _comparison_rows(units, features, assignments, settings.feature_columns,
-                                             per_experiment, plan, settings.crossfit.seed)
+                    io.check_memory(
+                        model,
+                        plan.label,
+                        round((n_t + n_c) * plan.sample_fraction),
+                        comparison_bytes_per_unit(settings, model),
+                        settings.memory_budget,
+                        MEMORY_ADVICE,
+                    )
+                    frame = _comparison_rows(
+                        units,
+                        features,
+                        assignments,
+                        settings.feature_columns,
+                        per_experiment,
+                        plan,
+                        settings.crossfit.seed,
+                    )
                     _check_rows(plan, frame, settings)
                 yield plan
 
@@ -317,8 +370,10 @@ def _check_rows(plan: ComparisonPlan, frame: pd.DataFrame, settings: UpliftSetti
     y = frame["y"].to_numpy(dtype=float)
     if np.all(y == y[0]):
         plan.status = "constant_outcome"
-        plan.reason = (f"{plan.label}: every unit has the same outcome ({y[0]:g}); there is no effect "
-                       "to model, let alone a heterogeneous one.")
+        plan.reason = (
+            f"{plan.label}: every unit has the same outcome ({y[0]:g}); there is no effect "
+            "to model, let alone a heterogeneous one."
+        )
         return
     if frame["cluster_id"].notna().any():
         keys = resampling_keys(frame["unit_id"], frame["cluster_id"])
@@ -326,19 +381,23 @@ def _check_rows(plan: ComparisonPlan, frame: pd.DataFrame, settings: UpliftSetti
         c_t, c_c = per_arm.get(True, 0), per_arm.get(False, 0)
         if min(c_t, c_c) < settings.crossfit.folds:
             plan.status = "too_few_clusters"
-            plan.reason = (f"{plan.label}: the units come from {c_t} treated and {c_c} control clusters "
-                           "(cluster_id, or the unit where it is null); folds keep clusters whole, so "
-                           f"each arm needs at least {settings.crossfit.folds} clusters, one per fold. "
-                           "Lower var hte_uplift_folds, or leave cluster_id null if the units are in "
-                           "fact independent.")
+            plan.reason = (
+                f"{plan.label}: the units come from {c_t} treated and {c_c} control clusters "
+                "(cluster_id, or the unit where it is null); folds keep clusters whole, so "
+                f"each arm needs at least {settings.crossfit.folds} clusters, one per fold. "
+                "Lower var hte_uplift_folds, or leave cluster_id null if the units are in "
+                "fact independent."
+            )
             return
     frame["treated"] = (frame["arm"] == plan.arm).astype(int)
     # The demo's (and many users') wide feature tables leave other experiments' columns empty.
     usable = [c for c in settings.feature_columns if frame[c].notna().any()]
     if not usable:
         plan.status = "no_features"
-        plan.reason = (f"{plan.label}: none of the feature columns in var hte_feature_columns has a "
-                       "value for this experiment's units.")
+        plan.reason = (
+            f"{plan.label}: none of the feature columns in var hte_feature_columns has a "
+            "value for this experiment's units."
+        )
         return
     refused: list[str] = []
     if plan.experiment_id not in settings.observational:
@@ -349,14 +408,18 @@ def _check_rows(plan: ComparisonPlan, frame: pd.DataFrame, settings: UpliftSetti
     plan.features_used = [c for c in usable if c not in refused]
     if not plan.features_used:
         plan.status = "leaking_features"
-        plan.reason = (f"{plan.label}: every feature fails its balance test between the arms "
-                       f"({', '.join(refused)}), so each was changed by the treatment; use "
-                       "pre-treatment features only.")
+        plan.reason = (
+            f"{plan.label}: every feature fails its balance test between the arms "
+            f"({', '.join(refused)}), so each was changed by the treatment; use "
+            "pre-treatment features only."
+        )
         return
     if refused:
-        plan.reason = (f"Features {refused} were refused: their balance test between the arms fails "
-                       f"(p < {settings.check_alert_p:g} / {len(usable)} features), so they were changed "
-                       "by the treatment or leak the outcome; the learners use the others.")
+        plan.reason = (
+            f"Features {refused} were refused: their balance test between the arms fails "
+            f"(p < {settings.check_alert_p:g} / {len(usable)} features), so they were changed "
+            "by the treatment or leak the outcome; the learners use the others."
+        )
     plan.units = frame
 
 
@@ -369,8 +432,9 @@ def _noop(message: str) -> None:
 SCORE_BATCH_ROWS = 500_000
 
 
-def score_comparison(plan: ComparisonPlan, settings: UpliftSettings,
-                     log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
+def score_comparison(
+    plan: ComparisonPlan, settings: UpliftSettings, log: Callable[[str], None] = _noop
+) -> Iterator[pd.DataFrame]:
     """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
     the nuisances on every row (hte_cate_scores' columns)."""
     frame = plan.units
@@ -379,65 +443,105 @@ def score_comparison(plan: ComparisonPlan, settings: UpliftSettings,
     received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
     keys = plan.cluster_keys()
     prop = choose_propensity(
-        label=plan.label, treated=frame["treated"], n_arms=plan.n_arms, share_treatment=plan.share_treatment,
-        share_control=plan.share_control, received=received if np.isfinite(received).all() else None,
-        observational=plan.experiment_id in settings.observational, X=X, unit_id=frame["unit_id"],
-        folds=config.folds, seed=config.seed, trim=settings.propensity_trim, base_model=config.base_model,
-        threads=config.threads, cluster=keys,
+        label=plan.label,
+        treated=frame["treated"],
+        n_arms=plan.n_arms,
+        share_treatment=plan.share_treatment,
+        share_control=plan.share_control,
+        received=received if np.isfinite(received).all() else None,
+        observational=plan.experiment_id in settings.observational,
+        X=X,
+        unit_id=frame["unit_id"],
+        folds=config.folds,
+        seed=config.seed,
+        trim=settings.propensity_trim,
+        base_model=config.base_model,
+        threads=config.threads,
+        cluster=keys,
     )
     keep = prop.keep
-    result = cross_fit(frame.loc[keep, "unit_id"], X.loc[keep], frame.loc[keep, "y"], frame.loc[keep, "treated"],
-                       prop.value[keep], plan.binary, config, plan.label, log=log,
-                       cluster=None if keys is None else keys[keep])
+    result = cross_fit(
+        frame.loc[keep, "unit_id"],
+        X.loc[keep],
+        frame.loc[keep, "y"],
+        frame.loc[keep, "treated"],
+        prop.value[keep],
+        plan.binary,
+        config,
+        plan.label,
+        log=log,
+        cluster=None if keys is None else keys[keep],
+    )
     del X
     units = result.units
     n_train_rows = units["fold"].map(result.n_train_rows).to_numpy(dtype="int64")
     for learner in result.learners:
         for start in range(0, len(units), SCORE_BATCH_ROWS):
             rows = slice(start, start + SCORE_BATCH_ROWS)
-            yield pd.DataFrame({
-                **plan.keys(),
-                "learner": learner,
-                "unit_id": units["unit_id"].to_numpy()[rows],
-                "cate": units[f"cate_{learner}"].to_numpy()[rows],
-                "fold": units["fold"].to_numpy()[rows],
-                "n_train_rows": n_train_rows[rows],
-                "treated": units["treated"].to_numpy()[rows],
-                "propensity": units["propensity"].to_numpy()[rows],
-                "propensity_source": prop.source,
-                "mu0": units["mu0"].to_numpy()[rows],
-                "mu1": units["mu1"].to_numpy()[rows],
-                "dr_score": units["dr_score"].to_numpy()[rows],
-            })
+            yield pd.DataFrame(
+                {
+                    **plan.keys(),
+                    "learner": learner,
+                    "unit_id": units["unit_id"].to_numpy()[rows],
+                    "cate": units[f"cate_{learner}"].to_numpy()[rows],
+                    "fold": units["fold"].to_numpy()[rows],
+                    "n_train_rows": n_train_rows[rows],
+                    "treated": units["treated"].to_numpy()[rows],
+                    "propensity": units["propensity"].to_numpy()[rows],
+                    "propensity_source": prop.source,
+                    "mu0": units["mu0"].to_numpy()[rows],
+                    "mu1": units["mu1"].to_numpy()[rows],
+                    "dr_score": units["dr_score"].to_numpy()[rows],
+                }
+            )
 
 
-def iter_cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
-                     log: Callable[[str], None] = _noop) -> Iterator[pd.DataFrame]:
+def iter_cate_scores(
+    units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+) -> Iterator[pd.DataFrame]:
     """hte_cate_scores' rows, one comparison at a time: a comparison is read, fitted, scored and released before
     the next is read."""
-    for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="hte_cate_scores"):
+    for plan in iter_comparisons(units, features, assignments, experiments, settings, model="hte_cate_scores"):
         if plan.status != STATUS_OK:
             log(f"uplift: {plan.label}: skipped ({plan.status})")
             continue
-        log(f"uplift: {plan.label}: cross-fitting {len(settings.crossfit.learners)} learners on "
-            f"{plan.n_treatment + plan.n_control} units")
+        log(
+            f"uplift: {plan.label}: cross-fitting {len(settings.crossfit.learners)} learners on "
+            f"{plan.n_treatment + plan.n_control} units"
+        )
         yield from score_comparison(plan, settings, log)
 
 
-def cate_scores(units, features, assignments, experiments, settings: UpliftSettings,
-                log: Callable[[str], None] = _noop, session=None):
+def cate_scores(
+    units,
+    features,
+    assignments,
+    experiments,
+    settings: UpliftSettings,
+    log: Callable[[str], None] = _noop,
+    session=None,
+):
     """hte_cate_scores: every ok comparison's out-of-fold scores (experiment x metric x arm x learner x unit).
 
     With a DuckDB ``session`` (the dbt model's), an Arrow stream the warehouse writes while the next comparison
     is fitted; otherwise one pandas frame."""
-    return io.stream_table(iter_cate_scores(units, features, assignments, experiments, settings, log),
-                           SCORE_COLUMNS, session, typed=_typed)
+    return io.stream_table(
+        iter_cate_scores(units, features, assignments, experiments, settings, log), SCORE_COLUMNS, session, typed=_typed
+    )
 
 
 # The hte_cate_scores columns that are the same on every learner's row of a unit: the fold and the nuisances.
-UNIT_SCORE_COLUMNS = ["unit_id", "fold", "n_train_rows", "treated", "propensity", "propensity_source", "mu0", "mu1",
-                      "dr_score"]
+UNIT_SCORE_COLUMNS = [
+    "unit_id",
+    "fold",
+    "n_train_rows",
+    "treated",
+    "propensity",
+    "propensity_source",
+    "mu0",
+    "mu1",
+    "dr_score",
+]
 
 
 def result_from_scores(scores, outcomes: pd.DataFrame, **keys) -> CrossFitResult | None:
@@ -452,7 +556,8 @@ def result_from_scores(scores, outcomes: pd.DataFrame, **keys) -> CrossFitResult
     learners = tuple(name for name in LEARNERS if name in names) + tuple(sorted(names - set(LEARNERS)))
     first = io.fetch(scores, UNIT_SCORE_COLUMNS, compact=True, **keys, learner=learners[0])
     units = first.sort_values("unit_id", kind="stable", ignore_index=True).merge(
-        outcomes[["unit_id", "y"]], on="unit_id", how="left")
+        outcomes[["unit_id", "y"]], on="unit_id", how="left"
+    )
     for learner in learners:
         cate = io.fetch(scores, ["unit_id", "cate"], compact=True, **keys, learner=learner).set_index("unit_id")["cate"]
         units[f"cate_{learner}"] = units["unit_id"].map(cate).to_numpy(dtype=float)
@@ -469,20 +574,31 @@ def _run_summary(plan: ComparisonPlan, scored: CrossFitResult | None) -> dict:
     return out
 
 
-def evaluation_tables(scores, units, features, assignments, experiments, settings: UpliftSettings,
-                      parts: tuple[str, ...] = PARTS, cluster: bool = True,
-                      log: Callable[[str], None] = _noop) -> dict[str, pd.DataFrame]:
+def evaluation_tables(
+    scores,
+    units,
+    features,
+    assignments,
+    experiments,
+    settings: UpliftSettings,
+    parts: tuple[str, ...] = PARTS,
+    cluster: bool = True,
+    log: Callable[[str], None] = _noop,
+) -> dict[str, pd.DataFrame]:
     """hte_learner_evaluation ('learners'), hte_uplift_curves ('curves') and hte_uplift_deciles ('deciles'),
     from the stored scores. A comparison that could not be scored gets one 'learners' row with its status."""
     tables = {part: [] for part in PARTS}
-    for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="int_hte_uplift_evaluation"):
+    for plan in iter_comparisons(
+        units, features, assignments, experiments, settings, model="int_hte_uplift_evaluation"
+    ):
         result = result_from_scores(scores, plan.units, **plan.keys()) if plan.status == STATUS_OK else None
         summary = _run_summary(plan, result)
         if plan.status != STATUS_OK or result is None:
             if plan.status == STATUS_OK:
-                summary.update(status="not_scored", reason=f"{plan.label}: hte_cate_scores has no rows for it; "
-                                                           "rebuild hte_cate_scores.")
+                summary.update(
+                    status="not_scored",
+                    reason=f"{plan.label}: hte_cate_scores has no rows for it; rebuild hte_cate_scores.",
+                )
             tables["learners"].append(pd.DataFrame([summary]))
             continue
         log(f"uplift: {plan.label}: evaluating {len(result.learners)} learners on {len(result.units):,} units")
@@ -512,8 +628,9 @@ def _learner_columns(config: EvaluationConfig) -> dict:
     lead = {k: "string" for k in KEYS + ["learner"]}
     figures = {}
     for name in ("qini_coefficient", "auuc", "autoc", "rate_qini"):
-        figures.update({name: "float64", f"{name}_se": "float64", f"{name}_ci_low": "float64",
-                        f"{name}_ci_high": "float64"})
+        figures.update(
+            {name: "float64", f"{name}_se": "float64", f"{name}_ci_low": "float64", f"{name}_ci_high": "float64"}
+        )
     for fraction in config.uplift_at:
         label = f"uplift_at_{int(round(fraction * 100))}"
         figures.update({label: "float64", f"{label}_ci_low": "float64", f"{label}_ci_high": "float64"})
@@ -552,8 +669,9 @@ def _order(frame: pd.DataFrame, name: str, config: EvaluationConfig = Evaluation
     return _typed(frame, schema)[list(schema)]
 
 
-def uplift_evaluation_table(scores, units, features, assignments, experiments, settings: UpliftSettings,
-                            log: Callable[[str], None] = _noop) -> pd.DataFrame:
+def uplift_evaluation_table(
+    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+) -> pd.DataFrame:
     """int_hte_uplift_evaluation: the three evaluation parts of every comparison from one pass (one bootstrap
     whose replicates give the coefficients, their intervals and the curves' bands; the deciles on the same
     scores), stacked with a ``part`` column. hte_learner_evaluation, hte_uplift_curves and hte_uplift_deciles
@@ -567,8 +685,9 @@ def uplift_evaluation_table(scores, units, features, assignments, experiments, s
     return pd.concat(frames, ignore_index=True)[list(union)]
 
 
-def _sampled_scores(scores, units, plan: ComparisonPlan, learner: str, seed: int,
-                    columns: list[str]) -> pd.DataFrame | None:
+def _sampled_scores(
+    scores, units, plan: ComparisonPlan, learner: str, seed: int, columns: list[str]
+) -> pd.DataFrame | None:
     """unit_id and ``columns`` of ``learner``'s hte_cate_scores rows for the plan's units (all, or its hash
     sample), joined in the warehouse, so a sample's scores are read without reading every unit's; None when
     none was scored."""
@@ -588,8 +707,9 @@ DISCOVERED_SEGMENT_COLUMNS = {
 }  # fmt: skip
 
 
-def discovered_segments(scores, units, features, assignments, experiments,
-                        settings: UpliftSettings, log: Callable[[str], None] = _noop) -> pd.DataFrame:
+def discovered_segments(
+    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+) -> pd.DataFrame:
     """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores.
 
     A comparison of more than ``settings.discovery_max_units`` units is grown and estimated on a seeded hash
@@ -600,36 +720,85 @@ def discovered_segments(scores, units, features, assignments, experiments,
     # The nuisances are the same on every learner's row of a unit: one learner's rows carry them all.
     learner = settings.crossfit.learners[0]
     seed = settings.crossfit.seed
-    for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="hte_discovered_segments", max_units=settings.discovery_max_units):
-        part = (_sampled_scores(scores, units, plan, learner, seed, ["dr_score", "treated"])
-                if plan.status == STATUS_OK else None)
+    for plan in iter_comparisons(
+        units,
+        features,
+        assignments,
+        experiments,
+        settings,
+        model="hte_discovered_segments",
+        max_units=settings.discovery_max_units,
+    ):
+        part = (
+            _sampled_scores(scores, units, plan, learner, seed, ["dr_score", "treated"])
+            if plan.status == STATUS_OK
+            else None
+        )
         if plan.status != STATUS_OK or part is None:
             # An ok plan's reason only lists refused features; a not_scored row says why it has no leaves.
-            reason = plan.reason if plan.status != STATUS_OK else (
-                f"{plan.label}: hte_cate_scores has no rows for it; rebuild hte_cate_scores.")
-            frames.append(pd.DataFrame([{**plan.keys(), "status": plan.status if plan.status != STATUS_OK
-                                         else "not_scored", "reason": reason}]))
+            reason = (
+                plan.reason
+                if plan.status != STATUS_OK
+                else (f"{plan.label}: hte_cate_scores has no rows for it; rebuild hte_cate_scores.")
+            )
+            frames.append(
+                pd.DataFrame(
+                    [
+                        {
+                            **plan.keys(),
+                            "status": plan.status if plan.status != STATUS_OK else "not_scored",
+                            "reason": reason,
+                        }
+                    ]
+                )
+            )
             continue
-        sampled = "" if plan.sample_fraction >= 1 else (
-            f" (a seeded hash sample of the comparison's {plan.n_treatment + plan.n_control:,}; var "
-            "hte_uplift_discovery_max_units)")
+        sampled = (
+            ""
+            if plan.sample_fraction >= 1
+            else (
+                f" (a seeded hash sample of the comparison's {plan.n_treatment + plan.n_control:,}; var "
+                "hte_uplift_discovery_max_units)"
+            )
+        )
         log(f"uplift: {plan.label}: growing an honest tree on {len(part):,} units{sampled}")
         unit_rows = part.astype({"treated": "int64"}).sort_values("unit_id", kind="stable")
         frame = unit_rows.merge(plan.units, on=["unit_id", "treated"])
         cluster = plan.cluster_keys(frame)
         plan.units = None  # the features now live in frame: release the plan's copy before the tree is grown
         X = prepare_features(frame, plan.features_used, plan.experiment_id)
-        table = discover_segments(X, frame["dr_score"], frame["treated"], max_depth=settings.tree_max_depth,
-                                  min_leaf_size=settings.min_leaf_size, seed=seed,
-                                  alpha=settings.evaluation.alpha, p_adjust=settings.p_adjust, cluster=cluster)
-        frames.append(table.assign(**plan.keys(), reason=None, n_comparison_units=plan.n_treatment + plan.n_control,
-                                   n_sample_units=len(frame)))
+        table = discover_segments(
+            X,
+            frame["dr_score"],
+            frame["treated"],
+            max_depth=settings.tree_max_depth,
+            min_leaf_size=settings.min_leaf_size,
+            seed=seed,
+            alpha=settings.evaluation.alpha,
+            p_adjust=settings.p_adjust,
+            cluster=cluster,
+        )
+        frames.append(
+            table.assign(
+                **plan.keys(),
+                reason=None,
+                n_comparison_units=plan.n_treatment + plan.n_control,
+                n_sample_units=len(frame),
+            )
+        )
     return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), DISCOVERED_SEGMENT_COLUMNS)
 
 
-def effect_drivers_table(scores, evaluation, units, features, assignments, experiments, settings: UpliftSettings,
-                         log: Callable[[str], None] = _noop) -> pd.DataFrame:
+def effect_drivers_table(
+    scores,
+    evaluation,
+    units,
+    features,
+    assignments,
+    experiments,
+    settings: UpliftSettings,
+    log: Callable[[str], None] = _noop,
+) -> pd.DataFrame:
     """hte_effect_drivers: permutation importance of each feature for the chosen learner's scores. A comparison
     whose chosen learner is the constant has no effect variation to explain and gets one status row."""
     evaluation = io.fetch(evaluation, KEYS + ["learner", "is_chosen"])
@@ -641,22 +810,37 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
     # Read as hte_discovered_segments reads them: at most hte_uplift_discovery_max_units units of a comparison (the
     # same seeded hash sample), from which the surrogate's smaller sample is drawn. Reading every unit for a
     # 20,000-unit sample held a 6 M-unit comparison whole beside int_hte_targeting (13.6 GiB at 10 M units).
-    for plan in iter_comparisons(units, features, assignments, experiments, settings,
-                                 model="hte_effect_drivers", max_units=settings.discovery_max_units):
+    for plan in iter_comparisons(
+        units,
+        features,
+        assignments,
+        experiments,
+        settings,
+        model="hte_effect_drivers",
+        max_units=settings.discovery_max_units,
+    ):
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
         learner = chosen.get(key)
-        part = (_sampled_scores(scores, units, plan, learner, settings.crossfit.seed, ["cate"])
-                if plan.status == STATUS_OK and learner not in (None, "constant") else None)
+        part = (
+            _sampled_scores(scores, units, plan, learner, settings.crossfit.seed, ["cate"])
+            if plan.status == STATUS_OK and learner not in (None, "constant")
+            else None
+        )
         if plan.status != STATUS_OK or part is None:
-            status = plan.status if plan.status != STATUS_OK else (
-                "no_heterogeneity" if learner == "constant" else "not_scored")
+            status = (
+                plan.status
+                if plan.status != STATUS_OK
+                else ("no_heterogeneity" if learner == "constant" else "not_scored")
+            )
             # Only a comparison that was not run explains itself with the plan's reason: an ok plan's reason
             # lists refused features, which is not why this row has no importances.
             if plan.status != STATUS_OK:
                 reason = plan.reason
             elif status == "no_heterogeneity":
-                reason = (f"{plan.label}: no heterogeneity detected (the chosen learner is the constant average "
-                          "effect), so there is no variation in effects for a feature to drive.")
+                reason = (
+                    f"{plan.label}: no heterogeneity detected (the chosen learner is the constant average "
+                    "effect), so there is no variation in effects for a feature to drive."
+                )
             else:
                 reason = f"{plan.label}: hte_cate_scores or hte_learner_evaluation has no rows for it."
             frames.append(pd.DataFrame([{**plan.keys(), "learner": learner, "status": status, "reason": reason}]))
@@ -667,13 +851,27 @@ def effect_drivers_table(scores, evaluation, units, features, assignments, exper
         # The surrogate is fitted and permuted on a bounded, seeded hash sample of whole clusters: importances
         # describe how the scores vary with the features, a question a sample of 20,000 units answers to within
         # a few thousandths of R^2 (tests/unit/test_uplift_discovery.py), at a fixed cost whatever the units.
-        keep = bounded_sample(plan.cluster_keys(frame) if plan.cluster_keys(frame) is not None else frame["unit_id"],
-                              settings.driver_max_units, settings.crossfit.seed)
+        keep = bounded_sample(
+            plan.cluster_keys(frame) if plan.cluster_keys(frame) is not None else frame["unit_id"],
+            settings.driver_max_units,
+            settings.crossfit.seed,
+        )
         table = effect_drivers(X.loc[keep], frame.loc[keep, "cate"], seed=settings.crossfit.seed)
         table["n_units"] = int(keep.sum())
         table["rank"] = np.arange(1, len(table) + 1)
         frames.append(table.assign(**plan.keys(), learner=learner, status=STATUS_OK, reason=None))
-    schema = {"experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
-              "learner": "string", "feature": "string", "rank": "Int64", "importance": "float64",
-              "importance_sd": "float64", "status": "string", "reason": "string", "n_units": "Int64"}
+    schema = {
+        "experiment_id": "string",
+        "metric": "string",
+        "arm": "string",
+        "control_arm": "string",
+        "learner": "string",
+        "feature": "string",
+        "rank": "Int64",
+        "importance": "float64",
+        "importance_sd": "float64",
+        "status": "string",
+        "reason": "string",
+        "n_units": "Int64",
+    }
     return _typed(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(), schema)

@@ -45,8 +45,9 @@ def _log(database) -> pd.DataFrame:
 
 
 def _summary(database) -> str:
-    run = subprocess.run([sys.executable, "-m", "hte_engine.report.summary", str(database)], capture_output=True,
-                         text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "hte_engine.report.summary", str(database)], capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run.stdout
 
@@ -85,8 +86,12 @@ def test_the_export_warns_after_the_failed_run_and_not_after_a_good_one(nights, 
         workdir = tmp_path / name
         workdir.mkdir()
         shutil.copy(nights[name][1], workdir / "hte.duckdb")
-        export = run_dbt(["run-operation", "hte_export_parquet", "--args", f"{{directory: '{tmp_path / 'out'}'}}"],
-                         workdir, project_dir=FIXTURE_PROJECT, env=fixture_env(workdir))
+        export = run_dbt(
+            ["run-operation", "hte_export_parquet", "--args", f"{{directory: '{tmp_path / 'out'}'}}"],
+            workdir,
+            project_dir=FIXTURE_PROJECT,
+            env=fixture_env(workdir),
+        )
         assert export.ok, export.output[-3000:]
         assert ("outputs from different runs" in export.output) == warns, export.output[-3000:]
 

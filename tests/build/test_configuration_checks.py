@@ -24,7 +24,7 @@ def test_misspelt_metric_and_empty_columns_alert_and_warn(tmp_path):
     frames = valid_inputs()
     n = len(frames["unit_features"])
     frames["unit_features"]["segment_b"] = pd.array([None] * n, dtype="string")  # a segment column
-    frames["unit_features"]["score"] = pd.array([None] * n, dtype="Float64")     # a feature column only
+    frames["unit_features"]["score"] = pd.array([None] * n, dtype="Float64")  # a feature column only
     metrics = {**METRICS, "revnue": {"kind": "continuous"}, "Conversion": {"kind": "binary"}}
     result = build_fixture(tmp_path, frames, select="+hte_checks", vars={"hte_metrics": metrics})
     assert result.ok, result.output[-4000:]
@@ -48,13 +48,22 @@ def test_misspelt_metric_and_empty_columns_alert_and_warn(tmp_path):
 
     # every row of hte_checks, these included, as the pandas reference (tests/reference.py) finds them
     fixture_vars = yaml.safe_load((FIXTURE_PROJECT / "dbt_project.yml").read_text())["vars"]
-    config = {**ref.project_vars(), **{k: v for k, v in fixture_vars.items() if k.startswith("hte_")},
-              "hte_metrics": metrics}
+    config = {
+        **ref.project_vars(),
+        **{k: v for k, v in fixture_vars.items() if k.startswith("hte_")},
+        "hte_metrics": metrics,
+    }
     expected = ref.reference_tables(frames, config)["hte_checks"]
-    problems = ref.compare(result.table("hte_checks"), expected, ref.CHECK_KEYS, {"status": ref.EXACT},
-                           label="hte_checks")
-    problems += ref.compare(metric_rows, expected[expected["check_name"] == "metric_not_observed"], ref.CHECK_KEYS,
-                            {"statistic": ref.EXACT}, label="metric_not_observed")
+    problems = ref.compare(
+        result.table("hte_checks"), expected, ref.CHECK_KEYS, {"status": ref.EXACT}, label="hte_checks"
+    )
+    problems += ref.compare(
+        metric_rows,
+        expected[expected["check_name"] == "metric_not_observed"],
+        ref.CHECK_KEYS,
+        {"statistic": ref.EXACT},
+        label="metric_not_observed",
+    )
     assert not problems, "\n".join(problems)
 
     # and dbt's log says it, in the same words, once per column and once for the metrics
@@ -74,8 +83,9 @@ def test_a_column_or_metric_one_experiment_lacks_is_info_not_alert(tmp_path):
     assert result.ok, result.output[-4000:]
 
     checks = result.table("hte_checks")
-    assert not checks["check_name"].isin(["column_not_observed", "metric_not_observed"]).any(), \
-        checks[checks["status"] == "alert"].to_dict("records")
+    assert not checks["check_name"].isin(["column_not_observed", "metric_not_observed"]).any(), checks[
+        checks["status"] == "alert"
+    ].to_dict("records")
     info = _checks(result, "dimension_not_observed")
     assert list(zip(info["experiment_id"], info["dimension"], info["status"])) == [("exp_b", "segment_b", "info")]
     assert "dbt_hte configuration warning" not in result.output

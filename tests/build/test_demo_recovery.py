@@ -17,21 +17,29 @@ DIMENSIONS = ref.project_vars()["hte_segment_columns"]
 def truth():
     generated = demo_data.generate()
     seeds = ref.demo_inputs()["assignments"]
-    assert generated["assignments"][["unit_id", "arm"]].astype(str).equals(seeds[["unit_id", "arm"]].astype(str)), \
+    assert generated["assignments"][["unit_id", "arm"]].astype(str).equals(seeds[["unit_id", "arm"]].astype(str)), (
         "seeds/demo no longer match demo_data.generate(): regenerate the seeds"
+    )
     features = generated["unit_features"]
-    per_segment = pd.concat([demo_data.true_segment_effects(generated["truth"], features, d) for d in DIMENSIONS],
-                            ignore_index=True)
-    overall = (generated["truth"].groupby(["experiment_id", "metric", "arm"])["true_effect"].mean().reset_index()
-               .assign(dimension="overall", segment="all"))
+    per_segment = pd.concat(
+        [demo_data.true_segment_effects(generated["truth"], features, d) for d in DIMENSIONS], ignore_index=True
+    )
+    overall = (
+        generated["truth"]
+        .groupby(["experiment_id", "metric", "arm"])["true_effect"]
+        .mean()
+        .reset_index()
+        .assign(dimension="overall", segment="all")
+    )
     return pd.concat([per_segment, overall], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
 def lifts(demo_build, truth):
     table = demo_build.table("hte_segment_lifts")
-    return table.merge(truth, on=["experiment_id", "metric", "dimension", "segment", "arm"], how="left",
-                       validate="one_to_one")
+    return table.merge(
+        truth, on=["experiment_id", "metric", "dimension", "segment", "arm"], how="left", validate="one_to_one"
+    )
 
 
 def test_every_lift_has_a_planted_truth(lifts):
@@ -69,9 +77,13 @@ def test_coupon_story(lifts):
 
 
 def test_discount_email_backfires_on_vips(lifts):
-    vip = lifts[(lifts["experiment_id"] == "email_campaign") & (lifts["metric"] == "visit")
-                & (lifts["arm"] == "discount_email") & (lifts["dimension"] == "history_segment")
-                & (lifts["segment"] == "vip")].iloc[0]
+    vip = lifts[
+        (lifts["experiment_id"] == "email_campaign")
+        & (lifts["metric"] == "visit")
+        & (lifts["arm"] == "discount_email")
+        & (lifts["dimension"] == "history_segment")
+        & (lifts["segment"] == "vip")
+    ].iloc[0]
     assert vip["true_effect"] < 0
     assert vip["verdict"] == "negative", vip.to_dict()
 
@@ -80,8 +92,10 @@ def test_no_segment_gets_the_wrong_sign(lifts):
     # A significant verdict whose sign contradicts a clearly non-zero truth would be a type S error; at the
     # demo's sizes and effect sizes there must be none.
     clear = lifts["true_effect"].abs() > 2 * lifts["lift_abs_se"]
-    wrong = clear & (((lifts["verdict"] == "positive") & (lifts["true_effect"] < 0))
-                     | ((lifts["verdict"] == "negative") & (lifts["true_effect"] > 0)))
+    wrong = clear & (
+        ((lifts["verdict"] == "positive") & (lifts["true_effect"] < 0))
+        | ((lifts["verdict"] == "negative") & (lifts["true_effect"] > 0))
+    )
     assert not wrong.any(), lifts.loc[wrong, ref.LIFT_KEYS].to_string()
 
 

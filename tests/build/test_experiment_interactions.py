@@ -59,10 +59,13 @@ def shared_units(frames: dict[str, pd.DataFrame]) -> dict[tuple[str, str], pd.Da
             ):
                 continue
             both = a[a.experiment_id == e][["unit_id", "arm"]].merge(
-                a[a.experiment_id == f][["unit_id", "arm"]].rename(columns={"arm": "other_arm"}), on="unit_id")
+                a[a.experiment_id == f][["unit_id", "arm"]].rename(columns={"arm": "other_arm"}), on="unit_id"
+            )
             if len(both):
-                both.attrs["overlap"] = (max(periods.at[e, "min"], periods.at[f, "min"]),
-                                         min(periods.at[e, "max"], periods.at[f, "max"]))
+                both.attrs["overlap"] = (
+                    max(periods.at[e, "min"], periods.at[f, "min"]),
+                    min(periods.at[e, "max"], periods.at[f, "max"]),
+                )
                 pairs[e, f] = both
     return pairs
 
@@ -93,8 +96,14 @@ def reference_interactions(frames, *, alpha=ALPHA, min_size=MIN_SIZE, method="ho
                     t = y[(y.arm == arm) & (y.other_arm == f)].value
                     c = y[(y.arm == control) & (y.other_arm == f)].value
                     se = np.sqrt(t.var(ddof=1) / len(t) + c.var(ddof=1) / len(c))
-                    cells[f] = dict(n_treatment=len(t), n_control=len(c), mean_treatment=t.mean(),
-                                    mean_control=c.mean(), lift_abs=t.mean() - c.mean(), lift_abs_se=se)
+                    cells[f] = dict(
+                        n_treatment=len(t),
+                        n_control=len(c),
+                        mean_treatment=t.mean(),
+                        mean_control=c.mean(),
+                        lift_abs=t.mean() - c.mean(),
+                        lift_abs_se=se,
+                    )
                 too_small = min(min(v["n_treatment"], v["n_control"]) for v in cells.values()) < min_size
                 lifts = np.array([cells[f]["lift_abs"] for f in other_arms])
                 w = 1 / np.array([cells[f]["lift_abs_se"] for f in other_arms]) ** 2
@@ -140,26 +149,53 @@ def reference_interactions(frames, *, alpha=ALPHA, min_size=MIN_SIZE, method="ho
                     )
     out = pd.DataFrame(rows)
     tested = out.drop_duplicates(["experiment_id", "other_experiment_id", "metric", "arm"]).dropna(subset=["p_value"])
-    tested = tested.assign(p_value_adj=multipletests(tested.p_value, method=ref.P_ADJUST_METHODS[method])[1],
-                           family_size=len(tested))
-    out = out.merge(tested[["experiment_id", "other_experiment_id", "metric", "arm", "p_value_adj", "family_size"]],
-                    on=["experiment_id", "other_experiment_id", "metric", "arm"], how="left")
-    out["i_squared"] = np.where(out.statistic > out.df, (out.statistic - out.df) / out.statistic,
-                                np.where(out.statistic.notna(), 0.0, np.nan))
-    out["verdict"] = np.where(out.status != "ok", out.status,
-                              np.where(out.p_value_adj < alpha, "interaction", "no_evidence"))
+    tested = tested.assign(
+        p_value_adj=multipletests(tested.p_value, method=ref.P_ADJUST_METHODS[method])[1], family_size=len(tested)
+    )
+    out = out.merge(
+        tested[["experiment_id", "other_experiment_id", "metric", "arm", "p_value_adj", "family_size"]],
+        on=["experiment_id", "other_experiment_id", "metric", "arm"],
+        how="left",
+    )
+    out["i_squared"] = np.where(
+        out.statistic > out.df, (out.statistic - out.df) / out.statistic, np.where(out.statistic.notna(), 0.0, np.nan)
+    )
+    out["verdict"] = np.where(
+        out.status != "ok", out.status, np.where(out.p_value_adj < alpha, "interaction", "no_evidence")
+    )
     return out
 
 
 COLUMNS = {
-    "control_arm": None, "other_control_arm": None, "n_overlap": None, "overlap_start": None, "overlap_end": None,
-    "n_treatment": None, "n_control": None, "status": None, "verdict": None, "df": None, "n_other_arms": None,
+    "control_arm": None,
+    "other_control_arm": None,
+    "n_overlap": None,
+    "overlap_start": None,
+    "overlap_end": None,
+    "n_treatment": None,
+    "n_control": None,
+    "status": None,
+    "verdict": None,
+    "df": None,
+    "n_other_arms": None,
     "family_size": None,
-    "mean_treatment": FLOAT, "mean_control": FLOAT, "lift_abs": FLOAT, "lift_abs_se": FLOAT,
-    "lift_abs_ci_low": FLOAT, "lift_abs_ci_high": FLOAT, "lift_p_value": P_VALUE, "interaction": FLOAT,
-    "interaction_se": FLOAT, "interaction_ci_low": FLOAT, "interaction_ci_high": FLOAT,
-    "interaction_p_value": P_VALUE, "statistic": FLOAT, "p_value": P_VALUE, "p_value_adj": P_VALUE,
-    "pooled_lift": FLOAT, "i_squared": FLOAT,
+    "mean_treatment": FLOAT,
+    "mean_control": FLOAT,
+    "lift_abs": FLOAT,
+    "lift_abs_se": FLOAT,
+    "lift_abs_ci_low": FLOAT,
+    "lift_abs_ci_high": FLOAT,
+    "lift_p_value": P_VALUE,
+    "interaction": FLOAT,
+    "interaction_se": FLOAT,
+    "interaction_ci_low": FLOAT,
+    "interaction_ci_high": FLOAT,
+    "interaction_p_value": P_VALUE,
+    "statistic": FLOAT,
+    "p_value": P_VALUE,
+    "p_value_adj": P_VALUE,
+    "pooled_lift": FLOAT,
+    "i_squared": FLOAT,
 }
 
 
@@ -191,16 +227,19 @@ def test_interaction_and_q_equal_statsmodels_saturated_ols_hc2(overlap_build):
     shared = shared_units(frames)
     checked = 0
     for (exp, other, metric, arm), rows in actual[actual.status == "ok"].groupby(
-            ["experiment_id", "other_experiment_id", "metric", "arm"]):
+        ["experiment_id", "other_experiment_id", "metric", "arm"]
+    ):
         control, other_control = rows.control_arm.iloc[0], rows.other_control_arm.iloc[0]
         y = unit_rows(frames, (exp, other), shared[exp, other], metric)
         y = y[y.arm.isin([arm, control])]
-        fit = smf.ols(f"value ~ C(arm, Treatment('{control}')) * C(other_arm, Treatment('{other_control}'))",
-                      data=y).fit(cov_type="HC2")
+        fit = smf.ols(
+            f"value ~ C(arm, Treatment('{control}')) * C(other_arm, Treatment('{other_control}'))", data=y
+        ).fit(cov_type="HC2")
         names = []
         for row in rows[rows.other_arm != other_control].itertuples():
-            name = (f"C(arm, Treatment('{control}'))[T.{arm}]:"
-                    f"C(other_arm, Treatment('{other_control}'))[T.{row.other_arm}]")
+            name = (
+                f"C(arm, Treatment('{control}'))[T.{arm}]:C(other_arm, Treatment('{other_control}'))[T.{row.other_arm}]"
+            )
             assert row.interaction == pytest.approx(fit.params[name], rel=1e-9, abs=1e-12)
             assert row.interaction_se == pytest.approx(fit.bse[name], rel=1e-9)
             names.append(name)
@@ -229,9 +268,13 @@ def test_adjustment_follows_hte_p_adjust(overlap_build, method, tmp_path):
     frames, _ = overlap_build
     result = build_fixture(tmp_path, frames, select=SELECT, vars={"hte_p_adjust": method})
     assert result.ok, result.output[-4000:]
-    problems = ref.compare(result.table("hte_experiment_interactions"), reference_interactions(frames, method=method),
-                           KEYS, {"p_value_adj": P_VALUE, "family_size": None, "verdict": None},
-                           label=f"hte_experiment_interactions ({method})")
+    problems = ref.compare(
+        result.table("hte_experiment_interactions"),
+        reference_interactions(frames, method=method),
+        KEYS,
+        {"p_value_adj": P_VALUE, "family_size": None, "verdict": None},
+        label=f"hte_experiment_interactions ({method})",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -239,7 +282,8 @@ def test_planted_interaction_alerts_and_the_null_metric_does_not(overlap_build):
     _, result = overlap_build
     table = result.table("hte_experiment_interactions")
     comparisons = table.drop_duplicates(["experiment_id", "other_experiment_id", "metric", "arm"]).set_index(
-        ["experiment_id", "other_experiment_id", "metric", "arm"])
+        ["experiment_id", "other_experiment_id", "metric", "arm"]
+    )
     # planted: exp_a's treatment lifts conversion by 0.05 more within variant_1 (and variant_1's lift by 0.05 more
     # under exp_a's treatment); the interval of the estimate covers it
     planted = table[
@@ -299,8 +343,14 @@ def test_hte_checks_holds_the_interaction_rows(overlap_build):
 
 # ------------------------------------------------------------------------------------------ empty and typed
 def _types(result, table):
-    return result.query(f"select column_name, data_type from information_schema.columns "
-                        f"where table_name = '{table}' order by ordinal_position").to_records(index=False).tolist()
+    return (
+        result.query(
+            f"select column_name, data_type from information_schema.columns "
+            f"where table_name = '{table}' order by ordinal_position"
+        )
+        .to_records(index=False)
+        .tolist()
+    )
 
 
 def test_no_overlap_gives_an_empty_typed_table(overlap_build, tmp_path):
@@ -333,8 +383,7 @@ def cell_tests(n, s, s2):
 def _cells(arm, other_arm, y, k, k_other):
     index = arm * k_other + other_arm
     size = k * k_other
-    return tuple(np.bincount(index, weights=w, minlength=size).reshape(k, k_other)
-                 for w in (np.ones_like(y), y, y * y))
+    return tuple(np.bincount(index, weights=w, minlength=size).reshape(k, k_other) for w in (np.ones_like(y), y, y * y))
 
 
 def test_simulation_formulas_equal_the_sql(overlap_build):
@@ -344,15 +393,21 @@ def test_simulation_formulas_equal_the_sql(overlap_build):
     e = frames["experiments"]
     shared = shared_units(frames)
     for (exp, other, metric, arm), rows in table[table.status == "ok"].groupby(
-            ["experiment_id", "other_experiment_id", "metric", "arm"]):
+        ["experiment_id", "other_experiment_id", "metric", "arm"]
+    ):
         arms = [rows.control_arm.iloc[0], arm]
         others = [rows.other_control_arm.iloc[0]] + sorted(
             set(e[e.experiment_id == other].arm) - {rows.other_control_arm.iloc[0]}
         )
         y = unit_rows(frames, (exp, other), shared[exp, other], metric)
         y = y[y.arm.isin(arms)]
-        n, s, s2 = _cells(y.arm.map(arms.index).to_numpy(), y.other_arm.map(others.index).to_numpy(),
-                          y.value.to_numpy(), 2, len(others))
+        n, s, s2 = _cells(
+            y.arm.map(arms.index).to_numpy(),
+            y.other_arm.map(others.index).to_numpy(),
+            y.value.to_numpy(),
+            2,
+            len(others),
+        )
         q, p = cell_tests(n, s, s2)
         assert q[0] == pytest.approx(rows.statistic.iloc[0], rel=1e-9)
         assert p[0] == pytest.approx(rows.p_value.iloc[0], rel=1e-9, abs=1e-12)
@@ -368,9 +423,9 @@ def _simulate(rng, n_units, interaction):
     revenue = rng.gamma(2.0, 10.0, size=n_units) + 1.5 * a + 1.0 * b1
     p_values = []
     for y in (conversion, revenue):
-        _, p = cell_tests(*_cells(a, b, y, 2, 3))             # A's treatment within B's arms: df 2
+        _, p = cell_tests(*_cells(a, b, y, 2, 3))  # A's treatment within B's arms: df 2
         p_values.append(p[0])
-        n, s, s2 = _cells(b, a, y, 3, 2)                      # B's variants within A's arms: df 1 each
+        n, s, s2 = _cells(b, a, y, 3, 2)  # B's variants within A's arms: df 1 each
         p_values.extend(cell_tests(n, s, s2)[1])
     return np.array(p_values)
 
@@ -406,7 +461,9 @@ def test_simulation_finds_the_planted_interaction():
     raw = np.array([_simulate(rng, 40_000, 0.05) for _ in range(300)])
     with ref.without_gc_collect():
         adjusted = np.array([multipletests(p, method="holm")[1] for p in raw])
-    print(f"\nplanted interaction found in {(adjusted[:, 0] < ALPHA).mean():.3f} of data sets "
-          f"({(adjusted[:, 0] < ALERT_P).mean():.3f} at hte_check_alert_p)")
+    print(
+        f"\nplanted interaction found in {(adjusted[:, 0] < ALPHA).mean():.3f} of data sets "
+        f"({(adjusted[:, 0] < ALERT_P).mean():.3f} at hte_check_alert_p)"
+    )
     assert (adjusted[:, 0] < ALPHA).mean() >= 0.8
     assert ((adjusted[:, 3:] < ALPHA).any(axis=1)).mean() <= ALPHA + 2.33 * np.sqrt(ALPHA * (1 - ALPHA) / 300)

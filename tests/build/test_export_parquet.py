@@ -25,10 +25,13 @@ def export(demo_build, directory, tables=None):
 def test_every_output_table_is_exported_with_all_its_rows(demo_build, tmp_path):
     result = export(demo_build, tmp_path)
     assert result.ok, result.output[-4000:]
-    built = set(demo_build.query(
-        "select table_name from information_schema.tables where table_schema = 'main' and table_type = 'BASE TABLE' "
-        "and table_name like 'hte\\_%' escape '\\' and table_name not like 'hte\\_demo\\_%' escape '\\'"
-    )["table_name"])
+    built = set(
+        demo_build.query(
+            "select table_name from information_schema.tables "
+            "where table_schema = 'main' and table_type = 'BASE TABLE' and table_name like 'hte\\_%' escape '\\' "
+            "and table_name not like 'hte\\_demo\\_%' escape '\\'"
+        )["table_name"]
+    )
     files = {p.name for p in tmp_path.iterdir()}
     # and no tmp_ file left behind; the BI database of views beside them
     assert files == {f"{name}.parquet" for name in built} | {"hte_bi.duckdb"}
@@ -51,7 +54,8 @@ def test_a_rerun_replaces_each_file_by_rename_never_in_place(demo_build, tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hte_bi.duckdb", "hte_checks.parquet"]
     with duckdb.connect() as con:
         assert con.execute(f"select count(*) from read_parquet('{path}')").fetchone()[0] == len(
-            demo_build.table("hte_checks"))
+            demo_build.table("hte_checks")
+        )
 
 
 def test_export_errors_name_the_fix(demo_build, tmp_path):
@@ -77,14 +81,18 @@ def test_counts_are_exported_as_integers(demo_build, tmp_path):
     # DuckDB sums integers into HUGEINT, which Parquet stores as DOUBLE: the export casts them to BIGINT
     hugeint = demo_build.query(
         "select table_name, column_name from information_schema.columns where table_schema = 'main' "
-        "and data_type = 'HUGEINT' and table_name in ('hte_segment_stats', 'hte_segment_lifts')")
+        "and data_type = 'HUGEINT' and table_name in ('hte_segment_stats', 'hte_segment_lifts')"
+    )
     assert len(hugeint) > 0  # the warehouse really holds HUGEINT counts, so the cast is exercised
     assert export(demo_build, tmp_path, ["hte_segment_stats", "hte_segment_lifts"]).ok
     with duckdb.connect() as con:
         for row in hugeint.itertuples():
             path = tmp_path / f"{row.table_name}.parquet"
-            types = dict(con.execute(f"select column_name, column_type from (describe select * from "
-                                     f"read_parquet('{path}'))").fetchall())
+            types = dict(
+                con.execute(
+                    f"select column_name, column_type from (describe select * from read_parquet('{path}'))"
+                ).fetchall()
+            )
             assert types[row.column_name] == "BIGINT", (row.table_name, row.column_name, types[row.column_name])
             exported = con.execute(f"select sum({row.column_name}) from read_parquet('{path}')").fetchone()[0]
             assert exported == int(demo_build.table(row.table_name)[row.column_name].sum())
@@ -96,7 +104,8 @@ def test_the_bi_database_holds_only_views_over_the_files(demo_build, tmp_path):
         tables = con.execute("select table_name, table_type from information_schema.tables order by 1").fetchall()
         assert tables == [("hte_checks", "VIEW"), ("hte_segment_lifts", "VIEW")]
         assert con.execute("select count(*) from hte_segment_lifts").fetchone()[0] == len(
-            demo_build.table("hte_segment_lifts"))
+            demo_build.table("hte_segment_lifts")
+        )
         definition = con.execute("select sql from duckdb_views() where view_name = 'hte_checks'").fetchone()[0]
         assert f"read_parquet('{tmp_path}/hte_checks.parquet')" in definition
     # A BI tool keeps it open (read-write, as most do): the next export neither waits on it nor rewrites it.
@@ -143,8 +152,9 @@ def test_a_bi_tool_reads_while_dbt_builds_and_exports_from_its_on_run_end_hook(t
     assert (exports / "hte_bi.duckdb").exists() and (exports / "hte_segment_lifts.parquet").exists()
     inode = os.stat(exports / "hte_segment_lifts.parquet").st_ino
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(exports), str(stop)], stdout=subprocess.PIPE,
-                              text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(exports), str(stop)], stdout=subprocess.PIPE, text=True
+    )
     try:
         time.sleep(2)
         builds = [project.dbt("build", "--select", "+hte_segment_lifts", "+hte_segment_differences") for _ in range(2)]

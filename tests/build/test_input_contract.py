@@ -50,16 +50,21 @@ def _build(tmp_path, frames, vars=None, *, over_good_build=True):
 
 def published_tables(db_path: Path) -> dict[str, pd.DataFrame]:
     with duckdb.connect(str(db_path), read_only=True) as con:
-        names = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main' "
-            "and table_name like 'hte\\_%' escape '\\' order by 1").fetchall()]
+        names = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main' "
+                "and table_name like 'hte\\_%' escape '\\' order by 1"
+            ).fetchall()
+        ]
         return {name: con.execute(f'select * from main."{name}" order by all').df() for name in names}
 
 
 def _assert_input_error(result, *fragments):
     assert not result.ok, "dbt build succeeded on bad input"
-    assert "dbt_hte input error" in result.output or "dbt_hte configuration error" in result.output, \
-        result.output[-3000:]
+    assert "dbt_hte input error" in result.output or "dbt_hte configuration error" in result.output, result.output[
+        -3000:
+    ]
     for fragment in fragments:
         assert fragment in result.output, f"{fragment!r} missing from:\n{result.output[-3000:]}"
     # nothing downstream of staging may have been built on bad data
@@ -83,8 +88,7 @@ def test_clean_fixture_builds(tmp_path):
 def test_duplicate_assignment_rows(tmp_path):
     frames = valid_inputs()
     frames["assignments"] = pd.concat([frames["assignments"], frames["assignments"].iloc[[3]]])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
-                        "duplicate assignment rows")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'", "duplicate assignment rows")
 
 
 def test_unit_in_two_arms(tmp_path):
@@ -92,29 +96,34 @@ def test_unit_in_two_arms(tmp_path):
     row = frames["assignments"].iloc[[5]].copy()
     row["arm"] = "treatment" if row["arm"].iloc[0] == "control" else "control"
     frames["assignments"] = pd.concat([frames["assignments"], row])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
-                        "assigned to more than one arm")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'", "assigned to more than one arm")
 
 
 def test_undeclared_arm(tmp_path):
     frames = valid_inputs()
     frames["assignments"].loc[frames["assignments"].index[:10], "arm"] = "mystery"
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
-                        "not declared in hte_experiments", "arm mystery")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'", "not declared in hte_experiments", "arm mystery"
+    )
 
 
 def test_no_control_arm(tmp_path):
     frames = valid_inputs()
     frames["experiments"]["is_control"] = False
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'",
-                        "marked as control (exactly one is needed)")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'is_control'",
+        "marked as control (exactly one is needed)",
+    )
 
 
 def test_two_control_arms(tmp_path):
     frames = valid_inputs()
     frames["experiments"]["is_control"] = True
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'",
-                        "2 arms are marked as control")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'is_control'", "2 arms are marked as control"
+    )
 
 
 def test_an_experiment_with_a_single_arm(tmp_path):
@@ -123,39 +132,57 @@ def test_an_experiment_with_a_single_arm(tmp_path):
     frames = valid_inputs()
     experiments = frames["experiments"]
     frames["experiments"] = experiments[experiments["is_control"]].assign(expected_share=1.0)
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'arm'",
-                        "1 arm is declared (at least two are needed)", "only arm: control")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'arm'",
+        "1 arm is declared (at least two are needed)",
+        "only arm: control",
+    )
 
 
 def test_features_observed_after_assignment(tmp_path):
     frames = valid_inputs()
     late = frames["unit_features"].index[:7]
     frames["unit_features"].loc[late, "features_at"] = pd.Timestamp("2026-03-05")
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'features_at'",
-                        "7 units have features observed after their assignment", "post-treatment")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'features_at'",
+        "7 units have features observed after their assignment",
+        "post-treatment",
+    )
 
 
 @pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
 def test_non_finite_metric_value(tmp_path, bad_value):
     frames = valid_inputs()
     frames["outcomes"].loc[frames["outcomes"].index[2], "value"] = bad_value
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
-                        "null, NaN or infinite")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'", "null, NaN or infinite")
 
 
 def test_partial_pre_period(tmp_path):
     frames = valid_inputs()
     revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
     frames["outcomes"].loc[revenue[:4], "pre_value"] = np.nan
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
-                        "pre_value on some rows and null on others")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'pre_value'",
+        "pre_value on some rows and null on others",
+    )
 
 
 def test_expected_shares_not_summing_to_one(tmp_path):
     frames = valid_inputs()
     frames["experiments"]["expected_share"] = [0.5, 0.4]
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'expected_share'",
-                        "do not sum to 1", "shares sum to 0.9")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'expected_share'",
+        "do not sum to 1",
+        "shares sum to 0.9",
+    )
 
 
 def test_segment_column_not_in_features(tmp_path):
@@ -168,15 +195,13 @@ def test_binary_metric_with_other_values(tmp_path):
     frames = valid_inputs()
     conversion = frames["outcomes"].index[frames["outcomes"].metric == "conversion"]
     frames["outcomes"].loc[conversion[:3], "value"] = 2.0
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
-                        "not 0 or 1")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'", "not 0 or 1")
 
 
 def test_duplicate_outcome_rows(tmp_path):
     frames = valid_inputs()
     frames["outcomes"] = pd.concat([frames["outcomes"], frames["outcomes"].iloc[[0]]])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'metric'",
-                        "more than one outcome row")
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'metric'", "more than one outcome row")
 
 
 def test_outcome_for_unassigned_unit(tmp_path):
@@ -184,15 +209,17 @@ def test_outcome_for_unassigned_unit(tmp_path):
     stray = frames["outcomes"].iloc[[0]].copy()
     stray["unit_id"] = "nobody"
     frames["outcomes"] = pd.concat([frames["outcomes"], stray])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
-                        "units with no assignment", "unit nobody")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'", "units with no assignment", "unit nobody"
+    )
 
 
 def test_assigned_unit_without_features(tmp_path):
     frames = valid_inputs()
     frames["unit_features"] = frames["unit_features"].iloc[1:]
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
-                        "assigned units have no feature row")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'", "assigned units have no feature row"
+    )
 
 
 def test_missing_required_column(tmp_path):
@@ -223,23 +250,33 @@ def test_null_experiment_id_in_features(tmp_path):
 def test_duplicate_feature_rows(tmp_path):
     frames = valid_inputs()
     frames["unit_features"] = pd.concat([frames["unit_features"], frames["unit_features"].iloc[[4]]])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'",
-                        "1 units have more than one feature row", "unit exp_a_u00004")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'unit_id'",
+        "1 units have more than one feature row",
+        "unit exp_a_u00004",
+    )
 
 
 def test_null_assignment_arm(tmp_path):
     frames = valid_inputs()
     frames["assignments"].loc[frames["assignments"].index[2], "arm"] = None
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'",
-                        "column 'experiment_id, unit_id, arm, assigned_at'", "null key, arm or assigned_at")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'experiment_id, unit_id, arm, assigned_at'",
+        "null key, arm or assigned_at",
+    )
 
 
 def test_propensity_outside_unit_interval(tmp_path):
     frames = valid_inputs()
     frames["assignments"]["propensity"] = 0.5
     frames["assignments"].loc[frames["assignments"].index[:3], "propensity"] = 1.0
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'propensity'",
-                        "3 rows have a propensity outside (0, 1)")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'propensity'", "3 rows have a propensity outside (0, 1)"
+    )
 
 
 @pytest.mark.parametrize("bad_value", [np.inf, -np.inf])
@@ -247,15 +284,20 @@ def test_non_finite_pre_value(tmp_path, bad_value):
     frames = valid_inputs()
     revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
     frames["outcomes"].loc[revenue[:2], "pre_value"] = bad_value
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
-                        "2 pre-period values are NaN or infinite")
+    _assert_input_error(
+        _build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'", "2 pre-period values are NaN or infinite"
+    )
 
 
 def test_null_outcome_unit(tmp_path):
     frames = valid_inputs()
     frames["outcomes"].loc[frames["outcomes"].index[1], "unit_id"] = None
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'experiment_id, unit_id'",
-                        "null experiment_id or unit_id")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'experiment_id, unit_id'",
+        "null experiment_id or unit_id",
+    )
 
 
 def test_failed_join_check_leaves_nothing_to_read(tmp_path):
@@ -281,8 +323,11 @@ def test_failed_join_check_leaves_nothing_to_read(tmp_path):
                     pending.append(parent)
         return seen
 
-    python_models = [node_id for node_id, node in manifest.items()
-                     if node["resource_type"] == "model" and node.get("language") == "python"]
+    python_models = [
+        node_id
+        for node_id, node in manifest.items()
+        if node["resource_type"] == "model" and node.get("language") == "python"
+    ]
     assert python_models
     unguarded = [node_id for node_id in python_models if "model.dbt_hte.int_hte_raw_cells" not in ancestors(node_id)]
     assert unguarded == [], f"Python models that could read unchecked inputs: {unguarded}"
@@ -306,18 +351,28 @@ def test_outcome_value_too_large_to_square(tmp_path, huge):
     revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
     frames["outcomes"].loc[revenue[[3, 8]], "value"] = huge
     unit = frames["outcomes"].loc[revenue[[3, 8]], "unit_id"].min()
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'",
-                        "2 outcome values are larger than 1e30 in magnitude", f"metric revenue, unit {unit}",
-                        "overflow")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'value'",
+        "2 outcome values are larger than 1e30 in magnitude",
+        f"metric revenue, unit {unit}",
+        "overflow",
+    )
 
 
 def test_pre_value_too_large_to_square(tmp_path):
     frames = valid_inputs()
     revenue = frames["outcomes"].index[frames["outcomes"].metric == "revenue"]
     frames["outcomes"].loc[revenue[5], "pre_value"] = -1e300
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'",
-                        "1 pre-period values are larger than 1e30 in magnitude",
-                        f"metric revenue, unit {frames['outcomes'].loc[revenue[5], 'unit_id']}", "overflow")
+    _assert_input_error(
+        _build(tmp_path, frames),
+        "experiment 'exp_a'",
+        "column 'pre_value'",
+        "1 pre-period values are larger than 1e30 in magnitude",
+        f"metric revenue, unit {frames['outcomes'].loc[revenue[5], 'unit_id']}",
+        "overflow",
+    )
 
 
 def test_values_at_the_bound_build_with_finite_statistics(tmp_path):
@@ -335,5 +390,5 @@ def test_values_at_the_bound_build_with_finite_statistics(tmp_path):
     for arm, group in rows.groupby("arm"):
         row = stats.set_index("arm").loc[arm]
         assert np.isfinite(row[["sum_y", "sum_y2", "sum_x2", "sum_xy"]].astype(float)).all(), row
-        assert row.sum_y2 == pytest.approx((group.value ** 2).sum(), rel=1e-12)
+        assert row.sum_y2 == pytest.approx((group.value**2).sum(), rel=1e-12)
         assert row.sum_xy == pytest.approx((group.value * group.pre_value).sum(), rel=1e-12)

@@ -37,8 +37,14 @@ START = pd.Timestamp("2026-03-02")  # a Monday: cohort weeks start on Mondays
 WEEKLY_EFFECT = [0.15, 0.05, -0.05, -0.15]
 PLANTED_SLOPE = -0.10
 SELECT = "+hte_alerts +hte_cohort_trends"
-MONITORING = ["hte_segment_lifts", "hte_lift_history", "hte_check_history", "hte_alerts", "hte_cohort_lifts",
-              "hte_cohort_trends"]
+MONITORING = [
+    "hte_segment_lifts",
+    "hte_lift_history",
+    "hte_check_history",
+    "hte_alerts",
+    "hte_cohort_lifts",
+    "hte_cohort_trends",
+]
 KEY = ["experiment_id", "metric", "dimension", "segment", "arm"]
 
 
@@ -53,21 +59,42 @@ def population(seed: int = 5, n_units: int = 8_000) -> dict[str, pd.DataFrame]:
     conversion = (rng.random(n_units) < 0.3 + treated * np.asarray(WEEKLY_EFFECT)[week]).astype(float)
     pre = rng.gamma(2.0, 5.0, n_units).round(2)
     revenue = (0.5 * pre + rng.gamma(2.0, 10.0, n_units)).round(2)  # no effect: the null for the trend test
-    assignments = pd.DataFrame({"experiment_id": "exp_a", "unit_id": unit_ids, "arm": arms,
-                                "assigned_at": assigned_at})
-    features = pd.DataFrame({"experiment_id": "exp_a", "unit_id": unit_ids,
-                             "features_at": assigned_at - pd.Timedelta(days=1),
-                             "segment_a": rng.choice(["north", "south", "east"], n_units),
-                             "segment_b": rng.choice(["new", "returning"], n_units),
-                             "score": rng.normal(size=n_units)})
-    outcomes = pd.concat([
-        pd.DataFrame({"experiment_id": "exp_a", "unit_id": unit_ids, "metric": "conversion", "value": conversion,
-                      "pre_value": np.nan}),
-        pd.DataFrame({"experiment_id": "exp_a", "unit_id": unit_ids, "metric": "revenue", "value": revenue,
-                      "pre_value": pre}),
-    ], ignore_index=True)
-    experiments = pd.DataFrame({"experiment_id": "exp_a", "arm": ["control", "treatment"],
-                                "is_control": [True, False], "expected_share": [0.5, 0.5]})
+    assignments = pd.DataFrame({"experiment_id": "exp_a", "unit_id": unit_ids, "arm": arms, "assigned_at": assigned_at})
+    features = pd.DataFrame(
+        {
+            "experiment_id": "exp_a",
+            "unit_id": unit_ids,
+            "features_at": assigned_at - pd.Timedelta(days=1),
+            "segment_a": rng.choice(["north", "south", "east"], n_units),
+            "segment_b": rng.choice(["new", "returning"], n_units),
+            "score": rng.normal(size=n_units),
+        }
+    )
+    outcomes = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "experiment_id": "exp_a",
+                    "unit_id": unit_ids,
+                    "metric": "conversion",
+                    "value": conversion,
+                    "pre_value": np.nan,
+                }
+            ),
+            pd.DataFrame(
+                {"experiment_id": "exp_a", "unit_id": unit_ids, "metric": "revenue", "value": revenue, "pre_value": pre}
+            ),
+        ],
+        ignore_index=True,
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": "exp_a",
+            "arm": ["control", "treatment"],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+        }
+    )
     return {"assignments": assignments, "unit_features": features, "outcomes": outcomes, "experiments": experiments}
 
 
@@ -84,8 +111,10 @@ def inputs_on(day: int, *, broken: bool = False, lost_treatment_share: float = 0
         last_week = (a["assigned_at"] >= cutoff - pd.Timedelta(days=7)) & (a["arm"] == "treatment")
         keep &= ~(last_week & (rng.random(len(a)) < lost_treatment_share))
     units = set(a.loc[keep, "unit_id"])
-    frames = {name: frame[frame["unit_id"].isin(units)].reset_index(drop=True) if "unit_id" in frame else frame
-              for name, frame in full.items()}
+    frames = {
+        name: frame[frame["unit_id"].isin(units)].reset_index(drop=True) if "unit_id" in frame else frame
+        for name, frame in full.items()
+    }
     if broken:
         frames["assignments"] = pd.concat([frames["assignments"], frames["assignments"].head(1)], ignore_index=True)
     return frames
@@ -100,8 +129,9 @@ def snapshot(result) -> dict[str, pd.DataFrame]:
 
 
 def sort(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.sort_values(list(frame.columns.drop("run_at", errors="ignore")), na_position="last",
-                             key=lambda s: s.astype(str)).reset_index(drop=True)
+    return frame.sort_values(
+        list(frame.columns.drop("run_at", errors="ignore")), na_position="last", key=lambda s: s.astype(str)
+    ).reset_index(drop=True)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +148,13 @@ def schedule(tmp_path_factory) -> dict:
         args = ["build", "--select", *select.split()] + (["--full-refresh"] if name == "full_refresh" else [])
         # the learners' part of hte_alerts is tested on the demo build (test_learner_choice_change_is_an_alert):
         # here hte_alerts reads the SQL histories only, so the schedule does not fit learners on every night
-        result = run_dbt(args, workdir, vars={"hte_run_date": run_date(day), "hte_alert_on_learner_choice": False},
-                         project_dir=FIXTURE_PROJECT, env=fixture_env(data_dir))
+        result = run_dbt(
+            args,
+            workdir,
+            vars={"hte_run_date": run_date(day), "hte_alert_on_learner_choice": False},
+            project_dir=FIXTURE_PROJECT,
+            env=fixture_env(data_dir),
+        )
         steps[name] = {"result": result, "ok": result.ok, "day": day}
         if result.ok:
             steps[name]["tables"] = snapshot(result)
@@ -135,8 +170,9 @@ def schedule(tmp_path_factory) -> dict:
     result = build("day28", 28, inputs_on(28, lost_treatment_share=0.4))
     assert result.ok, result.output[-5000:]
     steps["day28"]["database"] = shutil.copy(result.db_path, workdir / "after_day28.duckdb")
-    result = build("full_refresh", 28, inputs_on(28, lost_treatment_share=0.4),
-                   select="hte_lift_history hte_check_history")
+    result = build(
+        "full_refresh", 28, inputs_on(28, lost_treatment_share=0.4), select="hte_lift_history hte_check_history"
+    )
     assert result.ok, result.output[-5000:]
     return steps
 
@@ -170,8 +206,9 @@ def test_earlier_dates_are_never_touched(schedule):
     before = before[before["run_date"].astype(str).str[:10] == run_date(14)]
     after = last[last["run_date"].astype(str).str[:10] == run_date(14)]
     assert after["run_at"].min() > before["run_at"].max()
-    pd.testing.assert_frame_equal(sort(before.drop(columns="run_at")), sort(after.drop(columns="run_at")),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        sort(before.drop(columns="run_at")), sort(after.drop(columns="run_at")), check_dtype=False
+    )
 
 
 def test_failed_run_leaves_the_last_good_tables(schedule):
@@ -193,8 +230,10 @@ def expected_alerts(lift_history: pd.DataFrame, check_history: pd.DataFrame, day
     """The changes between the run of `day` and the experiment's run before it, recomputed from the histories."""
     now = pd.Timestamp(run_date(day))
     out = set()
-    for (frame, key, column) in ((lift_history, KEY, "verdict"),
-                                 (check_history, ["experiment_id", "check_name", "dimension", "segment"], "status")):
+    for frame, key, column in (
+        (lift_history, KEY, "verdict"),
+        (check_history, ["experiment_id", "check_name", "dimension", "segment"], "status"),
+    ):
         frame = frame.assign(run_date=pd.to_datetime(frame["run_date"]))
         for _experiment, rows in frame.groupby("experiment_id"):
             earlier = rows.loc[rows["run_date"] < now, "run_date"]
@@ -216,8 +255,13 @@ def expected_alerts(lift_history: pd.DataFrame, check_history: pd.DataFrame, day
                         else None
                     )
                 else:
-                    kind = ("check_started_alerting" if a == "alert" and b != "alert"
-                            else "check_stopped_alerting" if b == "alert" and a != "alert" else None)
+                    kind = (
+                        "check_started_alerting"
+                        if a == "alert" and b != "alert"
+                        else "check_stopped_alerting"
+                        if b == "alert" and a != "alert"
+                        else None
+                    )
                 if kind:
                     out.add((kind, *[None if pd.isna(v) else v for v in k], b, a))
     return out
@@ -226,8 +270,11 @@ def expected_alerts(lift_history: pd.DataFrame, check_history: pd.DataFrame, day
 def alert_rows(alerts: pd.DataFrame) -> set[tuple]:
     rows = set()
     for r in alerts.itertuples():
-        key = ((r.experiment_id, r.metric, r.dimension, r.segment, r.arm) if r.source == "lift"
-               else (r.experiment_id, r.check_name, r.dimension, r.segment))
+        key = (
+            (r.experiment_id, r.metric, r.dimension, r.segment, r.arm)
+            if r.source == "lift"
+            else (r.experiment_id, r.check_name, r.dimension, r.segment)
+        )
         rows.add(
             (
                 r.alert_type,
@@ -278,9 +325,11 @@ def test_sequential_columns_equal_the_published_formulas(schedule):
         np.testing.assert_allclose(
             lifts[high].to_numpy(float)[ok], lifts[lift].to_numpy(float)[ok] + radius, rtol=1e-12
         )
-        np.testing.assert_allclose(lifts[p].to_numpy(float)[ok],
-                                   p_value_sequential(lifts[lift].to_numpy(float)[ok], lifts[se].to_numpy(float)[ok],
-                                                      t[ok], alpha, tuning_n), rtol=1e-12)
+        np.testing.assert_allclose(
+            lifts[p].to_numpy(float)[ok],
+            p_value_sequential(lifts[lift].to_numpy(float)[ok], lifts[se].to_numpy(float)[ok], t[ok], alpha, tuning_n),
+            rtol=1e-12,
+        )
         assert lifts.loc[~ok, [low, high, p]].isna().all().all()
     # adjusted like p_value_adj: Holm within experiment x metric x arm over the segment rows that count
     family = lifts[(lifts["dimension"] != "overall") & ~lifts["is_too_small"] & lifts["p_value_sequential"].notna()]
@@ -290,10 +339,19 @@ def test_sequential_columns_equal_the_published_formulas(schedule):
     overall = lifts[lifts["dimension"] == "overall"]
     np.testing.assert_array_equal(overall["p_value_sequential_adj"], overall["p_value_sequential"])
     sig = lifts["p_value_sequential_adj"] < alpha
-    expected_verdict = np.where(lifts["is_too_small"], "too_small",
-                                np.where(lifts["p_value_sequential"].isna(), "not_estimable",
-                                         np.where(sig & (lifts["lift_abs"] > 0), "positive",
-                                                  np.where(sig & (lifts["lift_abs"] < 0), "negative", "inconclusive"))))
+    expected_verdict = np.where(
+        lifts["is_too_small"],
+        "too_small",
+        np.where(
+            lifts["p_value_sequential"].isna(),
+            "not_estimable",
+            np.where(
+                sig & (lifts["lift_abs"] > 0),
+                "positive",
+                np.where(sig & (lifts["lift_abs"] < 0), "negative", "inconclusive"),
+            ),
+        ),
+    )
     assert list(lifts["verdict_sequential"]) == list(expected_verdict)
     assert (lifts["verdict"] == lifts["verdict_fixed"]).all() and set(lifts["verdict_basis"]) == {"fixed"}
     # the sequence is wider: every sequential verdict is also a fixed-horizon verdict of the same sign
@@ -303,8 +361,11 @@ def test_sequential_columns_equal_the_published_formulas(schedule):
 
 def test_cohort_lifts_equal_welch_on_the_units(schedule):
     frames = inputs_on(28, lost_treatment_share=0.4)
-    units = frames["assignments"].merge(frames["unit_features"], on=["experiment_id", "unit_id"]).merge(
-        frames["outcomes"], on=["experiment_id", "unit_id"])
+    units = (
+        frames["assignments"]
+        .merge(frames["unit_features"], on=["experiment_id", "unit_id"])
+        .merge(frames["outcomes"], on=["experiment_id", "unit_id"])
+    )
     units["cohort_week"] = units["assigned_at"].dt.to_period("W-SUN").dt.start_time
     cohorts = schedule["day28"]["tables"]["hte_cohort_lifts"]
     cohorts = cohorts.assign(cohort_week=pd.to_datetime(cohorts["cohort_week"]))
@@ -314,8 +375,12 @@ def test_cohort_lifts_equal_welch_on_the_units(schedule):
         groups = units.assign(segment="all") if dimension == "overall" else units.assign(segment=units[dimension])
         for (metric, segment, week), g in groups.groupby(["metric", "segment", "cohort_week"]):
             t, c = g.loc[g["arm"] == "treatment", "value"], g.loc[g["arm"] == "control", "value"]
-            row = cohorts[(cohorts["metric"] == metric) & (cohorts["dimension"] == dimension)
-                          & (cohorts["segment"] == segment) & (cohorts["cohort_week"] == week)]
+            row = cohorts[
+                (cohorts["metric"] == metric)
+                & (cohorts["dimension"] == dimension)
+                & (cohorts["segment"] == segment)
+                & (cohorts["cohort_week"] == week)
+            ]
             assert len(row) == 1
             row = row.iloc[0]
             assert (row["n_treatment"], row["n_control"]) == (len(t), len(c))
@@ -331,15 +396,21 @@ def test_cohort_trends_equal_statsmodels_wls_and_find_the_planted_decline(schedu
     cohorts = schedule["day28"]["tables"]["hte_cohort_lifts"]
     trends = schedule["day28"]["tables"]["hte_cohort_trends"]
     for r in trends.itertuples():
-        points = cohorts[(cohorts["metric"] == r.metric) & (cohorts["dimension"] == r.dimension)
-                         & (cohorts["segment"] == r.segment) & (cohorts["arm"] == r.arm) & cohorts["in_trend"]]
+        points = cohorts[
+            (cohorts["metric"] == r.metric)
+            & (cohorts["dimension"] == r.dimension)
+            & (cohorts["segment"] == r.segment)
+            & (cohorts["arm"] == r.arm)
+            & cohorts["in_trend"]
+        ]
         assert r.n_cohorts_in_trend == len(points)
         if len(points) < 2:
             assert r.verdict == "too_few_cohorts" and pd.isna(r.slope)
             continue
         x = sm.add_constant(points["cohort_index"].to_numpy(float))
-        fit = sm.WLS(points["lift_abs"].to_numpy(float), x, weights=1 / points["lift_abs_se"].to_numpy(float) ** 2
-                     ).fit(cov_type="fixed scale", cov_kwds={"scale": 1.0})
+        fit = sm.WLS(points["lift_abs"].to_numpy(float), x, weights=1 / points["lift_abs_se"].to_numpy(float) ** 2).fit(
+            cov_type="fixed scale", cov_kwds={"scale": 1.0}
+        )
         assert r.slope == pytest.approx(fit.params[1], rel=1e-9, abs=1e-14)
         assert r.intercept == pytest.approx(fit.params[0], rel=1e-9, abs=1e-14)
         assert r.slope_se == pytest.approx(fit.bse[1], rel=1e-9)
@@ -366,7 +437,7 @@ def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path
     found = parse(html).experiments["exp_a"]
     assert "monitoring" in found and found["monitoring"] == []  # nothing missing, nothing empty
     start = html.index('data-section="monitoring"')
-    block = html[start:html.index('data-section="segments"', start)]
+    block = html[start : html.index('data-section="segments"', start)]
     assert block.count('alt="Lift over run dates:') == 2  # conversion and revenue, treatment vs control
     lifts = schedule["day28"]["tables"]["hte_segment_lifts"]
     overall = lifts[(lifts["dimension"] == "overall") & (lifts["metric"] == "conversion")].iloc[0]
@@ -385,8 +456,11 @@ def test_report_shows_lift_over_time_and_the_alerts(schedule, chromium, tmp_path
         con.execute(f"attach '{database}' as src (read_only)")
         con.execute("create table main.hte_segment_lifts as select * from src.main.hte_segment_lifts")
     found = parse(build_report(DuckDBReader(bare))).experiments["exp_a"]
-    assert found["monitoring"] == ["data-missing:hte_lift_history", "data-missing:hte_alerts",
-                                   "data-missing:hte_cohort_trends"]
+    assert found["monitoring"] == [
+        "data-missing:hte_lift_history",
+        "data-missing:hte_alerts",
+        "data-missing:hte_cohort_trends",
+    ]
 
 
 LEARNER_MODELS = [
@@ -402,6 +476,7 @@ def test_learner_choice_change_is_an_alert(demo_build, tmp_path):
     """Two nightly runs on a copy of the demo warehouse; before the second, the evaluation's choice for one
     comparison moves to another learner (as a refit on new data can): hte_alerts has exactly that change, with the
     learners before and after, and nothing else from the learners."""
+
     def run(name, run_date, source):
         workdir = tmp_path / name
         workdir.mkdir()
@@ -416,14 +491,20 @@ def test_learner_choice_change_is_an_alert(demo_build, tmp_path):
     evaluation = first.table("hte_learner_evaluation")
     ok = evaluation[evaluation["learner"].notna()]
     key = ok[ok["is_chosen"]].iloc[0]
-    other = ok[(ok["experiment_id"] == key["experiment_id"]) & (ok["metric"] == key["metric"])
-               & (ok["arm"] == key["arm"]) & ~ok["is_chosen"]]["learner"].iloc[0]
+    other = ok[
+        (ok["experiment_id"] == key["experiment_id"])
+        & (ok["metric"] == key["metric"])
+        & (ok["arm"] == key["arm"])
+        & ~ok["is_chosen"]
+    ]["learner"].iloc[0]
     changed = tmp_path / "changed.duckdb"
     shutil.copy(first.db_path, changed)
     with duckdb.connect(str(changed)) as con:
-        con.execute("update int_hte_uplift_evaluation set is_chosen = (learner = ?) "
-                    "where part = 'learners' and experiment_id = ? and metric = ? and arm = ? and learner is not null",
-                    [other, key["experiment_id"], key["metric"], key["arm"]])
+        con.execute(
+            "update int_hte_uplift_evaluation set is_chosen = (learner = ?) "
+            "where part = 'learners' and experiment_id = ? and metric = ? and arm = ? and learner is not null",
+            [other, key["experiment_id"], key["metric"], key["arm"]],
+        )
     second = run("second", "2099-02-02", changed)
     alerts = second.table("hte_alerts")
     learner_rows = alerts[alerts["source"] == "learner"]
@@ -441,8 +522,12 @@ def test_learner_choice_change_is_an_alert(demo_build, tmp_path):
 def test_learner_alerts_can_be_turned_off_and_the_var_is_checked(tmp_path):
     off = run_dbt(["compile", "--select", "hte_alerts"], tmp_path / "off", vars={"hte_alert_on_learner_choice": False})
     assert off.ok, off.output[-3000:]
-    assert "hte_learner_history" not in (tmp_path / "off" / "target" / "compiled").joinpath(
-        "dbt_hte", "models", "monitoring", "hte_alerts.sql").read_text()
+    assert (
+        "hte_learner_history"
+        not in (tmp_path / "off" / "target" / "compiled")
+        .joinpath("dbt_hte", "models", "monitoring", "hte_alerts.sql")
+        .read_text()
+    )
     bad = run_dbt(
         ["compile", "--select", "hte_alerts"], tmp_path / "bad", vars={"hte_alert_on_learner_choice": "maybe"}
     )

@@ -40,8 +40,11 @@ def test_outputs_and_internals_in_their_own_schemas_and_readers_find_them(tmp_pa
     again = project.dbt("run", "--select", *INCREMENTAL)  # the nightly rerun: incremental models insert
     assert again.ok, again.output[-6000:]
 
-    nodes = [n for n in project.manifest()["nodes"].values()
-             if n["resource_type"] == "model" and n["package_name"] == "dbt_hte"]
+    nodes = [
+        n
+        for n in project.manifest()["nodes"].values()
+        if n["resource_type"] == "model" and n["package_name"] == "dbt_hte"
+    ]
     internal = {n["name"] for n in nodes if n["name"].startswith(("stg_hte_", "int_hte_"))}
     # the input rules' table stays with the staging views; every other hte_* model is an output (a few are views)
     outputs = {n["name"] for n in nodes if n["name"].startswith("hte_") and n["name"] != "hte_skipped_experiments"}
@@ -56,8 +59,12 @@ def test_outputs_and_internals_in_their_own_schemas_and_readers_find_them(tmp_pa
     leftovers = {f"{schema}.{name}" for schema, names in built.items() for name in names if "__dbt_tmp" in name}
     assert not leftovers
 
-    summary = subprocess.run([sys.executable, "-m", "hte_engine.report.summary", str(project.db_path)],
-                             capture_output=True, text=True, timeout=120)
+    summary = subprocess.run(
+        [sys.executable, "-m", "hte_engine.report.summary", str(project.db_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert summary.returncode == 0, summary.stderr
     assert "exp_a" in summary.stdout and "WARNING" not in summary.stdout
     page = write_report(project.db_path, tmp_path / "report.html").read_text(encoding="utf-8")

@@ -41,9 +41,11 @@ NOT_TESTED = {"too_small", "not_estimable"}
 
 
 def _build(tmp_path_factory, method: str):
-    result = run_dbt(["build", "--select", "+hte_segment_lifts", "+hte_segment_differences"],
-                     tmp_path_factory.mktemp(f"practical_{method}"),
-                     vars={"hte_metrics": METRICS, "hte_p_adjust": method})
+    result = run_dbt(
+        ["build", "--select", "+hte_segment_lifts", "+hte_segment_differences"],
+        tmp_path_factory.mktemp(f"practical_{method}"),
+        vars={"hte_metrics": METRICS, "hte_p_adjust": method},
+    )
     assert result.ok, result.output[-6000:]
     return result.table("hte_segment_lifts"), result.table("hte_segment_differences")
 
@@ -92,8 +94,9 @@ def test_adjusted_intervals_of_differences_match_the_family_level(built):
     method, _, differences = built
     tested = ~differences["verdict"].isin(NOT_TESTED)
     assert tested.sum() > 10
-    _check_adjusted(differences, method, "difference", "difference_se", "difference_ci_low_adj",
-                    "difference_ci_high_adj", tested)
+    _check_adjusted(
+        differences, method, "difference", "difference_se", "difference_ci_low_adj", "difference_ci_high_adj", tested
+    )
 
 
 def _excludes_zero(low: pd.Series, high: pd.Series) -> pd.Series:
@@ -129,8 +132,12 @@ def test_adjusted_interval_agrees_with_the_verdict(built, table):
 
 
 def _unit_arms(long, row):
-    part = long[(long["experiment_id"] == row.experiment_id) & (long["metric"] == row.metric)
-                & (long["dimension"] == row.dimension) & (long["segment"] == row.segment)]
+    part = long[
+        (long["experiment_id"] == row.experiment_id)
+        & (long["metric"] == row.metric)
+        & (long["dimension"] == row.dimension)
+        & (long["segment"] == row.segment)
+    ]
     return part.loc[part["arm"] == row.arm, "y"].to_numpy(), part.loc[part["arm"] == row.control_arm, "y"].to_numpy()
 
 
@@ -160,8 +167,11 @@ def test_equivalence_of_lifts_against_statsmodels_tost(built):
     assert compared > 20
     relative = tested[tested["metric"] == "visit"]
     delta = METRICS["visit"]["min_effect_relative"]
-    np.testing.assert_allclose(relative["p_value_equivalence"],
-                               _closed_form_tost(relative["lift_rel"], relative["lift_rel_se"], delta), rtol=1e-9)
+    np.testing.assert_allclose(
+        relative["p_value_equivalence"],
+        _closed_form_tost(relative["lift_rel"], relative["lift_rel_se"], delta),
+        rtol=1e-9,
+    )
 
 
 def test_equivalence_of_differences_closed_form(built):
@@ -174,20 +184,28 @@ def test_equivalence_of_differences_closed_form(built):
     expected_threshold = [
         METRICS[r.metric].get("min_effect")
         or METRICS[r.metric]["min_effect_relative"] * abs(control_mean[(r.experiment_id, r.metric, r.control_arm)])
-        for r in differences.itertuples()]
+        for r in differences.itertuples()
+    ]
     np.testing.assert_allclose(differences["practical_threshold"], expected_threshold, rtol=1e-12)
     tested = differences[~differences["verdict"].isin(NOT_TESTED)]
     np.testing.assert_allclose(
         tested["p_value_equivalence"],
-        _closed_form_tost(tested["difference"], tested["difference_se"], tested["practical_threshold"]), rtol=1e-9)
+        _closed_form_tost(tested["difference"], tested["difference_se"], tested["practical_threshold"]),
+        rtol=1e-9,
+    )
 
 
 def _expected_practical(estimate, se, delta, low_adj, high_adj, tested):
     z = stats.norm.ppf(1 - ALPHA)  # the (1 - 2 alpha) interval: TOST at level alpha
-    out = np.where(low_adj > delta, "meaningful_positive",
-                   np.where(high_adj < -delta, "meaningful_negative",
-                            np.where((estimate - z * se > -delta) & (estimate + z * se < delta), "negligible",
-                                     "uncertain")))
+    out = np.where(
+        low_adj > delta,
+        "meaningful_positive",
+        np.where(
+            high_adj < -delta,
+            "meaningful_negative",
+            np.where((estimate - z * se > -delta) & (estimate + z * se < delta), "negligible", "uncertain"),
+        ),
+    )
     return pd.Series(np.where(tested, out, None), index=estimate.index)
 
 
@@ -195,28 +213,49 @@ def test_practical_verdict_rule_and_coverage(built):
     method, lifts, differences = built
     tested = ~lifts["verdict_fixed"].isin(NOT_TESTED)
     absolute = lifts["metric"] != "visit"
-    expected = pd.concat([
-        _expected_practical(lifts.loc[absolute, "lift_abs"], lifts.loc[absolute, "lift_abs_se"],
-                            lifts.loc[absolute, "min_effect"], lifts.loc[absolute, "lift_abs_ci_low_adj"],
-                            lifts.loc[absolute, "lift_abs_ci_high_adj"], tested[absolute]),
-        _expected_practical(lifts.loc[~absolute, "lift_rel"], lifts.loc[~absolute, "lift_rel_se"],
-                            lifts.loc[~absolute, "min_effect_relative"], lifts.loc[~absolute, "lift_rel_ci_low_adj"],
-                            lifts.loc[~absolute, "lift_rel_ci_high_adj"], tested[~absolute])]).sort_index()
+    expected = pd.concat(
+        [
+            _expected_practical(
+                lifts.loc[absolute, "lift_abs"],
+                lifts.loc[absolute, "lift_abs_se"],
+                lifts.loc[absolute, "min_effect"],
+                lifts.loc[absolute, "lift_abs_ci_low_adj"],
+                lifts.loc[absolute, "lift_abs_ci_high_adj"],
+                tested[absolute],
+            ),
+            _expected_practical(
+                lifts.loc[~absolute, "lift_rel"],
+                lifts.loc[~absolute, "lift_rel_se"],
+                lifts.loc[~absolute, "min_effect_relative"],
+                lifts.loc[~absolute, "lift_rel_ci_low_adj"],
+                lifts.loc[~absolute, "lift_rel_ci_high_adj"],
+                tested[~absolute],
+            ),
+        ]
+    ).sort_index()
     assert lifts["practical_verdict"].tolist() == expected.tolist()
     tested_d = ~differences["verdict"].isin(NOT_TESTED)
-    expected_d = _expected_practical(differences["difference"], differences["difference_se"],
-                                     differences["practical_threshold"], differences["difference_ci_low_adj"],
-                                     differences["difference_ci_high_adj"], tested_d)
+    expected_d = _expected_practical(
+        differences["difference"],
+        differences["difference_se"],
+        differences["practical_threshold"],
+        differences["difference_ci_low_adj"],
+        differences["difference_ci_high_adj"],
+        tested_d,
+    )
     assert differences["practical_verdict"].tolist() == expected_d.tolist()
     # the equivalence p-value and the negligible verdict are the same decision
     for frame in (lifts, differences):
         has_p = frame["p_value_equivalence"].notna()
-        assert ((frame.loc[has_p, "p_value_equivalence"] < ALPHA)
-                == (frame.loc[has_p, "practical_verdict"] == "negligible")).all()
+        assert (
+            (frame.loc[has_p, "p_value_equivalence"] < ALPHA) == (frame.loc[has_p, "practical_verdict"] == "negligible")
+        ).all()
     # a meaningful effect is a significant one, with the same sign
     meaningful = lifts["practical_verdict"].str.startswith("meaningful", na=False) & absolute
-    assert (lifts.loc[meaningful, "practical_verdict"].str.endswith("positive")
-            == (lifts.loc[meaningful, "verdict_fixed"] == "positive")).all()
+    assert (
+        lifts.loc[meaningful, "practical_verdict"].str.endswith("positive")
+        == (lifts.loc[meaningful, "verdict_fixed"] == "positive")
+    ).all()
     assert lifts.loc[meaningful, "verdict_fixed"].isin(["positive", "negative"]).all()
     seen = set(lifts["practical_verdict"].dropna()) | set(differences["practical_verdict"].dropna())
     assert seen == {"meaningful_positive", "meaningful_negative", "negligible", "uncertain"}, seen
@@ -267,8 +306,10 @@ def test_column_quantile_macro_matches_scipy_to_1e_12_relative(tmp_path):
     p = np.concatenate([lower, upper, [0.025, 0.975, 1 - 0.05 / 40, 0.5]])
     with duckdb.connect() as con:
         con.register("frame", pd.DataFrame({"id": np.arange(len(p)), "p": p}))
-        con.execute("create table probs as select * from frame union all select -1, 0.0 union all select -2, 1.0 "
-                    "union all select -3, null")
+        con.execute(
+            "create table probs as select * from frame union all select -1, 0.0 union all select -2, 1.0 "
+            "union all select -3, null"
+        )
         got = con.execute(f"select id, p, q from ({compiled}) order by id").df()
     inside = got[got["id"] >= 0]
     expected = stats.norm.ppf(inside["p"])

@@ -29,10 +29,17 @@ BASE_VARS = {"hte_min_segment_size": 10, "hte_max_segments_per_dimension": 5}
 # One build per configuration; together they exercise every adjustment method and family definition.
 CONFIGURATIONS = {
     "holm_per_arm": {"hte_p_adjust": "holm", "hte_p_adjust_family": "experiment_metric_arm", "hte_alpha": 0.05},
-    "bh_per_dimension": {"hte_p_adjust": "bh", "hte_p_adjust_family": "experiment_metric_arm_dimension",
-                         "hte_alpha": 0.10},
-    "bonferroni_per_experiment": {"hte_p_adjust": "bonferroni", "hte_p_adjust_family": "experiment",
-                                  "hte_alpha": 0.05, "hte_min_segment_size": 25},
+    "bh_per_dimension": {
+        "hte_p_adjust": "bh",
+        "hte_p_adjust_family": "experiment_metric_arm_dimension",
+        "hte_alpha": 0.10,
+    },
+    "bonferroni_per_experiment": {
+        "hte_p_adjust": "bonferroni",
+        "hte_p_adjust_family": "experiment",
+        "hte_alpha": 0.05,
+        "hte_min_segment_size": 25,
+    },
 }
 SHARES = [(0.5, 0.5), (0.7, 0.3), (0.2, 0.8), (1 / 3, 1 / 3, 1 / 3), (0.5, 0.3, 0.2)]
 
@@ -67,35 +74,73 @@ def random_experiment(experiment_id: str, spec: dict) -> dict[str, pd.DataFrame]
     treated = (arm != "control").astype(float)
     latent = rng.gamma(2.0, 0.5, n)
     values = {
-        "conversion": (rng.random(n) < np.clip(0.15 + 0.1 * latent + spec["effect"] * treated * (a_index == 0)
-                                                + 0.03 * a_index, 0.0, 1.0)).astype(float),
-        "revenue": np.round(np.where(rng.random(n) < 0.6, 0.0, 20 * latent * rng.lognormal(0, 0.5, n))
-                            + 5 * spec["effect"] * treated * a_index, 2),
+        "conversion": (
+            rng.random(n)
+            < np.clip(0.15 + 0.1 * latent + spec["effect"] * treated * (a_index == 0) + 0.03 * a_index, 0.0, 1.0)
+        ).astype(float),
+        "revenue": np.round(
+            np.where(rng.random(n) < 0.6, 0.0, 20 * latent * rng.lognormal(0, 0.5, n))
+            + 5 * spec["effect"] * treated * a_index,
+            2,
+        ),
     }
-    pre = {"conversion": rng.poisson(3 * latent).astype(float),
-           "revenue": np.round(30 * latent * rng.lognormal(0, 0.3, n), 2)}
-    return _frames(experiment_id, arm, arms, shares, [f"a{i}" for i in a_index], segment_b, values,
-                   pre if spec["pre_period"] else None, spec["metrics"], rng, spec["drop_rows"])
+    pre = {
+        "conversion": rng.poisson(3 * latent).astype(float),
+        "revenue": np.round(30 * latent * rng.lognormal(0, 0.3, n), 2),
+    }
+    return _frames(
+        experiment_id,
+        arm,
+        arms,
+        shares,
+        [f"a{i}" for i in a_index],
+        segment_b,
+        values,
+        pre if spec["pre_period"] else None,
+        spec["metrics"],
+        rng,
+        spec["drop_rows"],
+    )
 
 
 def _frames(experiment_id, arm, arms, shares, segment_a, segment_b, values, pre, metrics, rng, drop_rows=0.0):
     n = len(arm)
     unit_id = np.array([f"{experiment_id}_u{i:04d}" for i in range(n)], dtype=object)
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm,
-                                "assigned_at": ASSIGNED_AT})
-    features = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "features_at": FEATURES_AT,
-                             "segment_a": pd.Series(segment_a, dtype=object),
-                             "segment_b": pd.Series(segment_b, dtype=object), "score": rng.normal(size=n)})
+    assignments = pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": ASSIGNED_AT}
+    )
+    features = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "features_at": FEATURES_AT,
+            "segment_a": pd.Series(segment_a, dtype=object),
+            "segment_b": pd.Series(segment_b, dtype=object),
+            "score": rng.normal(size=n),
+        }
+    )
     outcomes = []
     for metric in metrics:
-        rows = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "metric": metric,
-                             "value": values[metric], "pre_value": pre[metric] if pre else np.nan})
+        rows = pd.DataFrame(
+            {
+                "experiment_id": experiment_id,
+                "unit_id": unit_id,
+                "metric": metric,
+                "value": values[metric],
+                "pre_value": pre[metric] if pre else np.nan,
+            }
+        )
         # A unit with no outcome row counts as 0 (and its pre-period value as 0): drop some rows.
         outcomes.append(rows[rng.random(n) >= drop_rows])
-    experiments = pd.DataFrame({"experiment_id": experiment_id, "arm": arms, "is_control": arms == "control",
-                                "expected_share": shares})
-    return {"assignments": assignments, "unit_features": features, "outcomes": pd.concat(outcomes),
-            "experiments": experiments}
+    experiments = pd.DataFrame(
+        {"experiment_id": experiment_id, "arm": arms, "is_control": arms == "control", "expected_share": shares}
+    )
+    return {
+        "assignments": assignments,
+        "unit_features": features,
+        "outcomes": pd.concat(outcomes),
+        "experiments": experiments,
+    }
 
 
 def edge_cases() -> dict[str, dict[str, pd.DataFrame]]:
@@ -111,20 +156,40 @@ def edge_cases() -> dict[str, dict[str, pd.DataFrame]]:
     seg = np.tile(np.repeat(["a0", "a1"], 20), 2)
     revenue = np.where(seg == "a0", 0.1, np.where(arm == "t1", 2.5, np.round(rng.gamma(2, 3, 80), 2)))
     conversion = np.where((seg == "a1") & (arm == "t1"), (rng.random(80) < 0.4).astype(float), 0.0)
-    pre = {"revenue": np.where(seg == "a0", 7.3, np.round(rng.gamma(2, 3, 80), 2)),
-           "conversion": np.where(seg == "a0", 2.0, rng.poisson(2, 80).astype(float))}
-    cases["edge_constant"] = _frames("edge_constant", arm, two, (0.5, 0.5), seg, np.full(80, "b0", dtype=object),
-                                     {"revenue": revenue, "conversion": conversion}, pre,
-                                     ("conversion", "revenue"), rng)
+    pre = {
+        "revenue": np.where(seg == "a0", 7.3, np.round(rng.gamma(2, 3, 80), 2)),
+        "conversion": np.where(seg == "a0", 2.0, rng.poisson(2, 80).astype(float)),
+    }
+    cases["edge_constant"] = _frames(
+        "edge_constant",
+        arm,
+        two,
+        (0.5, 0.5),
+        seg,
+        np.full(80, "b0", dtype=object),
+        {"revenue": revenue, "conversion": conversion},
+        pre,
+        ("conversion", "revenue"),
+        rng,
+    )
 
     # Ties: segments a0 and a1 hold identical outcome counts per arm, and segment_b relabels segment_a, so many
     # p-values are exactly equal within and across dimensions (the order of tied p-values must not matter).
     arm = np.repeat(two, 90)
     seg = np.tile(np.repeat(["a0", "a1", "a2"], 30), 2)
     conversion = np.concatenate([(np.arange(30) < k).astype(float) for k in (9, 9, 12, 15, 15, 12)])
-    cases["edge_ties"] = _frames("edge_ties", arm, two, (0.5, 0.5), seg,
-                                 np.array([s.replace("a", "b") for s in seg], dtype=object),
-                                 {"conversion": conversion}, None, ("conversion",), rng)
+    cases["edge_ties"] = _frames(
+        "edge_ties",
+        arm,
+        two,
+        (0.5, 0.5),
+        seg,
+        np.array([s.replace("a", "b") for s in seg], dtype=object),
+        {"conversion": conversion},
+        None,
+        ("conversion",),
+        rng,
+    )
 
     # A segment present in one arm only, a dimension with a single level, tiny segments, three unequal arms.
     three = np.array(["control", "t1", "t2"], dtype=object)
@@ -136,9 +201,18 @@ def edge_cases() -> dict[str, dict[str, pd.DataFrame]]:
     arm[4:7] = "control"
     seg[7:9] = "tiny"
     values = {"conversion": (rng.random(240) < 0.3).astype(float), "revenue": np.round(rng.gamma(1.5, 10, 240), 2)}
-    cases["edge_structure"] = _frames("edge_structure", arm, three, (0.5, 0.3, 0.2), seg,
-                                      np.full(240, "single", dtype=object), values, None,
-                                      ("conversion", "revenue"), rng)
+    cases["edge_structure"] = _frames(
+        "edge_structure",
+        arm,
+        three,
+        (0.5, 0.3, 0.2),
+        seg,
+        np.full(240, "single", dtype=object),
+        values,
+        None,
+        ("conversion", "revenue"),
+        rng,
+    )
 
     # Folding: eight levels of segment_a with hte_max_segments_per_dimension = 5, two levels tied at the cut
     # (the tie is broken by the label); segment_b is never observed.
@@ -146,23 +220,50 @@ def edge_cases() -> dict[str, dict[str, pd.DataFrame]]:
     seg = np.concatenate([np.full(k, name, dtype=object) for name, k in sizes.items()])
     n = len(seg)
     arm = two[rng.integers(0, 2, n)]
-    cases["edge_folding"] = _frames("edge_folding", arm, two, (0.5, 0.5), seg, np.full(n, None, dtype=object),
-                                    {"revenue": np.round(rng.normal(50, 10, n), 2)},
-                                    {"revenue": np.round(rng.normal(50, 10, n), 2)}, ("revenue",), rng)
+    cases["edge_folding"] = _frames(
+        "edge_folding",
+        arm,
+        two,
+        (0.5, 0.5),
+        seg,
+        np.full(n, None, dtype=object),
+        {"revenue": np.round(rng.normal(50, 10, n), 2)},
+        {"revenue": np.round(rng.normal(50, 10, n), 2)},
+        ("revenue",),
+        rng,
+    )
 
     # A declared arm that received no unit (t2): the SRM check must alert, and no lift can be estimated for it.
     arm = two[rng.integers(0, 2, 150)]
-    cases["edge_empty_arm"] = _frames("edge_empty_arm", arm, three, (0.4, 0.4, 0.2),
-                                      np.where(rng.random(150) < 0.5, "a0", "a1").astype(object),
-                                      np.full(150, "b0", dtype=object),
-                                      {"conversion": (rng.random(150) < 0.4).astype(float)}, None, ("conversion",), rng)
+    cases["edge_empty_arm"] = _frames(
+        "edge_empty_arm",
+        arm,
+        three,
+        (0.4, 0.4, 0.2),
+        np.where(rng.random(150) < 0.5, "a0", "a1").astype(object),
+        np.full(150, "b0", dtype=object),
+        {"conversion": (rng.random(150) < 0.4).astype(float)},
+        None,
+        ("conversion",),
+        rng,
+    )
 
     # Null features: a (missing) level in both dimensions.
     arm = two[rng.integers(0, 2, 200)]
     seg_a = np.where(rng.random(200) < 0.2, None, np.where(rng.random(200) < 0.5, "a0", "a1")).astype(object)
     seg_b = np.where(rng.random(200) < 0.5, None, "b0").astype(object)
-    cases["edge_missing"] = _frames("edge_missing", arm, two, (0.5, 0.5), seg_a, seg_b,
-                                    {"conversion": (rng.random(200) < 0.5).astype(float)}, None, ("conversion",), rng)
+    cases["edge_missing"] = _frames(
+        "edge_missing",
+        arm,
+        two,
+        (0.5, 0.5),
+        seg_a,
+        seg_b,
+        {"conversion": (rng.random(200) < 0.5).astype(float)},
+        None,
+        ("conversion",),
+        rng,
+    )
     return cases
 
 
@@ -185,21 +286,33 @@ def assert_edge_cases_exercised(expected: dict[str, pd.DataFrame]) -> None:
 
 
 def combine(parts: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
-    return {name: pd.concat([p[name] for p in parts.values()], ignore_index=True)
-            for name in ("assignments", "unit_features", "outcomes", "experiments")}
+    return {
+        name: pd.concat([p[name] for p in parts.values()], ignore_index=True)
+        for name in ("assignments", "unit_features", "outcomes", "experiments")
+    }
 
 
 def reference_config(configuration: dict) -> dict:
-    return {"hte_segment_columns": SEGMENT_COLUMNS, "hte_metrics": {m: {} for m in METRICS},
-            "hte_check_alert_p": 0.001, **BASE_VARS, **configuration}
+    return {
+        "hte_segment_columns": SEGMENT_COLUMNS,
+        "hte_metrics": {m: {} for m in METRICS},
+        "hte_check_alert_p": 0.001,
+        **BASE_VARS,
+        **configuration,
+    }
 
 
 def draw_experiments(count: int) -> list[dict]:
     """`count` experiment specs drawn by hypothesis (its first draws are the simplest, then they spread out)."""
     drawn = []
 
-    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=count,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(experiment_specs())
     def collect(spec):
         drawn.append(spec)

@@ -22,8 +22,13 @@ def test_checks_match_scipy(demo_build):
     actual = demo_build.table("hte_checks").query("check_name != 'experiment_interaction'")
     problems = ref.compare(actual, expected, ref.CHECK_KEYS, ref.CHECK_ROW_COLUMNS, label="hte_checks")
     tested = list(ref.TESTED_CHECKS)
-    problems += ref.compare(actual[actual["check_name"].isin(tested)], expected[expected["check_name"].isin(tested)],
-                            ref.CHECK_KEYS, ref.CHECK_TEST_COLUMNS, label="hte_checks (tests)")
+    problems += ref.compare(
+        actual[actual["check_name"].isin(tested)],
+        expected[expected["check_name"].isin(tested)],
+        ref.CHECK_KEYS,
+        ref.CHECK_TEST_COLUMNS,
+        label="hte_checks (tests)",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -37,8 +42,13 @@ def test_alert_threshold_and_messages(demo_build):
 
 
 def test_dimension_tests_match_reference(demo_build):
-    problems = ref.compare(demo_build.table("hte_dimension_tests"), ref.demo_reference()["hte_dimension_tests"],
-                           ref.DIMENSION_TEST_KEYS, ref.DIMENSION_TEST_COLUMNS, label="hte_dimension_tests")
+    problems = ref.compare(
+        demo_build.table("hte_dimension_tests"),
+        ref.demo_reference()["hte_dimension_tests"],
+        ref.DIMENSION_TEST_KEYS,
+        ref.DIMENSION_TEST_COLUMNS,
+        label="hte_dimension_tests",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -52,11 +62,15 @@ def test_reference_cochran_q_equals_statsmodels_meta_analysis():
     ok = tests[tests["status"] == "ok"]
     assert len(ok) > 0
     for row in ok.itertuples():
-        usable = lifts[(lifts["experiment_id"] == row.experiment_id) & (lifts["metric"] == row.metric)
-                       & (lifts["arm"] == row.arm) & (lifts["dimension"] == row.dimension)
-                       & ~lifts["is_too_small"] & lifts["p_value"].notna()]
-        meta = combine_effects(usable["lift_abs"].to_numpy(), usable["lift_abs_se"].to_numpy() ** 2,
-                               method_re="chi2")
+        usable = lifts[
+            (lifts["experiment_id"] == row.experiment_id)
+            & (lifts["metric"] == row.metric)
+            & (lifts["arm"] == row.arm)
+            & (lifts["dimension"] == row.dimension)
+            & ~lifts["is_too_small"]
+            & lifts["p_value"].notna()
+        ]
+        meta = combine_effects(usable["lift_abs"].to_numpy(), usable["lift_abs_se"].to_numpy() ** 2, method_re="chi2")
         assert row.statistic == pytest.approx(meta.q, rel=1e-9)
         assert row.pooled_lift == pytest.approx(meta.mean_effect_fe, rel=1e-9, abs=1e-12)
         assert row.i_squared == pytest.approx(max(0.0, meta.i2), rel=1e-9, abs=1e-12)

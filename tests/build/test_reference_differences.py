@@ -12,9 +12,13 @@ import reference as ref
 
 
 def test_differences_match_reference(demo_build):
-    problems = ref.compare(demo_build.table("hte_segment_differences"),
-                           ref.demo_reference()["hte_segment_differences"], ref.LIFT_KEYS, ref.DIFFERENCE_COLUMNS,
-                           label="hte_segment_differences")
+    problems = ref.compare(
+        demo_build.table("hte_segment_differences"),
+        ref.demo_reference()["hte_segment_differences"],
+        ref.LIFT_KEYS,
+        ref.DIFFERENCE_COLUMNS,
+        label="hte_segment_differences",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -26,13 +30,18 @@ def test_reference_difference_se_is_quadrature_of_two_welch_ses():
     expected = ref.demo_reference()
     long = expected["long"]
     for row in expected["hte_segment_differences"].itertuples():
-        part = long[(long["experiment_id"] == row.experiment_id) & (long["metric"] == row.metric)
-                    & (long["dimension"] == row.dimension)]
+        part = long[
+            (long["experiment_id"] == row.experiment_id)
+            & (long["metric"] == row.metric)
+            & (long["dimension"] == row.dimension)
+        ]
         inside = part["segment"] == row.segment
         ses = []
         for units in (part[inside], part[~inside]):
-            cm = CompareMeans(DescrStatsW(units.loc[units["arm"] == row.arm, "y"].to_numpy()),
-                              DescrStatsW(units.loc[units["arm"] == row.control_arm, "y"].to_numpy()))
+            cm = CompareMeans(
+                DescrStatsW(units.loc[units["arm"] == row.arm, "y"].to_numpy()),
+                DescrStatsW(units.loc[units["arm"] == row.control_arm, "y"].to_numpy()),
+            )
             ses.append(cm.std_meandiff_separatevar)
         assert row.difference_se == pytest.approx(np.hypot(*ses), rel=1e-12)
         assert row.n_rest_treatment == int(((~inside) & (part["arm"] == row.arm)).sum())

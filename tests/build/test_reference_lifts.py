@@ -19,9 +19,28 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 import reference as ref
 
 CONTRACT_COLUMNS = [
-    "experiment_id", "metric", "dimension", "segment", "arm", "control_arm", "n_treatment", "n_control",
-    "mean_treatment", "mean_control", "lift_abs", "lift_abs_se", "lift_abs_ci_low", "lift_abs_ci_high", "lift_rel",
-    "lift_rel_se", "lift_rel_ci_low", "lift_rel_ci_high", "lift_cuped", "lift_cuped_se", "p_value", "p_value_adj",
+    "experiment_id",
+    "metric",
+    "dimension",
+    "segment",
+    "arm",
+    "control_arm",
+    "n_treatment",
+    "n_control",
+    "mean_treatment",
+    "mean_control",
+    "lift_abs",
+    "lift_abs_se",
+    "lift_abs_ci_low",
+    "lift_abs_ci_high",
+    "lift_rel",
+    "lift_rel_se",
+    "lift_rel_ci_low",
+    "lift_rel_ci_high",
+    "lift_cuped",
+    "lift_cuped_se",
+    "p_value",
+    "p_value_adj",
     "verdict",
 ]
 
@@ -32,8 +51,13 @@ def test_lifts_have_the_contract_columns(demo_build):
 
 
 def test_lifts_match_reference(demo_build):
-    problems = ref.compare(demo_build.table("hte_segment_lifts"), ref.demo_reference()["hte_segment_lifts"],
-                           ref.LIFT_KEYS, ref.LIFT_COLUMNS, label="hte_segment_lifts")
+    problems = ref.compare(
+        demo_build.table("hte_segment_lifts"),
+        ref.demo_reference()["hte_segment_lifts"],
+        ref.LIFT_KEYS,
+        ref.LIFT_COLUMNS,
+        label="hte_segment_lifts",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -48,8 +72,12 @@ def test_interval_uses_the_alpha_quantile(demo_build):
 
 
 def _unit_values(long: pd.DataFrame, row) -> tuple[pd.DataFrame, pd.DataFrame]:
-    part = long[(long["experiment_id"] == row.experiment_id) & (long["metric"] == row.metric)
-                & (long["dimension"] == row.dimension) & (long["segment"] == row.segment)]
+    part = long[
+        (long["experiment_id"] == row.experiment_id)
+        & (long["metric"] == row.metric)
+        & (long["dimension"] == row.dimension)
+        & (long["segment"] == row.segment)
+    ]
     return part[part["arm"] == row.arm], part[part["arm"] == row.control_arm]
 
 
@@ -80,8 +108,10 @@ def test_reference_cuped_equals_ols_on_arm_and_pre_period():
         assert row.lift_cuped == pytest.approx(fit.params[1], rel=1e-9, abs=1e-12)
         assert row.cuped_theta == pytest.approx(fit.params[2], rel=1e-9, abs=1e-12)
         # The se is the Welch se of the adjusted outcome y − θx with θ taken as known.
-        adjusted = CompareMeans(DescrStatsW((treated["y"] - row.cuped_theta * treated["x"]).to_numpy()),
-                                DescrStatsW((control["y"] - row.cuped_theta * control["x"]).to_numpy()))
+        adjusted = CompareMeans(
+            DescrStatsW((treated["y"] - row.cuped_theta * treated["x"]).to_numpy()),
+            DescrStatsW((control["y"] - row.cuped_theta * control["x"]).to_numpy()),
+        )
         assert row.lift_cuped_se == pytest.approx(adjusted.std_meandiff_separatevar, rel=1e-9)
 
 

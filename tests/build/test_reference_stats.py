@@ -9,8 +9,13 @@ import reference as ref
 
 
 def test_segment_stats_match_pandas(demo_build):
-    problems = ref.compare(demo_build.table("hte_segment_stats"), ref.demo_reference()["hte_segment_stats"],
-                           ref.LIFT_KEYS, ref.STATS_COLUMNS, label="hte_segment_stats")
+    problems = ref.compare(
+        demo_build.table("hte_segment_stats"),
+        ref.demo_reference()["hte_segment_stats"],
+        ref.LIFT_KEYS,
+        ref.STATS_COLUMNS,
+        label="hte_segment_stats",
+    )
     assert not problems, "\n".join(problems)
 
 

@@ -24,8 +24,15 @@ from hte_engine.report.sections import SECTIONS
 ARTIFACTS = REPO / "test-artifacts"
 SECTION_KEYS = [key for key, _ in SECTIONS]
 # Python models: an adapter without Python models builds none of them.
-PYTHON_TABLES = ["hte_heterogeneity_tests", "hte_uplift_curves", "hte_learner_evaluation", "hte_uplift_deciles",
-                 "hte_discovered_segments", "hte_targeting_segments", "hte_policy_value"]
+PYTHON_TABLES = [
+    "hte_heterogeneity_tests",
+    "hte_uplift_curves",
+    "hte_learner_evaluation",
+    "hte_uplift_deciles",
+    "hte_discovered_segments",
+    "hte_targeting_segments",
+    "hte_policy_value",
+]
 SQL_TABLES = ["hte_checks", "hte_segment_lifts", "hte_dimension_tests"]
 
 
@@ -93,23 +100,25 @@ def test_report_is_self_contained_with_real_images(report):
     for src in parsed.images:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
-        assert base64.b64decode(src[len(prefix):])[:8] == b"\x89PNG\r\n\x1a\n"
+        assert base64.b64decode(src[len(prefix) :])[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_forest_plot_table_lists_segments_from_most_to_least_responsive(report, demo_build):
     page = report.read_text(encoding="utf-8")
     start = page.index('data-section="segments"')
-    block = page[start:page.index('data-section="heterogeneity"', start)]
+    block = page[start : page.index('data-section="heterogeneity"', start)]
     lifts = demo_build.query(
         "select dimension, segment, lift_abs, verdict from hte_segment_lifts where experiment_id = 'coupon_push' "
-        "and dimension = 'customer_type' order by lift_abs desc")
+        "and dimension = 'customer_type' order by lift_abs desc"
+    )
     positions = [block.index(f'<td class="text">{s}</td>') for s in lifts["segment"]]
     assert positions == sorted(positions)
     # Segments that are not a win or a loss are greyed (row class muted), wins are not.
     for segment, verdict in zip(lifts["segment"], lifts["verdict"]):
         row_start = block.rindex("<tr", 0, block.index(f'<td class="text">{segment}</td>'))
-        assert ('class="muted"' in block[row_start:row_start + 20]) == (verdict in
-                                                                       ("inconclusive", "too_small", "not_estimable"))
+        assert ('class="muted"' in block[row_start : row_start + 20]) == (
+            verdict in ("inconclusive", "too_small", "not_estimable")
+        )
 
 
 def copy_tables(source: Path, target: Path, tables: list[str], empty: tuple[str, ...] = ()) -> None:
@@ -156,7 +165,7 @@ def test_names_from_the_data_are_escaped_and_plotted_as_written(demo_build, tmp_
     parsed = parse(page)
     assert hostile in parsed.experiments
     assert parsed.external == []
-    assert "<td class=\"text\">$_$ &amp; &lt;b&gt;</td>" in page
+    assert '<td class="text">$_$ &amp; &lt;b&gt;</td>' in page
 
 
 def test_dbapi_reader_reads_what_the_duckdb_reader_reads(demo_build):
@@ -171,17 +180,29 @@ def test_dbapi_reader_reads_what_the_duckdb_reader_reads(demo_build):
 
 def test_cli_writes_the_report_and_explains_a_missing_database(demo_build, tmp_path):
     out = tmp_path / "cli.html"
-    ok = subprocess.run([sys.executable, "-m", "hte_engine.report", str(demo_build.db_path), "-o", str(out)],
-                        capture_output=True, text=True, cwd=REPO)
+    ok = subprocess.run(
+        [sys.executable, "-m", "hte_engine.report", str(demo_build.db_path), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert ok.returncode == 0, ok.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    bad = subprocess.run([sys.executable, "-m", "hte_engine.report", str(tmp_path / "nope.duckdb")],
-                         capture_output=True, text=True, cwd=tmp_path)
+    bad = subprocess.run(
+        [sys.executable, "-m", "hte_engine.report", str(tmp_path / "nope.duckdb")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert bad.returncode == 1
     assert "does not exist. Run `dbt build` first" in bad.stderr
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
-    empty = subprocess.run([sys.executable, "-m", "hte_engine.report", str(tmp_path / "empty.duckdb")],
-                           capture_output=True, text=True, cwd=tmp_path)
+    empty = subprocess.run(
+        [sys.executable, "-m", "hte_engine.report", str(tmp_path / "empty.duckdb")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert empty.returncode == 1
     assert "no dbt_hte output table with rows was found" in empty.stderr
     assert not (tmp_path / "report.html").exists()
@@ -189,11 +210,22 @@ def test_cli_writes_the_report_and_explains_a_missing_database(demo_build, tmp_p
 
 # --- headless Chromium ------------------------------------------------------------------------------------------
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--hide-scrollbars",
+]
 # Appended to a copy of the page only: after load, records per image whether it decoded (1) or not (0).
-IMAGE_PROBE = ("<script>window.addEventListener('load', () => document.body.setAttribute('data-images', "
-               "[...document.images].map(i => i.complete && i.naturalWidth > 0 ? 1 : 0).join('')));</script>")
+IMAGE_PROBE = (
+    "<script>window.addEventListener('load', () => document.body.setAttribute('data-images', "
+    "[...document.images].map(i => i.complete && i.naturalWidth > 0 ? 1 : 0).join('')));</script>"
+)
 
 
 @pytest.fixture(scope="session")
@@ -208,8 +240,16 @@ def chromium() -> str:
 
 
 def run_chromium(binary: str, page: Path, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    command = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
-               "--virtual-time-budget=10000", *args, page.as_uri()]
+    command = [
+        binary,
+        *CHROMIUM_FLAGS,
+        f"--user-data-dir={profile}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=10000",
+        *args,
+        page.as_uri(),
+    ]
     return subprocess.run(command, capture_output=True, text=True, timeout=180)
 
 
@@ -220,8 +260,9 @@ def console_messages(stderr: str) -> list[str]:
 
 def render(binary: str, html_path: Path, workdir: Path) -> tuple[Sections, str, list[str], str]:
     probe = workdir / f"probe_{html_path.name}"
-    probe.write_text(html_path.read_text(encoding="utf-8").replace("</body>", IMAGE_PROBE + "</body>"),
-                     encoding="utf-8")
+    probe.write_text(
+        html_path.read_text(encoding="utf-8").replace("</body>", IMAGE_PROBE + "</body>"), encoding="utf-8"
+    )
     result = run_chromium(binary, probe, workdir / f"profile_{html_path.stem}", "--dump-dom")
     assert result.returncode == 0, result.stderr[-3000:]
     images = re.search(r'<body[^>]*data-images="([01]*)"', result.stdout)
@@ -231,8 +272,11 @@ def render(binary: str, html_path: Path, workdir: Path) -> tuple[Sections, str, 
 def test_console_and_image_probe_catch_a_broken_page(chromium, tmp_path):
     """The browser check can fail: a page with a console error and an undecodable image is caught."""
     broken = tmp_path / "broken.html"
-    broken.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">'
-                      '<script>console.error("dbt_hte broken page")</script></body></html>', encoding="utf-8")
+    broken.write_text(
+        '<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">'
+        '<script>console.error("dbt_hte broken page")</script></body></html>',
+        encoding="utf-8",
+    )
     _, images, console, _ = render(chromium, broken, tmp_path)
     assert images == "0"
     assert any("dbt_hte broken page" in line for line in console)
@@ -249,9 +293,9 @@ def test_report_renders_in_headless_chromium(chromium, report, demo_experiments,
     # Issue 14 item 7, as the browser renders it: the targeting table names what its lift counts (coupon_push
     # values purchases at each customer's margin, not at a value of 1) and shows the lift verdict beside each
     # decision, with the reason where a segment is treated on an inconclusive lift.
-    coupon = page[page.index('data-experiment="coupon_push"'):]
-    targeting = coupon[coupon.index('data-section="targeting"'):]
-    targeting = targeting[:targeting.index("</section>")]
+    coupon = page[page.index('data-experiment="coupon_push"') :]
+    targeting = coupon[coupon.index('data-section="targeting"') :]
+    targeting = targeting[: targeting.index("</section>")]
     assert "Lift and break-even lift count money: purchase x margin of each unit." in targeting
     assert "margin of each unit (lift already in money)" in targeting and ">lift verdict<" in targeting
     for row in re.findall(r"<tr>(.*?)</tr>", page, flags=re.S):
@@ -262,8 +306,9 @@ def test_report_renders_in_headless_chromium(chromium, report, demo_experiments,
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "report_first_screen.png"
     screenshot.unlink(missing_ok=True)
-    shot = run_chromium(chromium, report, tmp_path / "profile_shot", f"--screenshot={screenshot}",
-                        "--window-size=1280,900")
+    shot = run_chromium(
+        chromium, report, tmp_path / "profile_shot", f"--screenshot={screenshot}", "--window-size=1280,900"
+    )
     assert shot.returncode == 0, shot.stderr[-3000:]
     from PIL import Image
 
@@ -274,6 +319,7 @@ def test_report_renders_in_headless_chromium(chromium, report, demo_experiments,
 
 
 # --- dbt docs --------------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def docs(demo_build):
@@ -292,8 +338,15 @@ def test_dbt_docs_generate_succeeds(docs):
 
 # Models that carry the user's own feature columns through under their own names; their descriptions say so, and
 # no YAML can name columns that each user's project chooses.
-PASSTHROUGH_MODELS = {"stg_hte_unit_features", "int_hte_units", "int_hte_model_units", "int_hte_raw_cells",
-                      "hte_cell_stats", "stg_hte_targeting_population", "int_hte_population_units"}
+PASSTHROUGH_MODELS = {
+    "stg_hte_unit_features",
+    "int_hte_units",
+    "int_hte_model_units",
+    "int_hte_raw_cells",
+    "hte_cell_stats",
+    "stg_hte_targeting_population",
+    "int_hte_population_units",
+}
 # Internal tables that stack several public tables' rows (one computation, several outputs): a column is
 # described where users read it, in the public table it belongs to.
 STACKED_MODELS = {
@@ -318,8 +371,13 @@ def test_every_model_and_column_has_a_description(docs, demo_build):
         documented = {name.lower(): col.get("description", "") for name, col in node["columns"].items()}
         for public in STACKED_MODELS.get(node["name"], ()):
             columns = manifest["nodes"][f"model.dbt_hte.{public}"]["columns"]
-            documented.update({name.lower(): col.get("description", "") for name, col in columns.items()
-                               if documented.get(name.lower(), "").strip() == ""})
+            documented.update(
+                {
+                    name.lower(): col.get("description", "")
+                    for name, col in columns.items()
+                    if documented.get(name.lower(), "").strip() == ""
+                }
+            )
         built = catalog["nodes"].get(unique_id, {}).get("columns", {})
         for column in sorted(built, key=lambda c: built[c]["index"]):
             if node["name"] in PASSTHROUGH_MODELS and column in features:
@@ -336,16 +394,30 @@ def test_segment_section_shows_the_interval_matching_the_verdict_in_points():
 
     from hte_engine.report import sections as report_sections
 
-    lifts = pd.DataFrame({
-        "experiment_id": "e", "metric": "m", "arm": "t", "control_arm": "c",
-        "dimension": ["overall", "band", "band"], "segment": ["all", "low", "high"],
-        "n_treatment": 2000, "n_control": 2000, "mean_treatment": [0.30, 0.32, 0.29],
-        "mean_control": [0.25, 0.26, 0.25], "lift_abs": [0.05, 0.06, 0.04],
-        "lift_abs_ci_low": [0.02, 0.004, 0.01], "lift_abs_ci_high": [0.08, 0.116, 0.07],
-        "lift_abs_ci_low_adj": [0.02, -0.01, 0.001], "lift_abs_ci_high_adj": [0.08, 0.13, 0.079],
-        "lift_rel": 0.2, "p_value": 0.01, "p_value_adj": [0.01, 0.08, 0.04],
-        "verdict": ["positive", "inconclusive", "positive"],
-        "practical_verdict": ["meaningful_positive", "uncertain", "uncertain"]})
+    lifts = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "metric": "m",
+            "arm": "t",
+            "control_arm": "c",
+            "dimension": ["overall", "band", "band"],
+            "segment": ["all", "low", "high"],
+            "n_treatment": 2000,
+            "n_control": 2000,
+            "mean_treatment": [0.30, 0.32, 0.29],
+            "mean_control": [0.25, 0.26, 0.25],
+            "lift_abs": [0.05, 0.06, 0.04],
+            "lift_abs_ci_low": [0.02, 0.004, 0.01],
+            "lift_abs_ci_high": [0.08, 0.116, 0.07],
+            "lift_abs_ci_low_adj": [0.02, -0.01, 0.001],
+            "lift_abs_ci_high_adj": [0.08, 0.13, 0.079],
+            "lift_rel": 0.2,
+            "p_value": 0.01,
+            "p_value_adj": [0.01, 0.08, 0.04],
+            "verdict": ["positive", "inconclusive", "positive"],
+            "practical_verdict": ["meaningful_positive", "uncertain", "uncertain"],
+        }
+    )
     tables = {name: None for name in report_sections.TABLES} | {"hte_segment_lifts": lifts}
     block = report_sections.segments(tables, "e")
     assert "[-1, 13]" in block and "[0.4, 11.6]" in block  # adjusted and unadjusted, in points

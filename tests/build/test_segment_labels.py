@@ -10,8 +10,13 @@ import reference as ref
 from fixtures import build_fixture, valid_inputs
 
 # real value written to segment_a -> how many units get it, and the segment it must be shown as
-PLANTED = {None: (40, "(missing)"), "(missing)": (30, '"(missing)"'), '"(missing)"': (15, '""(missing)""'),
-           "(other)": (10, '"(other)"'), '(missing)"': (5, '"(missing)""')}
+PLANTED = {
+    None: (40, "(missing)"),
+    "(missing)": (30, '"(missing)"'),
+    '"(missing)"': (15, '""(missing)""'),
+    "(other)": (10, '"(other)"'),
+    '(missing)"': (5, '"(missing)""'),
+}
 
 
 def _inputs() -> dict[str, pd.DataFrame]:
@@ -20,7 +25,7 @@ def _inputs() -> dict[str, pd.DataFrame]:
     features["segment_a"] = features["segment_a"].astype(object)
     start = 0
     for value, (count, _) in PLANTED.items():
-        features.loc[features.index[start:start + count], "segment_a"] = value
+        features.loc[features.index[start : start + count], "segment_a"] = value
         start += count
     return frames
 
@@ -51,6 +56,9 @@ def test_a_real_missing_value_stays_its_own_segment(tmp_path):
     key = ["raw_segment"]
     got = levels.sort_values(key)[["raw_segment", "segment", "n_units", "level_rank"]].reset_index(drop=True)
     want = reference.sort_values(key)[["raw_segment", "segment", "n_units", "level_rank"]].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got.astype({"n_units": int, "level_rank": int}),
-                                  want.astype({"n_units": int, "level_rank": int}), check_dtype=False)
+    pd.testing.assert_frame_equal(
+        got.astype({"n_units": int, "level_rank": int}),
+        want.astype({"n_units": int, "level_rank": int}),
+        check_dtype=False,
+    )
     assert levels.set_index("raw_segment").loc["(missing)", "level_rank"] == len(levels), "(missing) must rank last"

@@ -25,8 +25,13 @@ N_SEGMENTS = 10
 UNITS_PER_ARM = 150
 ALPHA = 0.05
 SELECT = "+hte_segment_lifts +hte_segment_differences"
-VARS = {"hte_segment_columns": ["segment_a"], "hte_feature_columns": ["segment_a"],
-        "hte_metrics": {"revenue": {"kind": "continuous"}}, "hte_min_segment_size": 50, "hte_alpha": ALPHA}
+VARS = {
+    "hte_segment_columns": ["segment_a"],
+    "hte_feature_columns": ["segment_a"],
+    "hte_metrics": {"revenue": {"kind": "continuous"}},
+    "hte_min_segment_size": 50,
+    "hte_alpha": ALPHA,
+}
 ASSIGNED_AT = pd.Timestamp("2026-01-10 12:00:00")
 
 
@@ -75,9 +80,14 @@ def simulate(seed: int, effects: np.ndarray, base: np.ndarray) -> tuple[dict[str
             }
         ),
     }
-    truth = pd.DataFrame({"experiment_id": np.repeat([f"sim_{i:04d}" for i in range(r)], N_SEGMENTS),
-                          "segment": np.tile([f"s{j}" for j in range(N_SEGMENTS)], r),
-                          "true_effect": effects.ravel(), "true_control_mean": base.ravel() + 10.0})
+    truth = pd.DataFrame(
+        {
+            "experiment_id": np.repeat([f"sim_{i:04d}" for i in range(r)], N_SEGMENTS),
+            "segment": np.tile([f"s{j}" for j in range(N_SEGMENTS)], r),
+            "true_effect": effects.ravel(),
+            "true_control_mean": base.ravel() + 10.0,
+        }
+    )
     return frames, truth
 
 
@@ -89,8 +99,9 @@ def mc_sd(q: float, replications: int) -> float:
 def null_build(tmp_path_factory):
     r = N_EXPERIMENTS
     frames, truth = simulate(1, np.zeros((r, N_SEGMENTS)), np.zeros((r, N_SEGMENTS)))
-    result = build_fixture(tmp_path_factory.mktemp("sim_null"), frames, select=SELECT,
-                           vars={**VARS, "hte_p_adjust": "holm"})
+    result = build_fixture(
+        tmp_path_factory.mktemp("sim_null"), frames, select=SELECT, vars={**VARS, "hte_p_adjust": "holm"}
+    )
     assert result.ok, result.output[-5000:]
     lifts = result.table("hte_segment_lifts")
     return lifts[lifts["dimension"] == "segment_a"].merge(truth, on=["experiment_id", "segment"], validate="one_to_one")
@@ -102,11 +113,15 @@ def planted_build(tmp_path_factory):
     # errors), with either sign; control means differ by segment.
     rng = np.random.default_rng(2)
     r = N_EXPERIMENTS
-    effects = np.where(rng.random((r, N_SEGMENTS)) < 0.5, 0.0,
-                       rng.choice([-1, 1], (r, N_SEGMENTS)) * rng.uniform(0.2, 0.8, (r, N_SEGMENTS)))
+    effects = np.where(
+        rng.random((r, N_SEGMENTS)) < 0.5,
+        0.0,
+        rng.choice([-1, 1], (r, N_SEGMENTS)) * rng.uniform(0.2, 0.8, (r, N_SEGMENTS)),
+    )
     frames, truth = simulate(3, effects, rng.uniform(0.0, 5.0, (r, N_SEGMENTS)))
-    result = build_fixture(tmp_path_factory.mktemp("sim_planted"), frames, select=SELECT,
-                           vars={**VARS, "hte_p_adjust": "bh"})
+    result = build_fixture(
+        tmp_path_factory.mktemp("sim_planted"), frames, select=SELECT, vars={**VARS, "hte_p_adjust": "bh"}
+    )
     assert result.ok, result.output[-5000:]
     lifts = result.table("hte_segment_lifts")
     lifts = lifts[lifts["dimension"] == "segment_a"].merge(
@@ -114,7 +129,8 @@ def planted_build(tmp_path_factory):
     )
     differences = result.table("hte_segment_differences")
     differences = differences[differences["dimension"] == "segment_a"].merge(
-        truth, on=["experiment_id", "segment"], validate="one_to_one")
+        truth, on=["experiment_id", "segment"], validate="one_to_one"
+    )
     # Every segment has the same number of units per arm, so the rest's true lift is the plain mean of the
     # other segments' effects.
     total = truth.groupby("experiment_id")["true_effect"].transform("sum")
@@ -151,8 +167,11 @@ def test_bh_controls_the_false_discovery_rate(planted_build):
     lifts, _ = planted_build
     rejected = lifts["p_value_adj"] < ALPHA
     null = lifts["true_effect"] == 0
-    per_experiment = pd.DataFrame({"experiment_id": lifts["experiment_id"], "false": rejected & null,
-                                   "rejected": rejected}).groupby("experiment_id").sum()
+    per_experiment = (
+        pd.DataFrame({"experiment_id": lifts["experiment_id"], "false": rejected & null, "rejected": rejected})
+        .groupby("experiment_id")
+        .sum()
+    )
     fdp = per_experiment["false"] / per_experiment["rejected"].clip(lower=1)
     # BH controls FDR at (m0/m)·α ≤ α for independent tests; bound: α + 3 · sd(FDP)/sqrt(R).
     bound = ALPHA + 3 * fdp.std(ddof=1) / np.sqrt(len(fdp))
@@ -162,8 +181,9 @@ def test_bh_controls_the_false_discovery_rate(planted_build):
     assert rejected[~null].mean() >= bonferroni[~null].mean() > 0
 
 
-@pytest.mark.parametrize("estimate, truth", [("lift_abs", "true_effect"), ("lift_cuped", "true_effect"),
-                                             ("lift_rel", "true_relative")])
+@pytest.mark.parametrize(
+    "estimate, truth", [("lift_abs", "true_effect"), ("lift_cuped", "true_effect"), ("lift_rel", "true_relative")]
+)
 def test_intervals_cover_planted_segment_effects(planted_build, estimate, truth):
     # 4,000 independent segment intervals with known truth (half of them non-zero); 93–97% is ±5.8 Monte Carlo
     # sd around 95%. The relative lift's truth is effect / control mean.
@@ -187,8 +207,9 @@ def test_cuped_shrinks_the_standard_error_as_theory_says(planted_build):
 
 def test_difference_intervals_cover_the_planted_interaction(planted_build):
     _, differences = planted_build
-    covered = (differences["difference_ci_low"] <= differences["true_difference"]) & \
-              (differences["true_difference"] <= differences["difference_ci_high"])
+    covered = (differences["difference_ci_low"] <= differences["true_difference"]) & (
+        differences["true_difference"] <= differences["difference_ci_high"]
+    )
     # The ten differences of one experiment share units (each segment is in the others' rests), so they are
     # not independent; across 400 experiments the Monte Carlo sd is at most sqrt(.95·.05/400) = 0.011 per
     # experiment-mean, and 93–97% stays a ±1.8 sd band at the most pessimistic correlation.

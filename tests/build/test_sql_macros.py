@@ -37,10 +37,10 @@ ANALYSES = {
     "is_finite": "select x, {{ hte_is_finite('x') }} as finite from nums",
     "is_finite_int": "select i, {{ hte_is_finite('i') }} as finite from ints",
     "normal": "select z, {{ hte_normal_cdf('z') }} as cdf, {{ hte_normal_tail('z') }} as tail, "
-              "{{ hte_normal_two_sided_p('z') }} as p from grid",
+    "{{ hte_normal_two_sided_p('z') }} as p from grid",
     "quantile": "select p, {{ hte_normal_quantile('p') }} as q from probs",
     "quantile_constant": "select {{ hte_normal_quantile('1 - 0.05 / 2') }} as z975, "
-                         "{{ hte_normal_quantile('0.5') }} as z50, {{ hte_normal_quantile('0') }} as z0",
+    "{{ hte_normal_quantile('0.5') }} as z50, {{ hte_normal_quantile('0') }} as z0",
     "chi2": "{{ hte_chi2_pvalues('chi', ['id', 'label'], statistic='q', df='df') }}",
     "chi2_expr": "{{ hte_chi2_pvalues('chi', ['id'], statistic='2 * half_q', df='df + 0', out_col='p') }}",
     "integers": "{{ hte_integers(2) }}",
@@ -53,7 +53,8 @@ ANALYSES["adjust_one_family"] = "{{ hte_p_adjust('pvals', 'p', [], 'holm', out_c
 
 def _write_project(root: Path, analyses: dict[str, str]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "dbt_project.yml").write_text(textwrap.dedent("""\
+    (root / "dbt_project.yml").write_text(
+        textwrap.dedent("""\
         name: dbt_hte
         version: "0.1.0"
         config-version: 2
@@ -63,7 +64,8 @@ def _write_project(root: Path, analyses: dict[str, str]) -> Path:
         model-paths: []
         seed-paths: []
         test-paths: []
-        """))
+        """)
+    )
     for folder in ("stats", "cross_db"):  # the statistics macros and the cross-database shims they use
         (root / folder).symlink_to(REPO / "macros" / folder, target_is_directory=True)
     (root / "analyses").mkdir()
@@ -125,14 +127,24 @@ def test_is_finite_is_false_for_null_nan_and_infinities(compiled, con):
     _table(con, "nums", {"x": "double"}, [(v,) for v in values])
     rows = con.execute(compiled["is_finite"]).fetchall()
     got = {("nan" if isinstance(x, float) and math.isnan(x) else x): finite for x, finite in rows}
-    assert got == {1.5: True, 0.0: True, -2.0: True, float("inf"): False, float("-inf"): False, "nan": False,
-                   None: False}
+    assert got == {
+        1.5: True,
+        0.0: True,
+        -2.0: True,
+        float("inf"): False,
+        float("-inf"): False,
+        "nan": False,
+        None: False,
+    }
 
 
 def test_is_finite_on_integers(compiled, con):
     _table(con, "ints", {"i": "bigint"}, [(3,), (-9_223_372_036_854_775_807,), (None,)])
     assert sorted(con.execute(compiled["is_finite_int"]).fetchall(), key=str) == [
-        (-9_223_372_036_854_775_807, True), (3, True), (None, False)]
+        (-9_223_372_036_854_775_807, True),
+        (3, True),
+        (None, False),
+    ]
 
 
 def test_integers_are_0_to_99_once_each(compiled, con):
@@ -143,8 +155,9 @@ def test_integers_are_0_to_99_once_each(compiled, con):
 
 
 def test_normal_cdf_matches_scipy_to_1e_12_absolute(compiled, con):
-    z = np.concatenate([np.linspace(-38, 38, 76_001), [0.0, -0.0, 1e-300, -1e-300, 0.66291, -0.66291,
-                                                       math.sqrt(32), -math.sqrt(32)]])
+    z = np.concatenate(
+        [np.linspace(-38, 38, 76_001), [0.0, -0.0, 1e-300, -1e-300, 0.66291, -0.66291, math.sqrt(32), -math.sqrt(32)]]
+    )
     _frame(con, "grid", pd.DataFrame({"z": z}))
     got = con.execute(compiled["normal"]).df()
     assert np.max(np.abs(got["cdf"] - stats.norm.cdf(got["z"]))) < 1e-12
@@ -165,12 +178,27 @@ def test_normal_cdf_at_the_extremes_and_for_null(compiled, con):
     # Beyond 37.5 and at +-infinity: 0 or 1. Subnormal z: 1/2 (no product that could underflow, an error on
     # PostgreSQL). NaN: null, never the p-value 0 it would get by comparing greater than every number.
     inf = float("inf")
-    _table(con, "grid", {"z": "double"},
-           [(-38.0,), (38.0,), (-1e300,), (1e300,), (-inf,), (inf,), (5e-324,), (None,), (float("nan"),)])
-    got = {("nan" if z is not None and math.isnan(z) else z): (cdf, p)
-           for z, cdf, _, p in con.execute(compiled["normal"]).fetchall()}
-    assert got == {-38.0: (0.0, 0.0), 38.0: (1.0, 0.0), -1e300: (0.0, 0.0), 1e300: (1.0, 0.0), -inf: (0.0, 0.0),
-                   inf: (1.0, 0.0), 5e-324: (0.5, 1.0), None: (None, None), "nan": (None, None)}
+    _table(
+        con,
+        "grid",
+        {"z": "double"},
+        [(-38.0,), (38.0,), (-1e300,), (1e300,), (-inf,), (inf,), (5e-324,), (None,), (float("nan"),)],
+    )
+    got = {
+        ("nan" if z is not None and math.isnan(z) else z): (cdf, p)
+        for z, cdf, _, p in con.execute(compiled["normal"]).fetchall()
+    }
+    assert got == {
+        -38.0: (0.0, 0.0),
+        38.0: (1.0, 0.0),
+        -1e300: (0.0, 0.0),
+        1e300: (1.0, 0.0),
+        -inf: (0.0, 0.0),
+        inf: (1.0, 0.0),
+        5e-324: (0.5, 1.0),
+        None: (None, None),
+        "nan": (None, None),
+    }
 
 
 def test_normal_quantile_matches_scipy_to_1e_12_relative(compiled, con):
@@ -277,8 +305,9 @@ P_VALUE = st.one_of(
     st.none(),
     st.just(float("nan")),
 )
-FAMILIES = st.lists(st.tuples(st.sampled_from(["e1", "e2", None]), st.sampled_from([1, 2]), P_VALUE),
-                    min_size=0, max_size=40)
+FAMILIES = st.lists(
+    st.tuples(st.sampled_from(["e1", "e2", None]), st.sampled_from([1, 2]), P_VALUE), min_size=0, max_size=40
+)
 
 
 @settings(max_examples=100, deadline=None)
@@ -287,8 +316,12 @@ def test_p_adjust_equals_statsmodels(compiled, rows):
     # multipletests(method='holm') ends with gc.collect(), 0.1 s per call in a pytest process, which would make
     # this test take a minute; the collection does not touch the numbers.
     with duckdb.connect() as con, mock.patch("gc.collect"):
-        _table(con, "pvals", {"row_id": "integer", "fam_a": "varchar", "fam_b": "integer", "p": "double"},
-               [(i, *r) for i, r in enumerate(rows)])
+        _table(
+            con,
+            "pvals",
+            {"row_id": "integer", "fam_a": "varchar", "fam_b": "integer", "p": "double"},
+            [(i, *r) for i, r in enumerate(rows)],
+        )
         for method, statsmodels_method in METHODS.items():
             got = con.execute(compiled[f"adjust_{method}"]).df()
             assert sorted(got["row_id"]) == list(range(len(rows))), method
@@ -303,8 +336,12 @@ def test_p_adjust_equals_statsmodels(compiled, rows):
 
 def test_p_adjust_with_no_partition_is_one_family(compiled, con):
     p = [0.01, 0.04, 0.04, 0.03, None, 1.0, 0.005]
-    _table(con, "pvals", {"row_id": "integer", "fam_a": "varchar", "fam_b": "integer", "p": "double"},
-           [(i, "e1" if i % 2 else "e2", i % 3, v) for i, v in enumerate(p)])
+    _table(
+        con,
+        "pvals",
+        {"row_id": "integer", "fam_a": "varchar", "fam_b": "integer", "p": "double"},
+        [(i, "e1" if i % 2 else "e2", i % 3, v) for i, v in enumerate(p)],
+    )
     got = con.execute(compiled["adjust_one_family"]).df().sort_values("row_id")
     assert "holm_p" in got.columns
     expected = _statsmodels_adjusted(got["p"], "holm")

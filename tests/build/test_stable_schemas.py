@@ -26,8 +26,7 @@ def degenerate_inputs() -> dict[str, pd.DataFrame]:
     constant = outcomes["experiment_id"] == "exp_constant"
     outcomes.loc[constant, "value"] = np.where(outcomes.loc[constant, "metric"] == "conversion", 1.0, 25.0)
 
-    tiny_treated = assignments.index[(assignments["experiment_id"] == "exp_tiny")
-                                     & (assignments["arm"] == "treatment")]
+    tiny_treated = assignments.index[(assignments["experiment_id"] == "exp_tiny") & (assignments["arm"] == "treatment")]
     dropped = set(assignments.loc[tiny_treated[3:], "unit_id"])
     keep = ~frames["assignments"]["unit_id"].isin(dropped)
     frames["assignments"] = assignments[keep].reset_index(drop=True)
@@ -40,7 +39,8 @@ def degenerate_inputs() -> dict[str, pd.DataFrame]:
     frames["outcomes"].loc[flat, "value"] = np.where(
         frames["outcomes"].loc[flat, "metric"] == "conversion",
         (rng.random(flat.sum()) < 0.2 + 0.1 * (arm == "treatment")).astype(float),
-        rng.normal(20.0, 5.0, flat.sum()) + 2.0 * (arm == "treatment"))
+        rng.normal(20.0, 5.0, flat.sum()) + 2.0 * (arm == "treatment"),
+    )
     return frames
 
 
@@ -82,7 +82,12 @@ def test_every_output_keeps_its_columns_and_types(builds):
     clean, degenerate = schema(builds["clean"]), schema(builds["degenerate"])
     assert len(clean) > 40 and "hte_learner_evaluation" in clean and "hte_targeting_units" in clean
     assert sorted(degenerate) == sorted(clean), "the builds made different relations"
-    differing = {table: {"clean": [c for c in clean[table] if c not in degenerate[table]],
-                         "degenerate": [c for c in degenerate[table] if c not in clean[table]]}
-                 for table in clean if clean[table] != degenerate[table]}
+    differing = {
+        table: {
+            "clean": [c for c in clean[table] if c not in degenerate[table]],
+            "degenerate": [c for c in degenerate[table] if c not in clean[table]],
+        }
+        for table in clean
+        if clean[table] != degenerate[table]
+    }
     assert not differing, differing

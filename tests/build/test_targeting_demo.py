@@ -18,20 +18,27 @@ def truth() -> pd.DataFrame:
     demo = generate()
     experiments = demo["experiments"]
     treated = experiments[~experiments["is_control"].astype(bool)]
-    rows = demo["truth"].merge(treated[["experiment_id", "arm", "target_metric", "benefit_per_unit",
-                                        "cost_per_treated"]], on=["experiment_id", "arm"])
+    rows = demo["truth"].merge(
+        treated[["experiment_id", "arm", "target_metric", "benefit_per_unit", "cost_per_treated"]],
+        on=["experiment_id", "arm"],
+    )
     rows = rows[rows["metric"] == rows["target_metric"]]
     # coupon_push and free_shipping share customers: features are per experiment x unit
-    rows = rows.merge(demo["unit_features"][["experiment_id", "unit_id", "margin"]], on=["experiment_id", "unit_id"],
-                      how="left", validate="many_to_one")
+    rows = rows.merge(
+        demo["unit_features"][["experiment_id", "unit_id", "margin"]],
+        on=["experiment_id", "unit_id"],
+        how="left",
+        validate="many_to_one",
+    )
     benefit = np.where(rows["experiment_id"] == "coupon_push", rows["margin"], rows["benefit_per_unit"])
     return rows.assign(true_net_value=rows["true_effect"] * benefit - rows["cost_per_treated"])
 
 
 def _true_value(truth: pd.DataFrame, units: pd.DataFrame, experiment_id: str) -> float:
     chosen = units[units["experiment_id"] == experiment_id][["unit_id", "chosen_arm"]]
-    picked = truth[truth["experiment_id"] == experiment_id].merge(chosen, left_on=["unit_id", "arm"],
-                                                                  right_on=["unit_id", "chosen_arm"])
+    picked = truth[truth["experiment_id"] == experiment_id].merge(
+        chosen, left_on=["unit_id", "arm"], right_on=["unit_id", "chosen_arm"]
+    )
     return float(picked["true_net_value"].sum())
 
 
@@ -49,9 +56,14 @@ def test_every_demo_unit_gets_a_decision_and_a_reason_when_held(demo_build):
 
 def test_coupon_push_targets_the_planted_segments(demo_build):
     units = demo_build.table("hte_targeting_units").merge(
-        demo_build.table("stg_hte_unit_features")[["unit_id", "customer_type"]], on="unit_id")
-    share = (units[units["experiment_id"] == "coupon_push"]
-             .assign(treated=lambda f: f["chosen_arm"] == "coupon").groupby("customer_type")["treated"].mean())
+        demo_build.table("stg_hte_unit_features")[["unit_id", "customer_type"]], on="unit_id"
+    )
+    share = (
+        units[units["experiment_id"] == "coupon_push"]
+        .assign(treated=lambda f: f["chosen_arm"] == "coupon")
+        .groupby("customer_type")["treated"]
+        .mean()
+    )
     # Occasional shoppers (+12 pp at $2.50) pay best; loyalists and premium connoisseurs (no lift) never pay.
     assert share["occasional_shopper"] > 0.5
     assert share["occasional_shopper"] > max(share["brand_loyalist"], share["premium_connoisseur"]) + 0.3

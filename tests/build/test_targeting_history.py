@@ -58,12 +58,20 @@ def _units_table(n=1000, seed=0, shift=0.0, arms=("a", "b")):
     best = rng.normal(shift, 1.0, n)
     chosen = np.where(best > 0, rng.choice(arms, n), "control")
     cost = np.where(chosen == "control", 0.0, 0.1)
-    return pd.DataFrame({
-        "experiment_id": "exp", "unit_id": [f"u{i}" for i in range(n)], "policy": "threshold",
-        "chosen_arm": chosen, "expected_net_value": np.where(chosen == "control", 0.0, best),
-        "expected_cost": cost, "decision": np.where(chosen == "control", "hold", "treat"),
-        "reason": None, "is_exploration": False, "best_net_value": best,
-    })
+    return pd.DataFrame(
+        {
+            "experiment_id": "exp",
+            "unit_id": [f"u{i}" for i in range(n)],
+            "policy": "threshold",
+            "chosen_arm": chosen,
+            "expected_net_value": np.where(chosen == "control", 0.0, best),
+            "expected_cost": cost,
+            "decision": np.where(chosen == "control", "hold", "treat"),
+            "reason": None,
+            "is_exploration": False,
+            "best_net_value": best,
+        }
+    )
 
 
 def test_run_summary_counts_spend_and_value_and_compares_with_the_previous_run():
@@ -80,9 +88,10 @@ def test_run_summary_counts_spend_and_value_and_compares_with_the_previous_run()
     again = run_summary(units, previous, {"exp": "control"}).iloc[0]
     assert again["psi"] == 0.0
     moved = run_summary(_units_table(seed=1, shift=1.0), previous, {"exp": "control"}).iloc[0]
-    expected = population_stability(json.loads(first["score_decile_shares"]),
-                                     bin_shares(_units_table(seed=1, shift=1.0)["best_net_value"],
-                                                json.loads(first["score_decile_edges"])))
+    expected = population_stability(
+        json.loads(first["score_decile_shares"]),
+        bin_shares(_units_table(seed=1, shift=1.0)["best_net_value"], json.loads(first["score_decile_edges"])),
+    )
     assert moved["psi"] == pytest.approx(expected, abs=1e-12) and moved["psi"] > 0.25
     assert moved["psi_previous_run_date"] == pd.Timestamp("2026-01-01")
 
@@ -95,11 +104,21 @@ def _cohorts(seed=5):
     segment = rng.choice(["x", "y"], n)
     y = rng.normal(1.0 + 0.5 * ((arm == "coupon") & (segment == "x")), 1.0 + (arm == "coupon"))
     unit_id = [f"u{i}" for i in range(n)]
-    units = pd.DataFrame({"experiment_id": "exp", "unit_id": unit_id, "arm": arm, "metric": "m", "y": y,
-                          "kind": segment, "empty": "(missing)"})
+    units = pd.DataFrame(
+        {
+            "experiment_id": "exp",
+            "unit_id": unit_id,
+            "arm": arm,
+            "metric": "m",
+            "y": y,
+            "kind": segment,
+            "empty": "(missing)",
+        }
+    )
     assignments = pd.DataFrame({"experiment_id": "exp", "unit_id": unit_id, "assigned_at": pd.to_datetime(week)})
-    experiments = pd.DataFrame({"experiment_id": "exp", "arm": ["control", "coupon"], "is_control": [True, False],
-                                "target_metric": "m"})
+    experiments = pd.DataFrame(
+        {"experiment_id": "exp", "arm": ["control", "coupon"], "is_control": [True, False], "target_metric": "m"}
+    )
     return units, assignments, experiments
 
 
@@ -165,21 +184,25 @@ def test_history_model_is_idempotent_per_date_and_appends_new_dates(demo_build, 
     # dbt-duckdb's incremental Python materialization leaves <model>__dbt_tmp<timestamp> tables; the model's
     # post-hook (macros/materialization/hte_drop_leftover_temporaries.sql) drops them.
     with duckdb.connect(str(history_runs[-1].db_path), read_only=True) as con:
-        leftovers = con.execute("select table_name from information_schema.tables "
-                                "where table_name like '%dbt_tmp%'").fetchall()
+        leftovers = con.execute(
+            "select table_name from information_schema.tables where table_name like '%dbt_tmp%'"
+        ).fetchall()
     assert leftovers == []
 
 
 def test_previous_runs_are_the_latest_run_rows_before_the_run_date_per_experiment():
     from hte_engine.targeting.history import previous_runs
 
-    history = pd.DataFrame({
-        "run_date": pd.to_datetime(["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-01", "2026-01-08",
-                                    "2026-01-01"]),
-        "experiment_id": ["a", "a", "a", "b", "b", "a"],
-        "row_type": [ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, "segment_week"],
-        "psi": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
-    })
+    history = pd.DataFrame(
+        {
+            "run_date": pd.to_datetime(
+                ["2026-01-01", "2026-01-08", "2026-01-15", "2026-01-01", "2026-01-08", "2026-01-01"]
+            ),
+            "experiment_id": ["a", "a", "a", "b", "b", "a"],
+            "row_type": [ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, ROW_RUN, "segment_week"],
+            "psi": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
     got = previous_runs(history, "2026-01-15")
     assert list(zip(got["experiment_id"], got["psi"])) == [("a", 2.0), ("b", 5.0)]
     assert previous_runs(history, "2026-01-01").empty

@@ -13,8 +13,15 @@ KEYS = ["experiment_id", "metric", "arm"]
 
 @pytest.fixture(scope="module")
 def demo_tables(demo_build):
-    names = ["hte_cate_scores", "hte_learner_evaluation", "hte_uplift_curves", "hte_uplift_deciles",
-             "hte_discovered_segments", "hte_effect_drivers", "int_hte_units"]
+    names = [
+        "hte_cate_scores",
+        "hte_learner_evaluation",
+        "hte_uplift_curves",
+        "hte_uplift_deciles",
+        "hte_discovered_segments",
+        "hte_effect_drivers",
+        "int_hte_units",
+    ]
     return {name: demo_build.table(name) for name in names}
 
 
@@ -22,8 +29,9 @@ def test_every_unit_of_every_comparison_is_scored_once_per_learner(demo_tables):
     scores, units = demo_tables["hte_cate_scores"], demo_tables["int_hte_units"]
     assert scores["cate"].notna().all() and np.isfinite(scores["cate"]).all()
     for (experiment_id, metric, arm, control), part in scores.groupby(KEYS + ["control_arm"]):
-        expected = units[(units.experiment_id == experiment_id) & (units.metric == metric)
-                         & units.arm.isin([arm, control])]
+        expected = units[
+            (units.experiment_id == experiment_id) & (units.metric == metric) & units.arm.isin([arm, control])
+        ]
         per_learner = part.groupby("learner")["unit_id"].agg(["count", "nunique"])
         assert (per_learner["count"] == len(expected)).all() and (per_learner["nunique"] == len(expected)).all()
         assert set(part["fold"]) == set(range(5))
@@ -53,8 +61,7 @@ def test_chosen_scores_track_the_demo_truth(demo_tables):
     truth = generate()["truth"]
     evaluation = demo_tables["hte_learner_evaluation"]
     chosen = evaluation.loc[evaluation.is_chosen & (evaluation.learner != "constant"), KEYS + ["learner"]]
-    scored = demo_tables["hte_cate_scores"].merge(chosen, on=KEYS + ["learner"]).merge(
-        truth, on=KEYS + ["unit_id"])
+    scored = demo_tables["hte_cate_scores"].merge(chosen, on=KEYS + ["learner"]).merge(truth, on=KEYS + ["unit_id"])
     correlation = scored.groupby(KEYS).apply(lambda g: np.corrcoef(g.cate, g.true_effect)[0, 1])
     print("correlation of the chosen learner's out-of-fold scores with the true effect:\n", correlation)
     # Measured 0.67 (coupon) and 0.76 (discount e-mail visits); 0.5 leaves room for seeds, not for noise.
@@ -139,18 +146,28 @@ def _edge_case_inputs() -> dict[str, pd.DataFrame]:
     leak = parts["exp_leak"]
     treated = (leak["assignments"]["arm"] == "treatment").to_numpy()
     leak["unit_features"]["score"] = leak["unit_features"]["score"] + 1.5 * treated
-    return {name: pd.concat([p[name] for p in parts.values()], ignore_index=True)
-            for name in ("assignments", "unit_features", "outcomes", "experiments")}
+    return {
+        name: pd.concat([p[name] for p in parts.values()], ignore_index=True)
+        for name in ("assignments", "unit_features", "outcomes", "experiments")
+    }
 
 
 @pytest.fixture(scope="module")
 def edge_build(tmp_path_factory):
-    small = {"hte_uplift_learners": ["constant", "t", "s"], "hte_uplift_bootstrap_replicates": 20,
-             "hte_uplift_min_leaf_size": 50, "hte_uplift_curve_points": 10,
-             "hte_uplift_base_model": {"name": "hist_gradient_boosting", "max_iter": 20, "early_stopping": False}}
-    result = build_fixture(tmp_path_factory.mktemp("uplift_edges"), _edge_case_inputs(),
-                           select="+hte_learner_evaluation +hte_discovered_segments +hte_uplift_curves "
-                                  "+hte_uplift_deciles +hte_effect_drivers", vars=small)
+    small = {
+        "hte_uplift_learners": ["constant", "t", "s"],
+        "hte_uplift_bootstrap_replicates": 20,
+        "hte_uplift_min_leaf_size": 50,
+        "hte_uplift_curve_points": 10,
+        "hte_uplift_base_model": {"name": "hist_gradient_boosting", "max_iter": 20, "early_stopping": False},
+    }
+    result = build_fixture(
+        tmp_path_factory.mktemp("uplift_edges"),
+        _edge_case_inputs(),
+        select="+hte_learner_evaluation +hte_discovered_segments +hte_uplift_curves "
+        "+hte_uplift_deciles +hte_effect_drivers",
+        vars=small,
+    )
     assert result.ok, result.output[-6000:]
     return result
 

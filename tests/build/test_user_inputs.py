@@ -18,12 +18,15 @@ def test_plain_names_resolve_in_the_users_project_without_a_warning(tmp_path):
 
 
 def test_jinja_source_and_ref_forms_build_with_lineage(tmp_path):
-    project = UserProject(tmp_path, inputs={
-        "hte_assignments": "{{ source('raw', 'assignments') }}",
-        "hte_outcomes": "{{ ref('user_outcomes') }}",
-        "hte_unit_features": "{{ ref('hte_user', 'user_unit_features') }}",
-        "hte_experiments": "source:raw.experiments",
-    })
+    project = UserProject(
+        tmp_path,
+        inputs={
+            "hte_assignments": "{{ source('raw', 'assignments') }}",
+            "hte_outcomes": "{{ ref('user_outcomes') }}",
+            "hte_unit_features": "{{ ref('hte_user', 'user_unit_features') }}",
+            "hte_experiments": "source:raw.experiments",
+        },
+    )
     result = project.dbt("build", "--select", "+hte_segment_lifts")
     assert result.ok, result.output[-6000:]
     assert "source.hte_user.raw.assignments" in project.depends_on("stg_hte_assignments")
@@ -44,8 +47,9 @@ def test_the_one_argument_ref_form_warns_unless_the_documented_flag_is_set(tmp_p
     warned = UserProject(tmp_path / "without", inputs=inputs).dbt("parse")
     assert warned.ok, warned.output[-4000:]
     assert ROOT_NODE_WARNING in warned.output
-    quiet = UserProject(tmp_path / "with", inputs=inputs,
-                        flags={"require_ref_searches_node_package_before_root": True}).dbt("parse")
+    quiet = UserProject(
+        tmp_path / "with", inputs=inputs, flags={"require_ref_searches_node_package_before_root": True}
+    ).dbt("parse")
     assert quiet.ok, quiet.output[-4000:]
     assert ROOT_NODE_WARNING not in quiet.output
 

@@ -80,9 +80,11 @@ def _on_dataset(*values, dataset: str):
 @pytest.fixture(scope="session")
 def adapter_datasets(tmp_path_factory):
     root = tmp_path_factory.mktemp("adapter_inputs")
-    makers = {"demo": lambda: demo_dataset(root / "demo"),
-              "hillstrom": lambda: hillstrom_dataset(root / "hillstrom"),
-              "overlap": lambda: fixture_dataset(root / "overlap", "overlap", overlap_inputs(n_units=4000))}
+    makers = {
+        "demo": lambda: demo_dataset(root / "demo"),
+        "hillstrom": lambda: hillstrom_dataset(root / "hillstrom"),
+        "overlap": lambda: fixture_dataset(root / "overlap", "overlap", overlap_inputs(n_units=4000)),
+    }
     return {name: makers[name]() for name in AVAILABLE}
 
 
@@ -102,9 +104,12 @@ def adapter_runs(adapter_datasets, failure_datasets, postgres_server, tmp_path_f
     root = tmp_path_factory.mktemp("adapter_builds")
     builds: dict[tuple[str, str], EngineBuild] = {}
     with ThreadPoolExecutor(max_workers=1) as spark_pool:
-        spark_job = spark_pool.submit(build_spark, [data for name, data in adapter_datasets.items()
-                                                    if ("spark", name) in PAIRS], root / "spark",
-                                      [failure_datasets[fault] for fault in JOIN_RULE_FAULTS])
+        spark_job = spark_pool.submit(
+            build_spark,
+            [data for name, data in adapter_datasets.items() if ("spark", name) in PAIRS],
+            root / "spark",
+            [failure_datasets[fault] for fault in JOIN_RULE_FAULTS],
+        )
         for name, data in adapter_datasets.items():
             builds["duckdb", name] = build_duckdb(data, root / f"duckdb_{name}")
             builds["postgres", name] = build_postgres(postgres_server, data, root / f"postgres_{name}")
@@ -137,8 +142,10 @@ def _is_number(series: pd.Series) -> bool:
         return True
     if pd.api.types.is_bool_dtype(series) or any(isinstance(v, (bool, np.bool_)) for v in values[:50]):
         return False
-    return pd.api.types.is_numeric_dtype(series) or (len(values) > 0 and all(
-        isinstance(v, (int, float, np.integer, np.floating)) or type(v).__name__ == "Decimal" for v in values))
+    return pd.api.types.is_numeric_dtype(series) or (
+        len(values) > 0
+        and all(isinstance(v, (int, float, np.integer, np.floating)) or type(v).__name__ == "Decimal" for v in values)
+    )
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -148,16 +155,27 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         series = frame[column]
         if _is_number(series):
-            out[column] = pd.Series([np.nan if pd.isna(v) else float(v) for v in series.astype(object)],
-                                    index=frame.index, dtype=float)
+            out[column] = pd.Series(
+                [np.nan if pd.isna(v) else float(v) for v in series.astype(object)], index=frame.index, dtype=float
+            )
         elif pd.api.types.is_datetime64_any_dtype(series) or any(
-                isinstance(v, pd.Timestamp) or type(v).__name__ == "datetime" for v in series.dropna()[:50]):
+            isinstance(v, pd.Timestamp) or type(v).__name__ == "datetime" for v in series.dropna()[:50]
+        ):
             stamps = pd.to_datetime(series)
             out[column] = stamps.dt.tz_convert("UTC").dt.tz_localize(None) if stamps.dt.tz is not None else stamps
         else:
-            out[column] = pd.Series([None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
-                                     else bool(v) if isinstance(v, (bool, np.bool_)) else v
-                                     for v in series.astype(object)], index=frame.index, dtype=object)
+            out[column] = pd.Series(
+                [
+                    None
+                    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA
+                    else bool(v)
+                    if isinstance(v, (bool, np.bool_))
+                    else v
+                    for v in series.astype(object)
+                ],
+                index=frame.index,
+                dtype=object,
+            )
     return pd.DataFrame(out)
 
 
@@ -202,8 +220,9 @@ def compare_tables(reference: pd.DataFrame, other: pd.DataFrame) -> list[str]:
             err = np.abs(x[both] - y[both]) / np.where(scale > 0, scale, 1.0)  # two zeros agree
             if err.size and err.max() > RELATIVE_TOLERANCE:
                 i = int(np.argmax(err))
-                problems.append(f"{column}: relative difference {err.max():.2e} "
-                                f"({float(x[both][i])!r} vs {float(y[both][i])!r})")
+                problems.append(
+                    f"{column}: relative difference {err.max():.2e} ({float(x[both][i])!r} vs {float(y[both][i])!r})"
+                )
         elif a.dtype == float or b.dtype == float:
             problems.append(f"{column}: numeric on one engine only ({a.dtype} vs {b.dtype})")
         else:
@@ -217,8 +236,14 @@ def compare_tables(reference: pd.DataFrame, other: pd.DataFrame) -> list[str]:
 def test_sql_outputs_match_duckdb(engine_builds, engine, dataset):
     reference, other = engine_builds["duckdb", dataset], engine_builds[engine, dataset]
     assert sorted(other.tables) == sorted(reference.tables), "the engines built different models"
-    marts = {"hte_segment_lifts", "hte_segment_differences", "hte_checks", "hte_dimension_tests",
-             "hte_experiment_interactions", "hte_interaction_checks"}
+    marts = {
+        "hte_segment_lifts",
+        "hte_segment_differences",
+        "hte_checks",
+        "hte_dimension_tests",
+        "hte_experiment_interactions",
+        "hte_interaction_checks",
+    }
     assert marts <= set(reference.tables)
     if dataset == "overlap":  # not vacuous: tested interactions, and a too-small pair
         assert set(reference.tables["hte_experiment_interactions"].status) == {"ok", "too_small"}
@@ -235,8 +260,12 @@ def test_engines_reach_the_same_verdicts(engine_builds, dataset):
         if (engine, dataset) not in engine_builds:
             continue
         lifts = engine_builds[engine, dataset].tables["hte_segment_lifts"]
-        verdicts[engine] = sorted(map(tuple, lifts[["experiment_id", "metric", "dimension", "segment", "arm",
-                                                    "verdict"]].astype(str).to_numpy()))
+        verdicts[engine] = sorted(
+            map(
+                tuple,
+                lifts[["experiment_id", "metric", "dimension", "segment", "arm", "verdict"]].astype(str).to_numpy(),
+            )
+        )
     assert any(v[-1] in ("positive", "negative") for v in verdicts["duckdb"]), "no significant lift at all: vacuous"
     assert verdicts["postgres"] == verdicts["duckdb"]
     for engine in set(verdicts) - {"duckdb"}:
@@ -256,11 +285,34 @@ def test_comparison_detects_a_difference():
 def test_python_models_are_disabled_and_no_sql_model_needs_one(target, tmp_path):
     """On adapters without Python models the package must still parse and its SQL layer stand alone."""
     env = dict(os.environ, DBT_PROFILES_DIR=str(REPO), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    proc = subprocess.run([DBT, "ls", "--target", target, "--resource-type", "model", "--output", "json",
-                           "--output-keys", "unique_id", "original_file_path", "language", "depends_on",
-                           "--project-dir", str(REPO), "--target-path", str(tmp_path / "target"),
-                           "--log-path", str(tmp_path / "logs")],
-                          env=env, capture_output=True, text=True, timeout=600, cwd=REPO)
+    proc = subprocess.run(
+        [
+            DBT,
+            "ls",
+            "--target",
+            target,
+            "--resource-type",
+            "model",
+            "--output",
+            "json",
+            "--output-keys",
+            "unique_id",
+            "original_file_path",
+            "language",
+            "depends_on",
+            "--project-dir",
+            str(REPO),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     nodes = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     assert any(n["original_file_path"].startswith("models/marts/") for n in nodes), "SQL marts missing from dbt ls"
@@ -298,8 +350,10 @@ def _contract_message(output: str) -> str:
 @pytest.fixture(scope="session")
 def failure_datasets(tmp_path_factory) -> dict[str, Dataset]:
     root = tmp_path_factory.mktemp("failure_inputs")
-    return {"clean": fixture_dataset(root / "clean", "clean", valid_inputs()),
-            **{fault: fixture_dataset(root / fault, fault, _faulty_inputs(fault)) for fault in JOIN_RULE_FAULTS}}
+    return {
+        "clean": fixture_dataset(root / "clean", "clean", valid_inputs()),
+        **{fault: fixture_dataset(root / fault, fault, _faulty_inputs(fault)) for fault in JOIN_RULE_FAULTS},
+    }
 
 
 def failure_builds(datasets: dict[str, Dataset], server, root) -> dict:
@@ -311,18 +365,28 @@ def failure_builds(datasets: dict[str, Dataset], server, root) -> dict:
         proc, timings[f"duckdb {fault}"], _ = run_duckdb(datasets[fault], root / f"duckdb_{fault}")
         out["duckdb"][fault] = {"returncode": proc.returncode, "output": proc.stdout}
         proc, timings[f"postgres {fault}"] = run_postgres(server, datasets[fault], root / f"postgres_{fault}")
-        out["postgres"][fault] = {"returncode": proc.returncode, "output": proc.stdout,
-                                  "relations": postgres_relations(server, f"{fault}_hte")}
-    proc, timings["postgres clean"] = run_postgres(server, datasets["clean"], root / "postgres_clean",
-                                                   schema="rerun_hte")
+        out["postgres"][fault] = {
+            "returncode": proc.returncode,
+            "output": proc.stdout,
+            "relations": postgres_relations(server, f"{fault}_hte"),
+        }
+    proc, timings["postgres clean"] = run_postgres(
+        server, datasets["clean"], root / "postgres_clean", schema="rerun_hte"
+    )
     assert proc.returncode == 0, proc.stdout[-6000:]
     models = built_models(root / "postgres_clean")
     before = read_postgres(server, "rerun_hte", models)
-    proc, timings["postgres rerun"] = run_postgres(server, datasets["late_features"], root / "postgres_rerun",
-                                                   schema="rerun_hte", load=False)
+    proc, timings["postgres rerun"] = run_postgres(
+        server, datasets["late_features"], root / "postgres_rerun", schema="rerun_hte", load=False
+    )
     relations = postgres_relations(server, "rerun_hte")
-    out["rerun"] = {"returncode": proc.returncode, "output": proc.stdout, "before": before, "relations": relations,
-                    "after": read_postgres(server, "rerun_hte", [m for m in models if m in relations])}
+    out["rerun"] = {
+        "returncode": proc.returncode,
+        "output": proc.stdout,
+        "before": before,
+        "relations": relations,
+        "after": read_postgres(server, "rerun_hte", [m for m in models if m in relations]),
+    }
     return out
 
 
@@ -342,8 +406,10 @@ def test_join_rule_failure_matches_duckdb_and_leaves_nothing(failed_builds, engi
     reference = failed_builds["duckdb"][fault]
     assert reference["returncode"] != 0, "DuckDB built the faulty input"
     message = _contract_message(reference["output"])
-    expected = {"duplicate_outcome": ("column 'metric'", "unit × metric pairs have more than one outcome row"),
-                "late_features": ("column 'features_at'", "7 units have features observed after their assignment")}
+    expected = {
+        "duplicate_outcome": ("column 'metric'", "unit × metric pairs have more than one outcome row"),
+        "late_features": ("column 'features_at'", "7 units have features observed after their assignment"),
+    }
     for fragment in ("dbt_hte input error in", "experiment 'exp_a'", *expected[fault]):
         assert fragment in message, f"{fragment!r} missing from DuckDB's message: {message}"
 

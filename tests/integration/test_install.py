@@ -26,8 +26,10 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 def test_the_duckdb_extra_admits_the_pinned_versions_and_never_dbt_1_12():
-    extra = [Requirement(r) for r in
-             tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["duckdb"]]
+    extra = [
+        Requirement(r)
+        for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["duckdb"]
+    ]
     by_name = {r.name.lower(): r.specifier for r in extra}
     assert set(by_name) == {"dbt-core", "dbt-duckdb"}
     for requirements in ("requirements.txt", "requirements.lock.txt"):
@@ -51,8 +53,9 @@ def test_the_readme_install_line_works_in_a_fresh_venv(tmp_path):
     env.pop("PYTHONPATH", None)
     install = subprocess.run(line, shell=True, cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert install.returncode == 0, (install.stdout + install.stderr)[-4000:]
-    version = subprocess.run([str(venv / "bin" / "dbt"), "--version"], cwd=project, env=env, capture_output=True,
-                             text=True, timeout=120)
+    version = subprocess.run(
+        [str(venv / "bin" / "dbt"), "--version"], cwd=project, env=env, capture_output=True, text=True, timeout=120
+    )
     assert version.returncode == 0, version.stdout + version.stderr
     assert re.search(r"installed:\s+1\.11\.", version.stdout), version.stdout
     assert re.search(r"duckdb:\s+1\.11\.", version.stdout), version.stdout

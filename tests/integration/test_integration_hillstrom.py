@@ -48,8 +48,10 @@ def hillstrom_csv() -> Path:
 # A dbt build of 64,000 units and a pandas reference of every mart: about a minute in all, so -m "not slow" skips it.
 # The data are not in the repository: without them (a clone with no shared folder beside it) every test here skips
 # with one line; in CI they are there and every test runs.
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not hillstrom_csv().is_file(), reason=missing_data_reason(hillstrom_csv()))]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not hillstrom_csv().is_file(), reason=missing_data_reason(hillstrom_csv())),
+]
 
 
 def project_config() -> dict:
@@ -63,15 +65,27 @@ def hillstrom_inputs(csv: Path, assigned_at: str) -> dict[str, pd.DataFrame]:
     raw = pd.read_csv(csv)
     unit_id = pd.Series(range(1, len(raw) + 1), index=raw.index).astype(str)
     assigned = pd.Timestamp(assigned_at)
-    assignments = pd.DataFrame({"experiment_id": EXPERIMENT, "unit_id": unit_id, "arm": raw["segment"].map(ARMS),
-                                "assigned_at": assigned})
+    assignments = pd.DataFrame(
+        {"experiment_id": EXPERIMENT, "unit_id": unit_id, "arm": raw["segment"].map(ARMS), "assigned_at": assigned}
+    )
     features = raw[list(FEATURES)].assign(experiment_id=EXPERIMENT, unit_id=unit_id, features_at=assigned)
-    outcomes = pd.concat([pd.DataFrame({"experiment_id": EXPERIMENT, "unit_id": unit_id, "metric": metric,
-                                        "value": raw[metric].astype(float)}) for metric in METRICS],
-                         ignore_index=True)
-    experiments = pd.DataFrame({"experiment_id": EXPERIMENT, "arm": list(ARMS.values()),
-                                "is_control": [arm == "no_email" for arm in ARMS.values()],
-                                "expected_share": 1 / 3})
+    outcomes = pd.concat(
+        [
+            pd.DataFrame(
+                {"experiment_id": EXPERIMENT, "unit_id": unit_id, "metric": metric, "value": raw[metric].astype(float)}
+            )
+            for metric in METRICS
+        ],
+        ignore_index=True,
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": EXPERIMENT,
+            "arm": list(ARMS.values()),
+            "is_control": [arm == "no_email" for arm in ARMS.values()],
+            "expected_share": 1 / 3,
+        }
+    )
     return {"assignments": assignments, "unit_features": features, "outcomes": outcomes, "experiments": experiments}
 
 
@@ -106,8 +120,11 @@ def built_relations(result: DbtResult) -> set[str]:
 
 def require_mart(result: DbtResult, name: str) -> None:
     """A mart still being written is skipped by name; a mart whose model exists must have been built."""
-    sources = [REPO / "models" / "marts" / f"{name}.sql", REPO / "python_models" / f"{name}.py",
-               REPO / "python_models" / f"{name}.sql"]
+    sources = [
+        REPO / "models" / "marts" / f"{name}.sql",
+        REPO / "python_models" / f"{name}.py",
+        REPO / "python_models" / f"{name}.sql",
+    ]
     if not any(path.exists() for path in sources):
         pytest.skip(f"no model {name} in models/marts or python_models yet")
     assert name in built_relations(result), f"model {name} exists but the integration build left no {name} table"
@@ -120,8 +137,11 @@ def require_mart(result: DbtResult, name: str) -> None:
 
 def test_demo_seeds_are_not_built_in_a_user_project(hillstrom_build):
     # the build's own directory: dbt ls reuses its parse state instead of parsing the project again
-    listed = run_dbt(["ls", "--resource-type", "seed", "--resource-type", "model", "--output", "name"],
-                     hillstrom_build.db_path.parent, project_dir=PROJECT)
+    listed = run_dbt(
+        ["ls", "--resource-type", "seed", "--resource-type", "model", "--output", "name"],
+        hillstrom_build.db_path.parent,
+        project_dir=PROJECT,
+    )
     assert listed.ok, listed.output[-3000:]
     assert "hillstrom_customers" in listed.output and "hte_segment_stats" in listed.output, listed.output[-3000:]
     assert "hte_demo_" not in listed.output, "dbt ls lists the demo seeds in a project that sets its own inputs"
@@ -147,12 +167,14 @@ def test_staging_holds_every_customer_with_its_own_row_of_the_csv(hillstrom_buil
     # unit_id k must carry row k of the file: compare every feature and outcome of every unit with the CSV
     features = hillstrom_build.table("stg_hte_unit_features")
     features = features.assign(row=features["unit_id"].astype(int) - 1).set_index("row").sort_index()
-    pd.testing.assert_frame_equal(features[list(FEATURES)], raw[list(FEATURES)], check_dtype=False,
-                                  check_names=False, check_index_type=False)
+    pd.testing.assert_frame_equal(
+        features[list(FEATURES)], raw[list(FEATURES)], check_dtype=False, check_names=False, check_index_type=False
+    )
     wide = outcomes.pivot(index="unit_id", columns="metric", values="value")
     wide.index = wide.index.astype(int) - 1
-    pd.testing.assert_frame_equal(wide.sort_index()[list(METRICS)], raw[list(METRICS)].astype(float),
-                                  check_names=False, check_index_type=False)
+    pd.testing.assert_frame_equal(
+        wide.sort_index()[list(METRICS)], raw[list(METRICS)].astype(float), check_names=False, check_index_type=False
+    )
 
 
 def test_a_csv_from_the_env_var_folder_is_read_and_an_unknown_arm_stops_the_build(installed, tmp_path, monkeypatch):
@@ -193,7 +215,7 @@ def test_overall_lifts_reproduce_the_published_figures(hillstrom_build):
         # the lift is the difference of the published means, up to their rounding
         for arm in rows.index:
             published_lift = (float(figures[arm]) - float(figures["no_email"])) / scale
-            assert rows.loc[arm, "lift_abs"] == pytest.approx(published_lift, abs=10 ** -decimals / scale)
+            assert rows.loc[arm, "lift_abs"] == pytest.approx(published_lift, abs=10**-decimals / scale)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -202,8 +224,13 @@ def test_overall_lifts_reproduce_the_published_figures(hillstrom_build):
 
 
 def test_segment_stats_match_reference(hillstrom_build, reference_tables):
-    problems = ref.compare(hillstrom_build.table("hte_segment_stats"), reference_tables["hte_segment_stats"],
-                           ref.LIFT_KEYS, ref.STATS_COLUMNS, label="hte_segment_stats")
+    problems = ref.compare(
+        hillstrom_build.table("hte_segment_stats"),
+        reference_tables["hte_segment_stats"],
+        ref.LIFT_KEYS,
+        ref.STATS_COLUMNS,
+        label="hte_segment_stats",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -221,16 +248,25 @@ def test_segment_lifts_match_reference(hillstrom_build, reference_tables):
 
 def test_segment_differences_match_reference(hillstrom_build, reference_tables):
     require_mart(hillstrom_build, "hte_segment_differences")
-    problems = ref.compare(hillstrom_build.table("hte_segment_differences"),
-                           reference_tables["hte_segment_differences"], ref.LIFT_KEYS, ref.DIFFERENCE_COLUMNS,
-                           label="hte_segment_differences")
+    problems = ref.compare(
+        hillstrom_build.table("hte_segment_differences"),
+        reference_tables["hte_segment_differences"],
+        ref.LIFT_KEYS,
+        ref.DIFFERENCE_COLUMNS,
+        label="hte_segment_differences",
+    )
     assert not problems, "\n".join(problems)
 
 
 def test_dimension_tests_match_reference(hillstrom_build, reference_tables):
     require_mart(hillstrom_build, "hte_dimension_tests")
-    problems = ref.compare(hillstrom_build.table("hte_dimension_tests"), reference_tables["hte_dimension_tests"],
-                           ref.DIMENSION_TEST_KEYS, ref.DIMENSION_TEST_COLUMNS, label="hte_dimension_tests")
+    problems = ref.compare(
+        hillstrom_build.table("hte_dimension_tests"),
+        reference_tables["hte_dimension_tests"],
+        ref.DIMENSION_TEST_KEYS,
+        ref.DIMENSION_TEST_COLUMNS,
+        label="hte_dimension_tests",
+    )
     assert not problems, "\n".join(problems)
 
 
@@ -257,8 +293,9 @@ def test_marginal_interaction_regressions_match_statsmodels_on_units(hillstrom_b
                 contrasts = np.hstack([np.zeros((k - 1, k)), np.eye(k)[1:] - np.eye(k)[0]])
                 wald = fit.wald_test(contrasts, scalar=True, use_f=False)
 
-                rows = marginal[(marginal["metric"] == metric) & (marginal["arm"] == arm)
-                                & (marginal["dimension"] == dimension)]
+                rows = marginal[
+                    (marginal["metric"] == metric) & (marginal["arm"] == arm) & (marginal["dimension"] == dimension)
+                ]
                 effects = rows[rows["role"] == "segment_effect"].set_index("segment").loc[levels]
                 assert (effects["status"] == "ok").all() and (effects["n_units"] == len(units)).all()
                 where = f"{metric} {arm} {dimension}"
@@ -268,8 +305,9 @@ def test_marginal_interaction_regressions_match_statsmodels_on_units(hillstrom_b
                 joint = rows[rows["role"] == "joint_test"]
                 assert len(joint) == 1 and joint["df"].iloc[0] == k - 1, where
                 np.testing.assert_allclose(joint["statistic"].iloc[0], float(wald.statistic), rtol=1e-9, err_msg=where)
-                np.testing.assert_allclose(joint["p_value"].iloc[0], stats.chi2.sf(float(wald.statistic), k - 1),
-                                           rtol=1e-9, err_msg=where)
+                np.testing.assert_allclose(
+                    joint["p_value"].iloc[0], stats.chi2.sf(float(wald.statistic), k - 1), rtol=1e-9, err_msg=where
+                )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -283,8 +321,13 @@ def test_checks_match_reference_and_flag_no_sample_ratio_mismatch(hillstrom_buil
     expected = reference_tables["hte_checks"]
     problems = ref.compare(checks, expected, ref.CHECK_KEYS, ref.CHECK_ROW_COLUMNS, label="hte_checks")
     tested = ref.TESTED_CHECKS
-    problems += ref.compare(checks[checks["check_name"].isin(tested)], expected[expected["check_name"].isin(tested)],
-                            ref.CHECK_KEYS, ref.CHECK_TEST_COLUMNS, label="hte_checks (tests)")
+    problems += ref.compare(
+        checks[checks["check_name"].isin(tested)],
+        expected[expected["check_name"].isin(tested)],
+        ref.CHECK_KEYS,
+        ref.CHECK_TEST_COLUMNS,
+        label="hte_checks (tests)",
+    )
     assert not problems, "\n".join(problems)
 
     srm = checks[checks["check_name"].str.startswith("sample_ratio_mismatch")]

@@ -23,13 +23,16 @@ pyspark_sql = pytest.importorskip("pyspark.sql")
 @pytest.fixture(scope="module")
 def spark():
     warehouse = tempfile.mkdtemp(prefix="dbt_hte_spark_io_")
-    session = (pyspark_sql.SparkSession.builder.master("local[1]").appName("dbt_hte_io_test")
-               .config("spark.sql.catalogImplementation", "in-memory")
-               .config("spark.sql.warehouse.dir", warehouse)
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false")
-               .getOrCreate())
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[1]")
+        .appName("dbt_hte_io_test")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
     yield session
     session.stop()
     shutil.rmtree(warehouse, ignore_errors=True)
@@ -37,30 +40,46 @@ def spark():
 
 def unit_rows(n_units: int = 400) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    return pd.DataFrame({
-        "experiment_id": np.where(np.arange(n_units) % 4 == 0, "exp_b", "exp_a"),
-        "unit_id": [f"u{i:05d}" for i in range(n_units)],
-        "cluster_id": [f"c{i // 5:04d}" if i % 2 == 0 else None for i in range(n_units)],
-        "arm": rng.choice(["control", "treatment"], size=n_units),
-        "y": rng.normal(size=n_units),
-        "n_orders": rng.integers(0, 5, size=n_units),
-        "assigned_at": [datetime(2026, 3, 1, 12, 0, i % 60) for i in range(n_units)],
-    })
+    return pd.DataFrame(
+        {
+            "experiment_id": np.where(np.arange(n_units) % 4 == 0, "exp_b", "exp_a"),
+            "unit_id": [f"u{i:05d}" for i in range(n_units)],
+            "cluster_id": [f"c{i // 5:04d}" if i % 2 == 0 else None for i in range(n_units)],
+            "arm": rng.choice(["control", "treatment"], size=n_units),
+            "y": rng.normal(size=n_units),
+            "n_orders": rng.integers(0, 5, size=n_units),
+            "assigned_at": [datetime(2026, 3, 1, 12, 0, i % 60) for i in range(n_units)],
+        }
+    )
 
 
 def as_spark(spark, frame: pd.DataFrame):
     """Built from Python rows with an explicit schema: pyspark 3.5's pandas conversion predates pandas 3."""
     from pyspark.sql import types as T
 
-    schema = T.StructType([
-        T.StructField("experiment_id", T.StringType()), T.StructField("unit_id", T.StringType()),
-        T.StructField("cluster_id", T.StringType()), T.StructField("arm", T.StringType()),
-        T.StructField("y", T.DoubleType()), T.StructField("n_orders", T.LongType()),
-        T.StructField("assigned_at", T.TimestampType()),
-    ])
-    rows = [(r.experiment_id, r.unit_id, None if pd.isna(r.cluster_id) else r.cluster_id, r.arm, float(r.y),
-             int(r.n_orders), r.assigned_at.to_pydatetime())
-            for r in frame.itertuples(index=False)]
+    schema = T.StructType(
+        [
+            T.StructField("experiment_id", T.StringType()),
+            T.StructField("unit_id", T.StringType()),
+            T.StructField("cluster_id", T.StringType()),
+            T.StructField("arm", T.StringType()),
+            T.StructField("y", T.DoubleType()),
+            T.StructField("n_orders", T.LongType()),
+            T.StructField("assigned_at", T.TimestampType()),
+        ]
+    )
+    rows = [
+        (
+            r.experiment_id,
+            r.unit_id,
+            None if pd.isna(r.cluster_id) else r.cluster_id,
+            r.arm,
+            float(r.y),
+            int(r.n_orders),
+            r.assigned_at.to_pydatetime(),
+        )
+        for r in frame.itertuples(index=False)
+    ]
     return spark.createDataFrame(rows, schema)
 
 

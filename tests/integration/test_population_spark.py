@@ -31,14 +31,17 @@ def spark():
     # The executors' Python must be this one (the engine and its dependencies), not whatever python3 is on PATH.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warehouse = tempfile.mkdtemp(prefix="dbt_hte_spark_population_")
-    session = (pyspark_sql.SparkSession.builder.master("local[2]").appName("dbt_hte_population_test")
-               .config("spark.sql.catalogImplementation", "in-memory")
-               .config("spark.sql.warehouse.dir", warehouse)
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "2")
-               .config("spark.ui.enabled", "false")
-               .config("spark.driver.memory", "2g")
-               .getOrCreate())
+    session = (
+        pyspark_sql.SparkSession.builder.master("local[2]")
+        .appName("dbt_hte_population_test")
+        .config("spark.sql.catalogImplementation", "in-memory")
+        .config("spark.sql.warehouse.dir", warehouse)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
     yield session, Path(warehouse)
     session.stop()
     shutil.rmtree(warehouse, ignore_errors=True)
@@ -51,19 +54,44 @@ def coupon_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
     outcomes = pd.read_csv(SEEDS / "hte_demo_outcomes.csv")
     experiments = pd.read_csv(SEEDS / "hte_demo_experiments.csv")
     experiments = experiments[experiments["experiment_id"] == "coupon_push"]
-    units = assignments[assignments["experiment_id"] == "coupon_push"].merge(
-        outcomes[outcomes["metric"] == "purchase"][["unit_id", "value"]], on="unit_id", how="left").merge(
-        features[["unit_id", "customer_type", "visits_per_month", "tenure_days", "device"]], on="unit_id")
-    units = units.assign(y=units["value"].fillna(0.0), treated=(units["arm"] == "coupon").astype(int),
-                         cluster_id=None, propensity=np.nan)
-    plan = ComparisonPlan("coupon_push", "purchase", "coupon", "control", True, int(units["treated"].sum()),
-                      int((1 - units["treated"]).sum()), 0.5, 0.5, 2)
+    units = (
+        assignments[assignments["experiment_id"] == "coupon_push"]
+        .merge(outcomes[outcomes["metric"] == "purchase"][["unit_id", "value"]], on="unit_id", how="left")
+        .merge(features[["unit_id", "customer_type", "visits_per_month", "tenure_days", "device"]], on="unit_id")
+    )
+    units = units.assign(
+        y=units["value"].fillna(0.0), treated=(units["arm"] == "coupon").astype(int), cluster_id=None, propensity=np.nan
+    )
+    plan = ComparisonPlan(
+        "coupon_push",
+        "purchase",
+        "coupon",
+        "control",
+        True,
+        int(units["treated"].sum()),
+        int((1 - units["treated"]).sum()),
+        0.5,
+        0.5,
+        2,
+    )
     plan.features_used = ["customer_type", "visits_per_month", "tenure_days", "device"]
     plan.units = units
     fit = fit_deployment(plan, "t", UpliftSettings(feature_columns=tuple(plan.features_used)))
     blob, sha = serialise(fit.deployment)
-    runs = pd.DataFrame([{"experiment_id": "coupon_push", "metric": "purchase", "arm": "coupon", "learner": "t",
-                          "status": "ok", "reason": None, "model_sha256": sha, "model_blob": blob}])
+    runs = pd.DataFrame(
+        [
+            {
+                "experiment_id": "coupon_push",
+                "metric": "purchase",
+                "arm": "coupon",
+                "learner": "t",
+                "status": "ok",
+                "reason": None,
+                "model_sha256": sha,
+                "model_blob": blob,
+            }
+        ]
+    )
     return runs, experiments
 
 
@@ -71,13 +99,21 @@ def test_spark_scoring_equals_the_pandas_path_on_a_million_units(spark, tmp_path
     session, _ = spark
     runs, experiments = coupon_runs()
     population, _ = generate_population(N_UNITS, seed=11)
-    population = population.assign(is_eligible=population["tenure_days"] >= 60,
-                                   ineligible_reason=np.where(population["tenure_days"] >= 60, None, "too new"),
-                                   is_frequency_capped=False, n_recent_contacts=0,
-                                   batch_id=np.arange(N_UNITS) // 200_000)
-    settings = PopulationSettings.from_meta({
-        "run_date": "2026-04-01", "targeting_economics": {"coupon_push": {"benefit_column": "margin"}},
-        "population_holdout_share": 0.05, "population_exploration_share": 0.05})
+    population = population.assign(
+        is_eligible=population["tenure_days"] >= 60,
+        ineligible_reason=np.where(population["tenure_days"] >= 60, None, "too new"),
+        is_frequency_capped=False,
+        n_recent_contacts=0,
+        batch_id=np.arange(N_UNITS) // 200_000,
+    )
+    settings = PopulationSettings.from_meta(
+        {
+            "run_date": "2026-04-01",
+            "targeting_economics": {"coupon_push": {"benefit_column": "margin"}},
+            "population_holdout_share": 0.05,
+            "population_exploration_share": 0.05,
+        }
+    )
 
     expected = population_targeting_table(population, runs, experiments, settings)
 
@@ -99,8 +135,14 @@ def test_spark_scoring_equals_the_pandas_path_on_a_million_units(spark, tmp_path
     expected = expected.sort_values("unit_id", ignore_index=True)
     for column, dtype in POPULATION_COLUMNS.items():
         if dtype == "float64":
-            np.testing.assert_allclose(got[column].to_numpy(dtype=float), expected[column].to_numpy(dtype=float),
-                                       rtol=0, atol=1e-12, equal_nan=True, err_msg=column)
+            np.testing.assert_allclose(
+                got[column].to_numpy(dtype=float),
+                expected[column].to_numpy(dtype=float),
+                rtol=0,
+                atol=1e-12,
+                equal_nan=True,
+                err_msg=column,
+            )
         else:
             left = got[column].astype(object).where(got[column].notna(), None).tolist()
             right = expected[column].astype(object).where(expected[column].notna(), None).tolist()

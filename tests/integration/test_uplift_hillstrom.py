@@ -6,7 +6,6 @@ points). The chosen learner must rank customers better than random (Qini interva
 segments must split on that purchase history.
 """
 
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,27 +26,62 @@ def hillstrom():
     unit_id = ("h" + raw.index.astype(str).str.zfill(5)).to_numpy()
     arm = raw["segment"].map(ARMS).to_numpy()
     experiment = "hillstrom_email"
-    units = pd.DataFrame({"experiment_id": experiment, "unit_id": unit_id, "arm": arm, "metric": "visit",
-                          "y": raw["visit"].astype(float), "x": np.nan, "cluster_id": None})
+    units = pd.DataFrame(
+        {
+            "experiment_id": experiment,
+            "unit_id": unit_id,
+            "arm": arm,
+            "metric": "visit",
+            "y": raw["visit"].astype(float),
+            "x": np.nan,
+            "cluster_id": None,
+        }
+    )
     features = raw[FEATURES].assign(experiment_id=experiment, unit_id=unit_id)
     # 0/1 purchase flags are categories, as the integration project declares them to dbt_hte.
     features[["mens", "womens", "newbie"]] = features[["mens", "womens", "newbie"]].astype(str)
     assignments = pd.DataFrame({"experiment_id": experiment, "unit_id": unit_id, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame({"experiment_id": experiment, "arm": ["no_email", "womens_email"],
-                                "is_control": [True, False], "expected_share": [0.5, 0.5]})
-    settings = UpliftSettings.from_meta({"feature_columns": FEATURES, "metrics": {"visit": {"kind": "binary"}},
-                                         "uplift_bootstrap_replicates": 100, "uplift_min_leaf_size": 2000})
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment,
+            "arm": ["no_email", "womens_email"],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+        }
+    )
+    settings = UpliftSettings.from_meta(
+        {
+            "feature_columns": FEATURES,
+            "metrics": {"visit": {"kind": "binary"}},
+            "uplift_bootstrap_replicates": 100,
+            "uplift_min_leaf_size": 2000,
+        }
+    )
     scores = cate_scores(units, features, assignments, experiments, settings)
     args = (units, features, assignments, experiments, settings)
-    return {"raw": raw, "scores": scores, "evaluation": evaluation_tables(scores, *args, parts=("learners",)),
-            "segments": discovered_segments(scores, *args)}
+    return {
+        "raw": raw,
+        "scores": scores,
+        "evaluation": evaluation_tables(scores, *args, parts=("learners",)),
+        "segments": discovered_segments(scores, *args),
+    }
 
 
 def test_the_chosen_learner_ranks_better_than_random(hillstrom):
     learners = hillstrom["evaluation"]["learners"]
     chosen = learners[learners["is_chosen"]].iloc[0]
-    print(learners[["learner", "qini_coefficient", "qini_coefficient_ci_low", "blp_heterogeneity_p_value",
-                    "dr_loss_vs_constant", "is_chosen"]].to_string())
+    print(
+        learners[
+            [
+                "learner",
+                "qini_coefficient",
+                "qini_coefficient_ci_low",
+                "blp_heterogeneity_p_value",
+                "dr_loss_vs_constant",
+                "is_chosen",
+            ]
+        ].to_string()
+    )
     assert chosen["learner"] != "constant"
     assert chosen["qini_coefficient_ci_low"] > 0
 
@@ -62,9 +96,11 @@ def test_discovered_segments_separate_womens_merchandise_buyers(hillstrom):
     lift = {}
     for flag, rows in ((1, segments[buyers]), (0, segments[non_buyers])):
         lift[flag] = np.average(rows["effect"], weights=rows["n_units"])
-    observed = {flag: part.loc[part.segment == "Womens E-Mail", "visit"].mean()
-                - part.loc[part.segment == "No E-Mail", "visit"].mean()
-                for flag, part in raw.groupby("womens")}
+    observed = {
+        flag: part.loc[part.segment == "Womens E-Mail", "visit"].mean()
+        - part.loc[part.segment == "No E-Mail", "visit"].mean()
+        for flag, part in raw.groupby("womens")
+    }
     # The honest leaves, pooled by purchase history, land within 2.5 points of the raw difference in means of that
     # group (half the units estimate the leaves, so their standard error is about 1 point), and the two groups'
     # lifts differ by about six points.

@@ -52,31 +52,45 @@ def test_the_scan_finds_the_package_vars():
 
 
 def test_every_var_the_package_reads_is_declared_in_dbt_project_yml():
-    undeclared = sorted({f"{name} ({path.relative_to(REPO)})" for path, name, _ in MODEL_CALLS + MACRO_CALLS
-                         if name not in PROJECT_VARS and name not in UNSET_ON_PURPOSE})
+    undeclared = sorted(
+        {
+            f"{name} ({path.relative_to(REPO)})"
+            for path, name, _ in MODEL_CALLS + MACRO_CALLS
+            if name not in PROJECT_VARS and name not in UNSET_ON_PURPOSE
+        }
+    )
     assert not undeclared, undeclared
 
 
 def test_models_read_vars_without_a_fallback():
-    fallbacks = sorted(f"{path.relative_to(REPO)}: {name}, {fallback}" for path, name, fallback in MODEL_CALLS
-                       if fallback is not None and name in PROJECT_VARS)
+    fallbacks = sorted(
+        f"{path.relative_to(REPO)}: {name}, {fallback}"
+        for path, name, fallback in MODEL_CALLS
+        if fallback is not None and name in PROJECT_VARS
+    )
     assert not fallbacks, fallbacks
 
 
 def test_macro_fallbacks_equal_the_project_values():
-    differing = sorted(f"{path.relative_to(REPO)}: {name} falls back to {fallback}, the project says "
-                       f"{PROJECT_VARS[name]!r}" for path, name, fallback in MACRO_CALLS
-                       if fallback is not None and name in PROJECT_VARS
-                       and meta_value(fallback) != PROJECT_VARS[name])
+    differing = sorted(
+        f"{path.relative_to(REPO)}: {name} falls back to {fallback}, the project says {PROJECT_VARS[name]!r}"
+        for path, name, fallback in MACRO_CALLS
+        if fallback is not None and name in PROJECT_VARS and meta_value(fallback) != PROJECT_VARS[name]
+    )
     assert not differing, differing
 
 
 @pytest.mark.parametrize("settings_class", [RegressionSettings, UpliftSettings, TargetingSettings])
 def test_engine_defaults_equal_the_project_vars(settings_class):
-    meta = {name.removeprefix("hte_"): value for name, value in PROJECT_VARS.items()
-            if name.removeprefix("hte_") not in DEMO_VALUES}
+    meta = {
+        name.removeprefix("hte_"): value
+        for name, value in PROJECT_VARS.items()
+        if name.removeprefix("hte_") not in DEMO_VALUES
+    }
     from_project, default = settings_class.from_meta(meta), settings_class()
-    differing = {field.name: (getattr(default, field.name), getattr(from_project, field.name))
-                 for field in dataclasses.fields(settings_class)
-                 if getattr(default, field.name) != getattr(from_project, field.name)}
+    differing = {
+        field.name: (getattr(default, field.name), getattr(from_project, field.name))
+        for field in dataclasses.fields(settings_class)
+        if getattr(default, field.name) != getattr(from_project, field.name)
+    }
     assert not differing, f"{settings_class.__name__}: field (engine default, project var): {differing}"

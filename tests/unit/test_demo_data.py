@@ -20,12 +20,23 @@ from hte_engine.demo import data as demo_data
 REPO = Path(__file__).resolve().parents[2]
 SEED_DIR = REPO / "seeds" / "demo"
 CONTROL = {"coupon_push": "control", "email_campaign": "no_email", "free_shipping": "control"}
-DIMENSIONS = {"coupon_push": ("customer_type", "device"), "free_shipping": ("customer_type", "device"),
-              "email_campaign": ("history_segment", "engagement_band", "device")}
-FEATURE_COLUMNS = {"coupon_push": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
-                   "free_shipping": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
-                   "email_campaign": ("history_segment", "engagement_score", "engagement_band", "visits_per_month",
-                                      "tenure_days", "device")}
+DIMENSIONS = {
+    "coupon_push": ("customer_type", "device"),
+    "free_shipping": ("customer_type", "device"),
+    "email_campaign": ("history_segment", "engagement_band", "device"),
+}
+FEATURE_COLUMNS = {
+    "coupon_push": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
+    "free_shipping": ("customer_type", "margin", "visits_per_month", "tenure_days", "device"),
+    "email_campaign": (
+        "history_segment",
+        "engagement_score",
+        "engagement_band",
+        "visits_per_month",
+        "tenure_days",
+        "device",
+    ),
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +46,15 @@ def demo() -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def analysis_frame(demo) -> pd.DataFrame:
-    return (demo["outcomes"].merge(demo["assignments"], on=["experiment_id", "unit_id"], validate="many_to_one")
-            .merge(demo["unit_features"], on=["experiment_id", "unit_id"], validate="many_to_one"))
+    return (
+        demo["outcomes"]
+        .merge(demo["assignments"], on=["experiment_id", "unit_id"], validate="many_to_one")
+        .merge(demo["unit_features"], on=["experiment_id", "unit_id"], validate="many_to_one")
+    )
 
 
 # --- reproducibility -------------------------------------------------------------------------------------------
+
 
 def test_generation_is_deterministic_for_a_seed_and_changes_with_it(demo):
     again = demo_data.generate()
@@ -50,8 +65,12 @@ def test_generation_is_deterministic_for_a_seed_and_changes_with_it(demo):
 
 
 def test_committed_files_equal_a_fresh_generation():
-    result = subprocess.run([sys.executable, str(REPO / "scripts" / "generate_demo_data.py"), "--check"],
-                            capture_output=True, text=True, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate_demo_data.py"), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -64,11 +83,15 @@ def test_csvs_parse_back_to_the_generated_values(demo):
         for col in generated.columns:
             g = generated[col]
             if pd.api.types.is_datetime64_any_dtype(g):
-                np.testing.assert_array_equal(pd.to_datetime(loaded[col]).to_numpy("datetime64[s]"),
-                                              g.to_numpy("datetime64[s]"), err_msg=f"{relation}.{col}")
+                np.testing.assert_array_equal(
+                    pd.to_datetime(loaded[col]).to_numpy("datetime64[s]"),
+                    g.to_numpy("datetime64[s]"),
+                    err_msg=f"{relation}.{col}",
+                )
             elif pd.api.types.is_numeric_dtype(g):
-                np.testing.assert_array_equal(loaded[col].to_numpy(float), g.to_numpy(float),
-                                              err_msg=f"{relation}.{col}")
+                np.testing.assert_array_equal(
+                    loaded[col].to_numpy(float), g.to_numpy(float), err_msg=f"{relation}.{col}"
+                )
             else:
                 assert loaded[col].astype("string").fillna("").tolist() == g.fillna("").tolist(), f"{relation}.{col}"
 
@@ -79,6 +102,7 @@ def test_committed_csvs_stay_small_enough_for_dbt_seed():
 
 
 # --- the input contract ----------------------------------------------------------------------------------------
+
 
 def test_experiments_declare_one_control_and_shares_summing_to_one(demo):
     exp = demo["experiments"]
@@ -111,8 +135,10 @@ def test_units_are_unique_within_experiments_and_shared_only_by_the_overlapping_
     assert (prefix[a["experiment_id"].isin(["coupon_push", "free_shipping"])] == "cp_").all()
     assert (prefix[a["experiment_id"] == "email_campaign"] == "em_").all()
     assert a["experiment_id"].value_counts().to_dict() == {
-        "coupon_push": demo_data.COUPON_N_UNITS, "email_campaign": demo_data.EMAIL_N_UNITS,
-        "free_shipping": round(demo_data.SHIPPING_SHARE_OF_COUPON_CUSTOMERS * demo_data.COUPON_N_UNITS)}
+        "coupon_push": demo_data.COUPON_N_UNITS,
+        "email_campaign": demo_data.EMAIL_N_UNITS,
+        "free_shipping": round(demo_data.SHIPPING_SHARE_OF_COUPON_CUSTOMERS * demo_data.COUPON_N_UNITS),
+    }
 
 
 def test_features_are_observed_before_assignment(demo):
@@ -129,8 +155,9 @@ def test_features_are_complete_for_their_experiment_and_empty_otherwise(demo):
         assert rows[sorted(every_feature - set(own))].isna().all().all(), experiment_id
     email = f[f["experiment_id"] == "email_campaign"]
     assert email["engagement_score"].between(0, 1).all()
-    np.testing.assert_array_equal(email["engagement_band"].to_numpy(object),
-                                  demo_data.engagement_band(email["engagement_score"].to_numpy()))
+    np.testing.assert_array_equal(
+        email["engagement_band"].to_numpy(object), demo_data.engagement_band(email["engagement_score"].to_numpy())
+    )
     coupon = f[f["experiment_id"] == "coupon_push"]
     assert (coupon["margin"] == coupon["customer_type"].map(demo_data.CUSTOMER_TYPE_MARGIN)).all()
     assert coupon["customer_type"].value_counts().index[0] == "brand_loyalist"
@@ -158,6 +185,7 @@ def test_outcomes_hold_every_unit_and_metric_with_pre_periods_where_declared(dem
 
 
 # --- the planted truth -----------------------------------------------------------------------------------------
+
 
 def test_coupon_truth_is_the_chapter_table(demo):
     planted = {"brand_loyalist": 0.0, "occasional_shopper": 0.12, "deal_hunter": 0.08, "premium_connoisseur": 0.0}
@@ -227,9 +255,18 @@ def _segment_differences(frame: pd.DataFrame, truth: pd.DataFrame, features: pd.
                     if arm == CONTROL[experiment_id]:
                         continue
                     se = np.sqrt(treated.var() / len(treated) + control.var() / len(control))
-                    rows.append({"experiment_id": experiment_id, "metric": metric, "dimension": dimension,
-                                 "segment": segment, "arm": arm, "estimate": treated.mean() - control.mean(),
-                                 "se": se, "true_effect": planted[(segment, arm)]})
+                    rows.append(
+                        {
+                            "experiment_id": experiment_id,
+                            "metric": metric,
+                            "dimension": dimension,
+                            "segment": segment,
+                            "arm": arm,
+                            "estimate": treated.mean() - control.mean(),
+                            "se": se,
+                            "true_effect": planted[(segment, arm)],
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -243,7 +280,8 @@ def test_sample_segment_differences_agree_with_the_truth_within_3_se(demo, analy
 
 def test_the_headline_segments_are_detectable_in_the_sample(demo, analysis_frame):
     diffs = _segment_differences(analysis_frame, demo["truth"], demo["unit_features"]).set_index(
-        ["experiment_id", "metric", "dimension", "segment", "arm"])
+        ["experiment_id", "metric", "dimension", "segment", "arm"]
+    )
     z = diffs["estimate"] / diffs["se"]
     assert z[("coupon_push", "purchase", "customer_type", "occasional_shopper", "coupon")] > 4
     assert z[("coupon_push", "purchase", "customer_type", "deal_hunter", "coupon")] > 3
@@ -277,13 +315,17 @@ def test_the_sample_passes_the_guardrails_it_is_meant_to_pass(demo, analysis_fra
 
 
 def test_a_lift_that_would_leave_the_probability_scale_is_refused(monkeypatch):
-    monkeypatch.setitem(demo_data.VISIT_LIFT_INTERCEPT, "discount_email",
-                        {**demo_data.VISIT_LIFT_INTERCEPT["discount_email"], "vip": -0.5})
+    monkeypatch.setitem(
+        demo_data.VISIT_LIFT_INTERCEPT,
+        "discount_email",
+        {**demo_data.VISIT_LIFT_INTERCEPT["discount_email"], "vip": -0.5},
+    )
     with pytest.raises(ValueError, match="email_campaign visit under discount_email probability leaves"):
         demo_data.generate()
 
 
 # --- the truth is the data-generating process's expectation ------------------------------------------------------
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("experiment", ["coupon_push", "email_campaign", "free_shipping"])
@@ -296,8 +338,11 @@ def test_truth_matches_a_large_simulation_per_segment(experiment):
     else:
         make = {"coupon_push": demo_data._coupon_push, "email_campaign": demo_data._email_campaign}[experiment]
         part = make(rng, 400_000)
-    frame = (part["outcomes"].merge(part["assignments"], on=["experiment_id", "unit_id"])
-             .merge(part["unit_features"], on=["experiment_id", "unit_id"]))
+    frame = (
+        part["outcomes"]
+        .merge(part["assignments"], on=["experiment_id", "unit_id"])
+        .merge(part["unit_features"], on=["experiment_id", "unit_id"])
+    )
     diffs = _segment_differences(frame, part["truth"], part["unit_features"])
     z = (diffs["estimate"] - diffs["true_effect"]) / diffs["se"]
     assert (z.abs() < 4).all(), diffs.assign(z=z)[z.abs() >= 4].to_string()

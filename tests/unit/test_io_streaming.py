@@ -32,8 +32,13 @@ def test_stream_table_pulls_one_comparison_at_a_time_from_a_dbt_session():
         for name in ("a", "b", "c"):
             pulled.append(name)
             # a concatenation, as the targeting frames are: pandas 3 keeps its strings as chunked Arrow
-            yield pd.concat([pd.DataFrame({"comparison": [name], "value": [1.0]}),
-                             pd.DataFrame({"comparison": [name] * 2, "value": [2.0, 3.0]})], ignore_index=True)
+            yield pd.concat(
+                [
+                    pd.DataFrame({"comparison": [name], "value": [1.0]}),
+                    pd.DataFrame({"comparison": [name] * 2, "value": [2.0, 3.0]}),
+                ],
+                ignore_index=True,
+            )
 
     con = duckdb.connect()
     stream = io.stream_table(frames(), SCHEMA, DuckDBCursorWrapper(con.cursor()))

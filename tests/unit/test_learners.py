@@ -13,11 +13,13 @@ FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samp
 
 def simulate(n, seed, binary=False, effect_scale=1.0, treated_share=0.5):
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "tenure": rng.exponential(30, n),
-        "score": rng.normal(size=n),
-        "device": rng.choice(["mobile", "desktop", "tablet"], n, p=[0.5, 0.4, 0.1]),
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.exponential(30, n),
+            "score": rng.normal(size=n),
+            "device": rng.choice(["mobile", "desktop", "tablet"], n, p=[0.5, 0.4, 0.1]),
+        }
+    )
     tau = effect_scale * (0.6 * (frame["score"] > 0) + 0.4 * (frame["device"] == "mobile") - 0.2)
     t = (rng.random(n) < treated_share).astype(int)
     if binary:
@@ -166,8 +168,9 @@ def test_two_part_outcome_model_is_the_buy_probability_times_the_mean_amount():
 def _heavy_tailed(n, seed):
     """Revenue: P(buy) lifted by 0.4 on the logit scale where score > 0, times a lognormal basket (sigma 1.2)."""
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({"score": rng.normal(size=n), "other": rng.normal(size=n),
-                          "device": rng.choice(["mobile", "desktop"], n)})
+    frame = pd.DataFrame(
+        {"score": rng.normal(size=n), "other": rng.normal(size=n), "device": rng.choice(["mobile", "desktop"], n)}
+    )
     t = rng.integers(0, 2, n)
     base = -1.2 + 0.5 * frame["other"].to_numpy()
     p0 = 1 / (1 + np.exp(-base))
@@ -179,8 +182,9 @@ def _heavy_tailed(n, seed):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("robust", [{"winsorize_quantile": 0.99},
-                                    {"winsorize_quantile": None, "outcome_model": "two_part"}])
+@pytest.mark.parametrize(
+    "robust", [{"winsorize_quantile": 0.99}, {"winsorize_quantile": None, "outcome_model": "two_part"}]
+)
 def test_on_heavy_tails_the_robust_path_chooses_a_learner_that_beats_the_constant(robust):
     from hte_engine.uplift.evaluation import evaluate_learners
 
@@ -261,12 +265,13 @@ def test_outcome_models_fed_category_codes_equal_the_models_fed_the_categoricals
 
     params = {k: v for k, v in DEFAULT_BASE_MODEL.items() if k != "name"}
     reference = (HistGradientBoostingClassifier if binary else HistGradientBoostingRegressor)(
-        **params, categorical_features="from_dtype", random_state=5).fit(X[train], y[train].astype(int) if binary
-                                                                         else y[train])
+        **params, categorical_features="from_dtype", random_state=5
+    ).fit(X[train], y[train].astype(int) if binary else y[train])
     expected = reference.predict_proba(X)[:, 1] if binary else reference.predict(X)
     predict = fit_outcome(base, X[train], y[train], binary)
     np.testing.assert_array_equal(predict(X), expected)
 
-    reordered = X.assign(device=X["device"].cat.reorder_categories(["tablet", "mobile", "desktop"]),
-                         region=X["region"].astype(object))
+    reordered = X.assign(
+        device=X["device"].cat.reorder_categories(["tablet", "mobile", "desktop"]), region=X["region"].astype(object)
+    )
     np.testing.assert_array_equal(predict(reordered), expected)

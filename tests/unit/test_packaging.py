@@ -22,25 +22,31 @@ DISTRIBUTION = {"sklearn": "scikit-learn", "yaml": "pyyaml"}
 
 
 def engine_modules() -> list[str]:
-    return sorted(".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
-                  for path in ENGINE.rglob("*.py"))
+    return sorted(
+        ".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__")
+        for path in ENGINE.rglob("*.py")
+    )
 
 
 def test_every_engine_module_imports_without_duckdb_or_dbt():
     modules = engine_modules()
     assert "hte_engine.report.summary" in modules and len(modules) > 30
     # None in sys.modules makes `import duckdb` raise ImportError, as on a machine without it
-    script = ("import importlib, sys\n"
-              "for blocked in ('duckdb', 'dbt', 'pyspark'): sys.modules[blocked] = None\n"
-              f"for name in {modules!r}: importlib.import_module(name)\n"
-              "print('ok')")
+    script = (
+        "import importlib, sys\n"
+        "for blocked in ('duckdb', 'dbt', 'pyspark'): sys.modules[blocked] = None\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print('ok')"
+    )
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
 def test_the_engine_declares_every_third_party_module_it_imports():
-    declared = {Requirement(r).name.lower() for r in
-                tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]}
+    declared = {
+        Requirement(r).name.lower()
+        for r in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
     imported = set()
     for path in ENGINE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -48,8 +54,9 @@ def test_the_engine_declares_every_third_party_module_it_imports():
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    third_party = {name for name in imported
-                   if name not in sys.stdlib_module_names and name not in ("hte_engine", "__future__")}
+    third_party = {
+        name for name in imported if name not in sys.stdlib_module_names and name not in ("hte_engine", "__future__")
+    }
     # imported lazily: DuckDB and pyspark where a warehouse of that kind is read (hte_engine/io.py), dbt's logger
     # where a Python model runs inside dbt (hte_engine/progress.py)
     optional = {"duckdb", "pyspark", "dbt"}
@@ -75,9 +82,13 @@ def test_importing_the_engine_loads_the_statistics_stack_once():
     wanted = set()
     for path in ENGINE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                     else [])
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             wanted |= {name for name in names if name.split(".")[0] in ("sklearn", "statsmodels", "scipy")}
     assert {"sklearn.model_selection", "statsmodels.api"} <= wanted
     script = f"import sys, hte_engine; print(sorted(set({sorted(wanted)!r}) - set(sys.modules)))"

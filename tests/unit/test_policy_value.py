@@ -77,8 +77,9 @@ def test_evaluation_bookkeeping_is_exact():
     G = rng.normal(0.1, 1.0, (n, 1))
     predicted = net_value(econ, {"y": rng.normal(0.2, 0.3, (n, 1))}, np.ones(n))
     policy = assign(predicted, Policy("budget", budget=50.0), ids(n), econ)
-    table = evaluate_policies({"budget": policy}, G, predicted.cost, econ.arms, ids(n), n_replicates=100,
-                              seed=3).set_index("policy")
+    table = evaluate_policies(
+        {"budget": policy}, G, predicted.cost, econ.arms, ids(n), n_replicates=100, seed=3
+    ).set_index("policy")
     assert table.loc["treat_none", ["value", "ci_low", "ci_high"]].tolist() == [0.0, 0.0, 0.0]
     assert table.loc["treat_all", "value"] == pytest.approx(G.sum())
     chosen = policy.arm_index >= 0
@@ -89,8 +90,9 @@ def test_evaluation_bookkeeping_is_exact():
     assert table.loc["random_at_budget", "value"] == pytest.approx(share * G.sum())
     assert table.loc["random_at_budget", "cost"] == pytest.approx(policy.spend)
     assert table.loc["budget", "difference_vs_treat_all"] == pytest.approx(G[chosen, 0].sum() - G.sum())
-    assert table.loc["budget", "difference_vs_random"] == pytest.approx((1 - share) * G[chosen, 0].sum()
-                                                                         - share * G[~chosen, 0].sum())
+    assert table.loc["budget", "difference_vs_random"] == pytest.approx(
+        (1 - share) * G[chosen, 0].sum() - share * G[~chosen, 0].sum()
+    )
     # The bootstrap se of a total of iid scores is sqrt(n) * sd (closed form), to Monte Carlo error.
     assert table.loc["treat_all", "std_error"] == pytest.approx(np.sqrt(n) * G.std(ddof=1), rel=0.2)
 
@@ -153,11 +155,17 @@ def fixed_rule_values(n, data_seed, seed, max_units=None):
     mu, _ = cross_fitted_outcomes(X, y, arm_code, 2, binary=False, folds=2, seed=seed, fit=linear_fit)
     G = net_value(econ, {"y": doubly_robust_arm_scores(y, arm_code, e, mu)}, np.ones(n)).value
     arm_index = np.where(X["x1"].to_numpy() > 0, 0, -1)
-    fixed = Assignment(arm_index=arm_index, decision=np.where(arm_index >= 0, "treat", "hold"),
-                       reason=np.full(n, None), is_exploration=np.zeros(n, dtype=bool),
-                       expected_net_value=np.zeros(n), cost=np.where(arm_index >= 0, COST, 0.0))
-    return evaluate_policies({"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n), n_replicates=200,
-                             seed=seed, max_units=max_units).set_index("policy")
+    fixed = Assignment(
+        arm_index=arm_index,
+        decision=np.where(arm_index >= 0, "treat", "hold"),
+        reason=np.full(n, None),
+        is_exploration=np.zeros(n, dtype=bool),
+        expected_net_value=np.zeros(n),
+        cost=np.where(arm_index >= 0, COST, 0.0),
+    )
+    return evaluate_policies(
+        {"rule": fixed}, G, np.full((n, 1), COST), econ.arms, ids(n), n_replicates=200, seed=seed, max_units=max_units
+    ).set_index("policy")
 
 
 @pytest.mark.parametrize("value", [-5, 10, "many"])
@@ -186,8 +194,9 @@ def test_dr_value_interval_covers_the_true_value_at_the_nominal_rate():
         table = fixed_rule_values(n, 1_000 + r, seed=r)
         row = table.loc["rule"]
         covered[r, 0] = row["ci_low"] <= n * true_policy <= row["ci_high"]
-        covered[r, 1] = row["difference_vs_treat_all_ci_low"] <= n * true_difference <= row[
-            "difference_vs_treat_all_ci_high"]
+        covered[r, 1] = (
+            row["difference_vs_treat_all_ci_low"] <= n * true_difference <= row["difference_vs_treat_all_ci_high"]
+        )
     rate = covered.mean(axis=0)
     tolerance = 3 * np.sqrt(0.95 * 0.05 / reps)
     assert np.all(np.abs(rate - 0.95) < tolerance), rate
@@ -203,21 +212,29 @@ def test_replicates_on_a_bounded_sample_keep_the_values_and_match_the_full_boots
     G = rng.normal(0.1, 1.0, (n, 1))
     predicted = net_value(econ, {"y": rng.normal(0.2, 0.3, (n, 1))}, np.ones(n))
     policy = assign(predicted, Policy("budget", budget=2_000.0), ids(n), econ)
-    tables = {bound: evaluate_policies({"budget": policy}, G, predicted.cost, econ.arms, ids(n), n_replicates=200,
-                                       seed=3, max_units=bound).set_index("policy") for bound in (None, m)}
+    tables = {
+        bound: evaluate_policies(
+            {"budget": policy}, G, predicted.cost, econ.arms, ids(n), n_replicates=200, seed=3, max_units=bound
+        ).set_index("policy")
+        for bound in (None, m)
+    }
     full, bounded = tables[None], tables[m]
     assert (full["bootstrap_units"] == n).all() and bounded["bootstrap_units"].between(0.9 * m, 1.1 * m).all()
     pd.testing.assert_series_equal(bounded["value"], full["value"])
     for name in ("treat_all", "budget", "random_at_budget"):
         assert 0.75 < bounded.loc[name, "std_error"] / full.loc[name, "std_error"] < 1.33, name
     for name in ("budget", "random_at_budget"):  # paired differences (treat_all's own is exactly zero)
-        width = {bound: t.loc[name, "difference_vs_treat_all_ci_high"] - t.loc[name, "difference_vs_treat_all_ci_low"]
-                 for bound, t in tables.items()}
+        width = {
+            bound: t.loc[name, "difference_vs_treat_all_ci_high"] - t.loc[name, "difference_vs_treat_all_ci_low"]
+            for bound, t in tables.items()
+        }
         assert 0.75 < width[m] / width[None] < 1.33, name
     assert bounded.loc["treat_all", "std_error"] == pytest.approx(np.sqrt(n) * G.std(ddof=1), rel=0.25)
 
-    curves = {bound: budget_curve(predicted.value, predicted.cost, G, ids(n), points=11, n_replicates=200,
-                                  max_units=bound) for bound in (None, m)}
+    curves = {
+        bound: budget_curve(predicted.value, predicted.cost, G, ids(n), points=11, n_replicates=200, max_units=bound)
+        for bound in (None, m)
+    }
     pd.testing.assert_series_equal(curves[m]["value"], curves[None]["value"])
     width = {bound: (c["ci_high"] - c["ci_low"]).to_numpy()[1:] for bound, c in curves.items()}
     assert np.all((0.75 < width[m] / width[None]) & (width[m] / width[None] < 1.33)), width[m] / width[None]
@@ -256,8 +273,12 @@ def test_the_budget_curve_of_a_sample_counts_only_its_units_along_the_whole_popu
             done = int(np.sum(ends <= spend))
             value = np.sum(gain[:done] * unit_weight[up.unit[:done]])
             if done < up.unit.size:
-                value += (spend - (ends[done - 1] if done else 0.0)) / up.d_cost[done] * gain[done] * unit_weight[
-                    up.unit[done]]
+                value += (
+                    (spend - (ends[done - 1] if done else 0.0))
+                    / up.d_cost[done]
+                    * gain[done]
+                    * unit_weight[up.unit[done]]
+                )
             values.append(value)
         return np.array(values)
 
@@ -267,10 +288,10 @@ def test_the_budget_curve_of_a_sample_counts_only_its_units_along_the_whole_popu
         unit_weight = np.zeros(n)
         unit_weight[rows] = 1.0 if sample_weight is None else sample_weight
         scale = 1.0 if sample_weight is None else rows.size / sample_weight.sum()
-        np.testing.assert_allclose(captured["statistic_of"](rows)(sample_weight), scale * defined(unit_weight),
-                                   rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(captured["statistic_of"](slice(None))(None), defined(np.ones(n)), rtol=1e-9,
-                               atol=1e-9)
+        np.testing.assert_allclose(
+            captured["statistic_of"](rows)(sample_weight), scale * defined(unit_weight), rtol=1e-9, atol=1e-9
+        )
+    np.testing.assert_allclose(captured["statistic_of"](slice(None))(None), defined(np.ones(n)), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.slow

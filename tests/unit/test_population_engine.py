@@ -28,12 +28,14 @@ FEATURES = ["tenure", "score", "device"]
 
 def comparison(n=1200, seed=0, binary=False) -> ComparisonPlan:
     rng = np.random.default_rng(seed)
-    frame = pd.DataFrame({
-        "unit_id": [f"u{i:05d}" for i in range(n)],
-        "tenure": rng.exponential(30, n),
-        "score": rng.normal(size=n),
-        "device": rng.choice(["mobile", "desktop"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "unit_id": [f"u{i:05d}" for i in range(n)],
+            "tenure": rng.exponential(30, n),
+            "score": rng.normal(size=n),
+            "device": rng.choice(["mobile", "desktop"], n),
+        }
+    )
     t = (rng.random(n) < 0.5).astype(int)
     tau = 0.5 * (frame["score"] > 0) + 0.3 * (frame["device"] == "mobile")
     frame["y"] = 0.4 * frame["score"] + t * tau + rng.normal(size=n)
@@ -50,8 +52,10 @@ def comparison(n=1200, seed=0, binary=False) -> ComparisonPlan:
 
 
 def settings(**crossfit) -> UpliftSettings:
-    return UpliftSettings(feature_columns=tuple(FEATURES),
-                          crossfit=CrossFitConfig(base_model=FAST, seed=7, winsorize_quantile=None, **crossfit))
+    return UpliftSettings(
+        feature_columns=tuple(FEATURES),
+        crossfit=CrossFitConfig(base_model=FAST, seed=7, winsorize_quantile=None, **crossfit),
+    )
 
 
 def test_constant_deployment_is_the_difference_in_means_of_all_units():
@@ -68,8 +72,13 @@ def test_t_learner_deployment_is_the_learner_fitted_on_every_unit_with_its_seed(
     fit = fit_deployment(plan, "t", settings())
     ordered = plan.units.sort_values("unit_id", ignore_index=True)
     X = prepare_features(ordered, FEATURES)
-    sample = TrainingSample(X=X, y=ordered["y"].to_numpy(), treated=ordered["treated"].to_numpy(),
-                            propensity=np.full(len(ordered), 0.5), binary=False)
+    sample = TrainingSample(
+        X=X,
+        y=ordered["y"].to_numpy(),
+        treated=ordered["treated"].to_numpy(),
+        propensity=np.full(len(ordered), 0.5),
+        binary=False,
+    )
     by_hand = OutcomeModels.fit(BaseModel.from_config(FAST, 7), sample)
     new = comparison(n=300, seed=5).units
     Xn = prepare_features(new, FEATURES)
@@ -93,8 +102,9 @@ def test_the_fingerprint_changes_with_any_outcome_and_not_with_row_order():
 
 def _experiment(fit) -> ExperimentDeployment:
     economics = Economics("exp", "control", "y", {"treatment": 0.2}, benefit_per_unit=1.0)
-    return ExperimentDeployment("exp", economics, Policy("threshold"), {("y", "treatment"): fit.deployment}, None,
-                                "y/treatment: t")
+    return ExperimentDeployment(
+        "exp", economics, Policy("threshold"), {("y", "treatment"): fit.deployment}, None, "y/treatment: t"
+    )
 
 
 def _population(n=2000, seed=9) -> pd.DataFrame:
@@ -115,10 +125,12 @@ def test_unseen_levels_out_of_range_and_missing_values_are_not_scored():
     pop.loc[1, "tenure"] = 1e6
     pop.loc[2, "score"] = np.nan
     rows = decide_batch(score_batch(pop, exp, config), exp, config, None, None)
-    assert rows.loc[0, "reason"] == ("outside the experiment's support (not extrapolated): device = 'smart_tv' never "
-                                     "seen in the experiment")
-    assert rows.loc[1, "reason"].startswith("outside the experiment's support (not extrapolated): tenure = 1e+06 "
-                                            "above the experiment's largest value")
+    assert rows.loc[0, "reason"] == (
+        "outside the experiment's support (not extrapolated): device = 'smart_tv' never seen in the experiment"
+    )
+    assert rows.loc[1, "reason"].startswith(
+        "outside the experiment's support (not extrapolated): tenure = 1e+06 above the experiment's largest value"
+    )
     assert rows.loc[2, "reason"] == "missing feature values the experiment never had: score"
     assert rows.loc[:2, "predicted_effects"].isna().all() and (rows.loc[:2, "chosen_arm"] == "control").all()
     assert rows.loc[3:, "predicted_effects"].notna().all()
@@ -136,7 +148,7 @@ def test_decisions_do_not_depend_on_batches_or_row_order():
 
     whole = decide(pop).sort_values("unit_id", ignore_index=True)
     shuffled = pop.sample(frac=1.0, random_state=3)
-    parts = pd.concat([decide(shuffled.iloc[i:i + 333]) for i in range(0, len(shuffled), 333)])
+    parts = pd.concat([decide(shuffled.iloc[i : i + 333]) for i in range(0, len(shuffled), 333)])
     pd.testing.assert_frame_equal(parts.sort_values("unit_id", ignore_index=True), whole)
     assert set(whole["decision"]) == {"treat", "hold", "holdout", "explore"}
 
@@ -144,8 +156,13 @@ def test_decisions_do_not_depend_on_batches_or_row_order():
 def test_decile_calibration_is_monotone_interpolated_and_never_extrapolates():
     from hte_engine.targeting.population import DecileCalibration
 
-    deciles = pd.DataFrame({"mean_predicted": [0.0, 0.1, 0.2, 0.3], "observed_lift": [0.01, 0.05, 0.03, 0.2],
-                            "n_units": [100, 100, 100, 100]})
+    deciles = pd.DataFrame(
+        {
+            "mean_predicted": [0.0, 0.1, 0.2, 0.3],
+            "observed_lift": [0.01, 0.05, 0.03, 0.2],
+            "n_units": [100, 100, 100, 100],
+        }
+    )
     calibrate = DecileCalibration.from_deciles(deciles)
     # Isotonic: the dip at 0.2 is pooled with 0.1 (equal weights: both 0.04).
     np.testing.assert_allclose(calibrate.calibrated, [0.01, 0.04, 0.04, 0.2])
@@ -156,8 +173,14 @@ def test_decile_calibration_is_monotone_interpolated_and_never_extrapolates():
 
 def test_an_experiment_without_a_deployed_model_still_decides_every_unit_with_the_reason():
     economics = Economics("exp", "control", "y", {"treatment": 0.2}, benefit_per_unit=1.0)
-    exp = ExperimentDeployment("exp", economics, Policy("threshold"), {}, "no deployed model for metric 'y' arm "
-                               "'treatment': every unit has the same outcome (0)", "")
+    exp = ExperimentDeployment(
+        "exp",
+        economics,
+        Policy("threshold"),
+        {},
+        "no deployed model for metric 'y' arm 'treatment': every unit has the same outcome (0)",
+        "",
+    )
     config = PopulationSettings(settings(), None, "2026-04-01", holdout_share=0.1, exploration_share=0.0)
     rows = _decide_locally(score_batch(_population(500), exp, config), exp, config, None)
     policy = rows[rows["holdout_group"] == "policy"]
@@ -171,15 +194,41 @@ def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_b
 
     fit = fit_deployment(comparison(), "t", settings())
     blob, sha = serialise(fit.deployment)
-    runs = pd.DataFrame([{"experiment_id": "exp", "metric": "y", "arm": "treatment", "learner": "t", "status": "ok",
-                          "reason": None, "model_sha256": sha, "model_blob": blob}])
-    experiments = pd.DataFrame({"experiment_id": "exp", "arm": ["control", "treatment"], "is_control": [True, False],
-                                "expected_share": 0.5, "target_metric": "y", "benefit_per_unit": 1.0,
-                                "cost_per_treated": [0.0, 0.2]})
+    runs = pd.DataFrame(
+        [
+            {
+                "experiment_id": "exp",
+                "metric": "y",
+                "arm": "treatment",
+                "learner": "t",
+                "status": "ok",
+                "reason": None,
+                "model_sha256": sha,
+                "model_blob": blob,
+            }
+        ]
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": "exp",
+            "arm": ["control", "treatment"],
+            "is_control": [True, False],
+            "expected_share": 0.5,
+            "target_metric": "y",
+            "benefit_per_unit": 1.0,
+            "cost_per_treated": [0.0, 0.2],
+        }
+    )
     pop = _population(3000).assign(batch_id=lambda f: np.arange(len(f)) // 700)
-    config = PopulationSettings.from_meta({"run_date": "2026-04-01", "targeting_policy": "budget",
-                                           "targeting_budget": 150.0, "population_holdout_share": 0.1,
-                                           "population_exploration_share": 0.1})
+    config = PopulationSettings.from_meta(
+        {
+            "run_date": "2026-04-01",
+            "targeting_policy": "budget",
+            "targeting_budget": 150.0,
+            "population_holdout_share": 0.1,
+            "population_exploration_share": 0.1,
+        }
+    )
     rows = pd.concat(list(iter_population_targeting(pop, runs, experiments, config)), ignore_index=True)
     assert len(rows) == len(pop) and rows["unit_id"].is_unique
     assert rows["expected_cost"].sum() <= 150.0 + 1e-9
@@ -194,8 +243,14 @@ def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_b
 def test_business_as_usual_can_be_an_arm_per_experiment():
     fit = fit_deployment(comparison(), "t", settings())
     exp = _experiment(fit)
-    config = PopulationSettings(settings(), None, "2026-04-01", holdout_share=0.2, exploration_share=0.0,
-                                holdout_arm={"exp": "treatment", "other": "email"})
+    config = PopulationSettings(
+        settings(),
+        None,
+        "2026-04-01",
+        holdout_share=0.2,
+        exploration_share=0.0,
+        holdout_arm={"exp": "treatment", "other": "email"},
+    )
     rows = _decide_locally(score_batch(_population(1000), exp, config), exp, config, None)
     held = rows[rows["holdout_group"] == "holdout"]
     assert len(held) and (held["chosen_arm"] == "treatment").all() and (held["decision"] == "holdout").all()

@@ -21,8 +21,11 @@ def test_every_test_the_page_names_exists():
         if not source.is_file():
             missing.append(path)
             continue
-        functions = {node.name for node in ast.walk(ast.parse(source.read_text()))
-                     if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+        functions = {
+            node.name
+            for node in ast.walk(ast.parse(source.read_text()))
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
         if name and name not in functions:
             missing.append(f"{path}::{name}")
     assert missing == [], f"docs/reliability.md names tests that do not exist: {missing}"

@@ -21,8 +21,9 @@ def test_two_published_forms_agree():
     t = np.array([50, 1_000, 10_000, 3_000_000])
     for alpha in (0.01, 0.05, 0.2):
         for tuning_n in (500, 10_000, 1e6):
-            np.testing.assert_allclose(radius_waudby_smith(se, t, alpha, tuning_n),
-                                       radius_howard(se, t, alpha, tuning_n), rtol=1e-12)
+            np.testing.assert_allclose(
+                radius_waudby_smith(se, t, alpha, tuning_n), radius_howard(se, t, alpha, tuning_n), rtol=1e-12
+            )
 
 
 def test_rho_is_tightest_at_the_tuning_sample_size():
@@ -31,9 +32,11 @@ def test_rho_is_tightest_at_the_tuning_sample_size():
     # itself is only within 5% (2.4% at alpha 0.1).
     for alpha in (0.01, 0.05, 0.1):
         for t_star in (1_000, 10_000, 1_000_000):
+
             def width(log_rho):
                 rho2 = np.exp(2 * log_rho)
                 return np.sqrt(2 * (t_star * rho2 + 1) / (t_star * rho2) * np.log(np.sqrt(t_star * rho2 + 1) / alpha))
+
             best = optimize.minimize_scalar(width, bounds=(-20, 5), method="bounded", options={"xatol": 1e-10})
             ours = 0.5 * np.log(rho_squared(alpha, t_star))
             assert width(ours) <= best.fun * (1 + 1e-4)
@@ -79,8 +82,10 @@ def test_thirty_looks_under_no_effect():
     fixed_fpr = np.mean((fixed_p < ALPHA).any(axis=1))
     seq_fpr = np.mean((seq_p < ALPHA).any(axis=1))
     last_look_fpr = np.mean(fixed_p[:, -1] < ALPHA)
-    print(f"\nA/A, 30 daily looks: fixed-horizon test ever significant {fixed_fpr:.3f}; at the last look only "
-          f"{last_look_fpr:.3f}; confidence sequence ever significant {seq_fpr:.3f}")
+    print(
+        f"\nA/A, 30 daily looks: fixed-horizon test ever significant {fixed_fpr:.3f}; at the last look only "
+        f"{last_look_fpr:.3f}; confidence sequence ever significant {seq_fpr:.3f}"
+    )
     # Monte Carlo se of a rate near 0.27 with 4,000 runs: 0.007; the bounds are 4 se around the 25-30% expected.
     assert 0.22 < fixed_fpr < 0.34
     assert abs(last_look_fpr - ALPHA) < 0.015  # one look is fine: peeking is the problem
@@ -94,8 +99,10 @@ def test_planted_effect_is_covered_at_every_look_at_once():
     covered_always = np.mean((np.abs(lift - effect) <= radius).all(axis=1))
     fixed_always = np.mean((np.abs(lift - effect) <= stats.norm.ppf(1 - ALPHA / 2) * se).all(axis=1))
     detected = np.mean((p_value_sequential(lift, se, t, ALPHA, TUNING_N) < ALPHA).any(axis=1))
-    print(f"\nplanted +2 pp: sequence covers it at all 30 looks in {covered_always:.3f} of runs; the fixed interval "
-          f"in {fixed_always:.3f}; the sequence detects the effect by day 30 in {detected:.3f}")
+    print(
+        f"\nplanted +2 pp: sequence covers it at all 30 looks in {covered_always:.3f} of runs; the fixed interval "
+        f"in {fixed_always:.3f}; the sequence detects the effect by day 30 in {detected:.3f}"
+    )
     assert covered_always >= 1 - ALPHA
     assert fixed_always < 1 - ALPHA  # what the sequence fixes
     assert detected > 0.5  # and it still finds a real effect

@@ -10,13 +10,24 @@ from hte_engine.report.summary import summarize
 
 def _lifts(**extra) -> pd.DataFrame:
     # a binary metric: overall plus one segment whose plain interval excludes 0 but whose adjusted one does not
-    frame = pd.DataFrame({
-        "experiment_id": "e", "metric": "m", "arm": "t", "control_arm": "c",
-        "dimension": ["overall", "band"], "segment": ["all", "low"],
-        "n_treatment": [2000, 1000], "n_control": [2000, 1000],
-        "mean_treatment": [0.30, 0.32], "mean_control": [0.25, 0.26],
-        "lift_abs": [0.05, 0.06], "lift_abs_ci_low": [0.02, 0.004], "lift_abs_ci_high": [0.08, 0.116],
-        "verdict": ["positive", "inconclusive"]})
+    frame = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "metric": "m",
+            "arm": "t",
+            "control_arm": "c",
+            "dimension": ["overall", "band"],
+            "segment": ["all", "low"],
+            "n_treatment": [2000, 1000],
+            "n_control": [2000, 1000],
+            "mean_treatment": [0.30, 0.32],
+            "mean_control": [0.25, 0.26],
+            "lift_abs": [0.05, 0.06],
+            "lift_abs_ci_low": [0.02, 0.004],
+            "lift_abs_ci_high": [0.08, 0.116],
+            "verdict": ["positive", "inconclusive"],
+        }
+    )
     return frame.assign(**extra)
 
 
@@ -34,9 +45,15 @@ def test_without_adjusted_columns_the_plain_interval_is_shown():
 
 
 def test_practical_and_sequential_verdicts():
-    text = summarize(_lifts(lift_abs_ci_low_adj=[0.02, -0.01], lift_abs_ci_high_adj=[0.08, 0.13],
-                            practical_verdict=["meaningful_positive", None],
-                            verdict_fixed=["positive", "inconclusive"], verdict_basis="sequential",
-                            verdict=["inconclusive", "inconclusive"]))
+    text = summarize(
+        _lifts(
+            lift_abs_ci_low_adj=[0.02, -0.01],
+            lift_abs_ci_high_adj=[0.08, 0.13],
+            practical_verdict=["meaningful_positive", None],
+            verdict_fixed=["positive", "inconclusive"],
+            verdict_basis="sequential",
+            verdict=["inconclusive", "inconclusive"],
+        )
+    )
     assert "(positive; sequential: inconclusive; practically meaningful positive, n = 2,000" in text
     assert "adj.  (inconclusive; sequential: inconclusive)" in text

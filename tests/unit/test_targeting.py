@@ -24,20 +24,29 @@ def ids(n):
 
 
 def random_net(rng, n, k, cost_low=0.0):
-    econ = economics(arms=tuple(f"arm{j}" for j in range(k)),
-                     costs={f"arm{j}": float(rng.uniform(cost_low, 2)) for j in range(k)})
+    econ = economics(
+        arms=tuple(f"arm{j}" for j in range(k)), costs={f"arm{j}": float(rng.uniform(cost_low, 2)) for j in range(k)}
+    )
     tau = rng.normal(0.5, 1.0, (n, k))
     return econ, net_value(econ, {"y": tau}, np.ones(n))
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 60), k=st.integers(1, 3),
-       budget=st.floats(0, 40), capacity=st.integers(0, 70), explore=st.sampled_from([0.0, 0.1]))
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 60),
+    k=st.integers(1, 3),
+    budget=st.floats(0, 40),
+    capacity=st.integers(0, 70),
+    explore=st.sampled_from([0.0, 0.1]),
+)
 def test_budget_and_capacity_are_never_exceeded(seed, n, k, budget, capacity, explore):
     rng = np.random.default_rng(seed)
     econ, net = random_net(rng, n, k)
-    for policy in (Policy("budget", budget=budget, exploration_share=explore, seed=seed),
-                   Policy("capacity", capacity=capacity, exploration_share=explore, seed=seed)):
+    for policy in (
+        Policy("budget", budget=budget, exploration_share=explore, seed=seed),
+        Policy("capacity", capacity=capacity, exploration_share=explore, seed=seed),
+    ):
         try:
             a = assign(net, policy, ids(n), econ)
         except ValueError as err:
@@ -67,8 +76,13 @@ def lp_relaxation(value, cost, budget):
     """The multiple-choice knapsack LP: x_ik >= 0, sum_k x_ik <= 1, sum c x <= B, maximise sum v x (scipy)."""
     n, k = value.shape
     a_unit = np.kron(np.eye(n), np.ones(k))
-    res = linprog(-value.ravel(), A_ub=np.vstack([a_unit, cost.ravel()]), b_ub=np.r_[np.ones(n), budget],
-                  bounds=(0, None), method="highs")
+    res = linprog(
+        -value.ravel(),
+        A_ub=np.vstack([a_unit, cost.ravel()]),
+        b_ub=np.r_[np.ones(n), budget],
+        bounds=(0, None),
+        method="highs",
+    )
     return -res.fun
 
 
@@ -108,10 +122,14 @@ def test_budget_curve_path_is_the_lp_optimum_at_every_spend(seed):
 
 def test_threshold_gives_each_unit_its_best_arm_or_nothing_and_says_why():
     econ = economics(arms=("a", "b"), costs={"a": 1.0, "b": 2.0})
-    tau = np.array([[3.0, 5.0],    # b is worth 3 > a's 2
-                    [0.5, 1.0],    # both lose money
-                    [2.0, 1.0],    # a
-                    [1.5, 2.5]])   # a 0.5, b 0.5: tie -> the first arm in the economics' order
+    tau = np.array(
+        [
+            [3.0, 5.0],  # b is worth 3 > a's 2
+            [0.5, 1.0],  # both lose money
+            [2.0, 1.0],  # a
+            [1.5, 2.5],
+        ]
+    )  # a 0.5, b 0.5: tie -> the first arm in the economics' order
     a = assign(net_value(econ, {"y": tau}, np.ones(4)), Policy(), ids(4), econ)
     table = a.table(ids(4), econ.arms, econ.control_arm)
     assert table["chosen_arm"].tolist() == ["b", "control", "a", "a"]
@@ -151,6 +169,7 @@ def test_per_unit_cost_from_a_second_metric_and_per_unit_benefit():
     econ = economics(costs={"a": 0.1}, cost_metric="redeem", cost_per_metric_unit=10.0, benefit_column="margin")
     features = pd.DataFrame({"margin": [2.0, 4.0]})
     from hte_engine.targeting.policies import unit_benefit
+
     benefit = unit_benefit(econ, features, 2)
     net = net_value(econ, {"y": np.array([[0.5], [0.5]]), "redeem": np.array([[0.05], [0.2]])}, benefit)
     np.testing.assert_allclose(net.cost[:, 0], [0.1 + 0.5, 0.1 + 2.0])
@@ -184,37 +203,51 @@ def test_exploration_share_is_marked_seeded_and_independent_of_row_order():
     np.testing.assert_array_equal(b.is_exploration, a.is_exploration[perm])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"kind": "budget", "budget": -5.0}, "non-negative budget"),
-    ({"kind": "budget"}, "non-negative budget"),
-    ({"kind": "capacity", "capacity": 2.5}, "whole number"),
-    ({"kind": "top_k", "top_k": 1.5}, "between 0 and 1"),
-    ({"kind": "best_guess"}, "unknown policy 'best_guess'"),
-    ({"exploration_share": 1.0}, "exploration_share"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"kind": "budget", "budget": -5.0}, "non-negative budget"),
+        ({"kind": "budget"}, "non-negative budget"),
+        ({"kind": "capacity", "capacity": 2.5}, "whole number"),
+        ({"kind": "top_k", "top_k": 1.5}, "between 0 and 1"),
+        ({"kind": "best_guess"}, "unknown policy 'best_guess'"),
+        ({"exploration_share": 1.0}, "exploration_share"),
+    ],
+)
 def test_bad_policy_settings_fail_with_a_clear_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Policy(**kwargs)
 
 
 def experiments_frame(**overrides):
-    frame = pd.DataFrame({"experiment_id": ["e", "e"], "arm": ["control", "promo"], "is_control": [True, False],
-                          "expected_share": [0.5, 0.5], "target_metric": ["purchase", "purchase"],
-                          "benefit_per_unit": [2.0, 2.0], "cost_per_treated": [0.0, 0.1]})
+    frame = pd.DataFrame(
+        {
+            "experiment_id": ["e", "e"],
+            "arm": ["control", "promo"],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+            "target_metric": ["purchase", "purchase"],
+            "benefit_per_unit": [2.0, 2.0],
+            "cost_per_treated": [0.0, 0.1],
+        }
+    )
     for column, values in overrides.items():
         frame[column] = values
     return frame
 
 
-@pytest.mark.parametrize("overrides, settings_, message", [
-    ({"benefit_per_unit": [None, None]}, {}, "'benefit_per_unit' is missing"),
-    ({"cost_per_treated": [0.0, None]}, {}, "'cost_per_treated' is missing for arm 'promo'"),
-    ({"cost_per_treated": [0.0, -1.0]}, {}, "cannot be negative"),
-    ({"target_metric": [None, None]}, {}, "'target_metric' is empty"),
-    ({"is_control": [False, False]}, {}, "0 control arms"),
-    ({}, {"risk_limit": 0.1}, "no risk metric"),
-    ({}, {"risk_metric": "purchase"}, "is the target metric"),
-])
+@pytest.mark.parametrize(
+    "overrides, settings_, message",
+    [
+        ({"benefit_per_unit": [None, None]}, {}, "'benefit_per_unit' is missing"),
+        ({"cost_per_treated": [0.0, None]}, {}, "'cost_per_treated' is missing for arm 'promo'"),
+        ({"cost_per_treated": [0.0, -1.0]}, {}, "cannot be negative"),
+        ({"target_metric": [None, None]}, {}, "'target_metric' is empty"),
+        ({"is_control": [False, False]}, {}, "0 control arms"),
+        ({}, {"risk_limit": 0.1}, "no risk metric"),
+        ({}, {"risk_metric": "purchase"}, "is the target metric"),
+    ],
+)
 def test_missing_or_inconsistent_economics_fail_naming_experiment_and_column(overrides, settings_, message):
     with pytest.raises(ValueError, match=message) as err:
         Economics.from_experiments(experiments_frame(**overrides), "e", **settings_)
@@ -229,6 +262,7 @@ def test_unknown_experiment_and_missing_metric_fail_clearly():
         net_value(econ, {"purchase": np.zeros((3, 1))}, np.ones(3))
     econ = Economics.from_experiments(experiments_frame(), "e", benefit_column="margin")
     from hte_engine.targeting.policies import unit_benefit
+
     with pytest.raises(ValueError, match="benefit column 'margin'"):
         unit_benefit(econ, pd.DataFrame({"other": [1.0]}), 1)
 

@@ -21,10 +21,21 @@ from hte_engine.targeting.segments import (
 
 def _rows(practical):
     # wins: net 4 +- 0.39 (treat on economics); loses: net -1 +- 0.39; unsure: net 0.2 +- 0.39; tiny: 10 control units
-    frame = pd.DataFrame({
-        "experiment_id": "e", "metric": "y", "dimension": "d", "arm": "a", "control_arm": "c",
-        "segment": ["wins", "loses", "unsure", "tiny"], "n_treatment": 1000, "n_control": [1000, 1000, 1000, 10],
-        "lift_abs": [0.5, 0.0, 0.12, 0.5], "lift_abs_se": 0.02, "verdict": None})
+    frame = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "metric": "y",
+            "dimension": "d",
+            "arm": "a",
+            "control_arm": "c",
+            "segment": ["wins", "loses", "unsure", "tiny"],
+            "n_treatment": 1000,
+            "n_control": [1000, 1000, 1000, 10],
+            "lift_abs": [0.5, 0.0, 0.12, 0.5],
+            "lift_abs_se": 0.02,
+            "verdict": None,
+        }
+    )
     if practical is not None:
         frame["practical_verdict"] = practical
     return frame

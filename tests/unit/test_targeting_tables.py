@@ -17,8 +17,7 @@ def demo():
 def coupon_inputs(demo):
     eid = "coupon_push"
     shares = demo["experiments"].set_index(["experiment_id", "arm"])["expected_share"]
-    units = (demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"])
-             .rename(columns={"value": "y"}))
+    units = demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"]).rename(columns={"value": "y"})
     units = units[units["experiment_id"] == eid].reset_index(drop=True)
     units["propensity"] = [shares[(eid, a)] for a in units["arm"]]
     features = demo["unit_features"][demo["unit_features"]["experiment_id"] == eid].reset_index(drop=True)
@@ -35,13 +34,26 @@ def quick_fit(binary):
 
 def test_coupon_push_units_and_policy_values(demo):
     units, features, scores = coupon_inputs(demo)
-    settings = TargetingSettings(budget={"coupon_push": 300.0}, capacity=2000, seed=5, bootstrap_replicates=50,
-                                 curve_points=11, learner="oracle",
-                                 economics={"coupon_push": {"benefit_column": "margin"}})
+    settings = TargetingSettings(
+        budget={"coupon_push": 300.0},
+        capacity=2000,
+        seed=5,
+        bootstrap_replicates=50,
+        curve_points=11,
+        learner="oracle",
+        economics={"coupon_push": {"benefit_column": "margin"}},
+    )
     economics = settings.economics_for(demo["experiments"], "coupon_push")
-    result = experiment_targeting(economics, units, features, chosen_scores(scores, None, "oracle"), settings,
-                                  ["customer_type", "visits_per_month", "device"], {"purchase"},
-                                  fit=quick_fit(True))
+    result = experiment_targeting(
+        economics,
+        units,
+        features,
+        chosen_scores(scores, None, "oracle"),
+        settings,
+        ["customer_type", "visits_per_month", "device"],
+        {"purchase"},
+        fit=quick_fit(True),
+    )
     table = result.units.merge(features[["unit_id", "customer_type"]], on="unit_id")
     treated = table.groupby("customer_type")["decision"].apply(lambda d: (d == "treat").mean())
     # At own margins only occasional shoppers pay (+12 pp x $2.50 - $0.09); deal-hunters lose $0.002.
@@ -62,8 +74,14 @@ def test_segments_table_from_units_with_a_per_unit_benefit(demo):
     units = units.merge(features[["unit_id", "customer_type", "device"]], on="unit_id")
     settings = TargetingSettings(economics={"coupon_push": {"benefit_column": "margin"}}, min_segment_size=100)
     experiments = demo["experiments"][demo["experiments"]["experiment_id"] == "coupon_push"]
-    table = segments_table(pd.DataFrame(columns=["experiment_id", "metric"]), experiments, settings, units,
-                           features, ["customer_type", "device"])
+    table = segments_table(
+        pd.DataFrame(columns=["experiment_id", "metric"]),
+        experiments,
+        settings,
+        units,
+        features,
+        ["customer_type", "device"],
+    )
     decision = table[table["dimension"] == "customer_type"].set_index("segment")["decision"]
     assert decision["occasional_shopper"] == "treat"
     assert decision[["brand_loyalist", "premium_connoisseur"]].tolist() == ["hold", "hold"]
@@ -80,8 +98,7 @@ def email_inputs(demo):
     """email_campaign as hte_cate_scores stores it: each arm against control, scored on those two arms' units."""
     eid = "email_campaign"
     shares = demo["experiments"].set_index(["experiment_id", "arm"])["expected_share"]
-    units = (demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"])
-             .rename(columns={"value": "y"}))
+    units = demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"]).rename(columns={"value": "y"})
     units = units[units["experiment_id"] == eid].reset_index(drop=True)
     units["propensity"] = [shares[(eid, a)] for a in units["arm"]]
     features = demo["unit_features"][demo["unit_features"]["experiment_id"] == eid].reset_index(drop=True)
@@ -95,9 +112,17 @@ def test_pairwise_scores_of_a_multi_arm_experiment_fall_back_to_cross_fitted_out
     units, features, scores = email_inputs(demo)
     settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle")
     economics = settings.economics_for(demo["experiments"], "email_campaign")
-    result = experiment_targeting(economics, units, features, scores.assign(learner="oracle"), settings,
-                                  ["history_segment", "engagement_score"], {"visit"}, fit=quick_fit(False),
-                                  evaluate=False)
+    result = experiment_targeting(
+        economics,
+        units,
+        features,
+        scores.assign(learner="oracle"),
+        settings,
+        ["history_segment", "engagement_score"],
+        {"visit"},
+        fit=quick_fit(False),
+        evaluate=False,
+    )
     # A unit of one email arm has no score for the other: the policy cannot mix sources, so all come from the
     # outcome models, and every unit is still decided.
     assert len(result.units) == units["unit_id"].nunique()
@@ -111,8 +136,17 @@ def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(
     constant = scores.assign(cate=means, learner="constant")
     settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="constant")
     economics = settings.economics_for(demo["experiments"], "email_campaign")
-    result = experiment_targeting(economics, units, features, constant, settings, ["history_segment"], {"visit"},
-                                  fit=quick_fit(False), evaluate=False)
+    result = experiment_targeting(
+        economics,
+        units,
+        features,
+        constant,
+        settings,
+        ["history_segment"],
+        {"visit"},
+        fit=quick_fit(False),
+        evaluate=False,
+    )
     assert set(result.units["score_source"]) == {"hte_cate_scores: constant"}
     # No heterogeneity: every unit gets the arm whose average net value is best (content, per docs/demo_truth.md).
     assert set(result.units["chosen_arm"]) == {"content_email"}
@@ -126,8 +160,7 @@ def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(
     def no_fit(X, y):
         raise AssertionError("the stored dr_score should have been reused")
 
-    result = experiment_targeting(economics, units, features, dr, settings, ["customer_type"], {"purchase"},
-                                  fit=no_fit)
+    result = experiment_targeting(economics, units, features, dr, settings, ["customer_type"], {"purchase"}, fit=no_fit)
     values = result.policy_value.set_index("policy")
     assert values.loc["treat_all", "dr_source"] == "hte_cate_scores"
     expected = (dr.sort_values("unit_id")["dr_score"].to_numpy() * 2.5 - 0.09).sum()
@@ -147,8 +180,9 @@ def test_a_two_arm_experiment_reusing_its_stored_scores_reads_features_only_for_
 
     feature_columns = ["customer_type", "visits_per_month", "device"]
     for economics_setting in ({}, {"coupon_push": {"benefit_column": "margin"}}):
-        settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle",
-                                     economics=economics_setting)
+        settings = TargetingSettings(
+            seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle", economics=economics_setting
+        )
         economics = settings.economics_for(demo["experiments"], "coupon_push")
         lazy = experiment_targeting(economics, units, read, dr, settings, feature_columns, {"purchase"})
         whole = experiment_targeting(economics, units, features, dr, settings, feature_columns, {"purchase"})
@@ -170,8 +204,9 @@ def test_policy_value_intervals_resample_whole_clusters(demo):
     economics = settings.economics_for(demo["experiments"], "coupon_push")
 
     def std_error(frame):
-        result = experiment_targeting(economics, frame, features, scores, settings, ["customer_type"], {"purchase"},
-                                      fit=quick_fit(True))
+        result = experiment_targeting(
+            economics, frame, features, scores, settings, ["customer_type"], {"purchase"}, fit=quick_fit(True)
+        )
         return result.policy_value.set_index("policy").loc["treat_all", "std_error"]
 
     unit_level = std_error(units.assign(cluster_id=None))
@@ -182,18 +217,29 @@ def test_policy_value_intervals_resample_whole_clusters(demo):
 
 def test_targeting_outcome_models_keep_clusters_in_one_fold():
     from hte_engine.targeting.policy_value import cross_fitted_outcomes
+
     rng = np.random.default_rng(0)
     n = 600
     X = pd.DataFrame({"x": rng.normal(size=n)})
     arm = rng.integers(0, 2, n)
     cluster = np.array([f"c{i // 6}" for i in range(n)], dtype=object)
-    _, fold = cross_fitted_outcomes(X, rng.normal(size=n), arm, 2, False, folds=5, seed=0,
-                                    fit=lambda Xt, yt: (lambda Xn: np.full(len(Xn), yt.mean())), cluster=cluster)
+    _, fold = cross_fitted_outcomes(
+        X,
+        rng.normal(size=n),
+        arm,
+        2,
+        False,
+        folds=5,
+        seed=0,
+        fit=lambda Xt, yt: lambda Xn: np.full(len(Xn), yt.mean()),
+        cluster=cluster,
+    )
     assert pd.Series(fold).groupby(cluster).nunique().max() == 1
 
 
 def test_too_few_clusters_of_an_arm_for_the_targeting_folds_fails_clearly():
     from hte_engine.targeting.policy_value import cross_fitted_outcomes
+
     n = 60
     X = pd.DataFrame({"x": np.arange(n, dtype=float)})
     arm = np.repeat([0, 1], n // 2)
@@ -201,8 +247,17 @@ def test_too_few_clusters_of_an_arm_for_the_targeting_folds_fails_clearly():
     # folds without treated units.
     cluster = np.array([f"c{i % 10}" for i in range(n // 2)] + [f"t{i % 3}" for i in range(n // 2)], dtype=object)
     with pytest.raises(ValueError, match="experiment 'e1': an arm has units in 3 clusters .* hte_targeting_folds"):
-        cross_fitted_outcomes(X, np.zeros(n), arm, 2, False, folds=5, cluster=cluster, experiment_id="e1",
-                              fit=lambda Xt, yt: (lambda Xn: np.zeros(len(Xn))))
+        cross_fitted_outcomes(
+            X,
+            np.zeros(n),
+            arm,
+            2,
+            False,
+            folds=5,
+            cluster=cluster,
+            experiment_id="e1",
+            fit=lambda Xt, yt: lambda Xn: np.zeros(len(Xn)),
+        )
 
 
 def test_an_arm_whose_chosen_learner_is_the_constant_goes_to_no_one_when_it_loses_money():
@@ -216,25 +271,64 @@ def test_an_arm_whose_chosen_learner_is_the_constant_goes_to_no_one_when_it_lose
     x = rng.normal(size=n)
     effect = np.where(arm == "good", 1.0 * (x > 0), np.where(arm == "bad", -0.05, 0.0))
     y = 1.0 + 0.5 * x + effect + rng.normal(scale=2.0, size=n)
-    units = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "arm": arm, "metric": "m", "y": y,
-                          "propensity": 1 / 3, "cluster_id": None})
+    units = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "unit_id": ids,
+            "arm": arm,
+            "metric": "m",
+            "y": y,
+            "propensity": 1 / 3,
+            "cluster_id": None,
+        }
+    )
     features = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "x": x})
-    experiments = pd.DataFrame({"experiment_id": "e", "arm": ["control", "good", "bad"],
-                                "is_control": [True, False, False], "expected_share": [1 / 3] * 3,
-                                "target_metric": "m", "benefit_per_unit": 1.0, "cost_per_treated": [0.0, 0.2, 0.02]})
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "arm": ["control", "good", "bad"],
+            "is_control": [True, False, False],
+            "expected_share": [1 / 3] * 3,
+            "target_metric": "m",
+            "benefit_per_unit": 1.0,
+            "cost_per_treated": [0.0, 0.2, 0.02],
+        }
+    )
     # Pairwise out-of-fold scores as hte_cate_scores stores them: each arm's scores cover its own comparison's units.
     good_units = np.isin(arm, ["good", "control"])
     bad_units = np.isin(arm, ["bad", "control"])
-    scores = pd.concat([
-        pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "good", "learner": "t", "unit_id": ids[good_units],
-                      "cate": 1.0 * (x[good_units] > 0), "dr_score": np.nan}),
-        pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "bad", "learner": "constant",
-                      "unit_id": ids[bad_units], "cate": -0.05, "dr_score": np.nan}),
-    ], ignore_index=True)
+    scores = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "experiment_id": "e",
+                    "metric": "m",
+                    "arm": "good",
+                    "learner": "t",
+                    "unit_id": ids[good_units],
+                    "cate": 1.0 * (x[good_units] > 0),
+                    "dr_score": np.nan,
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "experiment_id": "e",
+                    "metric": "m",
+                    "arm": "bad",
+                    "learner": "constant",
+                    "unit_id": ids[bad_units],
+                    "cate": -0.05,
+                    "dr_score": np.nan,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5)
     economics = settings.economics_for(experiments, "e")
-    result = experiment_targeting(economics, units, features, scores, settings, ["x"], set(), fit=quick_fit(False),
-                                  evaluate=False)
+    result = experiment_targeting(
+        economics, units, features, scores, settings, ["x"], set(), fit=quick_fit(False), evaluate=False
+    )
     chosen = result.units.set_index("unit_id")["chosen_arm"]
     assert (chosen == "bad").sum() == 0
     assert (chosen.loc[ids[x > 0.5]] == "good").mean() > 0.9
@@ -254,25 +348,63 @@ def test_an_experiment_with_an_arm_too_small_to_score_is_skipped_and_the_others_
     y = x + (arm == "treat") * (x > 0) + rng.normal(size=n)
     tiny_ids = np.array([f"b{i:03d}" for i in range(200)])
     tiny_arm = np.where(np.arange(200) < 3, "treat", "control")
-    units = pd.concat([
-        pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "arm": arm, "metric": "m", "y": y}),
-        pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "arm": tiny_arm, "metric": "m", "y": 1.0}),
-    ], ignore_index=True).assign(cluster_id=None)
+    units = pd.concat(
+        [
+            pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "arm": arm, "metric": "m", "y": y}),
+            pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "arm": tiny_arm, "metric": "m", "y": 1.0}),
+        ],
+        ignore_index=True,
+    ).assign(cluster_id=None)
     assignments = units[["experiment_id", "unit_id", "arm"]].assign(propensity=np.nan)
-    features = pd.concat([pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "x": x}),
-                          pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "x": 0.0})], ignore_index=True)
-    experiments = pd.DataFrame({"experiment_id": ["valid", "valid", "tiny", "tiny"],
-                                "arm": ["control", "treat", "control", "treat"],
-                                "is_control": [True, False, True, False], "expected_share": 0.5,
-                                "target_metric": "m", "benefit_per_unit": 1.0, "cost_per_treated": 0.1})
-    scores = pd.DataFrame({"experiment_id": "valid", "metric": "m", "arm": "treat", "control_arm": "control",
-                           "learner": "t", "unit_id": ids, "cate": 1.0 * (x > 0), "dr_score": np.nan})
-    evaluation = pd.DataFrame({"experiment_id": ["valid", "tiny"], "metric": "m", "arm": "treat",
-                               "control_arm": "control", "learner": ["t", None],
-                               "is_chosen": pd.array([True, pd.NA], dtype="boolean")})
-    settings = TargetingSettings.from_meta({"targeting_seed": 1, "targeting_bootstrap_replicates": 20,
-                                            "targeting_curve_points": 5, "feature_columns": ["x"],
-                                            "metrics": {"m": {"kind": "continuous"}}})
+    features = pd.concat(
+        [
+            pd.DataFrame({"experiment_id": "valid", "unit_id": ids, "x": x}),
+            pd.DataFrame({"experiment_id": "tiny", "unit_id": tiny_ids, "x": 0.0}),
+        ],
+        ignore_index=True,
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": ["valid", "valid", "tiny", "tiny"],
+            "arm": ["control", "treat", "control", "treat"],
+            "is_control": [True, False, True, False],
+            "expected_share": 0.5,
+            "target_metric": "m",
+            "benefit_per_unit": 1.0,
+            "cost_per_treated": 0.1,
+        }
+    )
+    scores = pd.DataFrame(
+        {
+            "experiment_id": "valid",
+            "metric": "m",
+            "arm": "treat",
+            "control_arm": "control",
+            "learner": "t",
+            "unit_id": ids,
+            "cate": 1.0 * (x > 0),
+            "dr_score": np.nan,
+        }
+    )
+    evaluation = pd.DataFrame(
+        {
+            "experiment_id": ["valid", "tiny"],
+            "metric": "m",
+            "arm": "treat",
+            "control_arm": "control",
+            "learner": ["t", None],
+            "is_chosen": pd.array([True, pd.NA], dtype="boolean"),
+        }
+    )
+    settings = TargetingSettings.from_meta(
+        {
+            "targeting_seed": 1,
+            "targeting_bootstrap_replicates": 20,
+            "targeting_curve_points": 5,
+            "feature_columns": ["x"],
+            "metrics": {"m": {"kind": "continuous"}},
+        }
+    )
     decided = targeting_units_table(experiments, scores, evaluation, units, assignments, features, settings)
     assert set(decided["experiment_id"]) == {"valid"} and len(decided) == n
     assert (decided.loc[decided["unit_id"].isin(ids[x > 0.3]), "decision"] == "treat").all()

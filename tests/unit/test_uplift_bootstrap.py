@@ -24,11 +24,15 @@ def test_the_tabled_quantile_is_the_binary_search_of_the_poisson_cdf_at_every_ed
     # and every table bin's edges (a changed weight would silently change every published interval).
     cdf = stats.poisson.cdf(np.arange(21), 1.0)
     at_cdf = np.floor(cdf[cdf < 1] * 2.0**53).astype(np.uint64)
-    edges = (np.arange(2**16, dtype=np.uint64) << np.uint64(37))
+    edges = np.arange(2**16, dtype=np.uint64) << np.uint64(37)
     points = np.concatenate([at_cdf, edges])
-    mixed = np.concatenate([np.random.default_rng(3).integers(0, 2**63, 1_000_000, dtype=np.uint64) * np.uint64(2),
-                            *[(points + np.uint64(d)) << np.uint64(11) for d in (0, 1)],
-                            (points[points > 0] - np.uint64(1)) << np.uint64(11)])
+    mixed = np.concatenate(
+        [
+            np.random.default_rng(3).integers(0, 2**63, 1_000_000, dtype=np.uint64) * np.uint64(2),
+            *[(points + np.uint64(d)) << np.uint64(11) for d in (0, 1)],
+            (points[points > 0] - np.uint64(1)) << np.uint64(11),
+        ]
+    )
     uniform = (mixed >> np.uint64(11)).astype(np.float64) * 2.0**-53
     np.testing.assert_array_equal(poisson1_quantile(mixed), np.searchsorted(cdf, uniform, side="right"))
 
@@ -75,9 +79,20 @@ def _comparison(n, seed):
     t = rng.integers(0, 2, n)
     tau = 0.2 + 0.4 * (x > 0)
     y = x + tau * t + rng.normal(size=n)
-    units = pd.DataFrame({"unit_id": [f"u{seed}_{i:07d}" for i in range(n)], "fold": 0, "treated": t,
-                          "propensity": 0.5, "mu0": 0.0, "mu1": 0.0, "y": y,
-                          "dr_score": y * (t / 0.5 - (1 - t) / 0.5), "cate_constant": 0.0, "cate_t": x})
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"u{seed}_{i:07d}" for i in range(n)],
+            "fold": 0,
+            "treated": t,
+            "propensity": 0.5,
+            "mu0": 0.0,
+            "mu1": 0.0,
+            "y": y,
+            "dr_score": y * (t / 0.5 - (1 - t) / 0.5),
+            "cate_constant": 0.0,
+            "cate_t": x,
+        }
+    )
     return CrossFitResult(units=units, learners=("constant", "t"), n_train_rows={0: n})
 
 
@@ -96,8 +111,14 @@ def test_bounded_bootstrap_keeps_point_estimates_and_matches_the_full_bootstraps
         assert b[figure] == f[figure]
     for figure in ("qini_coefficient", "auuc", "autoc", "rate_qini"):
         assert 0.75 < b[f"{figure}_se"] / f[f"{figure}_se"] < 1.33, figure
-    width = {name: (e.curves.query("learner == 't' and curve == 'qini' and point == 50")
-                    .eval("value_ci_high - value_ci_low").iloc[0]) for name, e in (("full", full), ("b", bounded))}
+    width = {
+        name: (
+            e.curves.query("learner == 't' and curve == 'qini' and point == 50")
+            .eval("value_ci_high - value_ci_low")
+            .iloc[0]
+        )
+        for name, e in (("full", full), ("b", bounded))
+    }
     assert 0.75 < width["b"] / width["full"] < 1.33
 
 

@@ -74,8 +74,10 @@ def test_cluster_folds_stop_cluster_noise_leaking_into_out_of_fold_predictions()
 
     by_unit, unit_leak = leak(None)
     by_cluster, cluster_leak = leak(keys)
-    print(f"correlation of out-of-fold mu0 with the unit's own cluster noise: unit folds {unit_leak:.3f}, "
-          f"cluster folds {cluster_leak:.3f}")
+    print(
+        f"correlation of out-of-fold mu0 with the unit's own cluster noise: unit folds {unit_leak:.3f}, "
+        f"cluster folds {cluster_leak:.3f}"
+    )
     # Unit folds: cluster-mates in the training folds teach the model the 'site' of the unit's cluster (measured
     # 0.53). Cluster folds: the model never saw the cluster, so its prediction cannot know the noise (measured
     # 0.00; 150 clusters give a standard error of about 0.08).
@@ -130,15 +132,29 @@ def _duplicated(n=1500, copies=3, seed=5):
     y = (rng.random(n) < 0.3 + 0.1 * t * (x > 0)).astype(float)
     mu0, mu1 = np.full(n, 0.3), 0.3 + 0.1 * (x > 0)
     dr = mu1 - mu0 + t * (y - mu1) / 0.5 - (1 - t) * (y - mu0) / 0.5
-    units = pd.DataFrame({"unit_id": [f"u{i:05d}" for i in range(n)], "fold": rng.integers(0, 5, n), "y": y,
-                          "treated": t, "propensity": 0.5, "mu0": mu0, "mu1": mu1, "dr_score": dr,
-                          "cate_constant": 0.05 + 0.001 * rng.normal(size=n), "cate_t": 0.1 * (x > 0) + 0.01 * x})
+    units = pd.DataFrame(
+        {
+            "unit_id": [f"u{i:05d}" for i in range(n)],
+            "fold": rng.integers(0, 5, n),
+            "y": y,
+            "treated": t,
+            "propensity": 0.5,
+            "mu0": mu0,
+            "mu1": mu1,
+            "dr_score": dr,
+            "cate_constant": 0.05 + 0.001 * rng.normal(size=n),
+            "cate_t": 0.1 * (x > 0) + 0.01 * x,
+        }
+    )
     original = CrossFitResult(units=units, learners=("constant", "t"), n_train_rows={k: n for k in range(5)})
     copied = units.loc[units.index.repeat(copies)].reset_index(drop=True)
     cluster = copied["unit_id"].copy()
     copied["unit_id"] = copied["unit_id"] + "_" + (copied.groupby("unit_id").cumcount()).astype(str)
-    return original, CrossFitResult(units=copied, learners=("constant", "t"), n_train_rows={k: n for k in range(5)}), \
-        cluster
+    return (
+        original,
+        CrossFitResult(units=copied, learners=("constant", "t"), n_train_rows={k: n for k in range(5)}),
+        cluster,
+    )
 
 
 def test_evaluation_resamples_whole_clusters():
@@ -151,8 +167,15 @@ def test_evaluation_resamples_whole_clusters():
     got = evaluate_learners(copied, config, binary=True, cluster=cluster, parts=("learners",)).learners
     got = got.set_index("learner")
     naive = evaluate_learners(copied, config, binary=True, parts=("learners",)).learners.set_index("learner")
-    columns = ["qini_coefficient", "qini_coefficient_se", "qini_coefficient_ci_low", "auuc_se", "auuc_ci_high",
-               "uplift_at_20_ci_low", "uplift_at_50_ci_high"]
+    columns = [
+        "qini_coefficient",
+        "qini_coefficient_se",
+        "qini_coefficient_ci_low",
+        "auuc_se",
+        "auuc_ci_high",
+        "uplift_at_20_ci_low",
+        "uplift_at_50_ci_high",
+    ]
     for column in columns:
         np.testing.assert_allclose(got.loc["t", column], want.loc["t", column], rtol=1e-9, err_msg=column)
     assert naive.loc["t", "qini_coefficient_se"] < 0.75 * want.loc["t", "qini_coefficient_se"]
@@ -187,14 +210,22 @@ def test_honest_halves_keep_clusters_whole():
     t = rng.integers(0, 2, n)
     gamma = 0.5 * (features["score"].to_numpy() > 0) + rng.normal(size=n)
     repeat = np.repeat(np.arange(n), copies)
-    table = discover_segments(features.iloc[repeat].reset_index(drop=True), gamma[repeat], t[repeat], max_depth=2,
-                              min_leaf_size=200, seed=0, cluster=np.array([f"c{i}" for i in repeat], dtype=object))
+    table = discover_segments(
+        features.iloc[repeat].reset_index(drop=True),
+        gamma[repeat],
+        t[repeat],
+        max_depth=2,
+        min_leaf_size=200,
+        seed=0,
+        cluster=np.array([f"c{i}" for i in repeat], dtype=object),
+    )
     # Every cluster lies wholly in one half: leaf sizes in both halves are whole numbers of clusters, and the
     # leaves' standard errors count clusters, not copies.
     assert (table["n_units"] % copies == 0).all() and (table["n_grow"] % copies == 0).all()
     assert table["n_units"].sum() + table["n_grow"].sum() == n * copies
-    unclustered = discover_segments(features.iloc[repeat].reset_index(drop=True), gamma[repeat], t[repeat],
-                                    max_depth=2, min_leaf_size=200, seed=0)
+    unclustered = discover_segments(
+        features.iloc[repeat].reset_index(drop=True), gamma[repeat], t[repeat], max_depth=2, min_leaf_size=200, seed=0
+    )
     assert (unclustered["n_units"] % copies != 0).any()
     # A leaf of m clusters of 4 identical copies holds m units' information: its standard error is about
     # sqrt(4) = 2 times what the same number of independent units would give.
@@ -205,8 +236,9 @@ def test_honest_halves_keep_clusters_whole():
 
 def test_the_constant_learner_has_one_group_labelled_one_with_its_own_prediction():
     original, _, _ = _duplicated()
-    deciles = evaluate_learners(original, EvaluationConfig(bootstrap_replicates=10), binary=True,
-                                parts=("deciles",)).deciles
+    deciles = evaluate_learners(
+        original, EvaluationConfig(bootstrap_replicates=10), binary=True, parts=("deciles",)
+    ).deciles
     constant = deciles[deciles.learner == "constant"]
     assert list(constant["decile"]) == [1] and list(constant["status"]) == ["tied_scores"]
     assert constant["n_units"].iloc[0] == len(original.units)
@@ -251,8 +283,9 @@ def test_status_rows_say_why_they_have_no_numbers_not_which_features_were_refuse
     [plan] = plan_comparisons(units, features, assignments, experiments, s)
     assert plan.status == "ok" and plan.features_refused == ["after"] and "refused" in plan.reason
     scores = cate_scores(units, features, assignments, experiments, s)
-    evaluation = evaluation_tables(scores, units, features, assignments, experiments, s,
-                                   parts=("learners",))["learners"]
+    evaluation = evaluation_tables(scores, units, features, assignments, experiments, s, parts=("learners",))[
+        "learners"
+    ]
     assert evaluation["is_chosen"].all() and (evaluation["learner"] == "constant").all()
     drivers = effect_drivers_table(scores, evaluation, units, features, assignments, experiments, s)
     assert list(drivers["status"]) == ["no_heterogeneity"]
@@ -286,13 +319,16 @@ def test_the_calibration_test_with_clusters_uses_cluster_robust_errors_and_g_min
 
 def test_the_dr_learners_inner_halves_keep_clusters_whole(monkeypatch):
     import hte_engine.uplift.learners as learners
+
     ids, keys, frame, y, t, _ = clustered(n_clusters=60, size=10)
     X = prepare_features(frame, ["site", "x"])
     seen = []
     fit = learners.OutcomeModels.fit.__func__
-    monkeypatch.setattr(learners.OutcomeModels, "fit",
-                        classmethod(lambda cls, base, sample: seen.append(sample.X.index.to_numpy()) or
-                                    fit(cls, base, sample)))
+    monkeypatch.setattr(
+        learners.OutcomeModels,
+        "fit",
+        classmethod(lambda cls, base, sample: seen.append(sample.X.index.to_numpy()) or fit(cls, base, sample)),
+    )
     config = CrossFitConfig(base_model=FAST, learners=("dr",), seed=0, folds=3)
     cross_fit(ids, X, y, t, np.full(y.size, 0.5), False, config, "clustered", cluster=keys)
     cluster_at = keys[np.argsort(ids, kind="stable")]

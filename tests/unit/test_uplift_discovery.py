@@ -20,8 +20,9 @@ def test_honest_leaves_recover_the_true_segment_effects():
     ids, frame, y, t, tau = simulate(6000, 31)
     result = run(ids, frame, y, t, learners=("constant",))
     features = frame.set_index(pd.Index(ids)).sort_index().reset_index(drop=True)
-    table = discover_segments(features, result.units.dr_score, result.units.treated, max_depth=2,
-                              min_leaf_size=300, seed=2)
+    table = discover_segments(
+        features, result.units.dr_score, result.units.treated, max_depth=2, min_leaf_size=300, seed=2
+    )
     assert table.rule.str.contains("score").any() and table.rule.str.contains("device").any()
     truth = in_unit_order(ids, tau)
     # The honest estimate of each leaf is within 3.5 standard errors of the leaf's true mean effect.
@@ -64,8 +65,9 @@ def test_hillstrom_womens_email_on_visits():
     assert ev.chosen != "constant" and chosen.qini_coefficient_ci_low > 0, ev.learners
     order = np.argsort(np.arange(len(data)).astype(str), kind="stable")
     features = data[columns].iloc[order].reset_index(drop=True)
-    table = discover_segments(features, result.units.dr_score, result.units.treated, max_depth=1,
-                              min_leaf_size=1000, seed=0)
+    table = discover_segments(
+        features, result.units.dr_score, result.units.treated, max_depth=1, min_leaf_size=1000, seed=0
+    )
     assert table.rule.str.startswith("womens").all(), table
     lift_gap = table.effect.iloc[0] - table.effect.iloc[-1]
     print(table[["rule", "n_units", "effect", "effect_ci_low", "effect_ci_high", "p_value_adj"]])
@@ -82,15 +84,26 @@ def _sampled_discovery_inputs(n: int, seed: int):
     x = rng.random(n)
     device = rng.choice(["mobile", "desktop", "tablet"], n)
     tau = 1.0 * (x > 0.5) + 0.5 * (device == "mobile")
-    units = pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": arm, "unit_id": ids,
-                          "y": rng.normal(size=n), "cluster_id": None})
+    units = pd.DataFrame(
+        {"experiment_id": "e", "metric": "m", "arm": arm, "unit_id": ids, "y": rng.normal(size=n), "cluster_id": None}
+    )
     features = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "x": x, "device": device})
     assignments = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame({"experiment_id": "e", "arm": ["control", "treat"], "is_control": [True, False],
-                                "expected_share": [0.5, 0.5]})
-    scores = pd.DataFrame({"experiment_id": "e", "metric": "m", "arm": "treat", "control_arm": "control",
-                           "learner": "constant", "unit_id": ids, "dr_score": tau + rng.normal(size=n),
-                           "treated": (arm == "treat").astype(int)})
+    experiments = pd.DataFrame(
+        {"experiment_id": "e", "arm": ["control", "treat"], "is_control": [True, False], "expected_share": [0.5, 0.5]}
+    )
+    scores = pd.DataFrame(
+        {
+            "experiment_id": "e",
+            "metric": "m",
+            "arm": "treat",
+            "control_arm": "control",
+            "learner": "constant",
+            "unit_id": ids,
+            "dr_score": tau + rng.normal(size=n),
+            "treated": (arm == "treat").astype(int),
+        }
+    )
     return (scores, units, features, assignments, experiments), features.assign(tau=tau)
 
 
@@ -109,8 +122,12 @@ def _leaf_members(population: pd.DataFrame, rule: str) -> np.ndarray:
             levels = value.removeprefix("in ").strip("()").split(", ")
             inside &= values.isin(levels).to_numpy() == (op == "in")
         else:
-            inside &= {"<=": lambda: values <= float(value), ">": lambda: values > float(value),
-                       "=": lambda: values == value, "!=": lambda: values != value}[op]().to_numpy()
+            inside &= {
+                "<=": lambda: values <= float(value),
+                ">": lambda: values > float(value),
+                "=": lambda: values == value,
+                "!=": lambda: values != value,
+            }[op]().to_numpy()
     return inside
 
 
@@ -124,10 +141,17 @@ def test_a_tree_grown_on_a_bounded_sample_stays_honest_its_intervals_cover_the_w
     inputs, population = _sampled_discovery_inputs(30_000, 5)
     covered = []
     for replicate in range(50):
-        s = UpliftSettings.from_meta({"feature_columns": ["x", "device"], "metrics": {"m": {"kind": "continuous"}},
-                                      "uplift_learners": ["constant"], "uplift_seed": replicate,
-                                      "uplift_tree_max_depth": 2, "uplift_min_leaf_size": 300,
-                                      "uplift_discovery_max_units": 6_000})
+        s = UpliftSettings.from_meta(
+            {
+                "feature_columns": ["x", "device"],
+                "metrics": {"m": {"kind": "continuous"}},
+                "uplift_learners": ["constant"],
+                "uplift_seed": replicate,
+                "uplift_tree_max_depth": 2,
+                "uplift_min_leaf_size": 300,
+                "uplift_discovery_max_units": 6_000,
+            }
+        )
         leaves = discovered_segments(*inputs, s)
         assert (leaves["n_comparison_units"] == 30_000).all()
         assert 5_000 < leaves["n_sample_units"].iloc[0] < 7_000
@@ -147,9 +171,14 @@ def test_the_discovery_sample_is_read_from_the_warehouse_and_is_the_same_on_ever
     from hte_engine.uplift.tables import UpliftSettings, discovered_segments
 
     inputs, _ = _sampled_discovery_inputs(20_000, 6)
-    meta = {"feature_columns": ["x", "device"], "metrics": {"m": {"kind": "continuous"}},
-            "uplift_learners": ["constant"], "uplift_tree_max_depth": 2, "uplift_min_leaf_size": 200,
-            "uplift_discovery_max_units": 5_000}
+    meta = {
+        "feature_columns": ["x", "device"],
+        "metrics": {"m": {"kind": "continuous"}},
+        "uplift_learners": ["constant"],
+        "uplift_tree_max_depth": 2,
+        "uplift_min_leaf_size": 200,
+        "uplift_discovery_max_units": 5_000,
+    }
     con = duckdb.connect()
 
     def on_duckdb(frames):
@@ -160,6 +189,7 @@ def test_the_discovery_sample_is_read_from_the_warehouse_and_is_the_same_on_ever
     again = discovered_segments(*on_duckdb(shuffled), UpliftSettings.from_meta(meta))
     pd.testing.assert_frame_equal(first, again)
     assert 4_000 < first["n_sample_units"].iloc[0] < 6_000 and (first["n_comparison_units"] == 20_000).all()
-    whole = discovered_segments(*on_duckdb(inputs), UpliftSettings.from_meta({**meta,
-                                                                             "uplift_discovery_max_units": 20_000}))
+    whole = discovered_segments(
+        *on_duckdb(inputs), UpliftSettings.from_meta({**meta, "uplift_discovery_max_units": 20_000})
+    )
     assert (whole["n_sample_units"] == 20_000).all()

@@ -15,6 +15,7 @@ TOL = 1e-9
 
 # --- an independent, deliberately naive implementation of scikit-uplift 0.5.1's formulas -------------------------
 
+
 def ref_curve(score, y, t, kind):
     """For every distinct score s (descending): the units with score >= s, per sklift's qini/uplift curve."""
     xs, vs = [0.0], [0.0]
@@ -72,16 +73,16 @@ def test_curves_and_areas_equal_sklift_formulas(binary, ties, seed):
         x, v = curve(score, y, t)
         np.testing.assert_allclose(x, x_ref, rtol=0, atol=TOL)
         np.testing.assert_allclose(v, v_ref, rtol=0, atol=TOL)
-        assert area(score, y, t, binary=binary) == pytest.approx(ref_normalised(score, y, t, kind, binary),
-                                                                 abs=TOL)
+        assert area(score, y, t, binary=binary) == pytest.approx(ref_normalised(score, y, t, kind, binary), abs=TOL)
 
 
 def test_ties_are_grouped_never_split_by_row_order():
     rng = np.random.default_rng(7)
     score, y, t = sample(rng, 300, True, ties=True)
     perm = rng.permutation(score.size)
-    assert um.qini_coefficient(score, y, t) == pytest.approx(um.qini_coefficient(score[perm], y[perm], t[perm]),
-                                                             abs=1e-12)
+    assert um.qini_coefficient(score, y, t) == pytest.approx(
+        um.qini_coefficient(score[perm], y[perm], t[perm]), abs=1e-12
+    )
     # A constant score is one tie group: its curve is the random line, so both areas are exactly zero.
     const = np.zeros(score.size)
     assert um.qini_coefficient(const, y, t) == pytest.approx(0.0, abs=1e-12)
@@ -102,7 +103,8 @@ def test_weights_equal_replicated_rows():
     rep = np.repeat(np.arange(score.size), w)
     for f in (um.qini_coefficient, um.auuc):
         assert f(score, y, t, weight=w.astype(float), binary=False) == pytest.approx(
-            f(score[rep], y[rep], t[rep], binary=False), abs=TOL)
+            f(score[rep], y[rep], t[rep], binary=False), abs=TOL
+        )
 
 
 def test_uplift_at_k_matches_top_k_without_ties_and_pro_rata_with_ties():

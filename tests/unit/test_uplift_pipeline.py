@@ -20,14 +20,26 @@ from hte_engine.uplift.tables import (
     result_from_scores,
 )
 
-FAST = {"name": "hist_gradient_boosting", "max_iter": 30, "learning_rate": 0.1, "early_stopping": False,
-        "min_samples_leaf": 40}
+FAST = {
+    "name": "hist_gradient_boosting",
+    "max_iter": 30,
+    "learning_rate": 0.1,
+    "early_stopping": False,
+    "min_samples_leaf": 40,
+}
 
 
 def settings(**extra):
-    meta = {"feature_columns": ["tenure", "device"], "metrics": {"buy": {"kind": "binary"}},
-            "uplift_learners": ["constant", "t", "s"], "uplift_base_model": FAST,
-            "uplift_bootstrap_replicates": 20, "uplift_curve_points": 10, "uplift_min_leaf_size": 100, **extra}
+    meta = {
+        "feature_columns": ["tenure", "device"],
+        "metrics": {"buy": {"kind": "binary"}},
+        "uplift_learners": ["constant", "t", "s"],
+        "uplift_base_model": FAST,
+        "uplift_bootstrap_replicates": 20,
+        "uplift_curve_points": 10,
+        "uplift_min_leaf_size": 100,
+        **extra,
+    }
     return UpliftSettings.from_meta(meta)
 
 
@@ -39,22 +51,51 @@ def inputs(n=1500, seed=0, experiment_id="e1"):
     device = rng.choice(["mobile", "desktop"], n)
     tenure = rng.exponential(100, n)
     p = 0.2 + 0.2 * ((arm == "treat") & (device == "mobile"))
-    units = pd.DataFrame({"experiment_id": experiment_id, "unit_id": ids, "arm": arm, "metric": "buy",
-                          "y": (rng.random(n) < p).astype(float), "x": np.nan, "cluster_id": None})
-    features = pd.DataFrame({"experiment_id": experiment_id, "unit_id": ids, "tenure": tenure, "device": device,
-                             "other_experiments_feature": np.nan})
+    units = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": ids,
+            "arm": arm,
+            "metric": "buy",
+            "y": (rng.random(n) < p).astype(float),
+            "x": np.nan,
+            "cluster_id": None,
+        }
+    )
+    features = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": ids,
+            "tenure": tenure,
+            "device": device,
+            "other_experiments_feature": np.nan,
+        }
+    )
     assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": ids, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame({"experiment_id": experiment_id, "arm": ["control", "treat"],
-                                "is_control": [True, False], "expected_share": [0.5, 0.5]})
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": ["control", "treat"],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+        }
+    )
     return units, features, assignments, experiments
 
 
 def test_meta_rendered_as_text_is_coerced_to_the_right_types():
-    s = UpliftSettings.from_meta({
-        "feature_columns": "['a', 'b']", "metrics": "{'m': {'kind': 'binary'}}", "uplift_folds": "3",
-        "uplift_learners": "['constant', 'dr']", "uplift_winsorize_quantile": "None", "alpha": "0.1",
-        "uplift_base_model": "{'name': 'hist_gradient_boosting', 'max_iter': 20}", "uplift_observational": "[]",
-    })
+    s = UpliftSettings.from_meta(
+        {
+            "feature_columns": "['a', 'b']",
+            "metrics": "{'m': {'kind': 'binary'}}",
+            "uplift_folds": "3",
+            "uplift_learners": "['constant', 'dr']",
+            "uplift_winsorize_quantile": "None",
+            "alpha": "0.1",
+            "uplift_base_model": "{'name': 'hist_gradient_boosting', 'max_iter': 20}",
+            "uplift_observational": "[]",
+        }
+    )
     assert s.feature_columns == ("a", "b") and s.metrics == {"m": "binary"}
     assert s.crossfit.folds == 3 and s.crossfit.learners == ("constant", "dr")
     assert s.crossfit.winsorize_quantile is None and s.evaluation.alpha == 0.1
@@ -68,8 +109,9 @@ def test_meta_rendered_as_text_is_coerced_to_the_right_types():
 def test_features_without_experiment_id_apply_to_every_experiment_and_empty_columns_are_dropped():
     units, features, assignments, experiments = inputs()
     shared = features.assign(experiment_id=None)  # one snapshot per unit, for every experiment
-    s = UpliftSettings.from_meta({"feature_columns": ["tenure", "device", "other_experiments_feature"],
-                                  "metrics": {"buy": {"kind": "binary"}}})
+    s = UpliftSettings.from_meta(
+        {"feature_columns": ["tenure", "device", "other_experiments_feature"], "metrics": {"buy": {"kind": "binary"}}}
+    )
     [plan] = plan_comparisons(units, shared, assignments, experiments, s)
     assert plan.status == "ok" and plan.features_used == ["tenure", "device"]
     got = plan.units.set_index("unit_id")["tenure"]
@@ -94,16 +136,25 @@ def test_scores_reproduce_under_reordering_and_feed_the_same_evaluation_as_a_dir
     units, features, assignments, experiments = inputs()
     s = settings()
     scores = cate_scores(units, features, assignments, experiments, s)
-    shuffled = cate_scores(units.sample(frac=1, random_state=1), features.sample(frac=1, random_state=2),
-                           assignments, experiments, s)
+    shuffled = cate_scores(
+        units.sample(frac=1, random_state=1), features.sample(frac=1, random_state=2), assignments, experiments, s
+    )
     key = ["learner", "unit_id"]
-    pd.testing.assert_frame_equal(scores.sort_values(key).reset_index(drop=True),
-                                  shuffled.sort_values(key).reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        scores.sort_values(key).reset_index(drop=True), shuffled.sort_values(key).reset_index(drop=True)
+    )
     assert set(scores["learner"]) == {"constant", "t", "s"} and len(scores) == 3 * len(units)
 
     [plan] = plan_comparisons(units, features, assignments, experiments, s)
-    direct = cross_fit(plan.units["unit_id"], prepare_features(plan.units, ["tenure", "device"]), plan.units["y"],
-                       plan.units["treated"], np.full(len(units), 0.5), True, s.crossfit)
+    direct = cross_fit(
+        plan.units["unit_id"],
+        prepare_features(plan.units, ["tenure", "device"]),
+        plan.units["y"],
+        plan.units["treated"],
+        np.full(len(units), 0.5),
+        True,
+        s.crossfit,
+    )
     rebuilt = result_from_scores(scores, plan.units)
     for column in ["cate_t", "cate_s", "mu0", "mu1", "dr_score", "y", "fold"]:
         assert rebuilt.units[column].to_numpy() == pytest.approx(direct.units[column].to_numpy(), abs=1e-12)
@@ -142,8 +193,13 @@ def test_a_comparison_too_large_for_the_memory_budget_stops_with_a_sentence_befo
     with pytest.raises(MemoryBudgetExceeded) as failure:
         cate_scores(units, features, assignments, experiments, tiny)
     message = str(failure.value)
-    for words in ("hte_cate_scores", "experiment 'e1', metric 'buy', arm 'treat'", "1,500 rows",
-                  "hte_python_memory_budget_gb", "--threads 1"):
+    for words in (
+        "hte_cate_scores",
+        "experiment 'e1', metric 'buy', arm 'treat'",
+        "1,500 rows",
+        "hte_python_memory_budget_gb",
+        "--threads 1",
+    ):
         assert words in message
     assert settings().memory_budget == physical_memory_bytes() // 4
     assert settings(python_memory_budget_gb="None").memory_budget == physical_memory_bytes() // 4
@@ -155,8 +211,11 @@ def test_the_10m_builds_largest_comparison_fits_each_models_budget_and_a_larger_
     sorted curves at a time (about 700 B a unit, measured 4 GiB beside DuckDB's cache), and the honest tree reads
     at most hte_uplift_discovery_max_units units, so every model takes it; a 10 M-unit comparison is refused by
     the evaluation with the memory-budget sentence, not by the kernel, and the tree still takes it."""
-    bench = settings(feature_columns=[f"f{i}" for i in range(7)], uplift_learners=["constant", "t", "s", "x", "dr"],
-                     python_memory_budget_gb=6)
+    bench = settings(
+        feature_columns=[f"f{i}" for i in range(7)],
+        uplift_learners=["constant", "t", "s", "x", "dr"],
+        python_memory_budget_gb=6,
+    )
     budget = bench.memory_budget
     for model in ("hte_cate_scores", "int_hte_uplift_evaluation"):
         assert 6_000_000 * comparison_bytes_per_unit(bench, model) < budget
@@ -180,14 +239,18 @@ def test_the_evaluation_tables_columns_are_the_documented_ones_whatever_the_data
         ]
     }
     schemas = evaluation_schemas()
-    for model, part in [("hte_learner_evaluation", "learners"), ("hte_uplift_curves", "curves"),
-                        ("hte_uplift_deciles", "deciles")]:
+    for model, part in [
+        ("hte_learner_evaluation", "learners"),
+        ("hte_uplift_curves", "curves"),
+        ("hte_uplift_deciles", "deciles"),
+    ]:
         assert sorted(documented[model]) == sorted(schemas[part]), model
     units, features, assignments, experiments = inputs()
     constant = units.assign(y=1.0)
     s = settings()
-    tables = evaluation_tables(cate_scores(constant, features, assignments, experiments, s), constant, features,
-                               assignments, experiments, s)
+    tables = evaluation_tables(
+        cate_scores(constant, features, assignments, experiments, s), constant, features, assignments, experiments, s
+    )
     assert list(tables["learners"]["status"]) == ["constant_outcome"]
     for part, table in tables.items():
         assert list(table.columns) == list(schemas[part])

@@ -42,8 +42,20 @@ def _observational(n, seed):
 
 def test_estimated_propensity_is_out_of_fold_and_removes_confounding():
     ids, X, y, t, true_e = _observational(6000, 11)
-    prop = choose_propensity(label="obs", treated=t, n_arms=2, share_treatment=0.5, share_control=0.5,
-                             observational=True, X=X, unit_id=ids, folds=5, seed=0, trim=0.02, base_model=FAST)
+    prop = choose_propensity(
+        label="obs",
+        treated=t,
+        n_arms=2,
+        share_treatment=0.5,
+        share_control=0.5,
+        observational=True,
+        X=X,
+        unit_id=ids,
+        folds=5,
+        seed=0,
+        trim=0.02,
+        base_model=FAST,
+    )
     assert prop.source == "estimated"
     assert np.corrcoef(prop.value, true_e)[0, 1] > 0.95
     keep = prop.keep
@@ -55,16 +67,39 @@ def test_estimated_propensity_is_out_of_fold_and_removes_confounding():
     assert adjusted == pytest.approx(1.0, abs=0.25)
     # The same inputs in another row order give the same propensities (folds are keyed on unit id order).
     order = np.random.default_rng(0).permutation(len(ids))
-    again = choose_propensity(label="obs", treated=t[order], n_arms=2, share_treatment=0.5, share_control=0.5,
-                              observational=True, X=X.iloc[order], unit_id=ids[order], folds=5, seed=0,
-                              trim=0.02, base_model=FAST)
+    again = choose_propensity(
+        label="obs",
+        treated=t[order],
+        n_arms=2,
+        share_treatment=0.5,
+        share_control=0.5,
+        observational=True,
+        X=X.iloc[order],
+        unit_id=ids[order],
+        folds=5,
+        seed=0,
+        trim=0.02,
+        base_model=FAST,
+    )
     assert again.value == pytest.approx(prop.value[order], abs=1e-12)
 
 
 def test_limited_overlap_is_trimmed_and_reported():
     ids, X, y, t, true_e = _observational(4000, 12)
-    prop = choose_propensity(label="obs", treated=t, n_arms=2, share_treatment=0.5, share_control=0.5,
-                             observational=True, X=X, unit_id=ids, folds=5, seed=0, trim=0.1, base_model=FAST)
+    prop = choose_propensity(
+        label="obs",
+        treated=t,
+        n_arms=2,
+        share_treatment=0.5,
+        share_control=0.5,
+        observational=True,
+        X=X,
+        unit_id=ids,
+        folds=5,
+        seed=0,
+        trim=0.1,
+        base_model=FAST,
+    )
     outside = (prop.value < 0.1) | (prop.value > 0.9)
     assert prop.n_trimmed == int(outside.sum()) > 0
     assert "trimmed" in prop.note and prop.overlap()["n_trimmed"] == prop.n_trimmed
@@ -72,8 +107,19 @@ def test_limited_overlap_is_trimmed_and_reported():
 
 def test_a_propensity_column_in_a_three_arm_experiment_falls_back_to_the_classifier():
     ids, X, y, t, true_e = _observational(1000, 13)
-    prop = choose_propensity(label="obs", treated=t, n_arms=3, share_treatment=1 / 3, share_control=1 / 3,
-                             received=np.full(t.size, 1 / 3), X=X, unit_id=ids, folds=3, seed=0, base_model=FAST)
+    prop = choose_propensity(
+        label="obs",
+        treated=t,
+        n_arms=3,
+        share_treatment=1 / 3,
+        share_control=1 / 3,
+        received=np.full(t.size, 1 / 3),
+        X=X,
+        unit_id=ids,
+        folds=3,
+        seed=0,
+        base_model=FAST,
+    )
     assert prop.source == "estimated" and "more than two arms" in prop.note
 
 
@@ -82,8 +128,9 @@ def test_balance_p_values_are_scipys_welch_and_chi_square():
     t = rng.integers(0, 2, 500)
     frame = pd.DataFrame({"num": rng.normal(size=500), "cat": rng.choice(list("abc"), 500)})
     tests = {b.feature: b.p_value for b in balance_tests(frame, t)}
-    assert tests["num"] == pytest.approx(stats.ttest_ind(frame.num[t == 1], frame.num[t == 0], equal_var=False).pvalue,
-                                         rel=1e-12)
+    assert tests["num"] == pytest.approx(
+        stats.ttest_ind(frame.num[t == 1], frame.num[t == 0], equal_var=False).pvalue, rel=1e-12
+    )
     table = pd.crosstab(frame.cat, t).to_numpy()
     assert tests["cat"] == pytest.approx(stats.chi2_contingency(table, correction=False).pvalue, rel=1e-12)
 
@@ -92,11 +139,13 @@ def test_post_treatment_features_are_refused_and_clean_ones_kept():
     rng = np.random.default_rng(4)
     n = 3000
     t = rng.integers(0, 2, n)
-    frame = pd.DataFrame({
-        "tenure": rng.exponential(30, n),
-        "engagement_after": rng.normal(size=n) + 0.3 * t,
-        "received": np.where(rng.random(n) < 0.8, np.where(t == 1, "opened", "none"), "none"),
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure": rng.exponential(30, n),
+            "engagement_after": rng.normal(size=n) + 0.3 * t,
+            "received": np.where(rng.random(n) < 0.8, np.where(t == 1, "opened", "none"), "none"),
+        }
+    )
     refused, _ = leaking_features(frame, t, alert_p=0.001)
     assert refused == ["engagement_after", "received"]
 
@@ -106,8 +155,9 @@ def test_clean_randomised_features_are_refused_at_most_at_the_alert_rate():
     alert_p, runs, refusals = 0.05, 400, 0
     for _ in range(runs):
         t = rng.integers(0, 2, 300)
-        frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.exponential(size=300),
-                              "c": rng.choice(list("xyz"), 300)})
+        frame = pd.DataFrame(
+            {"a": rng.normal(size=300), "b": rng.exponential(size=300), "c": rng.choice(list("xyz"), 300)}
+        )
         refusals += bool(leaking_features(frame, t, alert_p)[0])
     # Bonferroni bounds the chance of any refusal by alert_p = 0.05; 3 binomial SE above it is 0.083.
     assert refusals / runs <= 0.083
