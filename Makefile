@@ -14,7 +14,7 @@ help:
 	@echo "make test-fast     tests/unit: the engine and reference tests (about 2 minutes)"
 	@echo "make test-install  the README's install line in a fresh virtual environment"
 	@echo "make test-reliability  the failure cases of docs/reliability.md (bad input, failed builds)"
-	@echo "make lint          ruff check and ruff format --check of the Python (make test runs it first)"
+	@echo "make lint          ruff check and ruff format --check of the Python, sqlfluff of the SQL (make test runs it first)"
 	@echo "make format        ruff format the Python and apply ruff's safe lint fixes"
 	@echo "make report        the HTML report of target/dbt_hte.duckdb (after make demo)"
 	@echo "make docs          dbt docs generate"
@@ -48,9 +48,11 @@ test: setup lint
 
 # pyflakes, pycodestyle, import order and bugbear over the engine, models, tests and benchmarks, and the layout
 # ruff format gives them (pyproject.toml); `make format` applies that layout and the fixable lint findings.
+# Then sqlfluff over the package's SQL as dbt renders it at parse time on DuckDB (.sqlfluff, lint/sqlfluff_dbt).
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models macros --processes 2
 
 format: setup
 	$(BIN)/ruff format .

@@ -9,7 +9,8 @@
   {%- endif -%}
   {%- set seen = [] -%}
   {%- for name in columns -%}
-    {%- if name | lower in seen or name | lower in ['experiment_id', 'unit_id', 'features_at', 'arm', 'metric', 'y', 'x', 'cluster_id', 'n', 'sum_y', 'sum_y2', 'sum_x', 'sum_x2', 'sum_xy', 'has_pre_period', 'dimension', 'segment'] -%}
+    {%- if name | lower in seen or name | lower in ['experiment_id', 'unit_id', 'features_at', 'arm', 'metric', 'y', 'x',
+        'cluster_id', 'n', 'sum_y', 'sum_y2', 'sum_x', 'sum_x2', 'sum_xy', 'has_pre_period', 'dimension', 'segment'] -%}
       {{ exceptions.raise_compiler_error(
           "dbt_hte configuration error: var 'hte_segment_columns' lists '" ~ name
           ~ "' twice or uses a name dbt_hte reserves for its own columns (experiment_id, unit_id, arm, metric, y, x, n, sum_*, dimension, segment, ...); list each pre-treatment feature column once.") }}

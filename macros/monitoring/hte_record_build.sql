@@ -32,4 +32,3 @@
   {%- do run_query("insert into " ~ log ~ " values " ~ rows | join(", ")) -%}
   {{ return('') }}
 {% endmacro %}
-

@@ -42,7 +42,7 @@ ranked as (
         n_units,
         row_number() over (
             partition by experiment_id, dimension
-            order by case when raw_segment = '(missing)' then 1 else 0 end, n_units desc, raw_segment
+            order by case when raw_segment = '(missing)' then 1 else 0 end asc, n_units desc, raw_segment asc
         ) as level_rank,
         sum(case when raw_segment = '(missing)' then 0 else 1 end)
             over (partition by experiment_id, dimension) as n_observed_levels

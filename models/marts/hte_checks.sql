@@ -57,7 +57,9 @@ srm as (
         sum((c.n - t.n_total * c.expected_share) * (c.n - t.n_total * c.expected_share) / (t.n_total * c.expected_share)) as statistic,
         count(*) - 1 as df,
         min(t.n_total * c.expected_share) as min_expected,
-        {{ hte_listagg("c.arm || ' ' || cast(c.n as " ~ text ~ ") || ' (expected share ' || cast(c.expected_share as " ~ text ~ ") || ')'", "', '", "order by c.arm") }} as arm_summary
+        {{ hte_listagg(
+            "c.arm || ' ' || cast(c.n as " ~ text ~ ") || ' (expected share ' || cast(c.expected_share as " ~ text ~ ") || ')'",
+            "', '", "order by c.arm") }} as arm_summary
     from arm_counts c
     join arm_totals t
         on t.experiment_id = c.experiment_id
@@ -208,11 +210,12 @@ column_values as (
     union all
     {%- endfor %}
     {%- for column in feature_only %}
-    select {{ hte_string_literal(column) }}, 'hte_feature_columns', n_values_{{ loop.index }} from feature_values
+    select {{ hte_string_literal(column) }} as column_name, 'hte_feature_columns' as in_vars, n_values_{{ loop.index }} as n_values
+    from feature_values
     union all
     {%- endfor %}
     -- closes the union (a project may configure no feature column beyond its segment columns)
-    select cast(null as {{ text }}), cast(null as {{ text }}), 1
+    select cast(null as {{ text }}) as column_name, cast(null as {{ text }}) as in_vars, 1 as n_values
 ),
 
 configured_metrics as (
@@ -312,7 +315,8 @@ checks as (
             when b.n_segments < 2 then
                 'Dimension ' || b.dimension || ' has a single segment in this experiment: there is no balance to test.'
             when b.min_expected < 5 then
-                'Too few units in some segment × arm cells of ' || b.dimension || ' (a cell expects fewer than 5) for a chi-square balance test; the p-value is only indicative.'
+                'Too few units in some segment × arm cells of ' || b.dimension
+                || ' (a cell expects fewer than 5) for a chi-square balance test; the p-value is only indicative.'
             when p.p_value < {{ alert_p }} then
                 'The mix of ' || b.dimension || ' segments differs between arms, which randomisation makes unlikely for a pre-treatment variable. '
                 || 'This is the signature of a post-treatment segment (one the treatment itself changed): its segment lifts are not causal. '
@@ -336,7 +340,8 @@ checks as (
         'info' as status,
         'Segment ' || t.segment || ' of ' || t.dimension || ' has fewer units than hte_min_segment_size ('
             || cast({{ min_size }} as {{ text }}) || ') in these arms: ' || u.small_arms
-            || ': every lift and difference of this segment that uses such an arm is labelled too_small and excluded from the multiple-testing family.' as message
+            || ': every lift and difference of this segment that uses such an arm is labelled too_small'
+            || ' and excluded from the multiple-testing family.' as message
     from segment_totals t
     join (
         select
@@ -396,7 +401,8 @@ checks as (
         'alert' as status,
         'Column ' || c.column_name || ' of var ' || c.in_vars || ' has no value for any assigned unit of any experiment, so dbt_hte uses it nowhere '
             || '(a segment column puts every unit in segment (missing); the learners drop a feature column). '
-            || 'A misspelt column, a broken join or an empty snapshot upstream looks like this: check the hte_unit_features input, or remove the column from the var.' as message
+            || 'A misspelt column, a broken join or an empty snapshot upstream looks like this: '
+            || 'check the hte_unit_features input, or remove the column from the var.' as message
     from experiment_ids e
     cross join column_values c
     where c.column_name is not null and c.n_values = 0
@@ -412,8 +418,10 @@ checks as (
         cast(null as {{ dbt.type_int() }}) as df,
         cast(null as {{ hte_double() }}) as p_value,
         'alert' as status,
-        'Metrics ' || {{ hte_listagg("m.metric", "', '", "order by m.metric") }} || ' of var hte_metrics have no outcome row in any experiment, so no lift is computed for them. '
-            || 'Check their spelling against the metric column of the hte_outcomes input (names are compared exactly, case included), or remove them from the var.' as message
+        'Metrics ' || {{ hte_listagg("m.metric", "', '", "order by m.metric") }}
+            || ' of var hte_metrics have no outcome row in any experiment, so no lift is computed for them. '
+            || 'Check their spelling against the metric column of the hte_outcomes input '
+            || '(names are compared exactly, case included), or remove them from the var.' as message
     from experiment_ids e
     cross join unobserved_metrics m
     group by e.experiment_id

@@ -36,7 +36,7 @@ pairs as (
     from periods p
     join periods q
         on q.experiment_id <> p.experiment_id
-        and p.period_start <= q.period_end
+        and q.period_end >= p.period_start
         and q.period_start <= p.period_end
 ),
 

@@ -23,7 +23,7 @@ with params as (
         fixed_params.*,
         -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
         {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
-    from ({{ hte_interval_params(alpha) }}) as fixed_params
+    from ({{ hte_interval_params(alpha) }}) fixed_params
 ),
 
 thresholds as (
@@ -143,7 +143,9 @@ adjusted_levels as (
         f.family_size,
         f.family_rejections,
         case when f.family_size is not null then {{ hte_adjusted_level(method, 't.alpha', 'f.family_size', 'f.family_rejections') }} end as alpha_adjusted,
-        case when f.family_size is not null then 1.0e0 - ({{ hte_adjusted_level(method, 't.alpha', 'f.family_size', 'f.family_rejections') }}) / 2.0e0 end as adjusted_quantile_p
+        case when f.family_size is not null
+            then 1.0e0 - ({{ hte_adjusted_level(method, 't.alpha', 'f.family_size', 'f.family_rejections') }}) / 2.0e0
+        end as adjusted_quantile_p
     from tested t
     left join family_sizes f
         on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
@@ -205,5 +207,7 @@ select
         when t.is_tested and t.practical_threshold is not null
             then {{ hte_equivalence_p_value('t.difference', 't.difference_se', 't.practical_threshold') }}
     end as p_value_equivalence,
-    {{ hte_practical_verdict('t.difference', 't.difference_se', 't.practical_threshold', 't.difference_ci_low_adj', 't.difference_ci_high_adj', 't.z_tost', 't.is_tested') }} as practical_verdict
+    {{ hte_practical_verdict('t.difference', 't.difference_se', 't.practical_threshold',
+                             't.difference_ci_low_adj', 't.difference_ci_high_adj', 't.z_tost', 't.is_tested') }}
+        as practical_verdict
 from adjusted_intervals t

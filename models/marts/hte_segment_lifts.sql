@@ -32,7 +32,7 @@ with params as (
         {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2,
         -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
         {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
-    from ({{ hte_interval_params(alpha) }}) as fixed_params
+    from ({{ hte_interval_params(alpha) }}) fixed_params
 ),
 
 thresholds as (

@@ -112,7 +112,7 @@ check_pairs as (
     group by h.experiment_id, h.check_name, h.dimension, h.segment
 ),
 
-{%- if hte_monitors_learner_choice() %}
+{% if hte_monitors_learner_choice() -%}
 -- a comparison's chosen learner at both dates; only a change between two existing choices is an alert (a
 -- comparison evaluated for the first time, or no longer evaluated, shows in hte_learner_evaluation's status)
 learner_changes as (
@@ -173,7 +173,9 @@ alerts as (
             || ': verdict ' || coalesce(verdict_before, '(no row)') || ' -> ' || coalesce(verdict_after, '(no row)')
             || case
                 when alert_type = 'verdict_flipped' then '. The sign reversed: check for a novelty effect or a change in who is assigned (hte_cohort_lifts).'
-                when alert_type = 'verdict_appeared' then '. With verdict basis fixed, a verdict seen after many looks may be a false positive; the sequential verdict is safe to act on.'
+                when alert_type = 'verdict_appeared'
+                    then '. With verdict basis fixed, a verdict seen after many looks may be a false positive; '
+                    || 'the sequential verdict is safe to act on.'
                 else '. The effect is no longer distinguishable from 0 at this look.'
             end as message
     from lift_changes
@@ -206,12 +208,13 @@ alerts as (
             || case when segment is not null then ' = ' || segment else '' end
             || ': status ' || coalesce(status_before, '(no row)') || ' -> ' || coalesce(status_after, '(no row)')
             || case
-                when alert_type = 'check_started_alerting' then '. Do not trust the lifts of this experiment until the cause is found (hte_checks has the details).'
+                when alert_type = 'check_started_alerting'
+                    then '. Do not trust the lifts of this experiment until the cause is found (hte_checks has the details).'
                 else '. The check no longer alerts.'
             end as message
     from check_changes
     where alert_type is not null
-{%- if hte_monitors_learner_choice() %}
+{% if hte_monitors_learner_choice() -%}
 
     union all
 

@@ -13,9 +13,11 @@ with experiments as (
 
 arms as (
     select 'holdout' as arm, true as is_control, {{ holdout }} as expected_share
-    union all select 'policy', false, {{ 1 - holdout - exploration }}
+    union all
+    select 'policy' as arm, false as is_control, {{ 1 - holdout - exploration }} as expected_share
     {%- if exploration > 0 %}
-    union all select 'exploration', false, {{ exploration }}
+    union all
+    select 'exploration' as arm, false as is_control, {{ exploration }} as expected_share
     {%- endif %}
 )
 

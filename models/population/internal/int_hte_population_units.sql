@@ -29,8 +29,9 @@ with recent_contacts as (
     group by unit_id
 )
 
+-- the population input's columns pass through (its own feature columns, any number of them)
 select
-    p.*,
+    p.*,  -- noqa: AM04
     coalesce(c.n_recent_contacts, 0) as n_recent_contacts,
     {{ "coalesce(c.n_recent_contacts, 0) >= " ~ (cap['max_contacts'] | int) if cap is not none else "false" }} as is_frequency_capped,
     cast(floor((row_number() over (order by p.unit_id) - 1) / {{ batch_size | int }}) as integer) as batch_id
