@@ -259,25 +259,8 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
             "device": device,
         }
     )
-    outcomes = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "unit_id": unit_id,
-            "metric": "purchase",
-            "value": purchase,
-            "pre_value": pre_purchases,
-        }
-    )
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "arm": list(COUPON_ARMS),
-            "is_control": [True, False],
-            "expected_share": list(COUPON_ARMS.values()),
-            "target_metric": COUPON_ECONOMICS["target_metric"],
-            "benefit_per_unit": COUPON_ECONOMICS["benefit_per_unit"],
-            "cost_per_treated": [0.0, COUPON_ECONOMICS["cost_per_treated"]],
-        }
+    outcomes, experiments = _purchase_tables(
+        experiment_id, unit_id, purchase, pre_purchases, COUPON_ARMS, COUPON_ECONOMICS
     )
     truth = pd.DataFrame(
         {"experiment_id": experiment_id, "unit_id": unit_id, "arm": "coupon", "metric": "purchase", "true_effect": lift}
@@ -290,6 +273,32 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
         "truth": truth,
         "latent": pd.DataFrame({"unit_id": unit_id, "arm": arm, "p_control": p_control}),
     }
+
+
+def _purchase_tables(experiment_id, unit_id, purchase, pre_purchases, arms: dict, economics: dict):
+    """A two-arm purchase experiment's outcome rows (purchase, with its pre-period count) and its declared arms
+    with their economics: the shape both demo experiments share."""
+    outcomes = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "unit_id": unit_id,
+            "metric": "purchase",
+            "value": purchase,
+            "pre_value": pre_purchases,
+        }
+    )
+    experiments = pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": list(arms),
+            "is_control": [True, False],
+            "expected_share": list(arms.values()),
+            "target_metric": economics["target_metric"],
+            "benefit_per_unit": economics["benefit_per_unit"],
+            "cost_per_treated": [0.0, economics["cost_per_treated"]],
+        }
+    )
+    return outcomes, experiments
 
 
 def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -319,25 +328,8 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
     assignments = pd.DataFrame(
         {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at}
     )
-    outcomes = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "unit_id": unit_id,
-            "metric": "purchase",
-            "value": purchase,
-            "pre_value": pre_purchases,
-        }
-    )
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "arm": list(SHIPPING_ARMS),
-            "is_control": [True, False],
-            "expected_share": list(SHIPPING_ARMS.values()),
-            "target_metric": SHIPPING_ECONOMICS["target_metric"],
-            "benefit_per_unit": SHIPPING_ECONOMICS["benefit_per_unit"],
-            "cost_per_treated": [0.0, SHIPPING_ECONOMICS["cost_per_treated"]],
-        }
+    outcomes, experiments = _purchase_tables(
+        experiment_id, unit_id, purchase, pre_purchases, SHIPPING_ARMS, SHIPPING_ECONOMICS
     )
     # Given the unit's features and its coupon_push arm (randomised, independent of everything else) the effect
     # is exact; it varies with the coupon only.

@@ -33,8 +33,7 @@ from hte_engine import io
 from hte_engine.uplift.crossfit import assign_folds, winsorise
 from hte_engine.uplift.features import OTHER_LEVEL, prepare_features
 from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample, hajek_effect, make_learner
-from hte_engine.uplift.propensity import choose_propensity
-from hte_engine.uplift.tables import STATUS_OK, ComparisonPlan, UpliftSettings, iter_comparisons
+from hte_engine.uplift.tables import STATUS_OK, ComparisonPlan, UpliftSettings, comparison_propensity, iter_comparisons
 
 RUN_COLUMNS = {
     "run_date": "string", "experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string",
@@ -194,25 +193,8 @@ def fit_deployment(plan: ComparisonPlan, learner_name: str, settings: UpliftSett
     frame = plan.units.sort_values("unit_id", kind="stable", ignore_index=True)
     config = settings.crossfit
     X = prepare_features(frame, plan.features_used, plan.experiment_id)
-    received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
     keys = plan.cluster_keys(frame)
-    prop = choose_propensity(
-        label=plan.label,
-        treated=frame["treated"],
-        n_arms=plan.n_arms,
-        share_treatment=plan.share_treatment,
-        share_control=plan.share_control,
-        received=received if np.isfinite(received).all() else None,
-        observational=plan.experiment_id in settings.observational,
-        X=X,
-        unit_id=frame["unit_id"],
-        folds=config.folds,
-        seed=config.seed,
-        trim=settings.propensity_trim,
-        base_model=config.base_model,
-        threads=config.threads,
-        cluster=keys,
-    )
+    prop = comparison_propensity(plan, frame, X, settings, keys)
     keep = prop.keep
     # Units trimmed for overlap have no score in hte_cate_scores; they do not train the deployed model either.
     unit_id = frame.loc[keep, "unit_id"].astype(str).to_numpy(dtype=object)

@@ -554,8 +554,6 @@ def priced_experiments_targeting(
     assignments,
     features,
     settings: TargetingSettings,
-    feature_columns: list[str],
-    binary_metrics: set[str],
     evaluate: bool,
     log=progress,
 ) -> Iterator[ExperimentTargeting]:
@@ -603,7 +601,7 @@ def priced_experiments_targeting(
             io.group_counts(units, ["metric"], experiment_id=eid, metric=list(economics.metrics))["n"].sum()
         )
         # Per unit row: its outcome and features, and one column per arm of each effect and score matrix.
-        per_row = 8.0 * (16 + 3 * len(feature_columns) + 6 * (len(economics.arms) + 1))
+        per_row = 8.0 * (16 + 3 * len(settings.feature_columns) + 6 * (len(economics.arms) + 1))
         io.check_memory(
             "targeting",
             f"experiment '{eid}' (metrics {', '.join(economics.metrics)})",
@@ -616,7 +614,14 @@ def priced_experiments_targeting(
         rows = experiment_units(eid, units, assignments, experiments, economics.metrics)
         feats = functools.partial(experiment_features, eid, units, features, economics.target_metric)
         yield experiment_targeting(
-            economics, rows, feats, chosen, settings, feature_columns, binary_metrics, evaluate=evaluate
+            economics,
+            rows,
+            feats,
+            chosen,
+            settings,
+            list(settings.feature_columns),
+            set(settings.binary_metrics),
+            evaluate=evaluate,
         )
 
 
@@ -643,16 +648,7 @@ def targeting_units_table(
 ):
     """hte_targeting_units, one experiment at a time (streamed to the warehouse on DuckDB)."""
     results = priced_experiments_targeting(
-        experiments,
-        scores,
-        evaluation,
-        units,
-        assignments,
-        features,
-        settings,
-        list(settings.feature_columns),
-        set(settings.binary_metrics),
-        evaluate=False,
+        experiments, scores, evaluation, units, assignments, features, settings, evaluate=False
     )
     return io.stream_table((result.units for result in results), UNIT_TABLE_COLUMNS, session)
 
@@ -664,16 +660,7 @@ def policy_value_table(
     frames = [
         result.policy_value
         for result in priced_experiments_targeting(
-            experiments,
-            scores,
-            evaluation,
-            units,
-            assignments,
-            features,
-            settings,
-            list(settings.feature_columns),
-            set(settings.binary_metrics),
-            evaluate=True,
+            experiments, scores, evaluation, units, assignments, features, settings, evaluate=True
         )
     ]
     if not frames:
@@ -694,16 +681,7 @@ def targeting_table(
 
     def frames():
         for result in priced_experiments_targeting(
-            experiments,
-            scores,
-            evaluation,
-            units,
-            assignments,
-            features,
-            settings,
-            list(settings.feature_columns),
-            set(settings.binary_metrics),
-            evaluate=True,
+            experiments, scores, evaluation, units, assignments, features, settings, evaluate=True
         ):
             yield result.units.assign(part="units")
             yield result.policy_value.assign(part="policy_value")

@@ -432,17 +432,13 @@ def _noop(message: str) -> None:
 SCORE_BATCH_ROWS = 500_000
 
 
-def score_comparison(
-    plan: ComparisonPlan, settings: UpliftSettings, log: Callable[[str], None] = _noop
-) -> Iterator[pd.DataFrame]:
-    """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
-    the nuisances on every row (hte_cate_scores' columns)."""
-    frame = plan.units
-    X = prepare_features(frame, plan.features_used, plan.experiment_id)
-    config = settings.crossfit
+def comparison_propensity(plan: ComparisonPlan, frame: pd.DataFrame, X: pd.DataFrame, settings: UpliftSettings, keys):
+    """The propensity of every unit of ``frame`` (the comparison's units, in any order; ``X`` their features,
+    ``keys`` their cluster keys): the one used for hte_cate_scores and for the model deployed from them, so that
+    both trim the same units."""
     received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
-    keys = plan.cluster_keys()
-    prop = choose_propensity(
+    config = settings.crossfit
+    return choose_propensity(
         label=plan.label,
         treated=frame["treated"],
         n_arms=plan.n_arms,
@@ -459,6 +455,18 @@ def score_comparison(
         threads=config.threads,
         cluster=keys,
     )
+
+
+def score_comparison(
+    plan: ComparisonPlan, settings: UpliftSettings, log: Callable[[str], None] = _noop
+) -> Iterator[pd.DataFrame]:
+    """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
+    the nuisances on every row (hte_cate_scores' columns)."""
+    frame = plan.units
+    X = prepare_features(frame, plan.features_used, plan.experiment_id)
+    config = settings.crossfit
+    keys = plan.cluster_keys()
+    prop = comparison_propensity(plan, frame, X, settings, keys)
     keep = prop.keep
     result = cross_fit(
         frame.loc[keep, "unit_id"],
