@@ -13,56 +13,17 @@
     outcome rows and are two comparisons. A unit without an outcome row for a metric of experiment_id counts as 0,
     as everywhere in the package; an experiment's metrics are the ones hte_segment_stats holds for it.
 
-    Reads the staging views, after int_hte_raw_cells has passed the input rules checked on the join (one outcome
-    row per unit × metric among them): the ref to hte_segment_stats orders this model after them, so a duplicate
-    outcome row can never be summed twice here. -#}
-
-with periods as (
-    select
-        experiment_id,
-        min(assigned_at) as period_start,
-        max(assigned_at) as period_end
-    from {{ ref('stg_hte_assignments') }}
-    group by experiment_id
-),
-
--- ordered pairs of distinct experiments whose assignment periods overlap (closed intervals: touching counts)
-pairs as (
-    select
-        p.experiment_id,
-        q.experiment_id as other_experiment_id,
-        case when p.period_start > q.period_start then p.period_start else q.period_start end as overlap_start,
-        case when p.period_end < q.period_end then p.period_end else q.period_end end as overlap_end
-    from periods p
-    join periods q
-        on q.experiment_id <> p.experiment_id
-        and q.period_end >= p.period_start
-        and q.period_start <= p.period_end
-),
+    The pairs and their shared units come from int_hte_shared_units (a table, so that the join to the outcomes is
+    built on the shared units, not on every outcome row). The outcomes are read from the staging view after
+    int_hte_raw_cells has passed the input rules checked on the join (one outcome row per unit × metric among
+    them): the ref to hte_segment_stats orders this model after them, so a duplicate outcome row can never be
+    summed twice here. -#}
 
 -- metrics of each experiment (the overall rows of hte_segment_stats: one per experiment × metric × arm)
-experiment_metrics as (
+with experiment_metrics as (
     select distinct experiment_id, metric
     from {{ ref('hte_segment_stats') }}
     where dimension = 'overall'
-),
-
--- one row per unit assigned in both experiments of a pair (staging guarantees one assignment per experiment × unit)
-shared_units as (
-    select
-        p.experiment_id,
-        p.other_experiment_id,
-        p.overlap_start,
-        p.overlap_end,
-        a.unit_id,
-        a.arm,
-        b.arm as other_arm
-    from pairs p
-    join {{ ref('stg_hte_assignments') }} a
-        on a.experiment_id = p.experiment_id
-    join {{ ref('stg_hte_assignments') }} b
-        on b.experiment_id = p.other_experiment_id
-        and b.unit_id = a.unit_id
 ),
 
 unit_outcomes as (
@@ -75,7 +36,7 @@ unit_outcomes as (
         u.arm,
         u.other_arm,
         coalesce(o.value, 0.0e0) as y
-    from shared_units u
+    from {{ ref('int_hte_shared_units') }} u
     join experiment_metrics m
         on m.experiment_id = u.experiment_id
     left join {{ ref('stg_hte_outcomes') }} o
