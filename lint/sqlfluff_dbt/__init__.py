@@ -116,11 +116,17 @@ class _Dbt:
 
     @staticmethod
     def dateadd(datepart, interval, from_date_or_timestamp):
-        return f"date_add({from_date_or_timestamp}, interval ({interval}) {datepart})"
+        unit = str(datepart).lower()
+        if unit == "quarter":
+            return f"({from_date_or_timestamp} + (cast({interval} as bigint) * 3) * interval 1 month)"
+        if unit == "week":
+            return f"({from_date_or_timestamp} + (cast({interval} as bigint) * 7) * interval 1 day)"
+        return f"({from_date_or_timestamp} + cast({interval} as bigint) * interval 1 {unit})"
 
     @staticmethod
     def datediff(first_date, second_date, datepart):
-        return f"date_diff('{datepart}', {first_date}, {second_date})"
+        # dbt-duckdb's text for every part but week (which the package does not use)
+        return f"(date_diff('{datepart}', {first_date}::timestamp, {second_date}::timestamp ))"
 
     @staticmethod
     def date_trunc(datepart, date):

@@ -5,7 +5,11 @@
     A table of its own, not a CTE of that model, because its row count steers the join to the outcomes: when it is
     a CTE, DuckDB estimates it as large and builds its hash table on every outcome row (25 M at the 10 M-unit
     benchmark, 2.8 s) even when no unit is shared; read from a table, the join is built on the shared units
-    (bench/run_sql_bench.py: 4.2-6.1 s of the model became 1.8 s with this table, no experiment sharing a unit). -#}
+    (bench/run_sql_bench.py: 4.2-6.1 s of the model became 1.8 s with this table, no experiment sharing a unit).
+
+    Built after int_hte_raw_cells has passed the input rules checked on the join, like every model after staging:
+    a build whose inputs fail them leaves this table as the last good build left it. -#}
+-- depends_on: {{ ref('int_hte_raw_cells') }}
 
 with periods as (
     select
