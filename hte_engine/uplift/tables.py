@@ -434,8 +434,7 @@ SCORE_BATCH_ROWS = 500_000
 
 def comparison_propensity(plan: ComparisonPlan, frame: pd.DataFrame, X: pd.DataFrame, settings: UpliftSettings, keys):
     """The propensity of every unit of ``frame`` (the comparison's units, in any order; ``X`` their features,
-    ``keys`` their cluster keys): the one used for hte_cate_scores and for the model deployed from them, so that
-    both trim the same units."""
+    ``keys`` their cluster keys): the one call hte_cate_scores and the model deployed from its scores both make."""
     received = frame["propensity"].to_numpy(dtype=float, na_value=np.nan)
     config = settings.crossfit
     return choose_propensity(
