@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from hte_engine.uplift.features import level_codes
+
 
 @dataclass(frozen=True)
 class BalanceTest:
@@ -44,8 +46,11 @@ def _numeric_balance(values: pd.Series, treated: np.ndarray) -> tuple[str, float
 
 
 def _categorical_balance(values: pd.Series, treated: np.ndarray) -> tuple[str, float]:
-    text = values.astype("string").fillna("(missing)").to_numpy(dtype=object)
-    table = pd.crosstab(text, treated).to_numpy()
+    # The level x arm table (a missing value is a level of its own), counted from the level codes.
+    codes, levels = level_codes(values)
+    arm = (np.asarray(treated) != 0).astype(np.int64)
+    table = np.bincount(2 * codes + arm, minlength=2 * len(levels)).reshape(-1, 2)
+    table = table[:, table.sum(axis=0) > 0]
     if table.shape[0] < 2 or table.shape[1] < 2:
         return "chi_square", 1.0
     return "chi_square", float(stats.chi2_contingency(table, correction=False).pvalue)

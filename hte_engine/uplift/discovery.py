@@ -25,28 +25,30 @@ from threadpoolctl import threadpool_limits
 
 from hte_engine.uplift.calibration import mean_se
 from hte_engine.uplift.crossfit import assign_folds
-from hte_engine.uplift.features import category_codes, category_levels
+from hte_engine.uplift.features import category_codes, category_levels, level_codes
 
 _P_ADJUST = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
 _SEP = " = "
 
 
 def _encode(features: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns as they are; each categorical level becomes a 0/1 column named 'feature = level'."""
+    """Numeric columns as they are; each categorical level present becomes a 0/1 column named 'feature = level'
+    (missing values the level '(missing)'), the levels of a feature in sorted order."""
     parts = []
     for column in features.columns:
         values = features[column]
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-            text = values.astype("string").fillna("(missing)")
-            parts.append(
-                pd.DataFrame(
-                    {f"{column}{_SEP}{level}": (text == level).astype(float) for level in sorted(text.unique())},
-                    index=features.index,
-                )
-            )
+            parts.append(_one_hot(column, values))
         else:
             parts.append(values.astype(float).to_frame(column))
     return pd.concat(parts, axis=1)
+
+
+def _one_hot(column: str, values: pd.Series) -> pd.DataFrame:
+    codes, levels = level_codes(values)
+    one_hot = np.zeros((codes.size, len(levels)))
+    one_hot[np.arange(codes.size), codes] = 1.0
+    return pd.DataFrame(one_hot, columns=[f"{column}{_SEP}{level}" for level in levels], index=values.index)
 
 
 def _condition(name: str, threshold: float, goes_left: bool) -> tuple:
