@@ -31,24 +31,29 @@ _P_ADJUST = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni"}
 _SEP = " = "
 
 
-def _encode(features: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns as they are; each categorical level present becomes a 0/1 column named 'feature = level'
-    (missing values the level '(missing)'), the levels of a feature in sorted order."""
-    parts = []
+def _encode(features: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """The tree's matrix and its column names: numeric columns as they are; each categorical level present
+    becomes a 0/1 column named 'feature = level' (missing values the level '(missing)'), a feature's levels in
+    sorted order. float32, the type scikit-learn's trees convert to: one matrix written in place, not a frame of
+    float64 columns concatenated, copied and converted (at a million units, seconds a comparison)."""
+    blocks = []
     for column in features.columns:
         values = features[column]
         if isinstance(values.dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(values):
-            parts.append(_one_hot(column, values))
+            codes, levels = level_codes(values)
+            blocks.append(([f"{column}{_SEP}{level}" for level in levels], codes))
         else:
-            parts.append(values.astype(float).to_frame(column))
-    return pd.concat(parts, axis=1)
-
-
-def _one_hot(column: str, values: pd.Series) -> pd.DataFrame:
-    codes, levels = level_codes(values)
-    one_hot = np.zeros((codes.size, len(levels)))
-    one_hot[np.arange(codes.size), codes] = 1.0
-    return pd.DataFrame(one_hot, columns=[f"{column}{_SEP}{level}" for level in levels], index=values.index)
+            blocks.append(([column], values.to_numpy(dtype=float, na_value=np.nan)))
+    names = [name for block_names, _ in blocks for name in block_names]
+    matrix = np.zeros((len(features), len(names)), dtype=np.float32)
+    start = 0
+    for block_names, values in blocks:
+        if len(block_names) == 1 and values.dtype.kind == "f":
+            matrix[:, start] = values
+        else:
+            matrix[np.arange(values.size), start + values] = 1.0
+        start += len(block_names)
+    return matrix, names
 
 
 def _condition(name: str, threshold: float, goes_left: bool) -> tuple:
@@ -134,7 +139,7 @@ def discover_segments(
         raise ValueError(f"var hte_p_adjust must be one of {sorted(_P_ADJUST)}; got '{p_adjust}'.")
     gamma = np.asarray(dr_score, dtype=float)
     t = np.asarray(treated).astype(int)
-    encoded = _encode(features.reset_index(drop=True))
+    encoded, names = _encode(features)
     if cluster is None:
         grow, estimate = train_test_split(np.arange(gamma.size), test_size=0.5, random_state=seed, stratify=t)
     else:
@@ -142,10 +147,10 @@ def discover_segments(
         half = assign_folds(t, 2, seed, cluster)
         grow, estimate = np.flatnonzero(half == 0), np.flatnonzero(half == 1)
     tree = DecisionTreeRegressor(max_depth=max_depth, min_samples_leaf=min_leaf_size, random_state=seed)
-    tree.fit(encoded.iloc[grow], gamma[grow])
-    rules = _leaf_rules(tree, list(encoded.columns))
-    leaf_grow = tree.apply(encoded.iloc[grow])
-    leaf_est = tree.apply(encoded.iloc[estimate])
+    tree.fit(encoded[grow], gamma[grow])
+    rules = _leaf_rules(tree, names)
+    leaf_grow = tree.apply(encoded[grow])
+    leaf_est = tree.apply(encoded[estimate])
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for leaf, rule in rules.items():
