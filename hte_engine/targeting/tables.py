@@ -64,7 +64,7 @@ class TargetingSettings:
     bootstrap_replicates: int = 200
     # Replicates on a seeded hash sample of about this many units, rescaled (``resampling.bounded_bootstrap``);
     # None (var 0): every unit.
-    bootstrap_max_units: int | None = 200_000
+    bootstrap_max_units: int | None = 50_000
     folds: int = 5
     alpha: float = 0.05
     interval_adjustment: str = "bonferroni"

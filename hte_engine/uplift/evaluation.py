@@ -38,7 +38,7 @@ class EvaluationConfig:
     deciles: int = 10
     # Replicates are drawn on a seeded hash sample of about this many units (whole clusters) when a comparison has
     # more, and their spread is rescaled to the full sample (``bounded_bootstrap``); None: every unit.
-    bootstrap_max_units: int | None = 200_000
+    bootstrap_max_units: int | None = 50_000
 
 
 @dataclass

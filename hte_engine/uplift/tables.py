@@ -102,7 +102,7 @@ class UpliftSettings:
             alpha=alpha,
             curve_points=get("uplift_curve_points", int, 100),
             bootstrap_max_units=bootstrap_units_setting(
-                get("uplift_bootstrap_max_units", str, 200_000), "hte_uplift_bootstrap_max_units"
+                get("uplift_bootstrap_max_units", str, 50_000), "hte_uplift_bootstrap_max_units"
             ),
         )
         metrics = {

@@ -178,7 +178,7 @@ def test_a_bootstrap_bound_below_the_minimum_or_not_a_number_is_refused_naming_t
     with pytest.raises(ValueError, match="hte_uplift_bootstrap_max_units"):
         UpliftSettings.from_meta({"uplift_bootstrap_max_units": value, "feature_columns": ["x"]})
     assert TargetingSettings.from_meta({"targeting_bootstrap_max_units": 0}).bootstrap_max_units is None
-    assert TargetingSettings.from_meta({}).bootstrap_max_units == 200_000
+    assert TargetingSettings.from_meta({}).bootstrap_max_units == 50_000
 
 
 @pytest.mark.slow
