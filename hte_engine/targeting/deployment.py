@@ -372,32 +372,6 @@ def iter_deployment_runs(
         yield pd.DataFrame([row])
 
 
-def deployment_runs_table(
-    units,
-    features,
-    assignments,
-    experiments,
-    evaluation,
-    settings: UpliftSettings,
-    learner_setting: str,
-    metrics_by_experiment: dict,
-    run_date: str,
-    log=None,
-    session=None,
-):
-    return io.stream_table(
-        iter_deployment_runs(
-            units,
-            features,
-            assignments,
-            experiments,
-            evaluation,
-            settings,
-            learner_setting,
-            metrics_by_experiment,
-            run_date,
-            log,
-        ),
-        RUN_COLUMNS,
-        session,
-    )
+def deployment_runs_table(*args, session=None, **kwargs):
+    """hte_deployment_runs: ``iter_deployment_runs``' rows (same arguments), streamed to the warehouse."""
+    return io.stream_table(iter_deployment_runs(*args, **kwargs), RUN_COLUMNS, session)

@@ -121,38 +121,18 @@ def _matched(lifts: pd.DataFrame | None, base: pd.DataFrame, what: str, experime
     return joined["lift_abs"].to_numpy(dtype=float), joined["lift_abs_se"].to_numpy(dtype=float)
 
 
-# The columns of hte_targeting_segments, in order: also the shape of the (empty) table when no experiment declares
-# economics, so a project without targeting still builds the model.
-SEGMENT_TABLE_COLUMNS = (
-    "experiment_id",
-    "metric",
-    "dimension",
-    "segment",
-    "arm",
-    "control_arm",
-    "n_treatment",
-    "n_control",
-    "lift_abs",
-    "lift_abs_se",
-    "lift_ci_low",
-    "lift_ci_high",
-    "benefit_per_unit",
-    "cost_per_treated",
-    "risk_penalty",
-    "risk_lift",
-    "break_even_lift",
-    "net_value",
-    "net_value_se",
-    "net_value_ci_low",
-    "net_value_ci_high",
-    "z_critical",
-    "decision",
-    "reason",
-    "recommended_arm",
-    "segment_decision",
-    "is_recommended_arm",
-    "lift_unit",
-)
+# The columns of hte_targeting_segments, in order, with their types: also the shape of the (empty) table when no
+# experiment declares economics, so a project without targeting still builds the model.
+SEGMENT_TABLE_SCHEMA = {
+    "experiment_id": "str", "metric": "str", "dimension": "str", "segment": "str", "arm": "str",
+    "control_arm": "str", "n_treatment": "float64", "n_control": "float64", "lift_abs": "float64",
+    "lift_abs_se": "float64", "lift_ci_low": "float64", "lift_ci_high": "float64", "benefit_per_unit": "float64",
+    "cost_per_treated": "float64", "risk_penalty": "float64", "risk_lift": "float64", "break_even_lift": "float64",
+    "net_value": "float64", "net_value_se": "float64", "net_value_ci_low": "float64", "net_value_ci_high": "float64",
+    "z_critical": "float64", "decision": "str", "reason": "str", "recommended_arm": "str",
+    "segment_decision": "str", "is_recommended_arm": "bool", "lift_unit": "str",
+}  # fmt: skip
+SEGMENT_TABLE_COLUMNS = tuple(SEGMENT_TABLE_SCHEMA)
 
 
 def lift_unit(economics: Economics) -> str:

@@ -33,7 +33,7 @@ from hte_engine.targeting.policy_value import (
     doubly_robust_arm_scores,
     evaluate_policies,
 )
-from hte_engine.targeting.segments import SEGMENT_TABLE_COLUMNS, segment_decisions, segment_value_lifts
+from hte_engine.targeting.segments import SEGMENT_TABLE_SCHEMA, segment_decisions, segment_value_lifts
 from hte_engine.uplift.features import prepare_features
 
 ECONOMICS_KEYS = (
@@ -469,25 +469,7 @@ def segments_table(
             )
         )
     if not frames:
-        text = {
-            "experiment_id",
-            "metric",
-            "dimension",
-            "segment",
-            "arm",
-            "control_arm",
-            "decision",
-            "reason",
-            "recommended_arm",
-            "segment_decision",
-            "lift_unit",
-        }
-        return pd.DataFrame(
-            {
-                name: pd.Series(dtype="str" if name in text else "bool" if name == "is_recommended_arm" else "float64")
-                for name in SEGMENT_TABLE_COLUMNS
-            }
-        )
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in SEGMENT_TABLE_SCHEMA.items()})
     return pd.concat(frames, ignore_index=True)
 
 
