@@ -15,42 +15,36 @@
     {{ exceptions.raise_compiler_error(
         "dbt_hte: hte_cochran_q needs key_columns as a non-empty list of column names (got " ~ key_columns ~ ").") }}
 {%- endif -%}
+{#- each estimate with its weight: summed for the pooled estimate, then joined back for the deviations -#}
+{%- set weighted -%}
 select
-    {% for k in key_columns %}hte_pooled.{{ k }},
-    {% endfor -%}
+    {{ hte_key_columns(key_columns) }},
+    {{ estimate }} as hte_theta,
+    1.0e0 / (({{ std_error }}) * ({{ std_error }})) as hte_w
+from {{ relation }}
+{%- endset %}
+select
+    {{ hte_key_columns(key_columns, 'hte_pooled') }},
+    
     hte_pooled.n_estimates,
     hte_pooled.pooled_estimate,
     sum(hte_rows.hte_w * (hte_rows.hte_theta - hte_pooled.pooled_estimate) * (hte_rows.hte_theta - hte_pooled.pooled_estimate)) as statistic,
     hte_pooled.n_estimates - 1 as df
 from (
     select
-        {% for k in key_columns %}{{ k }},
-        {% endfor -%}
+        {{ hte_key_columns(key_columns) }},
+        
         count(*) as n_estimates,
         sum(hte_w * hte_theta) / sum(hte_w) as pooled_estimate
-    from (
-        select
-            {% for k in key_columns %}{{ k }},
-            {% endfor -%}
-            {{ estimate }} as hte_theta,
-            1.0e0 / (({{ std_error }}) * ({{ std_error }})) as hte_w
-        from {{ relation }}
-    ) as hte_weighted
-    group by {% for k in key_columns %}{{ k }}{{ ", " if not loop.last }}{% endfor %}
+    from ({{ weighted }}) as hte_weighted
+    group by {{ hte_key_columns(key_columns) }}
 ) as hte_pooled
-join (
-    select
-        {% for k in key_columns %}{{ k }},
-        {% endfor -%}
-        {{ estimate }} as hte_theta,
-        1.0e0 / (({{ std_error }}) * ({{ std_error }})) as hte_w
-    from {{ relation }}
-) as hte_rows
+join ({{ weighted }}) as hte_rows
     on {% for k in key_columns %}hte_rows.{{ k }} = hte_pooled.{{ k }}{% if not loop.last %}
     and {% endif %}{% endfor %}
 group by
-    {% for k in key_columns %}hte_pooled.{{ k }},
-    {% endfor -%}
+    {{ hte_key_columns(key_columns, 'hte_pooled') }},
+    
     hte_pooled.n_estimates,
     hte_pooled.pooled_estimate
 {%- endmacro %}

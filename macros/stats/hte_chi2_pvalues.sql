@@ -33,21 +33,21 @@
     subnormal x out of products, which PostgreSQL rejects as an underflow. -#}
 {%- set x_ok = hte_is_finite('hte_pairs.hte_x') ~ ' and hte_pairs.hte_x > 1.0e-300' -%}
 select
-    {% for k in key_columns %}hte_rows.{{ k }},
-    {% endfor -%}
+    {{ hte_key_columns(key_columns, 'hte_rows') }},
+    
     hte_chi2.hte_p_value as {{ out_col }}
 from (
     select
-        {% for k in key_columns %}{{ k }},
-        {% endfor -%}
+        {{ hte_key_columns(key_columns) }},
+        
         {{ statistic }} as hte_statistic,
         {{ df }} as hte_df
     from {{ relation }}
 ) as hte_rows
 left join (
     select
-        {% for k in key_columns %}{{ k }},
-        {% endfor -%}
+        {{ hte_key_columns(key_columns) }},
+        
         case
             when hte_k is null or not {{ hte_is_finite('hte_x') }} then null
             when hte_x <= 1.0e-300 then 1.0e0
@@ -59,8 +59,8 @@ left join (
         end as hte_p_value
     from (
         select
-            {% for k in key_columns %}hte_pairs.{{ k }},
-            {% endfor -%}
+            {{ hte_key_columns(key_columns, 'hte_pairs') }},
+            
             hte_pairs.hte_statistic,
             hte_pairs.hte_df,
             hte_pairs.hte_x,
@@ -73,8 +73,8 @@ left join (
                 ~ '- case when hte_pairs.hte_half = 0 then hte_terms.hte_ln_factorial else hte_terms.hte_ln_gamma_half end') }} end) as hte_series
         from (
             select
-                {% for k in key_columns %}{{ k }},
-                {% endfor -%}
+                {{ hte_key_columns(key_columns) }},
+                
                 hte_statistic,
                 hte_df,
                 cast(hte_statistic as {{ hte_double() }}) as hte_x,
@@ -83,8 +83,8 @@ left join (
                 cast(hte_k as {{ hte_double() }}) / 2 - floor(cast(hte_k as {{ hte_double() }}) / 2) as hte_half
             from (
                 select
-                    {% for k in key_columns %}{{ k }},
-                    {% endfor -%}
+                    {{ hte_key_columns(key_columns) }},
+                    
                     hte_statistic,
                     hte_df,
                     {#- Test for a whole number before casting: cast(3.7 as int) truncates on Spark, rounds elsewhere. #}
@@ -94,8 +94,8 @@ left join (
                     end as hte_k
                 from (
                     select distinct
-                        {% for k in key_columns %}{{ k }},
-                        {% endfor -%}
+                        {{ hte_key_columns(key_columns) }},
+                        
                         {{ statistic }} as hte_statistic, {{ df }} as hte_df
                     from {{ relation }}
                     where {{ statistic }} is not null and {{ df }} is not null
@@ -115,8 +115,8 @@ left join (
         ) as hte_terms
             on 2 * hte_terms.hte_i + 2 <= hte_pairs.hte_k and {{ x_ok }}
         group by
-            {% for k in key_columns %}hte_pairs.{{ k }},
-            {% endfor -%}
+            {{ hte_key_columns(key_columns, 'hte_pairs') }},
+            
             hte_pairs.hte_statistic, hte_pairs.hte_df, hte_pairs.hte_x, hte_pairs.hte_k, hte_pairs.hte_half
     ) as hte_series_by_pair
 ) as hte_chi2

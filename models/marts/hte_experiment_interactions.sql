@@ -95,14 +95,11 @@ paired as (
         and sc.metric = c.metric and sc.arm = t.control_arm and sc.other_arm = o.arm
 ),
 
--- means and squared standard errors of the means (s² / n, ddof 1; null under 2 units), as hte_segment_lifts
+-- means and squared standard errors of the means (macro hte_arm_means), as hte_segment_lifts
 moments as (
     select
         p.*,
-        case when n_t > 0 then sum_y_t / n_t end as mean_t,
-        case when n_c > 0 then sum_y_c / n_c end as mean_c,
-        case when n_t > 1 then {{ hte_centered_sum_of_squares('n_t', 'sum_y_t', 'sum_y2_t') }} / (n_t - 1) / n_t end as var_mean_t,
-        case when n_c > 1 then {{ hte_centered_sum_of_squares('n_c', 'sum_y_c', 'sum_y2_c') }} / (n_c - 1) / n_c end as var_mean_c
+        {{ hte_arm_means() }}
     from paired p
 ),
 

@@ -15,15 +15,10 @@
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
-{%- set alpha_literal = hte_double_literal(alpha) -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
-    select
-        fixed_params.*,
-        -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
-        {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
-    from ({{ hte_interval_params(alpha) }}) fixed_params
+    {{ hte_interval_params(alpha) }}
 ),
 
 thresholds as (

@@ -23,15 +23,12 @@
 {%- set family = hte_config_family_columns() -%}
 {%- set tuning_n = hte_config_sequential_tuning_n() -%}
 {%- set verdict_basis = hte_config_verdict_basis() -%}
-{%- set alpha_literal = hte_double_literal(alpha) -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
     select
         fixed_params.*,
-        {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2,
-        -- the (1 - 2 alpha) interval's critical value: the equivalence test (TOST) at level alpha
-        {{ hte_normal_quantile('1.0e0 - ' ~ alpha_literal) }} as z_tost
+        {{ hte_cs_rho_squared(alpha, tuning_n) }} as cs_rho2
     from ({{ hte_interval_params(alpha) }}) fixed_params
 ),
 

@@ -122,11 +122,7 @@ paired as (
 estimates as (
     select
         p.*,
-        case when n_t > 0 then sum_y_t / n_t end as mean_t,
-        case when n_c > 0 then sum_y_c / n_c end as mean_c,
-        -- s² / n per arm (ddof 1), with the rounding guard of the lifts (hte_centered_sum_of_squares)
-        case when n_t > 1 then {{ hte_centered_sum_of_squares('n_t', 'sum_y_t', 'sum_y2_t') }} / (n_t - 1) / n_t end as var_mean_t,
-        case when n_c > 1 then {{ hte_centered_sum_of_squares('n_c', 'sum_y_c', 'sum_y2_c') }} / (n_c - 1) / n_c end as var_mean_c
+        {{ hte_arm_means() }}
     from paired p
 ),
 
