@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import threading
@@ -37,10 +36,10 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from run_sql_bench import Measured, generate_inputs
+from run_sql_bench import Measured, bench_workdir, generate_inputs
+from run_sql_bench import dbt_command as sql_bench_dbt_command
 
 BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
 PROJECT = BENCH / "build_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
 CATE_SCORES = "model.dbt_hte.hte_cate_scores"
@@ -117,10 +116,7 @@ def run_sampled(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
 
 
 def dbt_command(args: list[str], workdir: Path) -> list[str]:
-    command = [DBT, *args, "--project-dir", str(PROJECT), "--log-path", str(workdir / "logs")]
-    if args[0] != "deps":
-        command += ["--target-path", str(workdir / "target")]
-    return command
+    return sql_bench_dbt_command(args, workdir, project=PROJECT)
 
 
 def node_rows(target: Path, samples: list[tuple[float, int, float]]) -> list[dict]:
@@ -267,16 +263,7 @@ def main() -> None:
     if args.units < 1000:
         parser.error("--units must be at least 1000")
 
-    workdir = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(workdir / "target", ignore_errors=True)
-    database = workdir / "hte.duckdb"
-    env = dict(
-        os.environ,
-        DBT_PROFILES_DIR=str(REPO),
-        DBT_HTE_DUCKDB_PATH=str(database),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
+    workdir, database, env = bench_workdir(args.workdir)
 
     load_before = os.getloadavg()[0]
     print(f"generating {args.units:,} units into {database}", flush=True)

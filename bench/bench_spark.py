@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 from run_sql_bench import (  # noqa: E402
     PROJECT,
     SQL_SELECTION,
+    bench_workdir,
     dbt_command,
     fail,
     generate_inputs,
@@ -120,15 +121,7 @@ def main() -> None:
     parser.add_argument("--shuffle-partitions", type=int, default=8)
     args = parser.parse_args()
 
-    workdir = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    database = workdir / "hte.duckdb"
-    env = dict(
-        os.environ,
-        DBT_PROFILES_DIR=str(REPO),
-        DBT_HTE_DUCKDB_PATH=str(database),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
+    workdir, database, env = bench_workdir(args.workdir, clear_target=False)
     load_before = os.getloadavg()[0]
 
     print(f"generating {args.units:,} units", flush=True)

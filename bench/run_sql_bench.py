@@ -85,8 +85,27 @@ def generate_inputs(database: Path, units: int) -> dict:
     return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
-def dbt_command(args: list[str], workdir: Path) -> list[str]:
-    command = [DBT, *args, "--project-dir", str(PROJECT), "--log-path", str(workdir / "logs")]
+def bench_workdir(path: Path, clear_target: bool = True) -> tuple[Path, Path, dict[str, str]]:
+    """A bench's folder (made if missing), its DuckDB file, and the environment dbt runs in there: the
+    repository's profile pointed at that file. ``clear_target`` removes the last run's target folder, whose run
+    results the bench reads back."""
+    workdir = path.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if clear_target:
+        shutil.rmtree(workdir / "target", ignore_errors=True)
+    database = workdir / "hte.duckdb"
+    env = dict(
+        os.environ,
+        DBT_PROFILES_DIR=str(REPO),
+        DBT_HTE_DUCKDB_PATH=str(database),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+    )
+    return workdir, database, env
+
+
+def dbt_command(args: list[str], workdir: Path, project: Path = PROJECT) -> list[str]:
+    """``dbt <args>`` on a bench project, with its logs and target in the bench's folder."""
+    command = [DBT, *args, "--project-dir", str(project), "--log-path", str(workdir / "logs")]
     if args[0] != "deps":
         command += ["--target-path", str(workdir / "target")]
     return command
@@ -321,16 +340,7 @@ def main() -> None:
     if args.units < 1000 or args.repeat < 1:
         parser.error("--units must be at least 1000 and --repeat at least 1")
 
-    workdir = args.workdir.resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(workdir / "target", ignore_errors=True)
-    database = workdir / "hte.duckdb"
-    env = dict(
-        os.environ,
-        DBT_PROFILES_DIR=str(REPO),
-        DBT_HTE_DUCKDB_PATH=str(database),
-        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
-    )
+    workdir, database, env = bench_workdir(args.workdir)
 
     load_before = os.getloadavg()[0]
     # dbt appends to its log; this run's statements must be the only ones in it
