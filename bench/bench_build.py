@@ -41,7 +41,6 @@ from run_sql_bench import dbt_command as sql_bench_dbt_command
 
 BENCH = Path(__file__).resolve().parent
 PROJECT = BENCH / "build_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
 CATE_SCORES = "model.dbt_hte.hte_cate_scores"
 SAMPLE_SECONDS = 0.5
 # --shape: the SQL applied to the generated inputs, the vars that go with it, and a one-line description
