@@ -40,22 +40,27 @@ def _observational(n, seed):
     return ids, prepare_features(frame, ["x", "device"]), y, t, true_e
 
 
-def test_estimated_propensity_is_out_of_fold_and_removes_confounding():
-    ids, X, y, t, true_e = _observational(6000, 11)
-    prop = choose_propensity(
+def _estimated(treated, X, unit_id, trim: float):
+    """The propensity of an observational two-arm comparison, estimated out of fold (5 folds, the fast model)."""
+    return choose_propensity(
         label="obs",
-        treated=t,
+        treated=treated,
         n_arms=2,
         share_treatment=0.5,
         share_control=0.5,
         observational=True,
         X=X,
-        unit_id=ids,
+        unit_id=unit_id,
         folds=5,
         seed=0,
-        trim=0.02,
+        trim=trim,
         base_model=FAST,
     )
+
+
+def test_estimated_propensity_is_out_of_fold_and_removes_confounding():
+    ids, X, y, t, true_e = _observational(6000, 11)
+    prop = _estimated(t, X, ids, trim=0.02)
     assert prop.source == "estimated"
     assert np.corrcoef(prop.value, true_e)[0, 1] > 0.95
     keep = prop.keep
@@ -67,39 +72,13 @@ def test_estimated_propensity_is_out_of_fold_and_removes_confounding():
     assert adjusted == pytest.approx(1.0, abs=0.25)
     # The same inputs in another row order give the same propensities (folds are keyed on unit id order).
     order = np.random.default_rng(0).permutation(len(ids))
-    again = choose_propensity(
-        label="obs",
-        treated=t[order],
-        n_arms=2,
-        share_treatment=0.5,
-        share_control=0.5,
-        observational=True,
-        X=X.iloc[order],
-        unit_id=ids[order],
-        folds=5,
-        seed=0,
-        trim=0.02,
-        base_model=FAST,
-    )
+    again = _estimated(t[order], X.iloc[order], ids[order], trim=0.02)
     assert again.value == pytest.approx(prop.value[order], abs=1e-12)
 
 
 def test_limited_overlap_is_trimmed_and_reported():
     ids, X, y, t, true_e = _observational(4000, 12)
-    prop = choose_propensity(
-        label="obs",
-        treated=t,
-        n_arms=2,
-        share_treatment=0.5,
-        share_control=0.5,
-        observational=True,
-        X=X,
-        unit_id=ids,
-        folds=5,
-        seed=0,
-        trim=0.1,
-        base_model=FAST,
-    )
+    prop = _estimated(t, X, ids, trim=0.1)
     outside = (prop.value < 0.1) | (prop.value > 0.9)
     assert prop.n_trimmed == int(outside.sum()) > 0
     assert "trimmed" in prop.note and prop.overlap()["n_trimmed"] == prop.n_trimmed
