@@ -50,7 +50,7 @@ def _categorical(values: pd.Series) -> pd.Categorical:
         keep = text.value_counts().index[: MAX_CATEGORY_LEVELS - 1]
         coded = pd.Categorical(text.where(text.isin(keep) | text.isna(), OTHER_LEVEL))
     # Python's order of the level texts (code points), which the encoders of the learners also use.
-    return coded.set_categories(sorted(coded.categories.tolist())) if len(coded.categories) else coded
+    return coded.set_categories(sorted(coded.categories.tolist()))
 
 
 def level_codes(values: pd.Series, missing: str = "(missing)") -> tuple[np.ndarray, list[str]]:
@@ -62,7 +62,8 @@ def level_codes(values: pd.Series, missing: str = "(missing)") -> tuple[np.ndarr
     codes = np.where(coded.codes >= 0, coded.codes, len(texts) - 1)
     present = np.bincount(codes, minlength=len(texts)) > 0
     names = sorted({text for text, seen in zip(texts, present) if seen})
-    position = np.array([names.index(text) if text in names else -1 for text in texts])
+    index = {name: i for i, name in enumerate(names)}  # a dict: a raw column may have a level per unit
+    position = np.array([index.get(text, -1) for text in texts])
     return position[codes], names
 
 

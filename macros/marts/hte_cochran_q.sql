@@ -25,7 +25,7 @@ from {{ relation }}
 {%- endset %}
 select
     {{ hte_key_columns(key_columns, 'hte_pooled') }},
-    
+
     hte_pooled.n_estimates,
     hte_pooled.pooled_estimate,
     sum(hte_rows.hte_w * (hte_rows.hte_theta - hte_pooled.pooled_estimate) * (hte_rows.hte_theta - hte_pooled.pooled_estimate)) as statistic,
@@ -33,7 +33,7 @@ select
 from (
     select
         {{ hte_key_columns(key_columns) }},
-        
+
         count(*) as n_estimates,
         sum(hte_w * hte_theta) / sum(hte_w) as pooled_estimate
     from ({{ weighted }}) as hte_weighted
@@ -44,7 +44,7 @@ join ({{ weighted }}) as hte_rows
     and {% endif %}{% endfor %}
 group by
     {{ hte_key_columns(key_columns, 'hte_pooled') }},
-    
+
     hte_pooled.n_estimates,
     hte_pooled.pooled_estimate
 {%- endmacro %}

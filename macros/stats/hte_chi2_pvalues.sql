@@ -34,12 +34,12 @@
 {%- set x_ok = hte_is_finite('hte_pairs.hte_x') ~ ' and hte_pairs.hte_x > 1.0e-300' -%}
 select
     {{ hte_key_columns(key_columns, 'hte_rows') }},
-    
+
     hte_chi2.hte_p_value as {{ out_col }}
 from (
     select
         {{ hte_key_columns(key_columns) }},
-        
+
         {{ statistic }} as hte_statistic,
         {{ df }} as hte_df
     from {{ relation }}
@@ -47,7 +47,7 @@ from (
 left join (
     select
         {{ hte_key_columns(key_columns) }},
-        
+
         case
             when hte_k is null or not {{ hte_is_finite('hte_x') }} then null
             when hte_x <= 1.0e-300 then 1.0e0
@@ -60,7 +60,7 @@ left join (
     from (
         select
             {{ hte_key_columns(key_columns, 'hte_pairs') }},
-            
+
             hte_pairs.hte_statistic,
             hte_pairs.hte_df,
             hte_pairs.hte_x,
@@ -74,7 +74,7 @@ left join (
         from (
             select
                 {{ hte_key_columns(key_columns) }},
-                
+
                 hte_statistic,
                 hte_df,
                 cast(hte_statistic as {{ hte_double() }}) as hte_x,
@@ -84,7 +84,7 @@ left join (
             from (
                 select
                     {{ hte_key_columns(key_columns) }},
-                    
+
                     hte_statistic,
                     hte_df,
                     {#- Test for a whole number before casting: cast(3.7 as int) truncates on Spark, rounds elsewhere. #}
@@ -95,7 +95,7 @@ left join (
                 from (
                     select distinct
                         {{ hte_key_columns(key_columns) }},
-                        
+
                         {{ statistic }} as hte_statistic, {{ df }} as hte_df
                     from {{ relation }}
                     where {{ statistic }} is not null and {{ df }} is not null
@@ -116,7 +116,7 @@ left join (
             on 2 * hte_terms.hte_i + 2 <= hte_pairs.hte_k and {{ x_ok }}
         group by
             {{ hte_key_columns(key_columns, 'hte_pairs') }},
-            
+
             hte_pairs.hte_statistic, hte_pairs.hte_df, hte_pairs.hte_x, hte_pairs.hte_k, hte_pairs.hte_half
     ) as hte_series_by_pair
 ) as hte_chi2
