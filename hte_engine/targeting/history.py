@@ -284,10 +284,11 @@ def history_table(
             history_rows(
                 run_date,
                 run_at,
-                io.fetch(units_table, SUMMARY_COLUMNS, experiment_id=eid),
+                # Unit-level reads through Arrow (``io.to_pandas``), not a Python object per text value.
+                io.fetch(units_table, SUMMARY_COLUMNS, compact=True, experiment_id=eid),
                 previous,
-                io.fetch(units, unit_columns, experiment_id=eid, metric=metric),
-                io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], experiment_id=eid),
+                io.fetch(units, unit_columns, compact=True, experiment_id=eid, metric=metric),
+                io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], compact=True, experiment_id=eid),
                 declared,
                 segment_columns,
                 alpha,
