@@ -250,11 +250,7 @@ checks as (
         s.statistic,
         s.df,
         p.p_value,
-        case
-            when s.min_expected < 5 then 'info'
-            when p.p_value < {{ alert_p }} then 'alert'
-            else 'pass'
-        end as status,
+        {{ hte_check_status('s.min_expected < 5', 'p.p_value', alert_p) }} as status,
         case
             when s.min_expected < 5 then
                 'Too few units (' || s.arm_summary || ') for a chi-square sample-ratio test (an arm expects fewer than 5); the p-value is only indicative.'
@@ -277,11 +273,7 @@ checks as (
         s.statistic,
         s.df,
         p.p_value,
-        case
-            when s.min_expected < 5 then 'info'
-            when p.p_value < {{ alert_p }} then 'alert'
-            else 'pass'
-        end as status,
+        {{ hte_check_status('s.min_expected < 5', 'p.p_value', alert_p) }} as status,
         case
             when s.min_expected < 5 then
                 'Too few units (' || cast(s.n_total as {{ text }}) || ') in segment ' || s.segment || ' of ' || s.dimension
@@ -306,11 +298,7 @@ checks as (
         b.statistic,
         b.df,
         p.p_value,
-        case
-            when b.n_segments < 2 or b.min_expected < 5 then 'info'
-            when p.p_value < {{ alert_p }} then 'alert'
-            else 'pass'
-        end as status,
+        {{ hte_check_status('b.n_segments < 2 or b.min_expected < 5', 'p.p_value', alert_p) }} as status,
         case
             when b.n_segments < 2 then
                 'Dimension ' || b.dimension || ' has a single segment in this experiment: there is no balance to test.'

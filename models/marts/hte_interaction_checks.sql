@@ -43,11 +43,7 @@ checks as (
         statistic,
         df,
         p_value_adj,
-        case
-            when p_value_adj is null then 'info'
-            when p_value_adj < {{ alert_p }} then 'alert'
-            else 'pass'
-        end as status,
+        {{ hte_check_status('p_value_adj is null', 'p_value_adj', alert_p) }} as status,
         case
             when p_value_adj is null then
                 experiment_id || ' and ' || other_experiment_id || ' share ' || cast(n_overlap as {{ text }})
