@@ -14,6 +14,10 @@
     are taken per unit after that reduction: with one row per unit × metric (the post-hook guarantees it) the
     unit's value is its row's value, and y = 0, x = 0 for a unit without a row adds nothing. -#}
 {%- set segment_columns = hte_segment_columns() -%}
+{#- the cell of a unit, beside its experiment: its arm and its level of every segment column -#}
+{%- set arm_and_segments -%}
+u.arm{% for column in segment_columns %}, u.{{ adapter.quote(column) }}{% endfor %}
+{%- endset -%}
 {%- set metrics = hte_metrics() -%}
 {%- set text = dbt.type_string() -%}
 {%- set row_counts = [] -%}
@@ -52,10 +56,7 @@ units as (
 cells as (
     select
         coalesce(u.experiment_id, o.experiment_id) as experiment_id,
-        u.arm
-        {%- for column in segment_columns %},
-        u.{{ adapter.quote(column) }}
-        {%- endfor %},
+        {{ arm_and_segments }},
         count(u.unit_id) as n_units,
         count(u.without_features) as n_units_without_features,
         count(u.late_features) as n_units_with_late_features,
@@ -76,10 +77,7 @@ cells as (
         and o.unit_id = u.unit_id
     group by
         coalesce(u.experiment_id, o.experiment_id),
-        u.arm
-        {%- for column in segment_columns %},
-        u.{{ adapter.quote(column) }}
-        {%- endfor %}
+        {{ arm_and_segments }}
 ),
 
 metrics as (

@@ -7,6 +7,10 @@
     level: a unit without an outcome row is in n and adds 0 to every sum, which is what y = 0 (and x = 0 when the
     metric has a pre-period) means for it in int_hte_units. -#}
 {%- set segment_columns = hte_segment_columns() -%}
+{#- a cell: experiment × metric × arm × one level of every segment column (selected and grouped by) -#}
+{%- set cell_key -%}
+f.experiment_id, f.metric, f.arm{% for column in segment_columns %}, f.{{ adapter.quote(column) }}{% endfor %}
+{%- endset -%}
 
 with raw_cells as (
     select * from {{ ref('int_hte_raw_cells') }}
@@ -49,12 +53,7 @@ folded as (
 )
 
 select
-    f.experiment_id,
-    f.metric,
-    f.arm
-    {%- for column in segment_columns %},
-    f.{{ adapter.quote(column) }}
-    {%- endfor %},
+    {{ cell_key }},
     cast(sum(f.n_units) as {{ dbt.type_bigint() }}) as n,
     coalesce(sum(f.sum_y), 0) as sum_y,
     coalesce(sum(f.sum_y2), 0) as sum_y2,
@@ -67,10 +66,5 @@ join experiment_metrics m
     on m.experiment_id = f.experiment_id
     and m.metric = f.metric
 group by
-    f.experiment_id,
-    f.metric,
-    f.arm
-    {%- for column in segment_columns %},
-    f.{{ adapter.quote(column) }}
-    {%- endfor %},
+    {{ cell_key }},
     m.has_pre_period
