@@ -166,6 +166,24 @@ def test_scores_reproduce_under_reordering_and_feed_the_same_evaluation_as_a_dir
     assert got["is_chosen"].sum() == 1
 
 
+def test_scores_missing_for_some_units_of_one_learner_are_nan_not_shifted():
+    """result_from_scores lines each learner's scores up with the units by unit_id. When a learner's rows do not
+    cover the same units (a table written only in part), its missing units get NaN and every other unit keeps its
+    own score: the lookup by id, not the positional fast path."""
+    units, features, assignments, experiments = inputs()
+    s = settings()
+    scores = cate_scores(units, features, assignments, experiments, s)
+    [plan] = plan_comparisons(units, features, assignments, experiments, s)
+    whole = result_from_scores(scores, plan.units).units.set_index("unit_id")
+    dropped = sorted(scores["unit_id"].unique())[:3]
+    partial = scores[~((scores["learner"] == "s") & scores["unit_id"].isin(dropped))]
+    rebuilt = result_from_scores(partial, plan.units).units.set_index("unit_id")
+    assert rebuilt.loc[dropped, "cate_s"].isna().all()
+    kept = whole.index.difference(dropped)
+    assert rebuilt.loc[kept, "cate_s"].to_numpy() == pytest.approx(whole.loc[kept, "cate_s"].to_numpy(), abs=0)
+    assert rebuilt["cate_t"].to_numpy() == pytest.approx(whole["cate_t"].to_numpy(), abs=0)
+
+
 def test_each_part_is_the_same_whether_computed_alone_or_together():
     units, features, assignments, experiments = inputs(seed=3)
     s = settings()
