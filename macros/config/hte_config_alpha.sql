@@ -2,11 +2,5 @@
     sentence instead of silently changing which tests are corrected together. -#}
 
 {% macro hte_config_alpha() %}
-  {%- set alpha = var('hte_alpha') -%}
-  {%- if alpha is not number or alpha <= 0 or alpha >= 1 -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_alpha' must be a number strictly between 0 and 1 (e.g. 0.05); got "
-        ~ (alpha | string) ~ ".") }}
-  {%- endif -%}
-  {{ return(alpha) }}
+  {{ return(hte_config_number('hte_alpha', 'be a number strictly between 0 and 1 (e.g. 0.05)', above=0, below=1)) }}
 {% endmacro %}

@@ -5,11 +5,7 @@
         'experiment_metric_arm_dimension': ['experiment_id', 'metric', 'arm', 'dimension'],
         'experiment': ['experiment_id'],
   } -%}
-  {%- set family = var('hte_p_adjust_family') -%}
-  {%- if family not in families -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_p_adjust_family' must be experiment_metric_arm, "
-        ~ "experiment_metric_arm_dimension or experiment; got " ~ (family | string) ~ ".") }}
-  {%- endif -%}
+  {%- set family = hte_config_choice('hte_p_adjust_family', families.keys() | list,
+      "be experiment_metric_arm, experiment_metric_arm_dimension or experiment") -%}
   {{ return(families[family]) }}
 {% endmacro %}

@@ -3,12 +3,7 @@
     (check invalid_experiment_skipped, one alert row per rule it broke) and builds the others (model
     hte_skipped_experiments). -#}
 {% macro hte_config_on_invalid_experiment() %}
-  {%- set mode = var('hte_on_invalid_experiment', 'error') | string | lower -%}
-  {%- if mode not in ['error', 'skip'] -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_on_invalid_experiment' must be error (a broken input rule stops the "
-        ~ "build) or skip (the experiment that breaks it is left out, with an alert in hte_checks, and the others "
-        ~ "are built); got " ~ (var('hte_on_invalid_experiment', 'error') | string) ~ ".") }}
-  {%- endif -%}
-  {{ return(mode) }}
+  {{ return(hte_config_choice('hte_on_invalid_experiment', ['error', 'skip'],
+      "be error (a broken input rule stops the build) or skip (the experiment that breaks it is left out, with an "
+      ~ "alert in hte_checks, and the others are built)", default='error', ignore_case=true)) }}
 {% endmacro %}

@@ -7,9 +7,8 @@
   {%- endif -%}
   {%- set value = value | string -%}
   {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_run_date' must be a date written YYYY-MM-DD (e.g. 2026-03-15), or "
-        ~ "null for today in UTC; got " ~ value ~ ".") }}
+    {{ hte_config_error('hte_run_date', 'be a date written YYYY-MM-DD (e.g. 2026-03-15), or null for today in UTC',
+                        value) }}
   {%- endif -%}
   {{ return(value) }}
 {% endmacro %}

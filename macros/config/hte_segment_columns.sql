@@ -3,9 +3,8 @@
 {% macro hte_segment_columns() %}
   {%- set columns = var('hte_segment_columns') -%}
   {%- if columns is string or columns is mapping -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_segment_columns' must be a list of feature column names, e.g. "
-        ~ "['device', 'country']; got " ~ (columns | string) ~ ".") }}
+    {{ hte_config_error('hte_segment_columns', "be a list of feature column names, e.g. ['device', 'country']",
+                        columns) }}
   {%- endif -%}
   {%- set seen = [] -%}
   {%- for name in columns -%}

@@ -17,9 +17,7 @@
       ~ "and \"{{ ref('<model>') }}\"" -%}
   {%- set value = var(var_name) -%}
   {%- if value is not string or value | trim == '' -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var '" ~ var_name ~ "' must be " ~ spellings ~ "; got "
-        ~ (value | string) ~ ".") }}
+    {{ hte_config_error(var_name, 'be ' ~ spellings, value) }}
   {%- endif -%}
   {%- set value = value | trim -%}
   {%- if value.startswith('source:') -%}

@@ -2,20 +2,10 @@
     `experiments`: the typed experiments the declared arms come from. Rules raise, or append to `collect` in
     skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_assignments(experiments, collect=none) %}
-{%- set input = hte_input_relation('hte_assignments') -%}
-{%- set columns = hte_input_columns(input, 'hte_assignments',
-      ['experiment_id', 'unit_id', 'arm', 'assigned_at']) -%}
-
-{%- set typed -%}
-select
-    cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
-    cast(unit_id as {{ dbt.type_string() }}) as unit_id,
-    cast(arm as {{ dbt.type_string() }}) as arm,
-    cast(assigned_at as {{ dbt.type_timestamp() }}) as assigned_at,
-    {{ "cast(propensity as " ~ hte_double() ~ ")" if 'propensity' in columns else "cast(null as " ~ hte_double() ~ ")" }} as propensity,
-    {{ "cast(cluster_id as " ~ dbt.type_string() ~ ")" if 'cluster_id' in columns else "cast(null as " ~ dbt.type_string() ~ ")" }} as cluster_id
-from {{ input }}
-{%- endset -%}
+{%- set typed = hte_typed_input('hte_assignments', {
+      'experiment_id': dbt.type_string(), 'unit_id': dbt.type_string(), 'arm': dbt.type_string(),
+      'assigned_at': dbt.type_timestamp(), 'propensity': hte_double(), 'cluster_id': dbt.type_string()},
+    optional=['propensity', 'cluster_id']).sql -%}
 {#- A staging model validates what it will publish: its input without the experiments skip mode leaves out. -#}
 {%- if collect is none -%}{%- set typed = hte_without_skipped_experiments(typed) -%}{%- endif -%}
 
@@ -25,19 +15,10 @@ from {{ input }}
 {#- One pass counts the rules on rows (the experiments input is a handful of rows, joined for free), one
     group-by the units assigned more than once; the queries that find an example run only for a rule that found
     some rows. -#}
-{%- set found = hte_count_problems(
-    "select rows_found.*, units_found.n_repeated from (
-        select
-            sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
-            sum(case when e.arm is null then 1 else 0 end) as n_undeclared_arm,
-            sum(case when " ~ bad_propensity ~ " then 1 else 0 end) as n_bad_propensity
-        from (" ~ typed ~ ") a
-        left join " ~ experiments ~ " e on a.experiment_id = e.experiment_id and a.arm = e.arm
-     ) rows_found
-     cross join (
-        select count(*) as n_repeated from (
-            select experiment_id from (" ~ typed ~ ") a group by experiment_id, unit_id having count(*) > 1) repeated
-     ) units_found", 4) -%}
+{%- set found = hte_count_problems(hte_counts_with_repeated_keys(
+    {'n_null_key': null_key, 'n_undeclared_arm': 'e.arm is null', 'n_bad_propensity': bad_propensity},
+    "(" ~ typed ~ ") a left join " ~ experiments ~ " e on a.experiment_id = e.experiment_id and a.arm = e.arm",
+    typed), 4) -%}
 
 {{ hte_explain_problem(found[0],
     "select coalesce(experiment_id, '(null)'), count(*), 'unit ' || coalesce(unit_id, '(null)') from (" ~ typed ~ ") a

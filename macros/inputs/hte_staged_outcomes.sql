@@ -1,25 +1,18 @@
 {#- The outcomes input (var hte_outcomes) typed, after its rules; stg_hte_outcomes is this.
     Rules raise, or append to `collect` in skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_outcomes(collect=none) %}
-{%- set input = hte_input_relation('hte_outcomes') -%}
-{%- set columns = hte_input_columns(input, 'hte_outcomes', ['experiment_id', 'unit_id', 'metric', 'value']) -%}
 {%- set metrics = hte_metrics() -%}
 {%- set metric_list = [] -%}
 {%- for name in metrics -%}{%- do metric_list.append(hte_string_literal(name)) -%}{%- endfor -%}
 {%- set binary_list = [] -%}
 {%- for name, spec in metrics.items() if spec.kind == 'binary' -%}{%- do binary_list.append(hte_string_literal(name)) -%}{%- endfor -%}
 
-{%- set typed -%}
-select
-    cast(experiment_id as {{ dbt.type_string() }}) as experiment_id,
-    cast(unit_id as {{ dbt.type_string() }}) as unit_id,
-    cast(metric as {{ dbt.type_string() }}) as metric,
-    cast(value as {{ hte_double() }}) as value,
-    {{ "cast(pre_value as " ~ hte_double() ~ ")" if 'pre_value' in columns else "cast(null as " ~ hte_double() ~ ")" }} as pre_value
-from {{ input }}
-{#- Metrics not listed in hte_metrics are ignored on purpose (DESIGN: only configured metrics are analysed). #}
-where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }})
-{%- endset -%}
+{#- Metrics not listed in hte_metrics are ignored on purpose (DESIGN: only configured metrics are analysed). -#}
+{%- set typed = hte_typed_input('hte_outcomes', {
+      'experiment_id': dbt.type_string(), 'unit_id': dbt.type_string(), 'metric': dbt.type_string(),
+      'value': hte_double(), 'pre_value': hte_double()},
+    optional=['pre_value'],
+    where="cast(metric as " ~ dbt.type_string() ~ ") in (" ~ metric_list | join(', ') ~ ")").sql -%}
 {#- A staging model validates what it will publish: its input without the experiments skip mode leaves out. -#}
 {%- if collect is none -%}{%- set typed = hte_without_skipped_experiments(typed) -%}{%- endif -%}
 
@@ -41,21 +34,13 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
         sum(case when n_pre_value > 0 and n_pre_value < n_rows then 1 else 0 end), sum(n_bad_binary),
         sum(n_huge_value), sum(n_huge_pre_value)
      from (
-        select
-            count(*) as n_rows,
-            count(pre_value) as n_pre_value,
-            sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
-            sum(case when " ~ bad_value ~ " then 1 else 0 end) as n_bad_value,
-            sum(case when " ~ bad_pre_value ~ " then 1 else 0 end) as n_bad_pre_value,
-            sum(case when " ~ bad_binary ~ " then 1 else 0 end) as n_bad_binary,
-            sum(case when " ~ huge_value ~ " then 1 else 0 end) as n_huge_value,
-            sum(case when " ~ huge_pre_value ~ " then 1 else 0 end) as n_huge_pre_value
+        select count(*) as n_rows, count(pre_value) as n_pre_value, " ~ hte_rule_counts({
+            'n_null_key': null_key, 'n_bad_value': bad_value, 'n_bad_pre_value': bad_pre_value,
+            'n_bad_binary': bad_binary, 'n_huge_value': huge_value, 'n_huge_pre_value': huge_pre_value}) ~ "
         from (" ~ typed ~ ") o
         group by experiment_id, metric) per_metric", 7) -%}
 
-{{ hte_explain_problem(found[0],
-    "select coalesce(experiment_id, '(null)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") o
-     where " ~ null_key ~ " group by coalesce(experiment_id, '(null)')",
+{{ hte_explain_problem(found[0], hte_null_key_check(typed, null_key),
     'hte_outcomes', 'experiment_id, unit_id', 'outcome rows have a null experiment_id or unit_id',
     'Every outcome row must name its experiment and unit.', collect=collect) }}
 {{ hte_explain_problem(found[1],
@@ -81,18 +66,19 @@ where cast(metric as {{ dbt.type_string() }}) in ({{ metric_list | join(', ') }}
     'hte_outcomes', 'value', 'values of a binary metric are not 0 or 1',
     'Declare the metric as {kind: continuous} in var hte_metrics, or fix the values.', collect=collect) }}
 
-{#- Grouped by metric as well, so that the example unit is one of that metric's offending rows. -#}
-{{ hte_explain_problem(found[5],
+{#- The same bound on both value columns. Grouped by metric as well, so that the example unit is one of that
+    metric's offending rows. -#}
+{%- for rule in [
+      {'found': found[5], 'column': 'value', 'condition': huge_value, 'rows': 'outcome values', 'estimates': 'lifts',
+       'fix': 'Such a value is usually a unit error, an identifier or timestamp loaded as a value, or a sentinel: fix it upstream or rescale the metric.'},
+      {'found': found[6], 'column': 'pre_value', 'condition': huge_pre_value, 'rows': 'pre-period values', 'estimates': 'CUPED lifts',
+       'fix': 'Fix them upstream or rescale the metric.'}] %}
+{{ hte_explain_problem(rule.found,
     "select experiment_id, count(*), 'metric ' || metric || ', unit ' || min(unit_id) from (" ~ typed ~ ") o
-     where " ~ huge_value ~ " group by experiment_id, metric",
-    'hte_outcomes', 'value', 'outcome values are larger than ' ~ hte_max_abs_value() ~ ' in magnitude',
-    'Their squares and sums would overflow an 8-byte float and give wrong lifts without any error, so dbt_hte refuses them. '
-    ~ 'Such a value is usually a unit error, an identifier or timestamp loaded as a value, or a sentinel: fix it upstream or rescale the metric.', collect=collect) }}
-{{ hte_explain_problem(found[6],
-    "select experiment_id, count(*), 'metric ' || metric || ', unit ' || min(unit_id) from (" ~ typed ~ ") o
-     where " ~ huge_pre_value ~ " group by experiment_id, metric",
-    'hte_outcomes', 'pre_value', 'pre-period values are larger than ' ~ hte_max_abs_value() ~ ' in magnitude',
-    'Their squares and sums would overflow an 8-byte float and give wrong CUPED lifts without any error, so dbt_hte refuses them. '
-    ~ 'Fix them upstream or rescale the metric.', collect=collect) }}
+     where " ~ rule.condition ~ " group by experiment_id, metric",
+    'hte_outcomes', rule.column, rule.rows ~ ' are larger than ' ~ hte_max_abs_value() ~ ' in magnitude',
+    'Their squares and sums would overflow an 8-byte float and give wrong ' ~ rule.estimates ~ ' without any error, so '
+    ~ 'dbt_hte refuses them. ' ~ rule.fix, collect=collect) }}
+{%- endfor %}
 {{ return(typed) }}
 {% endmacro %}

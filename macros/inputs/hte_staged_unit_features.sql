@@ -1,10 +1,13 @@
 {#- The unit features input (var hte_unit_features) typed, after its rules; stg_hte_unit_features is this.
     Rules raise, or append to `collect` in skip mode; docs/internals.md, Staging, says how. -#}
 {% macro hte_staged_unit_features(collect=none) %}
-{%- set input = hte_input_relation('hte_unit_features') -%}
-{%- set columns = hte_input_columns(input, 'hte_unit_features', ['unit_id', 'features_at']) -%}
+{#- experiment_id is optional: without it, each unit's features apply to every experiment. -#}
+{%- set staged = hte_typed_input('hte_unit_features', {
+      'experiment_id': dbt.type_string(), 'unit_id': dbt.type_string(), 'features_at': dbt.type_timestamp()},
+    optional=['experiment_id'], keep_other_columns=true) -%}
+{%- set input = staged.relation -%}
+{%- set columns = staged.columns -%}
 {%- set has_experiment = 'experiment_id' in columns -%}
-{%- set key_columns = ['experiment_id', 'unit_id', 'features_at'] -%}
 
 {%- if execute -%}
   {%- for name in hte_segment_columns() + var('hte_feature_columns') if name | lower not in columns -%}
@@ -16,16 +19,7 @@
   {%- endfor -%}
 {%- endif -%}
 
-{%- set typed -%}
-select
-    {{ "cast(experiment_id as " ~ dbt.type_string() ~ ")" if has_experiment else "cast(null as " ~ dbt.type_string() ~ ")" }} as experiment_id,
-    cast(unit_id as {{ dbt.type_string() }}) as unit_id,
-    cast(features_at as {{ dbt.type_timestamp() }}) as features_at
-    {%- for column in (adapter.get_columns_in_relation(input) if execute else []) if column.name | lower not in key_columns %},
-    {{ adapter.quote(column.name) }}
-    {%- endfor %}
-from {{ input }}
-{%- endset -%}
+{%- set typed = staged.sql -%}
 {#- A staging model validates what it will publish: its input without the experiments skip mode leaves out. -#}
 {%- if collect is none -%}{%- set typed = hte_without_skipped_experiments(typed) -%}{%- endif -%}
 
@@ -36,21 +30,10 @@ from {{ input }}
     example run only for a rule that found some rows. Assigned units without a feature row and features observed
     after assignment need the join to the assignments, which int_hte_raw_cells makes anyway: it counts them there
     (macro hte_assert_joined_inputs). -#}
-{%- set found = hte_count_problems(
-    "select rows_found.*, units_found.n_repeated from (
-        select
-            sum(case when " ~ null_key ~ " then 1 else 0 end) as n_null_key,
-            sum(case when " ~ null_experiment ~ " then 1 else 0 end) as n_null_experiment
-        from (" ~ typed ~ ") f
-     ) rows_found
-     cross join (
-        select count(*) as n_repeated from (
-            select unit_id from (" ~ typed ~ ") f group by experiment_id, unit_id having count(*) > 1) repeated
-     ) units_found", 3) -%}
+{%- set found = hte_count_problems(hte_counts_with_repeated_keys(
+    {'n_null_key': null_key, 'n_null_experiment': null_experiment}, "(" ~ typed ~ ") f", typed), 3) -%}
 
-{{ hte_explain_problem(found[0],
-    "select coalesce(experiment_id, '(all experiments)'), count(*), 'unit ' || coalesce(min(unit_id), '(null)') from (" ~ typed ~ ") f
-     where " ~ null_key ~ " group by coalesce(experiment_id, '(all experiments)')",
+{{ hte_explain_problem(found[0], hte_null_key_check(typed, null_key, no_experiment='(all experiments)'),
     'hte_unit_features', 'unit_id, features_at', 'rows have a null unit_id or features_at',
     'features_at (when the features were observed) is what proves they are pre-treatment; it cannot be null.', collect=collect) }}
 {{ hte_explain_problem(found[1],
