@@ -8,10 +8,9 @@
   {%- if cap is not mapping or cap.get('max_contacts') is not number or cap.get('days') is not number
         or cap.get('max_contacts') < 1 or cap.get('days') < 1
         or (cap.get('channels') is not none and (cap.get('channels') is string or cap.get('channels') is mapping)) -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_population_frequency_cap' must be {max_contacts: N, days: D} with "
-        ~ "whole numbers N, D >= 1 (and optionally channels: [list of channel names]): a unit contacted N or more "
-        ~ "times in the D days up to the run date is not treated; got " ~ (cap | string) ~ ".") }}
+    {{ hte_config_error('hte_population_frequency_cap',
+        "be {max_contacts: N, days: D} with whole numbers N, D >= 1 (and optionally channels: [list of channel "
+        ~ "names]): a unit contacted N or more times in the D days up to the run date is not treated", cap) }}
   {%- endif -%}
   {{ return(cap) }}
 {% endmacro %}
