@@ -103,13 +103,19 @@ def poisson1_quantile(mixed: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class BootstrapSummary:
+class BootstrapInterval:
     """Point estimate with the bootstrap standard error and percentile interval, per statistic."""
 
     estimate: np.ndarray
     std_error: np.ndarray
     ci_low: np.ndarray
     ci_high: np.ndarray
+
+
+@dataclass(frozen=True)
+class BootstrapSummary(BootstrapInterval):
+    """A bootstrap on every unit, with its replicates (one row each)."""
+
     replicates: np.ndarray
 
 
@@ -181,11 +187,9 @@ def bootstrap_units_setting(value, var: str) -> int | None:
 
 
 @dataclass(frozen=True)
-class BoundedBootstrap:
-    estimate: np.ndarray
-    std_error: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
+class BoundedBootstrap(BootstrapInterval):
+    """A bootstrap whose replicates were drawn on ``n_units`` units (every unit, or a bounded sample)."""
+
     n_units: int
 
 

@@ -19,20 +19,13 @@ import pytest
 
 from dbt_runner import REPO, private_copy, run_dbt
 from hte_engine.report import DbApiReader, DuckDBReader, build_report, write_report
-from hte_engine.report.sections import SECTIONS
+from hte_engine.report.sections import SECTIONS, TABLES
 
 ARTIFACTS = REPO / "test-artifacts"
 SECTION_KEYS = [key for key, _ in SECTIONS]
-# Python models: an adapter without Python models builds none of them.
-PYTHON_TABLES = [
-    "hte_heterogeneity_tests",
-    "hte_uplift_curves",
-    "hte_learner_evaluation",
-    "hte_uplift_deciles",
-    "hte_discovered_segments",
-    "hte_targeting_segments",
-    "hte_policy_value",
-]
+# The tables the report reads that python_models/ builds (Python models and the SQL over them): an adapter without
+# Python models builds none of them.
+PYTHON_TABLES = [name for name in TABLES if any((REPO / "python_models").glob(f"{name}.*"))]
 SQL_TABLES = ["hte_checks", "hte_segment_lifts", "hte_dimension_tests"]
 
 
@@ -178,31 +171,21 @@ def test_dbapi_reader_reads_what_the_duckdb_reader_reads(demo_build):
     assert generic["p_value"].astype(float).sum() == pytest.approx(typed["p_value"].astype(float).sum(), rel=1e-12)
 
 
+def report_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m hte_engine.report <args>`, as a user runs it from `cwd`."""
+    return subprocess.run([sys.executable, "-m", "hte_engine.report", *args], capture_output=True, text=True, cwd=cwd)
+
+
 def test_cli_writes_the_report_and_explains_a_missing_database(demo_build, tmp_path):
     out = tmp_path / "cli.html"
-    ok = subprocess.run(
-        [sys.executable, "-m", "hte_engine.report", str(demo_build.db_path), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+    ok = report_cli(str(demo_build.db_path), "-o", str(out), cwd=REPO)
     assert ok.returncode == 0, ok.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
-    bad = subprocess.run(
-        [sys.executable, "-m", "hte_engine.report", str(tmp_path / "nope.duckdb")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    bad = report_cli(str(tmp_path / "nope.duckdb"), cwd=tmp_path)
     assert bad.returncode == 1
     assert "does not exist. Run `dbt build` first" in bad.stderr
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
-    empty = subprocess.run(
-        [sys.executable, "-m", "hte_engine.report", str(tmp_path / "empty.duckdb")],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
+    empty = report_cli(str(tmp_path / "empty.duckdb"), cwd=tmp_path)
     assert empty.returncode == 1
     assert "no dbt_hte output table with rows was found" in empty.stderr
     assert not (tmp_path / "report.html").exists()
