@@ -37,7 +37,7 @@ from run_sql_bench import (  # noqa: E402
     PROJECT,
     SQL_SELECTION,
     bench_workdir,
-    dbt_command,
+    build_sql_models,
     fail,
     generate_inputs,
     model_timings,
@@ -130,16 +130,7 @@ def main() -> None:
 
     prepare_project(workdir, env)
 
-    print("DuckDB: dbt build of the SQL models", flush=True)
-    duck = run_measured(
-        dbt_command(["build", "--select", *SQL_SELECTION], workdir),
-        env=env,
-        cwd=PROJECT,
-        log=workdir / "logs" / "build_duckdb.out",
-    )
-    if duck.returncode != 0:
-        fail("dbt build on DuckDB failed:", duck.output)
-    duck_nodes = model_timings(workdir / "target")
+    duck, duck_nodes = build_sql_models(workdir, env)
 
     print("Spark: dbt build of the SQL models", flush=True)
     spec = workdir / "spark_builds.json"

@@ -325,6 +325,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def build_sql_models(workdir: Path, env: dict):
+    """`dbt build` of the SQL models on DuckDB, measured; stops the benchmark when it fails (a failed build's
+    timings mean nothing). Returns the measured run and each model's timings."""
+    print("DuckDB: dbt build of the SQL models", flush=True)
+    build = run_measured(
+        dbt_command(["build", "--select", *SQL_SELECTION], workdir),
+        env=env,
+        cwd=PROJECT,
+        log=workdir / "logs" / "build.out",
+    )
+    if build.returncode != 0:
+        fail("dbt build on DuckDB failed; the benchmark needs a passing build:", build.output)
+    return build, model_timings(workdir / "target")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=10_000_000, help="units to generate (default 10,000,000)")
@@ -350,16 +365,7 @@ def main() -> None:
 
     parse = prepare_project(workdir, env)
 
-    print("dbt build of the SQL models", flush=True)
-    build = run_measured(
-        dbt_command(["build", "--select", *SQL_SELECTION], workdir),
-        env=env,
-        cwd=PROJECT,
-        log=workdir / "logs" / "build.out",
-    )
-    if build.returncode != 0:
-        fail("dbt build failed; the benchmark needs a passing build:", build.output)
-    nodes = model_timings(workdir / "target")
+    build, nodes = build_sql_models(workdir, env)
     run_elapsed = json.loads((workdir / "target" / "run_results.json").read_text())["elapsed_time"]
 
     statements = query_timings(workdir / "logs" / "dbt.log")

@@ -866,6 +866,49 @@ CHECK_COUNT_COLUMNS = {"statistic": EXACT}
 TESTED_CHECKS = ("sample_ratio_mismatch", "sample_ratio_mismatch_segment", "covariate_balance")
 
 
+# The keys and the compared columns (with their tolerances) of each SQL mart a reference reproduces row for row.
+MART_COLUMNS = {
+    "hte_segment_stats": (LIFT_KEYS, STATS_COLUMNS),
+    "hte_segment_lifts": (LIFT_KEYS, LIFT_COLUMNS),
+    "hte_segment_differences": (LIFT_KEYS, DIFFERENCE_COLUMNS),
+    "hte_dimension_tests": (DIMENSION_TEST_KEYS, DIMENSION_TEST_COLUMNS),
+}
+
+
+def compare_mart(name: str, actual: pd.DataFrame, expected: pd.DataFrame) -> list[str]:
+    """`compare` of mart `name` on its keys and columns (MART_COLUMNS)."""
+    keys, columns = MART_COLUMNS[name]
+    return compare(actual, expected, keys, columns, label=name)
+
+
+def compare_built_mart(result, expected: dict[str, pd.DataFrame], name: str) -> list[str]:
+    """`compare_mart` of a dbt build's table `name` (a DbtResult) against the reference table of that name."""
+    return compare_mart(name, result.table(name), expected[name])
+
+
+def compare_checks(actual: pd.DataFrame, expected: pd.DataFrame, *, counts: bool = False) -> list[str]:
+    """`compare` of hte_checks: every row's status fields, the statistics of the tests (TESTED_CHECKS) and, with
+    `counts`, the counts of COUNT_CHECKS."""
+    problems = compare(actual, expected, CHECK_KEYS, CHECK_ROW_COLUMNS, label="hte_checks")
+    parts = [("tests", TESTED_CHECKS, CHECK_TEST_COLUMNS)] + (
+        [("counts", COUNT_CHECKS, CHECK_COUNT_COLUMNS)] if counts else []
+    )
+    for part, names, columns in parts:
+        problems += compare(
+            actual[actual["check_name"].isin(names)],
+            expected[expected["check_name"].isin(names)],
+            CHECK_KEYS,
+            columns,
+            label=f"hte_checks ({part})",
+        )
+    return problems
+
+
+def assert_agrees(problems: list[str]) -> None:
+    """Fail with every difference `compare` found, one per line."""
+    assert not problems, "\n".join(problems)
+
+
 def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[str] | None = None) -> list[str]:
     """Every SQL mart of a dbt build against the reference tables (optionally only some experiments)."""
 
@@ -878,26 +921,8 @@ def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[s
         return table[table["experiment_id"].isin(experiments)] if experiments is not None else table
 
     problems = []
-    problems += compare(
-        read("hte_segment_stats"), ref("hte_segment_stats"), LIFT_KEYS, STATS_COLUMNS, label="hte_segment_stats"
-    )
-    problems += compare(
-        read("hte_segment_lifts"), ref("hte_segment_lifts"), LIFT_KEYS, LIFT_COLUMNS, label="hte_segment_lifts"
-    )
-    problems += compare(
-        read("hte_segment_differences"),
-        ref("hte_segment_differences"),
-        LIFT_KEYS,
-        DIFFERENCE_COLUMNS,
-        label="hte_segment_differences",
-    )
-    problems += compare(
-        read("hte_dimension_tests"),
-        ref("hte_dimension_tests"),
-        DIMENSION_TEST_KEYS,
-        DIMENSION_TEST_COLUMNS,
-        label="hte_dimension_tests",
-    )
+    for name in MART_COLUMNS:
+        problems += compare_mart(name, read(name), ref(name))
     sql_lifts, ref_lifts = read("hte_segment_lifts"), ref("hte_segment_lifts")
     if "lift_rel_note" in sql_lifts.columns:
         # A null relative lift must say why (control mean 0); a defined one needs no note.
@@ -908,20 +933,5 @@ def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[s
                 f"hte_segment_lifts.lift_rel_note: {int(unexplained.sum())} rows with control mean 0 "
                 f"have no note, e.g. {notes.loc[unexplained, LIFT_KEYS].head(3).to_dict('records')}"
             )
-    sql_checks, ref_checks = read("hte_checks"), ref("hte_checks")
-    problems += compare(sql_checks, ref_checks, CHECK_KEYS, CHECK_ROW_COLUMNS, label="hte_checks")
-    problems += compare(
-        sql_checks[sql_checks["check_name"].isin(TESTED_CHECKS)],
-        ref_checks[ref_checks["check_name"].isin(TESTED_CHECKS)],
-        CHECK_KEYS,
-        CHECK_TEST_COLUMNS,
-        label="hte_checks (tests)",
-    )
-    problems += compare(
-        sql_checks[sql_checks["check_name"].isin(COUNT_CHECKS)],
-        ref_checks[ref_checks["check_name"].isin(COUNT_CHECKS)],
-        CHECK_KEYS,
-        CHECK_COUNT_COLUMNS,
-        label="hte_checks (counts)",
-    )
+    problems += compare_checks(read("hte_checks"), ref("hte_checks"), counts=True)
     return problems

@@ -177,6 +177,12 @@ def banded_learners(curves: pd.DataFrame) -> set[str]:
     return set(curves.loc[curves["is_chosen"].fillna(False).astype(bool), "learner"].dropna().astype(str))
 
 
+def interval_band(ax, x, rows: pd.DataFrame, prefix: str, color: str, alpha: float, label: str | None = None):
+    """Shade the interval between columns ``<prefix>_low`` and ``<prefix>_high`` of ``rows`` over ``x``."""
+    low, high = rows[f"{prefix}_low"].to_numpy(float), rows[f"{prefix}_high"].to_numpy(float)
+    ax.fill_between(x, low, high, color=color, alpha=alpha, linewidth=0, label=label)
+
+
 @with_fallback_fonts
 def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> str:
     """Qini and uplift curves, one line per learner; the chosen learner drawn thicker, with its bootstrap band."""
@@ -200,14 +206,7 @@ def uplift_curves(curves: pd.DataFrame, title: str, metric: str = "outcome") -> 
                 label=plain(f"{learner} (chosen)" if chosen else learner),
             )
             if str(learner) in banded:
-                ax.fill_between(
-                    x,
-                    rows["value_ci_low"].to_numpy(float),
-                    rows["value_ci_high"].to_numpy(float),
-                    color=color,
-                    alpha=0.12,
-                    linewidth=0,
-                )
+                interval_band(ax, x, rows, "value_ci", color, alpha=0.12)
         ax.axhline(0.0, color="#24292f", linewidth=0.8)
         ax.set_title(f"{kind} curve", fontsize=10)
         ax.set_xlabel("fraction targeted (highest predicted effect first)")
@@ -252,15 +251,7 @@ def budget_curve(curve: pd.DataFrame, markers: pd.DataFrame, title: str) -> str:
     fig, ax = plt.subplots(figsize=(7.5, 3.8))
     x = rows["cost"].to_numpy(float)
     ax.plot(x, rows["value"].to_numpy(float), color=ACCENT, linewidth=2, label="value at this spend")
-    ax.fill_between(
-        x,
-        rows["ci_low"].to_numpy(float),
-        rows["ci_high"].to_numpy(float),
-        color=ACCENT,
-        alpha=0.15,
-        linewidth=0,
-        label="interval",
-    )
+    interval_band(ax, x, rows, "ci", ACCENT, alpha=0.15, label="interval")
     for i, (_, row) in enumerate(markers.iterrows()):
         if pd.isna(row["cost"]) or pd.isna(row["value"]):
             continue

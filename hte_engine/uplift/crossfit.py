@@ -55,6 +55,29 @@ class CrossFitResult:
     learners: tuple[str, ...]
     n_train_rows: dict[int, int] = field(default_factory=dict)
 
+    @classmethod
+    def from_nuisances(
+        cls, unit_id, fold, y, treated, propensity, mu0, mu1, cate: dict, n_train_rows: dict[int, int]
+    ) -> CrossFitResult:
+        """The result of each unit's out-of-fold nuisances and learner scores (``cate``: learner -> scores), with
+        its doubly-robust score: the one place the units table is laid out, for ``cross_fit`` and for simulations
+        that know the true nuisances."""
+        units = pd.DataFrame(
+            {
+                "unit_id": unit_id,
+                "fold": fold,
+                "y": y,
+                "treated": treated,
+                "propensity": propensity,
+                "mu0": mu0,
+                "mu1": mu1,
+                "dr_score": doubly_robust_effect_score(y, treated, propensity, mu0, mu1),
+            }
+        )
+        for name, values in cate.items():
+            units[f"cate_{name}"] = values
+        return cls(units=units, learners=tuple(cate), n_train_rows=n_train_rows)
+
     def scores(self) -> pd.DataFrame:
         """Long format: unit_id, learner, cate, fold, n_train_rows."""
         frames = []
@@ -254,18 +277,6 @@ def _cross_fit(
                 learner.effect_ = hajek_effect(y[train], t[train], e[train])
             cate[name][held] = _in_batches(learner.predict, X_held, config.batch_size, e_held) + shift
 
-    units = pd.DataFrame(
-        {
-            "unit_id": unit_id,
-            "fold": fold,
-            "y": y,
-            "treated": t,
-            "propensity": e,
-            "mu0": mu0,
-            "mu1": mu1,
-            "dr_score": doubly_robust_effect_score(y, t, e, mu0, mu1),
-        }
+    return CrossFitResult.from_nuisances(
+        unit_id, fold, y, t, e, mu0, mu1, {name: cate[name] for name in config.learners}, n_train_rows
     )
-    for name in config.learners:
-        units[f"cate_{name}"] = cate[name]
-    return CrossFitResult(units=units, learners=tuple(config.learners), n_train_rows=n_train_rows)

@@ -20,16 +20,7 @@ def test_checks_match_scipy(demo_build):
     # experiment_interaction rows have their own reference (statsmodels' saturated OLS, tests/
     # test_experiment_interactions.py); the demo's are checked against its planted truth in test_demo_recovery.py
     actual = demo_build.table("hte_checks").query("check_name != 'experiment_interaction'")
-    problems = ref.compare(actual, expected, ref.CHECK_KEYS, ref.CHECK_ROW_COLUMNS, label="hte_checks")
-    tested = list(ref.TESTED_CHECKS)
-    problems += ref.compare(
-        actual[actual["check_name"].isin(tested)],
-        expected[expected["check_name"].isin(tested)],
-        ref.CHECK_KEYS,
-        ref.CHECK_TEST_COLUMNS,
-        label="hte_checks (tests)",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_checks(actual, expected))
 
 
 def test_alert_threshold_and_messages(demo_build):
@@ -42,14 +33,7 @@ def test_alert_threshold_and_messages(demo_build):
 
 
 def test_dimension_tests_match_reference(demo_build):
-    problems = ref.compare(
-        demo_build.table("hte_dimension_tests"),
-        ref.demo_reference()["hte_dimension_tests"],
-        ref.DIMENSION_TEST_KEYS,
-        ref.DIMENSION_TEST_COLUMNS,
-        label="hte_dimension_tests",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(demo_build, ref.demo_reference(), "hte_dimension_tests"))
 
 
 # combine_effects also estimates random-effects quantities (unused here), taking the square root of a negative

@@ -12,14 +12,7 @@ import reference as ref
 
 
 def test_differences_match_reference(demo_build):
-    problems = ref.compare(
-        demo_build.table("hte_segment_differences"),
-        ref.demo_reference()["hte_segment_differences"],
-        ref.LIFT_KEYS,
-        ref.DIFFERENCE_COLUMNS,
-        label="hte_segment_differences",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(demo_build, ref.demo_reference(), "hte_segment_differences"))
 
 
 def test_differences_have_no_overall_row(demo_build):

@@ -51,14 +51,7 @@ def test_lifts_have_the_contract_columns(demo_build):
 
 
 def test_lifts_match_reference(demo_build):
-    problems = ref.compare(
-        demo_build.table("hte_segment_lifts"),
-        ref.demo_reference()["hte_segment_lifts"],
-        ref.LIFT_KEYS,
-        ref.LIFT_COLUMNS,
-        label="hte_segment_lifts",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(demo_build, ref.demo_reference(), "hte_segment_lifts"))
 
 
 def test_interval_uses_the_alpha_quantile(demo_build):

@@ -9,14 +9,7 @@ import reference as ref
 
 
 def test_segment_stats_match_pandas(demo_build):
-    problems = ref.compare(
-        demo_build.table("hte_segment_stats"),
-        ref.demo_reference()["hte_segment_stats"],
-        ref.LIFT_KEYS,
-        ref.STATS_COLUMNS,
-        label="hte_segment_stats",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(demo_build, ref.demo_reference(), "hte_segment_stats"))
 
 
 def test_reference_unit_table_counts_every_assigned_unit_once_per_metric():

@@ -224,14 +224,7 @@ def test_overall_lifts_reproduce_the_published_figures(hillstrom_build):
 
 
 def test_segment_stats_match_reference(hillstrom_build, reference_tables):
-    problems = ref.compare(
-        hillstrom_build.table("hte_segment_stats"),
-        reference_tables["hte_segment_stats"],
-        ref.LIFT_KEYS,
-        ref.STATS_COLUMNS,
-        label="hte_segment_stats",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(hillstrom_build, reference_tables, "hte_segment_stats"))
 
 
 def test_segment_lifts_match_reference(hillstrom_build, reference_tables):
@@ -242,32 +235,17 @@ def test_segment_lifts_match_reference(hillstrom_build, reference_tables):
     segmented = expected[expected["dimension"] != "overall"]
     assert set(segmented["dimension"]) == set(project_config()["hte_segment_columns"])
     assert not segmented["is_too_small"].any() and segmented["p_value"].notna().all()
-    problems = ref.compare(lifts, expected, ref.LIFT_KEYS, ref.LIFT_COLUMNS, label="hte_segment_lifts")
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_mart("hte_segment_lifts", lifts, expected))
 
 
 def test_segment_differences_match_reference(hillstrom_build, reference_tables):
     require_mart(hillstrom_build, "hte_segment_differences")
-    problems = ref.compare(
-        hillstrom_build.table("hte_segment_differences"),
-        reference_tables["hte_segment_differences"],
-        ref.LIFT_KEYS,
-        ref.DIFFERENCE_COLUMNS,
-        label="hte_segment_differences",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(hillstrom_build, reference_tables, "hte_segment_differences"))
 
 
 def test_dimension_tests_match_reference(hillstrom_build, reference_tables):
     require_mart(hillstrom_build, "hte_dimension_tests")
-    problems = ref.compare(
-        hillstrom_build.table("hte_dimension_tests"),
-        reference_tables["hte_dimension_tests"],
-        ref.DIMENSION_TEST_KEYS,
-        ref.DIMENSION_TEST_COLUMNS,
-        label="hte_dimension_tests",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_built_mart(hillstrom_build, reference_tables, "hte_dimension_tests"))
 
 
 def test_marginal_interaction_regressions_match_statsmodels_on_units(hillstrom_build):
@@ -319,16 +297,7 @@ def test_checks_match_reference_and_flag_no_sample_ratio_mismatch(hillstrom_buil
     require_mart(hillstrom_build, "hte_checks")
     checks = hillstrom_build.table("hte_checks")
     expected = reference_tables["hte_checks"]
-    problems = ref.compare(checks, expected, ref.CHECK_KEYS, ref.CHECK_ROW_COLUMNS, label="hte_checks")
-    tested = ref.TESTED_CHECKS
-    problems += ref.compare(
-        checks[checks["check_name"].isin(tested)],
-        expected[expected["check_name"].isin(tested)],
-        ref.CHECK_KEYS,
-        ref.CHECK_TEST_COLUMNS,
-        label="hte_checks (tests)",
-    )
-    assert not problems, "\n".join(problems)
+    ref.assert_agrees(ref.compare_checks(checks, expected))
 
     srm = checks[checks["check_name"].str.startswith("sample_ratio_mismatch")]
     overall = srm[srm["check_name"] == "sample_ratio_mismatch"]

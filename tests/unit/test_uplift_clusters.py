@@ -131,22 +131,11 @@ def _duplicated(n=1500, copies=3, seed=5):
     x = rng.normal(size=n)
     y = (rng.random(n) < 0.3 + 0.1 * t * (x > 0)).astype(float)
     mu0, mu1 = np.full(n, 0.3), 0.3 + 0.1 * (x > 0)
-    dr = mu1 - mu0 + t * (y - mu1) / 0.5 - (1 - t) * (y - mu0) / 0.5
-    units = pd.DataFrame(
-        {
-            "unit_id": [f"u{i:05d}" for i in range(n)],
-            "fold": rng.integers(0, 5, n),
-            "y": y,
-            "treated": t,
-            "propensity": 0.5,
-            "mu0": mu0,
-            "mu1": mu1,
-            "dr_score": dr,
-            "cate_constant": 0.05 + 0.001 * rng.normal(size=n),
-            "cate_t": 0.1 * (x > 0) + 0.01 * x,
-        }
-    )
-    original = CrossFitResult(units=units, learners=("constant", "t"), n_train_rows={k: n for k in range(5)})
+    fold = rng.integers(0, 5, n)
+    scores = {"constant": 0.05 + 0.001 * rng.normal(size=n), "t": 0.1 * (x > 0) + 0.01 * x}
+    unit_id = [f"u{i:05d}" for i in range(n)]
+    original = CrossFitResult.from_nuisances(unit_id, fold, y, t, 0.5, mu0, mu1, scores, {k: n for k in range(5)})
+    units = original.units
     copied = units.loc[units.index.repeat(copies)].reset_index(drop=True)
     cluster = copied["unit_id"].copy()
     copied["unit_id"] = copied["unit_id"] + "_" + (copied.groupby("unit_id").cumcount()).astype(str)
