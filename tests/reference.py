@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -304,17 +305,41 @@ def verdict(too_small: pd.Series, p: pd.Series, p_adj: pd.Series, estimate: pd.S
 # ---------------------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Testing:
+    """The marts' multiple-testing settings (vars hte_alpha, hte_min_segment_size, hte_p_adjust,
+    hte_p_adjust_family) and the two steps every tested table shares: adjusting its family, then its verdicts."""
+
+    alpha: float = 0.05
+    min_size: int = 100
+    method: str = "holm"
+    family: str = "experiment_metric_arm"
+
+    @property
+    def z_critical(self) -> float:
+        return stats.norm.ppf(1 - self.alpha / 2)
+
+    def adjust(self, out: pd.DataFrame, in_family: pd.Series) -> None:
+        """p_value_adj and family_size of the rows `in_family`, per family."""
+        out["p_value_adj"] = adjust(out, "p_value", in_family, FAMILY_KEYS[self.family], self.method)
+        out["family_size"] = family_size(out, in_family, FAMILY_KEYS[self.family])
+
+    def conclude(self, out: pd.DataFrame, effect: str) -> None:
+        """Each row's verdict on column `effect`, and the alpha and critical z it was reached with."""
+        out["verdict"] = verdict(out["is_too_small"], out["p_value"], out["p_value_adj"], out[effect], self.alpha)
+        out["alpha"], out["z_critical"] = self.alpha, self.z_critical
+
+
+DEFAULT_TESTING = Testing()
+
+
 def segment_lifts(
     long: pd.DataFrame,
     experiments: pd.DataFrame,
-    *,
-    alpha: float = 0.05,
-    min_size: int = 100,
-    method: str = "holm",
-    family: str = "experiment_metric_arm",
+    testing: Testing = DEFAULT_TESTING,
 ) -> pd.DataFrame:
+    alpha, z_crit = testing.alpha, testing.z_critical
     pairs = pair_with_control(arm_summaries(long, SEGMENT_KEYS), experiments, SEGMENT_KEYS)
-    z_crit = stats.norm.ppf(1 - alpha / 2)
     w = welch(pairs, alpha)
     out = pairs[LIFT_KEYS + ["control_arm"]].copy()
     out["n_treatment"], out["n_control"] = pairs["n_t"], pairs["n_c"]
@@ -362,14 +387,11 @@ def segment_lifts(
     is_overall = (out["dimension"] == OVERALL[0]) & (out["segment"] == OVERALL[1])
     # hte_min_segment_size is a minimum for segments: the overall row, the primary pre-specified test, is
     # never too small, belongs to no family (a family of one) and its adjusted p-value is its p-value.
-    out["is_too_small"] = ~is_overall & (np.minimum(out["n_treatment"], out["n_control"]) < min_size)
-    in_family = ~is_overall & ~out["is_too_small"] & out["p_value"].notna()
-    out["p_value_adj"] = adjust(out, "p_value", in_family, FAMILY_KEYS[family], method)
+    out["is_too_small"] = ~is_overall & (np.minimum(out["n_treatment"], out["n_control"]) < testing.min_size)
+    testing.adjust(out, in_family=~is_overall & ~out["is_too_small"] & out["p_value"].notna())
     out.loc[is_overall, "p_value_adj"] = out.loc[is_overall, "p_value"]
-    out["family_size"] = family_size(out, in_family, FAMILY_KEYS[family])
     out.loc[is_overall & out["p_value"].notna(), "family_size"] = 1
-    out["verdict"] = verdict(out["is_too_small"], out["p_value"], out["p_value_adj"], out["lift_abs"], alpha)
-    out["alpha"], out["z_critical"] = alpha, z_crit
+    testing.conclude(out, "lift_abs")
     return out.sort_values(LIFT_KEYS).reset_index(drop=True)
 
 
@@ -381,11 +403,7 @@ def segment_lifts(
 def segment_differences(
     long: pd.DataFrame,
     experiments: pd.DataFrame,
-    *,
-    alpha: float = 0.05,
-    min_size: int = 100,
-    method: str = "holm",
-    family: str = "experiment_metric_arm",
+    testing: Testing = DEFAULT_TESTING,
 ) -> pd.DataFrame:
     """Each segment's Welch lift against the lift of every other unit of the same experiment (its dimension's rest)."""
     segmented = long[long["dimension"] != OVERALL[0]]
@@ -408,8 +426,8 @@ def segment_differences(
     inside, rest = inside.reset_index(), rest.reset_index()
     out = inside
 
-    w_in, w_rest = welch(inside, alpha), welch(rest, alpha)
-    z_crit = stats.norm.ppf(1 - alpha / 2)
+    z_crit = testing.z_critical
+    w_in, w_rest = welch(inside, testing.alpha), welch(rest, testing.alpha)
     res = out[LIFT_KEYS + ["control_arm"]].copy()
     res["n_segment_treatment"], res["n_segment_control"] = inside["n_t"], inside["n_c"]
     res["n_rest_treatment"], res["n_rest_control"] = rest["n_t"], rest["n_c"]
@@ -425,14 +443,11 @@ def segment_differences(
     res["p_value"] = pd.Series(2 * stats.norm.sf(np.abs(res["difference"] / se)), index=res.index).where(se > 0)
     res["difference_ci_low"] = res["difference_ci_low"].where(se > 0)
     res["difference_ci_high"] = res["difference_ci_high"].where(se > 0)
-    res["is_too_small"] = (np.minimum(res["n_segment_treatment"], res["n_segment_control"]) < min_size) | (
-        np.minimum(res["n_rest_treatment"], res["n_rest_control"]) < min_size
+    res["is_too_small"] = (np.minimum(res["n_segment_treatment"], res["n_segment_control"]) < testing.min_size) | (
+        np.minimum(res["n_rest_treatment"], res["n_rest_control"]) < testing.min_size
     )
-    in_family = ~res["is_too_small"] & res["p_value"].notna()
-    res["p_value_adj"] = adjust(res, "p_value", in_family, FAMILY_KEYS[family], method)
-    res["family_size"] = family_size(res, in_family, FAMILY_KEYS[family])
-    res["verdict"] = verdict(res["is_too_small"], res["p_value"], res["p_value_adj"], res["difference"], alpha)
-    res["alpha"], res["z_critical"] = alpha, z_crit
+    testing.adjust(res, in_family=~res["is_too_small"] & res["p_value"].notna())
+    testing.conclude(res, "difference")
     return res.sort_values(LIFT_KEYS).reset_index(drop=True)
 
 
@@ -665,14 +680,15 @@ def compare(
     actual: pd.DataFrame,
     expected: pd.DataFrame,
     keys: list[str],
-    columns: dict[str, tuple[float, float] | None],
+    columns: dict[str, tuple | None],
     *,
     label: str,
 ) -> list[str]:
     """Differences between two frames as sentences (empty when they agree).
 
-    `columns` maps a column to (rtol, atol) for floats, or None for exact equality (counts, labels). Both frames
-    must hold the same keys; a null must face a null.
+    `columns` maps a column to (rtol, atol) for floats, (rtol, factor, column) for a floor of factor × that
+    reference column squared (VARIANCE), or None for exact equality (counts, labels). Both frames must hold the
+    same keys; a null must face a null.
     """
     problems = []
     a = actual.copy()
@@ -700,8 +716,10 @@ def compare(
             else:
                 bad = ~((got.isna() & want.isna()) | (g.astype(str) == w.astype(str)))
         else:
-            rtol, atol = tolerance
+            rtol, atol, *scale = tolerance
             g, w = got.astype(float).to_numpy(), want.astype(float).to_numpy()
+            if scale:  # a floor relative to the square of another column, where the truth is not 0 (VARIANCE)
+                atol = np.where(w > 0, atol * both[f"{scale[0]}_ref"].astype(float).to_numpy() ** 2, 0.0)
             bad = pd.Series(~(np.isclose(g, w, rtol=rtol, atol=atol) | (np.isnan(g) & np.isnan(w))), index=both.index)
         if bad.any():
             sample = both.loc[bad, keys + [f"{column}_sql", f"{column}_ref"]].head(5).to_dict("records")
@@ -735,23 +753,26 @@ def demo_reference() -> dict[str, pd.DataFrame]:
 
 def reference_tables(frames: dict[str, pd.DataFrame], config: dict) -> dict[str, pd.DataFrame]:
     segment_columns = list(config["hte_segment_columns"])
-    alpha, min_size = float(config["hte_alpha"]), int(config["hte_min_segment_size"])
-    method, family = config["hte_p_adjust"], config.get("hte_p_adjust_family", "experiment_metric_arm")
+    min_size = int(config["hte_min_segment_size"])
+    testing = Testing(
+        alpha=float(config["hte_alpha"]),
+        min_size=min_size,
+        method=config["hte_p_adjust"],
+        family=config.get("hte_p_adjust_family", "experiment_metric_arm"),
+    )
     units, levels = unit_table(
         frames, segment_columns, list(config["hte_metrics"]), int(config.get("hte_max_segments_per_dimension", 20))
     )
     long = long_segments(units, levels, segment_columns)
-    lifts = segment_lifts(long, frames["experiments"], alpha=alpha, min_size=min_size, method=method, family=family)
+    lifts = segment_lifts(long, frames["experiments"], testing)
     return {
         "units": units,
         "levels": levels,
         "long": long,
         "hte_segment_stats": segment_stats(long),
         "hte_segment_lifts": lifts,
-        "hte_segment_differences": segment_differences(
-            long, frames["experiments"], alpha=alpha, min_size=min_size, method=method, family=family
-        ),
-        "hte_dimension_tests": dimension_tests(lifts, method=method),
+        "hte_segment_differences": segment_differences(long, frames["experiments"], testing),
+        "hte_dimension_tests": dimension_tests(lifts, method=testing.method),
         "hte_checks": checks(
             frames,
             units,
@@ -779,8 +800,11 @@ POSITIVE = (RTOL, 0.0)
 SIGNED = (RTOL, 1e-12)
 EXACT = None
 
-# A variance is never negative and is exactly 0 for a constant arm: compared relatively, with no floor, so a
-# cancellation residue such as 1e-18 (or -3e-17) where the truth is 0 is an error.
+# A variance is never negative and is exactly 0 for a constant arm: where the truth is 0 it is compared with no
+# floor, so a cancellation residue such as 1e-18 (or -3e-17) is an error. Elsewhere the SQL computes it from sums
+# (Σy² − (Σy)²/n), whose rounding error is absolute, about 1e-16 × mean²: two units of 25.00 and 25.01 have the
+# variance 5e-5 to 1.4e-9 relative, so a floor of 1e-13 × mean_y² is added there.
+VARIANCE = (RTOL, 1e-13, "mean_y")
 STATS_COLUMNS = {
     "n": EXACT,
     "sum_y": SIGNED,
@@ -790,7 +814,17 @@ STATS_COLUMNS = {
     "sum_xy": SIGNED,
     "has_pre_period": EXACT,
     "mean_y": SIGNED,
-    "var_y": POSITIVE,
+    "var_y": VARIANCE,
+}
+# The columns of a tested row (Testing.adjust and Testing.conclude), in the lifts and the differences alike.
+TESTED_COLUMNS = {
+    "p_value": POSITIVE,
+    "p_value_adj": POSITIVE,
+    "is_too_small": EXACT,
+    "family_size": EXACT,
+    "verdict": EXACT,
+    "alpha": EXACT,
+    "z_critical": POSITIVE,
 }
 LIFT_COLUMNS = {
     "control_arm": EXACT,
@@ -813,13 +847,7 @@ LIFT_COLUMNS = {
     "lift_cuped_ci_high": SIGNED,
     "lift_cuped_p_value": POSITIVE,
     "cuped_variance_reduction": SIGNED,
-    "p_value": POSITIVE,
-    "p_value_adj": POSITIVE,
-    "is_too_small": EXACT,
-    "family_size": EXACT,
-    "verdict": EXACT,
-    "alpha": EXACT,
-    "z_critical": POSITIVE,
+    **TESTED_COLUMNS,
 }
 DIFFERENCE_COLUMNS = {
     "control_arm": EXACT,
@@ -835,13 +863,7 @@ DIFFERENCE_COLUMNS = {
     "difference_se": POSITIVE,
     "difference_ci_low": SIGNED,
     "difference_ci_high": SIGNED,
-    "p_value": POSITIVE,
-    "p_value_adj": POSITIVE,
-    "is_too_small": EXACT,
-    "family_size": EXACT,
-    "verdict": EXACT,
-    "alpha": EXACT,
-    "z_critical": POSITIVE,
+    **TESTED_COLUMNS,
 }
 DIMENSION_TEST_KEYS = ["experiment_id", "metric", "arm", "dimension"]
 DIMENSION_TEST_COLUMNS = {
