@@ -44,6 +44,19 @@ def fixture_env(data_dir: Path) -> dict[str, str]:
     return {"HTE_FIXTURE_DIR": str(data_dir)}
 
 
+def ab_experiment(experiment_id: str, control: str = "control", treatment: str = "treatment") -> pd.DataFrame:
+    """The experiments table of an A/B test: a control arm and one treatment arm, each expected to get half the
+    units."""
+    return pd.DataFrame(
+        {
+            "experiment_id": experiment_id,
+            "arm": [control, treatment],
+            "is_control": [True, False],
+            "expected_share": [0.5, 0.5],
+        }
+    )
+
+
 def valid_inputs(seed: int = 7, n_units: int = 600, experiment_id: str = "exp_a") -> dict[str, pd.DataFrame]:
     """A small, clean two-arm experiment that satisfies the whole input contract (tests break one rule at a time)."""
     import numpy as np
@@ -91,14 +104,7 @@ def valid_inputs(seed: int = 7, n_units: int = 600, experiment_id: str = "exp_a"
         ],
         ignore_index=True,
     )
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "arm": ["control", "treatment"],
-            "is_control": [True, False],
-            "expected_share": [0.5, 0.5],
-        }
-    )
+    experiments = ab_experiment(experiment_id)
     return {
         "assignments": assignments,
         "unit_features": unit_features,

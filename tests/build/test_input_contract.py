@@ -85,10 +85,19 @@ def test_clean_fixture_builds(tmp_path):
     assert set(stats.dimension) == {"overall", "segment_a", "segment_b"}
 
 
-def test_duplicate_assignment_rows(tmp_path):
+# One row of an input written twice: each input names the key it must be unique on.
+@pytest.mark.parametrize(
+    ("input_name", "row", "fragments"),
+    [
+        ("assignments", 3, ("column 'unit_id'", "duplicate assignment rows")),
+        ("outcomes", 0, ("column 'metric'", "more than one outcome row")),
+        ("unit_features", 4, ("column 'unit_id'", "1 units have more than one feature row", "unit exp_a_u00004")),
+    ],
+)
+def test_a_repeated_input_row_is_refused(tmp_path, input_name, row, fragments):
     frames = valid_inputs()
-    frames["assignments"] = pd.concat([frames["assignments"], frames["assignments"].iloc[[3]]])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'unit_id'", "duplicate assignment rows")
+    frames[input_name] = pd.concat([frames[input_name], frames[input_name].iloc[[row]]])
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", *fragments)
 
 
 def test_unit_in_two_arms(tmp_path):
@@ -198,12 +207,6 @@ def test_binary_metric_with_other_values(tmp_path):
     _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'value'", "not 0 or 1")
 
 
-def test_duplicate_outcome_rows(tmp_path):
-    frames = valid_inputs()
-    frames["outcomes"] = pd.concat([frames["outcomes"], frames["outcomes"].iloc[[0]]])
-    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", "column 'metric'", "more than one outcome row")
-
-
 def test_outcome_for_unassigned_unit(tmp_path):
     frames = valid_inputs()
     stray = frames["outcomes"].iloc[[0]].copy()
@@ -247,27 +250,23 @@ def test_null_experiment_id_in_features(tmp_path):
     _assert_input_error(_build(tmp_path, frames), "column 'experiment_id'", "null experiment_id")
 
 
-def test_duplicate_feature_rows(tmp_path):
+# A null in a key column: the rule names the key columns of its input.
+@pytest.mark.parametrize(
+    ("input_name", "row", "column", "fragments"),
+    [
+        (
+            "assignments",
+            2,
+            "arm",
+            ("column 'experiment_id, unit_id, arm, assigned_at'", "null key, arm or assigned_at"),
+        ),
+        ("outcomes", 1, "unit_id", ("column 'experiment_id, unit_id'", "null experiment_id or unit_id")),
+    ],
+)
+def test_a_null_key_is_refused(tmp_path, input_name, row, column, fragments):
     frames = valid_inputs()
-    frames["unit_features"] = pd.concat([frames["unit_features"], frames["unit_features"].iloc[[4]]])
-    _assert_input_error(
-        _build(tmp_path, frames),
-        "experiment 'exp_a'",
-        "column 'unit_id'",
-        "1 units have more than one feature row",
-        "unit exp_a_u00004",
-    )
-
-
-def test_null_assignment_arm(tmp_path):
-    frames = valid_inputs()
-    frames["assignments"].loc[frames["assignments"].index[2], "arm"] = None
-    _assert_input_error(
-        _build(tmp_path, frames),
-        "experiment 'exp_a'",
-        "column 'experiment_id, unit_id, arm, assigned_at'",
-        "null key, arm or assigned_at",
-    )
+    frames[input_name].loc[frames[input_name].index[row], column] = None
+    _assert_input_error(_build(tmp_path, frames), "experiment 'exp_a'", *fragments)
 
 
 def test_propensity_outside_unit_interval(tmp_path):
@@ -286,17 +285,6 @@ def test_non_finite_pre_value(tmp_path, bad_value):
     frames["outcomes"].loc[revenue[:2], "pre_value"] = bad_value
     _assert_input_error(
         _build(tmp_path, frames), "experiment 'exp_a'", "column 'pre_value'", "2 pre-period values are NaN or infinite"
-    )
-
-
-def test_null_outcome_unit(tmp_path):
-    frames = valid_inputs()
-    frames["outcomes"].loc[frames["outcomes"].index[1], "unit_id"] = None
-    _assert_input_error(
-        _build(tmp_path, frames),
-        "experiment 'exp_a'",
-        "column 'experiment_id, unit_id'",
-        "null experiment_id or unit_id",
     )
 
 

@@ -27,7 +27,7 @@ import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
 from dbt_runner import ensure_deps, run_dbt
-from fixtures import FIXTURE_PROJECT, fixture_env, write_inputs
+from fixtures import FIXTURE_PROJECT, ab_experiment, fixture_env, write_inputs
 from hte_engine.report import DuckDBReader, build_report, write_report
 from hte_engine.report.page import interval
 from sequential_reference import p_value_sequential, radius_waudby_smith
@@ -87,14 +87,7 @@ def population(seed: int = 5, n_units: int = 8_000) -> dict[str, pd.DataFrame]:
         ],
         ignore_index=True,
     )
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": "exp_a",
-            "arm": ["control", "treatment"],
-            "is_control": [True, False],
-            "expected_share": [0.5, 0.5],
-        }
-    )
+    experiments = ab_experiment("exp_a")
     return {"assignments": assignments, "unit_features": features, "outcomes": outcomes, "experiments": experiments}
 
 

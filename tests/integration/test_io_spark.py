@@ -7,8 +7,6 @@ cluster-keeping sample down to Spark, and return the same sample on every call.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from datetime import datetime
 
 import numpy as np
@@ -16,26 +14,15 @@ import pandas as pd
 import pytest
 
 from hte_engine import io
+from spark_session import local_spark
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
 
 
 @pytest.fixture(scope="module")
 def spark():
-    warehouse = tempfile.mkdtemp(prefix="dbt_hte_spark_io_")
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
-        .appName("dbt_hte_io_test")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
-    shutil.rmtree(warehouse, ignore_errors=True)
+    with local_spark("io", cores=1) as (session, _):
+        yield session
 
 
 def unit_rows(n_units: int = 400) -> pd.DataFrame:

@@ -4,10 +4,6 @@ one million population units give the same rows as the pandas path (issue 15, it
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 
 import duckdb
@@ -19,6 +15,7 @@ from hte_engine.demo.population import generate_population
 from hte_engine.targeting.deployment import fit_deployment, serialise
 from hte_engine.targeting.population import POPULATION_COLUMNS, PopulationSettings, population_targeting_table
 from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
+from spark_session import local_spark
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
 
@@ -28,23 +25,8 @@ N_UNITS = 1_000_000
 
 @pytest.fixture(scope="module")
 def spark():
-    # The executors' Python must be this one (the engine and its dependencies), not whatever python3 is on PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    warehouse = tempfile.mkdtemp(prefix="dbt_hte_spark_population_")
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("dbt_hte_population_test")
-        .config("spark.sql.catalogImplementation", "in-memory")
-        .config("spark.sql.warehouse.dir", warehouse)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    yield session, Path(warehouse)
-    session.stop()
-    shutil.rmtree(warehouse, ignore_errors=True)
+    with local_spark("population", cores=2, **{"spark.driver.memory": "2g"}) as (session, warehouse):
+        yield session, warehouse
 
 
 def coupon_runs() -> tuple[pd.DataFrame, pd.DataFrame]:

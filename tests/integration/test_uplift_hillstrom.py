@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
+from fixtures import ab_experiment
 from hte_engine.uplift.tables import UpliftSettings, cate_scores, discovered_segments, evaluation_tables
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not hillstrom_present(), reason=HILLSTROM_MISSING)]
@@ -41,14 +42,7 @@ def hillstrom():
     # 0/1 purchase flags are categories, as the integration project declares them to dbt_hte.
     features[["mens", "womens", "newbie"]] = features[["mens", "womens", "newbie"]].astype(str)
     assignments = pd.DataFrame({"experiment_id": experiment, "unit_id": unit_id, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": experiment,
-            "arm": ["no_email", "womens_email"],
-            "is_control": [True, False],
-            "expected_share": [0.5, 0.5],
-        }
-    )
+    experiments = ab_experiment(experiment, control="no_email", treatment="womens_email")
     settings = UpliftSettings.from_meta(
         {
             "feature_columns": FEATURES,

@@ -14,13 +14,19 @@ def demo():
     return demo_data.generate()
 
 
-def coupon_inputs(demo):
-    eid = "coupon_push"
+def demo_experiment(demo, eid: str):
+    """One demo experiment's outcome rows (with the assignment's propensity) and its unit features."""
     shares = demo["experiments"].set_index(["experiment_id", "arm"])["expected_share"]
     units = demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"]).rename(columns={"value": "y"})
     units = units[units["experiment_id"] == eid].reset_index(drop=True)
     units["propensity"] = [shares[(eid, a)] for a in units["arm"]]
     features = demo["unit_features"][demo["unit_features"]["experiment_id"] == eid].reset_index(drop=True)
+    return units, features
+
+
+def coupon_inputs(demo):
+    eid = "coupon_push"
+    units, features = demo_experiment(demo, eid)
     # The planted effects stand in for a learner's out-of-fold scores: the plumbing, not the learner, is tested.
     truth = demo["truth"][demo["truth"]["experiment_id"] == eid]
     scores = truth.rename(columns={"true_effect": "cate"}).assign(learner="oracle", fold=0)
@@ -97,31 +103,28 @@ def test_a_deployed_policy_that_is_not_configured_fails_clearly():
 def email_inputs(demo):
     """email_campaign as hte_cate_scores stores it: each arm against control, scored on those two arms' units."""
     eid = "email_campaign"
-    shares = demo["experiments"].set_index(["experiment_id", "arm"])["expected_share"]
-    units = demo["assignments"].merge(demo["outcomes"], on=["experiment_id", "unit_id"]).rename(columns={"value": "y"})
-    units = units[units["experiment_id"] == eid].reset_index(drop=True)
-    units["propensity"] = [shares[(eid, a)] for a in units["arm"]]
-    features = demo["unit_features"][demo["unit_features"]["experiment_id"] == eid].reset_index(drop=True)
+    units, features = demo_experiment(demo, eid)
     arm_of = units.drop_duplicates("unit_id").set_index("unit_id")["arm"]
     truth = demo["truth"][demo["truth"]["experiment_id"] == eid]
     pairwise = truth[truth["unit_id"].map(arm_of).isin(["no_email"]) | (truth["unit_id"].map(arm_of) == truth["arm"])]
     return units, features, pairwise.rename(columns={"true_effect": "cate"}).assign(fold=0)
 
 
+def email_targeting(demo, units, features, scores, segment_columns):
+    """experiment_targeting of email_campaign with the learner the scores name, quick outcome models and no
+    evaluation (what these tests check is where each unit's score comes from)."""
+    (learner,) = scores["learner"].unique()
+    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner=learner)
+    economics = settings.economics_for(demo["experiments"], "email_campaign")
+    return experiment_targeting(
+        economics, units, features, scores, settings, segment_columns, {"visit"}, fit=quick_fit(False), evaluate=False
+    )
+
+
 def test_pairwise_scores_of_a_multi_arm_experiment_fall_back_to_cross_fitted_outcome_models(demo):
     units, features, scores = email_inputs(demo)
-    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="oracle")
-    economics = settings.economics_for(demo["experiments"], "email_campaign")
-    result = experiment_targeting(
-        economics,
-        units,
-        features,
-        scores.assign(learner="oracle"),
-        settings,
-        ["history_segment", "engagement_score"],
-        {"visit"},
-        fit=quick_fit(False),
-        evaluate=False,
+    result = email_targeting(
+        demo, units, features, scores.assign(learner="oracle"), ["history_segment", "engagement_score"]
     )
     # A unit of one email arm has no score for the other: the policy cannot mix sources, so all come from the
     # outcome models, and every unit is still decided.
@@ -134,19 +137,7 @@ def test_a_constant_learner_scores_every_unit_and_the_stored_dr_score_is_reused(
     units, features, scores = email_inputs(demo)
     means = scores.groupby("arm")["cate"].transform("mean")
     constant = scores.assign(cate=means, learner="constant")
-    settings = TargetingSettings(seed=1, bootstrap_replicates=20, curve_points=5, learner="constant")
-    economics = settings.economics_for(demo["experiments"], "email_campaign")
-    result = experiment_targeting(
-        economics,
-        units,
-        features,
-        constant,
-        settings,
-        ["history_segment"],
-        {"visit"},
-        fit=quick_fit(False),
-        evaluate=False,
-    )
+    result = email_targeting(demo, units, features, constant, ["history_segment"])
     assert set(result.units["score_source"]) == {"hte_cate_scores: constant"}
     # No heterogeneity: every unit gets the arm whose average net value is best (content, per docs/demo_truth.md).
     assert set(result.units["chosen_arm"]) == {"content_email"}

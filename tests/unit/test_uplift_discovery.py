@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 
 from dbt_runner import HILLSTROM_CSV, HILLSTROM_MISSING, hillstrom_present
+from fixtures import ab_experiment
 from hte_engine.resampling import bounded_sample
 from hte_engine.uplift.crossfit import CrossFitConfig, cross_fit
 from hte_engine.uplift.discovery import discover_segments, effect_drivers
@@ -89,9 +90,7 @@ def _sampled_discovery_inputs(n: int, seed: int):
     )
     features = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "x": x, "device": device})
     assignments = pd.DataFrame({"experiment_id": "e", "unit_id": ids, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame(
-        {"experiment_id": "e", "arm": ["control", "treat"], "is_control": [True, False], "expected_share": [0.5, 0.5]}
-    )
+    experiments = ab_experiment("e", treatment="treat")
     scores = pd.DataFrame(
         {
             "experiment_id": "e",

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fixtures import ab_experiment
 from hte_engine.io import MemoryBudgetExceeded, physical_memory_bytes
 from hte_engine.uplift.crossfit import cross_fit
 from hte_engine.uplift.evaluation import evaluate_learners
@@ -72,14 +73,7 @@ def inputs(n=1500, seed=0, experiment_id="e1"):
         }
     )
     assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": ids, "arm": arm, "propensity": np.nan})
-    experiments = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "arm": ["control", "treat"],
-            "is_control": [True, False],
-            "expected_share": [0.5, 0.5],
-        }
-    )
+    experiments = ab_experiment(experiment_id, treatment="treat")
     return units, features, assignments, experiments
 
 
