@@ -15,12 +15,8 @@
 {{ config(materialized='table') }}
 {%- set segment_columns = hte_segment_columns() -%}
 {%- set alpha = hte_config_alpha() -%}
-{%- set min_units = var('hte_cohort_min_units') -%}
-{%- if min_units is not number or min_units < 2 -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_cohort_min_units' must be a whole number of units per arm, 2 or more "
-        ~ "(e.g. 30); got " ~ (min_units | string) ~ ".") }}
-{%- endif %}
+{%- set min_units = hte_config_number('hte_cohort_min_units',
+    'be a whole number of units per arm, 2 or more (e.g. 30)', at_least=2) %}
 
 with params as (
     {{ hte_interval_params(alpha) }}

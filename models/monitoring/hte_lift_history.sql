@@ -6,47 +6,13 @@
 
     The inputs hold only their current state, so a --full-refresh rebuilds the history with the run date of that
     build alone: earlier dates cannot be recomputed (docs/monitoring.md). The model is enabled on adapters with
-    the delete+insert strategy (monitoring.yml). -#}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['run_date'],
-    on_schema_change='append_new_columns'
-) }}
+    the delete+insert strategy; its materialization, shared by the other histories, is set in monitoring.yml. -#}
 
-select
-    {{ hte_run_date_sql() }} as run_date,
-    cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as run_at,
-    experiment_id,
-    metric,
-    dimension,
-    segment,
-    arm,
-    control_arm,
-    n_treatment,
-    n_control,
-    mean_treatment,
-    mean_control,
-    lift_abs,
-    lift_abs_se,
-    lift_abs_ci_low,
-    lift_abs_ci_high,
-    lift_abs_cs_low,
-    lift_abs_cs_high,
-    p_value,
-    p_value_adj,
-    p_value_sequential,
-    p_value_sequential_adj,
-    lift_cuped,
-    lift_cuped_se,
-    lift_cuped_ci_low,
-    lift_cuped_ci_high,
-    lift_cuped_cs_low,
-    lift_cuped_cs_high,
-    lift_cuped_p_value_sequential,
-    verdict,
-    verdict_fixed,
-    verdict_sequential,
-    verdict_basis,
-    alpha
-from {{ ref('hte_segment_lifts') }}
+{{ hte_history_rows(ref('hte_segment_lifts'), [
+    'experiment_id', 'metric', 'dimension', 'segment', 'arm', 'control_arm', 'n_treatment', 'n_control',
+    'mean_treatment', 'mean_control', 'lift_abs', 'lift_abs_se', 'lift_abs_ci_low', 'lift_abs_ci_high',
+    'lift_abs_cs_low', 'lift_abs_cs_high', 'p_value', 'p_value_adj', 'p_value_sequential',
+    'p_value_sequential_adj', 'lift_cuped', 'lift_cuped_se', 'lift_cuped_ci_low', 'lift_cuped_ci_high',
+    'lift_cuped_cs_low', 'lift_cuped_cs_high', 'lift_cuped_p_value_sequential', 'verdict', 'verdict_fixed',
+    'verdict_sequential', 'verdict_basis', 'alpha',
+]) }}

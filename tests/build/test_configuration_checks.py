@@ -7,9 +7,11 @@ dimension_not_observed, never an alert."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 import yaml
 
 import reference as ref
+from dbt_runner import run_dbt
 from fixtures import FIXTURE_PROJECT, build_fixture, valid_inputs
 
 METRICS = {"conversion": {"kind": "binary"}, "revenue": {"kind": "continuous"}}
@@ -89,3 +91,28 @@ def test_a_column_or_metric_one_experiment_lacks_is_info_not_alert(tmp_path):
     info = _checks(result, "dimension_not_observed")
     assert list(zip(info["experiment_id"], info["dimension"], info["status"])) == [("exp_b", "segment_b", "info")]
     assert "dbt_hte configuration warning" not in result.output
+
+
+# A var set to a value the package cannot use stops `dbt parse` (so every build) with one sentence naming the var,
+# what it must be, and what it was (macros/config/hte_config_error.sql words them all). The population vars are
+# read only when a targeting population is set.
+POPULATION = {"hte_targeting_population": "hte_demo_unit_features"}
+BAD_VARS = [
+    ({"hte_alpha": 1.5}, "var 'hte_alpha' must be a number strictly between 0 and 1 (e.g. 0.05); got 1.5."),
+    ({"hte_cohort_min_units": 1.5}, "var 'hte_cohort_min_units' must be a whole number of units per arm, 2 or more"),
+    (
+        {**POPULATION, "hte_population_batch_size": 0},
+        "var 'hte_population_batch_size' must be a whole number of units >= 1 (e.g. 200000); got 0.",
+    ),
+    (
+        {**POPULATION, "hte_population_frequency_cap": {"max_contacts": 0, "days": 7}},
+        "var 'hte_population_frequency_cap' must be {max_contacts: N, days: D} with whole numbers N, D >= 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("bad_vars", "sentence"), BAD_VARS, ids=[list(bad)[-1] for bad, _ in BAD_VARS])
+def test_a_var_with_an_unusable_value_stops_the_parse_with_a_sentence(tmp_path, bad_vars, sentence):
+    result = run_dbt(["parse"], tmp_path, vars=bad_vars)
+    assert not result.ok, "dbt parse accepted " + str(bad_vars)
+    assert "dbt_hte configuration error: " + sentence in " ".join(result.output.split()), result.output[-3000:]

@@ -27,6 +27,10 @@ from hte_engine.uplift.tables import UpliftSettings
 
 PROJECT_VARS = yaml.safe_load((REPO / "dbt_project.yml").read_text())["vars"]["dbt_hte"]
 VAR_CALL = re.compile(r"var\(\s*(['\"])(hte_[a-z_0-9]+)\1\s*(?:,\s*([^()]*?))?\s*\)")
+# The config macros that read and check a var (macros/config/hte_config_choice.sql, hte_config_number.sql) take its
+# name and its fallback as `default=`; the fallback is read from the rest of the call (up to the closing "}}").
+CONFIG_CALL = re.compile(r"hte_config_(?:choice|number)\(\s*(['\"])(hte_[a-z_0-9]+)\1")
+CONFIG_DEFAULT = re.compile(r"default\s*=\s*('[^']*'|\"[^\"]*\"|[^,()\s]+)")
 UNSET_ON_PURPOSE = {"hte_demo"}
 # vars whose project value describes the bundled demo's data (its columns, metrics, economics), not a default
 DEMO_VALUES = {"segment_columns", "feature_columns", "metrics", "targeting_economics"}
@@ -37,7 +41,11 @@ def var_calls(folders: list[str], patterns: tuple[str, ...]) -> list[tuple[Path,
     for folder in folders:
         for pattern in patterns:
             for path in sorted((REPO / folder).rglob(pattern)):
-                calls += [(path, m.group(2), m.group(3)) for m in VAR_CALL.finditer(path.read_text())]
+                text = path.read_text()
+                calls += [(path, m.group(2), m.group(3)) for m in VAR_CALL.finditer(text)]
+                for m in CONFIG_CALL.finditer(text):
+                    default = CONFIG_DEFAULT.search(text[m.end() : text.find("}}", m.end())])
+                    calls.append((path, m.group(2), default.group(1) if default else None))
     return calls
 
 

@@ -5,12 +5,8 @@
     population's size) and the batches' concatenation is in unit-id order (ties in a ranking policy are broken by
     unit id, whatever the batch size). -#}
 {%- set cap = hte_population_frequency_cap() -%}
-{%- set batch_size = var('hte_population_batch_size') -%}
-{%- if batch_size is not number or batch_size < 1 -%}
-  {{ exceptions.raise_compiler_error(
-      "dbt_hte configuration error: var 'hte_population_batch_size' must be a whole number of units >= 1 (e.g. "
-      ~ "200000); got " ~ (batch_size | string) ~ ".") }}
-{%- endif -%}
+{%- set batch_size = hte_config_number('hte_population_batch_size',
+    'be a whole number of units >= 1 (e.g. 200000)', at_least=1) -%}
 {%- set run_day = "cast(" ~ hte_run_date_sql() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
 
 with recent_contacts as (
