@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from run_sql_bench import Measured, bench_workdir, generate_inputs
+from run_sql_bench import Measured, add_output_arguments, bench_workdir, generate_inputs
 from run_sql_bench import dbt_command as sql_bench_dbt_command
 
 BENCH = Path(__file__).resolve().parent
@@ -244,13 +244,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=1_000_000, help="units to generate (default 1,000,000)")
     parser.add_argument("--threads", type=int, default=None, help="dbt --threads (default: the profile's, 2)")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path("/tmp/dbt_hte_build_bench"),
-        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_build_bench)",
-    )
-    parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
+    add_output_arguments(parser, Path("/tmp/dbt_hte_build_bench"))
     parser.add_argument("--vars", default=None, help="extra dbt --vars (YAML), e.g. to try a setting")
     parser.add_argument(
         "--shape",

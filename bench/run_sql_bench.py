@@ -340,17 +340,19 @@ def build_sql_models(workdir: Path, env: dict):
     return build, model_timings(workdir / "target")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, workdir: Path) -> None:
+    """--workdir (the benchmark's DuckDB file, dbt target and logs; default `workdir`) and --results."""
+    parser.add_argument(
+        "--workdir", type=Path, default=workdir, help=f"DuckDB file, dbt target and logs (default {workdir})"
+    )
+    parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--units", type=int, default=10_000_000, help="units to generate (default 10,000,000)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of the hand-written query (median reported)")
-    parser.add_argument(
-        "--workdir",
-        type=Path,
-        default=Path("/tmp/dbt_hte_bench"),
-        help="DuckDB file, dbt target and logs (default /tmp/dbt_hte_bench)",
-    )
-    parser.add_argument("--results", type=Path, default=BENCH / "results", help="where the JSON and table go")
+    add_output_arguments(parser, Path("/tmp/dbt_hte_bench"))
     args = parser.parse_args()
     if args.units < 1000 or args.repeat < 1:
         parser.error("--units must be at least 1000 and --repeat at least 1")
