@@ -244,9 +244,7 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
     # Nightly feature snapshot of the day before assignment: always at least 18 hours before it.
     features_at = assigned_at.floor("D") - pd.Timedelta(hours=18)
 
-    assignments = pd.DataFrame(
-        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at}
-    )
+    assignments = _assignment_rows(experiment_id, unit_id, arm, assigned_at)
     features = pd.DataFrame(
         {
             "experiment_id": experiment_id,
@@ -262,31 +260,45 @@ def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str,
     outcomes, experiments = _purchase_tables(
         experiment_id, unit_id, purchase, pre_purchases, COUPON_ARMS, COUPON_ECONOMICS
     )
-    truth = pd.DataFrame(
-        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": "coupon", "metric": "purchase", "true_effect": lift}
+    truth = _truth_rows(experiment_id, unit_id, "coupon", "purchase", lift)
+    latent = pd.DataFrame({"unit_id": unit_id, "arm": arm, "p_control": p_control})
+    return _demo_frames(assignments, features, outcomes, experiments, truth, latent=latent)
+
+
+def _assignment_rows(experiment_id, unit_id, arm, assigned_at) -> pd.DataFrame:
+    return pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at})
+
+
+def _outcome_rows(experiment_id, unit_id, metric: str, value, pre_value) -> pd.DataFrame:
+    """One metric's outcome rows, a row per unit, with its pre-period value (NaN: none)."""
+    return pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "metric": metric, "value": value, "pre_value": pre_value}
     )
+
+
+def _truth_rows(experiment_id, unit_id, arm: str, metric: str, effect) -> pd.DataFrame:
+    """Each unit's true effect of `arm` over control on `metric`."""
+    return pd.DataFrame(
+        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "metric": metric, "true_effect": effect}
+    )
+
+
+def _demo_frames(assignments, features, outcomes, experiments, truth, **extra) -> dict[str, pd.DataFrame]:
+    """The four input relations and the truth, by name (and `extra` frames a later experiment builds on)."""
     return {
         "assignments": assignments,
         "unit_features": features,
         "outcomes": outcomes,
         "experiments": experiments,
         "truth": truth,
-        "latent": pd.DataFrame({"unit_id": unit_id, "arm": arm, "p_control": p_control}),
+        **extra,
     }
 
 
 def _purchase_tables(experiment_id, unit_id, purchase, pre_purchases, arms: dict, economics: dict):
     """A two-arm purchase experiment's outcome rows (purchase, with its pre-period count) and its declared arms
     with their economics: the shape both demo experiments share."""
-    outcomes = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "unit_id": unit_id,
-            "metric": "purchase",
-            "value": purchase,
-            "pre_value": pre_purchases,
-        }
-    )
+    outcomes = _outcome_rows(experiment_id, unit_id, "purchase", purchase, pre_purchases)
     experiments = pd.DataFrame(
         {
             "experiment_id": experiment_id,
@@ -325,30 +337,14 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
     )
     # The 180 days before this week are, within a day, the coupon's pre-period: the same purchase count.
     pre_purchases = coupon["outcomes"].set_index("unit_id").loc[unit_id, "pre_value"].to_numpy()
-    assignments = pd.DataFrame(
-        {"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": assigned_at}
-    )
+    assignments = _assignment_rows(experiment_id, unit_id, arm, assigned_at)
     outcomes, experiments = _purchase_tables(
         experiment_id, unit_id, purchase, pre_purchases, SHIPPING_ARMS, SHIPPING_ECONOMICS
     )
     # Given the unit's features and its coupon_push arm (randomised, independent of everything else) the effect
     # is exact; it varies with the coupon only.
-    truth = pd.DataFrame(
-        {
-            "experiment_id": experiment_id,
-            "unit_id": unit_id,
-            "arm": "free_shipping",
-            "metric": "purchase",
-            "true_effect": lift,
-        }
-    )
-    return {
-        "assignments": assignments,
-        "unit_features": features,
-        "outcomes": outcomes,
-        "experiments": experiments,
-        "truth": truth,
-    }
+    truth = _truth_rows(experiment_id, unit_id, "free_shipping", "purchase", lift)
+    return _demo_frames(assignments, features, outcomes, experiments, truth)
 
 
 def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[str, pd.DataFrame]:
@@ -401,7 +397,7 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     pre_spend = _round(pre_spend, 2)
 
     sent_at = EMAIL_SEND_AT + pd.to_timedelta(rng.integers(0, EMAIL_SEND_WINDOW_SECONDS, n), unit="s")
-    assignments = pd.DataFrame({"experiment_id": experiment_id, "unit_id": unit_id, "arm": arm, "assigned_at": sent_at})
+    assignments = _assignment_rows(experiment_id, unit_id, arm, sent_at)
     features = pd.DataFrame(
         {
             "experiment_id": experiment_id,
@@ -417,24 +413,8 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     )
     outcomes = pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "experiment_id": experiment_id,
-                    "unit_id": unit_id,
-                    "metric": "visit",
-                    "value": visit.astype(float),
-                    "pre_value": np.nan,
-                }
-            ),
-            pd.DataFrame(
-                {
-                    "experiment_id": experiment_id,
-                    "unit_id": unit_id,
-                    "metric": "spend",
-                    "value": spend,
-                    "pre_value": pre_spend,
-                }
-            ),
+            _outcome_rows(experiment_id, unit_id, "visit", visit.astype(float), np.nan),
+            _outcome_rows(experiment_id, unit_id, "spend", spend, pre_spend),
         ],
         ignore_index=True,
     )
@@ -457,30 +437,10 @@ def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[st
     truth_parts = []
     for a, lift in visit_lift.items():
         arm_spend = (visit_base + lift) * conversion * basket_mean * BASKET_PRICE_FACTOR[a]
-        truth_parts.append(
-            pd.DataFrame(
-                {"experiment_id": experiment_id, "unit_id": unit_id, "arm": a, "metric": "visit", "true_effect": lift}
-            )
-        )
-        truth_parts.append(
-            pd.DataFrame(
-                {
-                    "experiment_id": experiment_id,
-                    "unit_id": unit_id,
-                    "arm": a,
-                    "metric": "spend",
-                    "true_effect": arm_spend - control_spend,
-                }
-            )
-        )
+        truth_parts.append(_truth_rows(experiment_id, unit_id, a, "visit", lift))
+        truth_parts.append(_truth_rows(experiment_id, unit_id, a, "spend", arm_spend - control_spend))
     truth = pd.concat(truth_parts, ignore_index=True)
-    return {
-        "assignments": assignments,
-        "unit_features": features,
-        "outcomes": outcomes,
-        "experiments": experiments,
-        "truth": truth,
-    }
+    return _demo_frames(assignments, features, outcomes, experiments, truth)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -528,13 +488,7 @@ def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     truth = frames["truth"].astype(
         {"experiment_id": "string", "unit_id": "string", "arm": "string", "metric": "string", "true_effect": "float64"}
     )
-    return {
-        "assignments": assignments,
-        "unit_features": features,
-        "outcomes": outcomes,
-        "experiments": experiments,
-        "truth": truth,
-    }
+    return _demo_frames(assignments, features, outcomes, experiments, truth)
 
 
 def _draw_categories(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
