@@ -48,9 +48,4 @@ select
     u.{{ adapter.quote(column) }}
     {%- endfor %}
 from unit_segments u
-join experiment_metrics m
-    on m.experiment_id = u.experiment_id
-left join {{ ref('stg_hte_outcomes') }} o
-    on o.experiment_id = u.experiment_id
-    and o.unit_id = u.unit_id
-    and o.metric = m.metric
+{{ hte_join_metric_outcomes() }}

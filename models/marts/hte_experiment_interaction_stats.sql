@@ -37,12 +37,7 @@ unit_outcomes as (
         u.other_arm,
         coalesce(o.value, 0.0e0) as y
     from {{ ref('int_hte_shared_units') }} u
-    join experiment_metrics m
-        on m.experiment_id = u.experiment_id
-    left join {{ ref('stg_hte_outcomes') }} o
-        on o.experiment_id = u.experiment_id
-        and o.unit_id = u.unit_id
-        and o.metric = m.metric
+    {{ hte_join_metric_outcomes() }}
 )
 
 select
