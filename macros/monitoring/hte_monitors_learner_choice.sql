@@ -8,9 +8,7 @@
     {%- set on = (on | lower) == 'true' -%}
   {%- endif -%}
   {%- if on is not boolean -%}
-    {{ exceptions.raise_compiler_error(
-        "dbt_hte configuration error: var 'hte_alert_on_learner_choice' must be true or false; got "
-        ~ (var('hte_alert_on_learner_choice') | string) ~ ".") }}
+    {{ hte_config_error('hte_alert_on_learner_choice', 'be true or false', var('hte_alert_on_learner_choice')) }}
   {%- endif -%}
   {{ return(on and target.type in ['duckdb', 'snowflake']) }}
 {% endmacro %}

@@ -54,27 +54,12 @@ previous_dates as (
     group by h.experiment_id
 ),
 
--- both runs of each lift row side by side; group by instead of a full outer join (PostgreSQL allows a full join
--- only on hash- or merge-joinable conditions)
+-- both runs of each lift row side by side (macros/monitoring/hte_runs_side_by_side.sql)
 lift_pairs as (
-    select
-        h.experiment_id, h.metric, h.dimension, h.segment, h.arm,
-        max(h.control_arm) as control_arm,
-        max(p.previous_run_date) as previous_run_date,
-        max(case when h.run_date = p.previous_run_date then h.verdict end) as verdict_before,
-        max(case when h.run_date = c.run_date then h.verdict end) as verdict_after,
-        max(case when h.run_date = p.previous_run_date then h.lift_abs end) as estimate_before,
-        max(case when h.run_date = c.run_date then h.lift_abs end) as estimate_after,
-        max(case when h.run_date = p.previous_run_date then h.p_value_adj end) as p_value_adj_before,
-        max(case when h.run_date = c.run_date then h.p_value_adj end) as p_value_adj_after,
-        max(case when h.run_date = p.previous_run_date then h.p_value_sequential_adj end) as p_value_sequential_adj_before,
-        max(case when h.run_date = c.run_date then h.p_value_sequential_adj end) as p_value_sequential_adj_after
-    from lift_history h
-    join previous_dates p
-        on p.experiment_id = h.experiment_id
-    cross join current_date_param c
-    where h.run_date = p.previous_run_date or h.run_date = c.run_date
-    group by h.experiment_id, h.metric, h.dimension, h.segment, h.arm
+    {{ hte_runs_side_by_side('lift_history', ['experiment_id', 'metric', 'dimension', 'segment', 'arm'],
+        [('verdict', 'verdict'), ('lift_abs', 'estimate'), ('p_value_adj', 'p_value_adj'),
+            ('p_value_sequential_adj', 'p_value_sequential_adj')],
+        carried=['control_arm']) }}
 ),
 
 lift_changes as (
@@ -91,46 +76,20 @@ lift_changes as (
     from lift_pairs l
 ),
 
--- checks without a dimension or segment (the whole-experiment sample-ratio test) group fine: group by treats
--- nulls as one value
+-- checks without a dimension or segment (the whole-experiment sample-ratio test) group fine
 check_pairs as (
-    select
-        h.experiment_id, h.check_name, h.dimension, h.segment,
-        max(p.previous_run_date) as previous_run_date,
-        max(case when h.run_date = p.previous_run_date then h.status end) as status_before,
-        max(case when h.run_date = c.run_date then h.status end) as status_after,
-        max(case when h.run_date = p.previous_run_date then h.statistic end) as estimate_before,
-        max(case when h.run_date = c.run_date then h.statistic end) as estimate_after,
-        max(case when h.run_date = p.previous_run_date then h.p_value end) as p_value_before,
-        max(case when h.run_date = c.run_date then h.p_value end) as p_value_after,
-        max(case when h.run_date = c.run_date then h.severity end) as severity_after
-    from check_history h
-    join previous_dates p
-        on p.experiment_id = h.experiment_id
-    cross join current_date_param c
-    where h.run_date = p.previous_run_date or h.run_date = c.run_date
-    group by h.experiment_id, h.check_name, h.dimension, h.segment
+    {{ hte_runs_side_by_side('check_history', ['experiment_id', 'check_name', 'dimension', 'segment'],
+        [('status', 'status'), ('statistic', 'estimate'), ('p_value', 'p_value')],
+        after_only=[('severity', 'severity')]) }}
 ),
 
 {% if hte_monitors_learner_choice() -%}
 -- a comparison's chosen learner at both dates; only a change between two existing choices is an alert (a
 -- comparison evaluated for the first time, or no longer evaluated, shows in hte_learner_evaluation's status)
 learner_changes as (
-    select
-        h.experiment_id, h.metric, h.arm,
-        max(h.control_arm) as control_arm,
-        max(p.previous_run_date) as previous_run_date,
-        max(case when h.run_date = p.previous_run_date then h.learner end) as learner_before,
-        max(case when h.run_date = c.run_date then h.learner end) as learner_after,
-        max(case when h.run_date = p.previous_run_date then h.qini_coefficient end) as qini_before,
-        max(case when h.run_date = c.run_date then h.qini_coefficient end) as qini_after,
-        max(case when h.run_date = c.run_date then h.choice_reason end) as reason_after
-    from learner_history h
-    join previous_dates p
-        on p.experiment_id = h.experiment_id
-    cross join current_date_param c
-    where h.run_date = p.previous_run_date or h.run_date = c.run_date
-    group by h.experiment_id, h.metric, h.arm
+    {{ hte_runs_side_by_side('learner_history', ['experiment_id', 'metric', 'arm'],
+        [('learner', 'learner'), ('qini_coefficient', 'qini')],
+        carried=['control_arm'], after_only=[('choice_reason', 'reason')]) }}
 ),
 
 {% endif -%}

@@ -99,6 +99,7 @@ def test_a_column_or_metric_one_experiment_lacks_is_info_not_alert(tmp_path):
 POPULATION = {"hte_targeting_population": "hte_demo_unit_features"}
 BAD_VARS = [
     ({"hte_alpha": 1.5}, "var 'hte_alpha' must be a number strictly between 0 and 1 (e.g. 0.05); got 1.5."),
+    ({"hte_alert_on_learner_choice": "maybe"}, "var 'hte_alert_on_learner_choice' must be true or false; got maybe."),
     ({"hte_cohort_min_units": 1.5}, "var 'hte_cohort_min_units' must be a whole number of units per arm, 2 or more"),
     (
         {**POPULATION, "hte_population_batch_size": 0},
