@@ -42,6 +42,80 @@ SECTIONS = [
 ]
 TITLES = dict(SECTIONS)
 
+# The sentence under each section's title: what the section shows and how to read it.
+LEADS = {
+    "checks": (
+        "Sample-ratio mismatch, covariate balance of pre-treatment dimensions and minimum sizes. An "
+        "<b>alert</b> means the randomisation or the segment definitions are suspect: fix that before "
+        "reading any lift."
+    ),
+    "overall": (
+        "The average treatment effect of each arm against control: the pre-specified primary test, not "
+        "adjusted for the segment tests."
+    ),
+    "segments": (
+        "Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
+        "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
+        "too small or not estimable. The dashed line is the overall effect. The plotted interval is adjusted for "
+        "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
+        "unadjusted one); under var hte_p_adjust: holm, whose step-down rejects more than the simultaneous "
+        "interval shows, a coloured bar can still touch zero. Where a metric has a minimum effect worth acting on, "
+        "the table's practical column says whether the lift is meaningful, negligible (real or not, too small to "
+        "act on) or uncertain. Binary "
+        "metrics are in percentage points (pp). Names longer than 40 characters are shortened in the plot "
+        "(hover it for them) and whole in the table."
+    ),
+    "heterogeneity": (
+        "Is there heterogeneity along a dimension at all? A small adjusted p-value says the segments of the "
+        "dimension do not all share one lift; a large one says the differences between segments are "
+        "compatible with chance."
+    ),
+    "uplift_curves": (
+        "Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
+        "its end value means the learner finds who responds. The chosen learner is drawn thicker, with its "
+        "bootstrap band; the other learners' intervals are in the table."
+    ),
+    "calibration": (
+        "The chosen learner's units in ten groups of predicted effect: when the model is calibrated, the "
+        "observed lift of each group (treated minus control) sits on its mean prediction and falls from "
+        "group 1 to group 10."
+    ),
+    "discovered": (
+        "Segments found by a shallow tree grown on one half of the units and estimated on the other (honest): "
+        "only rules marked significant after the adjustment are worth a pre-registered follow-up."
+    ),
+    "targeting": (
+        "Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
+        "unit, the lift needed to break even and the net value per treated unit with its interval. "
+        "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
+        "crosses break-even or the segment is too small. The lift verdict column repeats the segment lifts' "
+        "verdict: the two answer different questions (does the segment pay, under this dimension's "
+        "adjustment; is its lift non-zero, under the family of segment tests of var hte_p_adjust_family) and "
+        "can differ, which the reason then says."
+    ),
+    "budget_curve": (
+        "Incremental net value (doubly robust, out of fold) as the budget grows, treating the units with the "
+        "highest predicted net value first; the star is the deployed policy. Past the peak, each extra unit "
+        "treated loses money."
+    ),
+    "policy_values": (
+        "Each policy's incremental net value against treating nobody, with its interval: the deployed policy "
+        "against treating everyone and against a random policy with the same budget."
+    ),
+    "population": (
+        "What the deployed policy does to the population it acts on (var <code>hte_targeting_population</code>, "
+        "latest run): how many units get each decision and why the others do not, and how far that population "
+        "has moved from the experiment's units. Where a feature has <b>shifted</b> (PSI above 0.25), the "
+        "experiment did not see people like these and their effects are extrapolated."
+    ),
+    "monitoring": (
+        "Each scheduled build records the lifts of its run date (<code>hte_lift_history</code>). The shaded band "
+        "is the confidence sequence: it covers the true lift at every run at once, so it may be read after every "
+        "build; the fixed-horizon bars hold at one pre-planned look only, and a daily look at them finds "
+        "significance in about a quarter of experiments without any effect."
+    ),
+}
+
 # Tables each section reads, in order of preference (the report loads only these).
 TABLES = [
     "hte_checks",
@@ -148,17 +222,17 @@ def per_comparison(
     return "".join(heading(m, a, control_of(g)) + render(m, a, g) for m, a, g in comparisons(rows))
 
 
+def report_section(key: str, body: str) -> str:
+    """Section `key` with its title and its lead."""
+    return section(key, TITLES[key], LEADS[key], body)
+
+
 def checks(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_checks", experiment_id)
-    lead = (
-        "Sample-ratio mismatch, covariate balance of pre-treatment dimensions and minimum sizes. An "
-        "<b>alert</b> means the randomisation or the segment definitions are suspect: fix that before "
-        "reading any lift."
-    )
     if rows is None:
-        return section("checks", TITLES["checks"], lead, missing_table("hte_checks"))
+        return report_section("checks", missing_table("hte_checks"))
     if rows.empty:
-        return section("checks", TITLES["checks"], lead, no_rows("hte_checks", experiment_id))
+        return report_section("checks", no_rows("hte_checks", experiment_id))
     order = {"alert": 0, "pass": 1, "info": 2}
     rows = rows.assign(_order=rows["status"].map(order).fillna(3)).sort_values(
         ["_order", "check_name", "dimension", "segment"], na_position="first"
@@ -169,7 +243,7 @@ def checks(tables, experiment_id: str) -> str:
     # Passing checks are folded away so the first screen reaches the effect; alerts stay in sight.
     body = f"<p>{summary}</p>" + (_checks_table(alerts) if not alerts.empty else "<p>No check alerts.</p>")
     body += f"<details><summary>all {len(rows)} checks</summary>{_checks_table(rows)}</details>"
-    return section("checks", TITLES["checks"], lead, body)
+    return report_section("checks", body)
 
 
 def _checks_table(rows: pd.DataFrame) -> str:
@@ -190,10 +264,6 @@ def _checks_table(rows: pd.DataFrame) -> str:
 
 def overall(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_segment_lifts", experiment_id)
-    lead = (
-        "The average treatment effect of each arm against control: the pre-specified primary test, not "
-        "adjusted for the segment tests."
-    )
     if rows is not None:
         rows = rows[rows["dimension"] == "overall"]
     if rows is None:
@@ -222,23 +292,11 @@ def overall(tables, experiment_id: str) -> str:
             ],
             muted=lambda r: r["verdict"] in NOT_A_VERDICT,
         )
-    return section("overall", TITLES["overall"], lead, body)
+    return report_section("overall", body)
 
 
 def segments(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_segment_lifts", experiment_id)
-    lead = (
-        "Per dimension, each segment's lift with its interval, most responsive on top. Green: positive, red: "
-        "negative after the multiple-testing adjustment; grey: inconclusive (do not act on it); hollow: "
-        "too small or not estimable. The dashed line is the overall effect. The plotted interval is adjusted for "
-        "multiple testing like the verdict, so a grey bar always crosses zero (the table also lists the "
-        "unadjusted one); under var hte_p_adjust: holm, whose step-down rejects more than the simultaneous "
-        "interval shows, a coloured bar can still touch zero. Where a metric has a minimum effect worth acting on, "
-        "the table's practical column says whether the lift is meaningful, negligible (real or not, too small to "
-        "act on) or uncertain. Binary "
-        "metrics are in percentage points (pp). Names longer than 40 characters are shortened in the plot "
-        "(hover it for them) and whole in the table."
-    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         segment_rows = group[group["dimension"] != "overall"]
@@ -266,7 +324,7 @@ def segments(tables, experiment_id: str) -> str:
         return image + f"<details><summary>table</summary>{detail}</details>"
 
     body = per_comparison("hte_segment_lifts", rows, experiment_id, render)
-    return section("segments", TITLES["segments"], lead, body)
+    return report_section("segments", body)
 
 
 def heterogeneity(tables, experiment_id: str) -> str:
@@ -281,11 +339,6 @@ def heterogeneity(tables, experiment_id: str) -> str:
             "<code>hte_heterogeneity_tests</code> (the Wald tests of the interaction regressions, a Python "
             "model) was not built; shown instead: Cochran's Q from <code>hte_dimension_tests</code>.</p>"
         )
-    lead = (
-        "Is there heterogeneity along a dimension at all? A small adjusted p-value says the segments of the "
-        "dimension do not all share one lift; a large one says the differences between segments are "
-        "compatible with chance."
-    )
     alpha = _alpha(tables, experiment_id)
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
@@ -305,7 +358,7 @@ def heterogeneity(tables, experiment_id: str) -> str:
         )
 
     body = note + per_comparison(name, rows, experiment_id, render)
-    return section("heterogeneity", TITLES["heterogeneity"], lead, body)
+    return report_section("heterogeneity", body)
 
 
 def _alpha(tables, experiment_id: str) -> float:
@@ -334,11 +387,6 @@ def _status_reason(tables, experiment_id: str) -> str:
 def uplift_curves(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_uplift_curves", experiment_id)
     evaluation = rows_of(tables, "hte_learner_evaluation", experiment_id)
-    lead = (
-        "Units ranked by each learner's out-of-fold predicted effect. A curve above the straight line from 0 to "
-        "its end value means the learner finds who responds. The chosen learner is drawn thicker, with its "
-        "bootstrap band; the other learners' intervals are in the table."
-    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         out = figures.uplift_curves(group, f"{experiment_id}: {metric}, {arm}", metric)
@@ -366,16 +414,11 @@ def uplift_curves(tables, experiment_id: str) -> str:
         return out
 
     body = per_comparison("hte_uplift_curves", rows, experiment_id, render, _status_reason(tables, experiment_id))
-    return section("uplift_curves", TITLES["uplift_curves"], lead, body)
+    return report_section("uplift_curves", body)
 
 
 def calibration(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_uplift_deciles", experiment_id)
-    lead = (
-        "The chosen learner's units in ten groups of predicted effect: when the model is calibrated, the "
-        "observed lift of each group (treated minus control) sits on its mean prediction and falls from "
-        "group 1 to group 10."
-    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         chosen = group[group["is_chosen"].fillna(False).astype(bool)] if "is_chosen" in group else group.iloc[0:0]
@@ -395,15 +438,11 @@ def calibration(tables, experiment_id: str) -> str:
         return image + f"<details><summary>table</summary>{detail}</details>"
 
     body = per_comparison("hte_uplift_deciles", rows, experiment_id, render, _status_reason(tables, experiment_id))
-    return section("calibration", TITLES["calibration"], lead, body)
+    return report_section("calibration", body)
 
 
 def discovered(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_discovered_segments", experiment_id)
-    lead = (
-        "Segments found by a shallow tree grown on one half of the units and estimated on the other (honest): "
-        "only rules marked significant after the adjustment are worth a pre-registered follow-up."
-    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         return table(
@@ -421,7 +460,7 @@ def discovered(tables, experiment_id: str) -> str:
         )
 
     body = per_comparison("hte_discovered_segments", rows, experiment_id, render)
-    return section("discovered", TITLES["discovered"], lead, body)
+    return report_section("discovered", body)
 
 
 def _lift_verdicts(tables, experiment_id: str) -> dict[tuple, str]:
@@ -462,15 +501,6 @@ def value_per_unit(row) -> str:
 def targeting(tables, experiment_id: str) -> str:
     rows = rows_of(tables, "hte_targeting_segments", experiment_id)
     verdicts = _lift_verdicts(tables, experiment_id)
-    lead = (
-        "Whom to treat: each segment's lift, what one unit of the metric is worth, the cost of treating one "
-        "unit, the lift needed to break even and the net value per treated unit with its interval. "
-        "<b>treat</b>: the whole interval pays; <b>hold</b>: it does not; <b>need more data</b>: the interval "
-        "crosses break-even or the segment is too small. The lift verdict column repeats the segment lifts' "
-        "verdict: the two answer different questions (does the segment pay, under this dimension's "
-        "adjustment; is its lift non-zero, under the family of segment tests of var hte_p_adjust_family) and "
-        "can differ, which the reason then says."
-    )
 
     def render(metric: str, arm: str, group: pd.DataFrame) -> str:
         group = group.assign(
@@ -520,7 +550,7 @@ def targeting(tables, experiment_id: str) -> str:
         )
 
     body = per_comparison("hte_targeting_segments", rows, experiment_id, render)
-    return section("targeting", TITLES["targeting"], lead, body)
+    return report_section("targeting", body)
 
 
 def _true(value) -> bool:
@@ -533,11 +563,6 @@ def _policy_rows(tables, experiment_id: str) -> pd.DataFrame | None:
 
 def budget_curve(tables, experiment_id: str) -> str:
     rows = _policy_rows(tables, experiment_id)
-    lead = (
-        "Incremental net value (doubly robust, out of fold) as the budget grows, treating the units with the "
-        "highest predicted net value first; the star is the deployed policy. Past the peak, each extra unit "
-        "treated loses money."
-    )
     if rows is None:
         body = missing_table("hte_policy_value")
     else:
@@ -548,15 +573,11 @@ def budget_curve(tables, experiment_id: str) -> str:
             if curve.empty
             else figures.budget_curve(curve, markers, experiment_id)
         )
-    return section("budget_curve", TITLES["budget_curve"], lead, body)
+    return report_section("budget_curve", body)
 
 
 def policy_values(tables, experiment_id: str) -> str:
     rows = _policy_rows(tables, experiment_id)
-    lead = (
-        "Each policy's incremental net value against treating nobody, with its interval: the deployed policy "
-        "against treating everyone and against a random policy with the same budget."
-    )
     if rows is None:
         body = missing_table("hte_policy_value")
     else:
@@ -584,25 +605,17 @@ def policy_values(tables, experiment_id: str) -> str:
                     ("deployed", "text", lambda r: badge("deployed") if _true(r.get("is_deployed")) else ""),
                 ],
             )
-    return section("policy_values", TITLES["policy_values"], lead, body)
+    return report_section("policy_values", body)
 
 
 def population(tables, experiment_id: str) -> str:
     decisions = rows_of(tables, "hte_population_decisions", experiment_id)
     drift = rows_of(tables, "hte_population_drift", experiment_id)
-    lead = (
-        "What the deployed policy does to the population it acts on (var <code>hte_targeting_population</code>, "
-        "latest run): how many units get each decision and why the others do not, and how far that population "
-        "has moved from the experiment's units. Where a feature has <b>shifted</b> (PSI above 0.25), the "
-        "experiment did not see people like these and their effects are extrapolated."
-    )
     if decisions is None:
-        return section("population", TITLES["population"], lead, missing_table("hte_population_decisions"))
+        return report_section("population", missing_table("hte_population_decisions"))
     if decisions.empty:
-        return section(
+        return report_section(
             "population",
-            TITLES["population"],
-            lead,
             (
                 '<p class="empty" data-empty="hte_population_decisions">No population decided for this experiment: set '
                 "var <code>hte_targeting_population</code> (docs/population.md) to score the customers the policy will "
@@ -650,7 +663,7 @@ def population(tables, experiment_id: str) -> str:
                 muted=lambda r: r["psi_status"] in ("stable", "not_computed"),
             )
         )
-    return section("population", TITLES["population"], lead, "".join(parts))
+    return report_section("population", "".join(parts))
 
 
 def _not_built(name: str) -> str:
@@ -675,12 +688,6 @@ ALERT_LABELS = {
 def monitoring(tables, experiment_id: str) -> str:
     """The overall lift of each metric × arm over run dates with its confidence sequence, what changed since the
     previous run (hte_alerts), and trends across assignment cohorts (hte_cohort_trends)."""
-    lead = (
-        "Each scheduled build records the lifts of its run date (<code>hte_lift_history</code>). The shaded band "
-        "is the confidence sequence: it covers the true lift at every run at once, so it may be read after every "
-        "build; the fixed-horizon bars hold at one pre-planned look only, and a daily look at them finds "
-        "significance in about a quarter of experiments without any effect."
-    )
     parts = []
     history = rows_of(tables, "hte_lift_history", experiment_id)
     if history is None:
@@ -772,7 +779,7 @@ def monitoring(tables, experiment_id: str) -> str:
                 muted=lambda r: r["verdict"] not in ("increasing", "decreasing"),
             )
         )
-    return section("monitoring", TITLES["monitoring"], lead, "".join(parts))
+    return report_section("monitoring", "".join(parts))
 
 
 RENDERERS = {
