@@ -9,6 +9,7 @@ import pandas as pd
 
 from dbt_runner import REPO, DbtResult, ensure_deps, run_dbt
 from hte_engine.demo.population import write_inputs
+from hte_engine.targeting.deployment import serialise
 
 POPULATION_PROJECT = REPO / "examples" / "policy_loop"
 DEMO_SEEDS = REPO / "seeds" / "demo"
@@ -38,3 +39,10 @@ def build_population(
     ensure_deps(POPULATION_PROJECT, workdir / "deps")
     args = [command] + (["--select", select] if select else [])
     return run_dbt(args, workdir, vars={"pop_dir": str(data_dir), **(vars or {})}, project_dir=POPULATION_PROJECT)
+
+
+def deployed_run(deployment, experiment_id: str, metric: str, arm: str, learner: str = "t") -> pd.DataFrame:
+    """hte_deployment_runs as the population model reads it: one ok run of `deployment`, serialised."""
+    blob, sha = serialise(deployment)
+    run = {"experiment_id": experiment_id, "metric": metric, "arm": arm, "learner": learner, "status": "ok"}
+    return pd.DataFrame([{**run, "reason": None, "model_sha256": sha, "model_blob": blob}])

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from hte_engine.demo.population import generate_population
-from hte_engine.targeting.deployment import fit_deployment, serialise
+from hte_engine.targeting.deployment import fit_deployment
 from hte_engine.targeting.population import POPULATION_COLUMNS, PopulationSettings, population_targeting_table
 from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
+from population_inputs import deployed_run
 from spark_session import local_spark
 
 pyspark_sql = pytest.importorskip("pyspark.sql")
@@ -59,21 +60,7 @@ def coupon_runs() -> tuple[pd.DataFrame, pd.DataFrame]:
     plan.features_used = ["customer_type", "visits_per_month", "tenure_days", "device"]
     plan.units = units
     fit = fit_deployment(plan, "t", UpliftSettings(feature_columns=tuple(plan.features_used)))
-    blob, sha = serialise(fit.deployment)
-    runs = pd.DataFrame(
-        [
-            {
-                "experiment_id": "coupon_push",
-                "metric": "purchase",
-                "arm": "coupon",
-                "learner": "t",
-                "status": "ok",
-                "reason": None,
-                "model_sha256": sha,
-                "model_blob": blob,
-            }
-        ]
-    )
+    runs = deployed_run(fit.deployment, "coupon_push", "purchase", "coupon")
     return runs, experiments
 
 

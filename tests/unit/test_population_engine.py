@@ -21,6 +21,7 @@ from hte_engine.uplift.crossfit import CrossFitConfig
 from hte_engine.uplift.features import prepare_features
 from hte_engine.uplift.learners import BaseModel, OutcomeModels, TrainingSample
 from hte_engine.uplift.tables import ComparisonPlan, UpliftSettings
+from population_inputs import deployed_run
 
 FAST = {"max_iter": 30, "learning_rate": 0.1, "early_stopping": False, "min_samples_leaf": 40}
 FEATURES = ["tenure", "score", "device"]
@@ -193,21 +194,7 @@ def test_budget_policy_spends_at_most_the_budget_net_of_the_policy_test_across_b
     from hte_engine.targeting.population import iter_population_targeting
 
     fit = fit_deployment(comparison(), "t", settings())
-    blob, sha = serialise(fit.deployment)
-    runs = pd.DataFrame(
-        [
-            {
-                "experiment_id": "exp",
-                "metric": "y",
-                "arm": "treatment",
-                "learner": "t",
-                "status": "ok",
-                "reason": None,
-                "model_sha256": sha,
-                "model_blob": blob,
-            }
-        ]
-    )
+    runs = deployed_run(fit.deployment, "exp", "y", "treatment")
     experiments = pd.DataFrame(
         {
             "experiment_id": "exp",
