@@ -23,6 +23,9 @@
 {%- set family = hte_config_family_columns() -%}
 {%- set tuning_n = hte_config_sequential_tuning_n() -%}
 {%- set verdict_basis = hte_config_verdict_basis() -%}
+{#- a segment's key, and a lift's (one per treatment arm of it) -#}
+{%- set segment_keys = ['experiment_id', 'metric', 'dimension', 'segment'] -%}
+{%- set lift_keys = segment_keys + ['arm'] -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
@@ -67,11 +70,9 @@ paired as (
     join treatment_arms a
         on a.experiment_id = s.experiment_id
     left join stats t
-        on t.experiment_id = s.experiment_id and t.metric = s.metric and t.dimension = s.dimension
-        and t.segment = s.segment and t.arm = a.arm
+        on {{ hte_same_keys('t', 's', segment_keys) }} and t.arm = a.arm
     left join stats c
-        on c.experiment_id = s.experiment_id and c.metric = s.metric and c.dimension = s.dimension
-        and c.segment = s.segment and c.arm = a.control_arm
+        on {{ hte_same_keys('c', 's', segment_keys) }} and c.arm = a.control_arm
 ),
 
 -- within-arm centred sums (S_yy, S_xx, S_xy) and means
@@ -171,11 +172,9 @@ combined as (
         case when t.dimension = 'overall' then t.p_value_sequential else q.p_value_sequential_adj end as p_value_sequential_adj
     from tested t
     left join family_sizes f
-        on f.experiment_id = t.experiment_id and f.metric = t.metric and f.dimension = t.dimension
-        and f.segment = t.segment and f.arm = t.arm
+        on {{ hte_same_keys('f', 't', lift_keys) }}
     left join sequential_adjusted q
-        on q.experiment_id = t.experiment_id and q.metric = t.metric and q.dimension = t.dimension
-        and q.segment = t.segment and q.arm = t.arm
+        on {{ hte_same_keys('q', 't', lift_keys) }}
 ),
 
 verdicts as (

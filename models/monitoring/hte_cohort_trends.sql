@@ -15,6 +15,8 @@
     from the weighted means), not from raw moments, so nearly equal cohort indices lose no precision. -#}
 {{ config(materialized='table') }}
 {%- set alpha = hte_config_alpha() -%}
+{#- a trend's key: one per experiment × metric × arm × dimension × segment -#}
+{%- set trend_keys = ['experiment_id', 'metric', 'arm', 'dimension', 'segment'] -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
 
@@ -66,8 +68,7 @@ centred as (
         sum(p.w * (p.x - m.x_bar) * (p.y - m.y_bar)) as s_xy
     from weighted_means m
     join points p
-        on p.experiment_id = m.experiment_id and p.metric = m.metric and p.arm = m.arm
-        and p.dimension = m.dimension and p.segment = m.segment
+        on {{ hte_same_keys('p', 'm', trend_keys) }}
     group by m.experiment_id, m.metric, m.arm, m.dimension, m.segment, m.sum_w, m.x_bar, m.y_bar
 ),
 
@@ -86,8 +87,7 @@ residuals as (
         sum(p.w * (p.y - f.intercept - f.slope * p.x) * (p.y - f.intercept - f.slope * p.x)) as residual_q
     from fits f
     join points p
-        on p.experiment_id = f.experiment_id and p.metric = f.metric and p.arm = f.arm
-        and p.dimension = f.dimension and p.segment = f.segment
+        on {{ hte_same_keys('p', 'f', trend_keys) }}
     where f.slope is not null
     group by f.experiment_id, f.metric, f.arm, f.dimension, f.segment
 ),
@@ -107,11 +107,9 @@ tested as (
         prm.z_critical
     from groups g
     left join fits f
-        on f.experiment_id = g.experiment_id and f.metric = g.metric and f.arm = g.arm
-        and f.dimension = g.dimension and f.segment = g.segment
+        on {{ hte_same_keys('f', 'g', trend_keys) }}
     left join residuals r
-        on r.experiment_id = g.experiment_id and r.metric = g.metric and r.arm = g.arm
-        and r.dimension = g.dimension and r.segment = g.segment
+        on {{ hte_same_keys('r', 'g', trend_keys) }}
     cross join params prm
 ),
 
@@ -147,5 +145,4 @@ select
     t.alpha
 from tested t
 left join adjusted a
-    on a.experiment_id = t.experiment_id and a.metric = t.metric and a.arm = t.arm
-    and a.dimension = t.dimension and a.segment = t.segment
+    on {{ hte_same_keys('a', 't', trend_keys) }}
