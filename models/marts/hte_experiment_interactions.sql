@@ -182,20 +182,9 @@ select
     cast(i.n_c as {{ dbt.type_bigint() }}) as n_control,
     cast(i.mean_t as {{ double }}) as mean_treatment,
     cast(i.mean_c as {{ double }}) as mean_control,
-    cast(i.lift_abs as {{ double }}) as lift_abs,
-    cast(i.lift_abs_se as {{ double }}) as lift_abs_se,
-    cast(case when i.lift_abs_se > 0 then i.lift_abs - prm.z_critical * i.lift_abs_se end as {{ double }}) as lift_abs_ci_low,
-    cast(case when i.lift_abs_se > 0 then i.lift_abs + prm.z_critical * i.lift_abs_se end as {{ double }}) as lift_abs_ci_high,
-    cast(case
-        when i.status <> 'too_small' and i.lift_abs_se > 0 then {{ hte_normal_two_sided_p('i.lift_abs / i.lift_abs_se') }}
-    end as {{ double }}) as lift_p_value,
-    cast(i.interaction as {{ double }}) as interaction,
-    cast(i.interaction_se as {{ double }}) as interaction_se,
-    cast(case when i.interaction_se > 0 then i.interaction - prm.z_critical * i.interaction_se end as {{ double }}) as interaction_ci_low,
-    cast(case when i.interaction_se > 0 then i.interaction + prm.z_critical * i.interaction_se end as {{ double }}) as interaction_ci_high,
-    cast(case
-        when i.status <> 'too_small' and i.interaction_se > 0 then {{ hte_normal_two_sided_p('i.interaction / i.interaction_se') }}
-    end as {{ double }}) as interaction_p_value,
+    {{ hte_normal_estimate('i.lift_abs', 'i.lift_abs_se', 'lift_abs', 'lift_p_value', "i.status <> 'too_small'") }},
+    {{ hte_normal_estimate('i.interaction', 'i.interaction_se', 'interaction', 'interaction_p_value',
+        "i.status <> 'too_small'") }},
     cast('cochran_q' as {{ text }}) as test,
     cast(f.n_estimates as {{ dbt.type_int() }}) as n_other_arms,
     cast(f.statistic as {{ double }}) as statistic,
