@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from run_sql_bench import Measured, add_output_arguments, bench_workdir, generate_inputs
+from run_sql_bench import Measured, add_output_arguments, bench_workdir, data_described, generate_inputs, load_described
 from run_sql_bench import dbt_command as sql_bench_dbt_command
 
 BENCH = Path(__file__).resolve().parent
@@ -202,13 +202,10 @@ def summarise(nodes: list[dict], build: Measured) -> dict:
 
 def markdown(result: dict) -> str:
     s, gib = result["summary"], 1024**3
-    rows = result["inputs"]["rows"]
-    load = result["environment"]["load_average_1min"]
     lines = [
-        f"Whole `dbt build` on {result['units']:,} units ({rows['assignments']:,} assignments, {rows['outcomes']:,} "
-        f"outcome rows; {result.get('shape_description', SHAPES['project'][2])}), "
+        f"Whole `dbt build` on {data_described(result, result.get('shape_description', SHAPES['project'][2]))}, "
         f"threads {result['threads'] or 'profile (2)'}, {result['environment']['cpu_count']} cores; "
-        f"1-minute load average {load['before']:.1f} before, {load['after']:.1f} after. `{result['command']}`",
+        f"{load_described(result)}. `{result['command']}`",
         "",
         "| what | figure |",
         "|---|---:|",

@@ -257,17 +257,28 @@ def summarise(nodes: list[dict], build: Measured, run_elapsed: float, baseline_r
     }
 
 
+def data_described(result: dict, shape: str) -> str:
+    """How a benchmark's table names its data: 'N units (A assignments, O outcome rows; `shape`)'."""
+    rows = result["inputs"]["rows"]
+    return (
+        f"{result['units']:,} units ({rows['assignments']:,} assignments, {rows['outcomes']:,} outcome rows; {shape})"
+    )
+
+
+def load_described(result: dict) -> str:
+    """The machine's 1-minute load average before and after the run (other work sharing the CPUs)."""
+    load = result["environment"]["load_average_1min"]
+    return f"1-minute load average {load['before']:.1f} before the run, {load['after']:.1f} after"
+
+
 def markdown(result: dict) -> str:
     s, gib = result["summary"], 1024**3
     base = s["handwritten_query_seconds_median"]
-    rows = result["inputs"]["rows"]
-    load = result["environment"]["load_average_1min"]
     lines = [
-        f"SQL layer on {result['units']:,} units ({rows['assignments']:,} assignments, {rows['outcomes']:,} outcome "
-        f"rows; 3 metrics × 6 dimensions, 2 experiments, 5 arms), {result['environment']['cpu_count']} cores, "
-        f"DuckDB {result['environment']['duckdb']}, dbt-core {result['environment']['dbt_core']}; 1-minute load "
-        f"average {load['before']:.1f} before the run, {load['after']:.1f} after (above the core count, other work "
-        f"shared the CPUs and wall times stretch). `{result['command']}`",
+        f"SQL layer on {data_described(result, '3 metrics × 6 dimensions, 2 experiments, 5 arms')}, "
+        f"{result['environment']['cpu_count']} cores, DuckDB {result['environment']['duckdb']}, dbt-core "
+        f"{result['environment']['dbt_core']}; {load_described(result)} (above the core count, other work shared the "
+        f"CPUs and wall times stretch). `{result['command']}`",
         "",
         "| what | seconds | × hand-written |",
         "|---|---:|---:|",
