@@ -21,17 +21,7 @@ with params as (
     {{ hte_interval_params(alpha) }}
 ),
 
-thresholds as (
-    {{ hte_practical_thresholds_relation() }}
-),
-
-treatment_arms as (
-    {{ hte_treatment_arms() }}
-),
-
-stats as (
-    select * from {{ ref('hte_segment_stats') }}
-),
+{{ hte_segment_lift_inputs() }},
 
 overall as (
     select experiment_id, metric, arm, n, sum_y, sum_y2

@@ -35,17 +35,7 @@ with params as (
     from ({{ hte_interval_params(alpha) }}) fixed_params
 ),
 
-thresholds as (
-    {{ hte_practical_thresholds_relation() }}
-),
-
-treatment_arms as (
-    {{ hte_treatment_arms() }}
-),
-
-stats as (
-    select * from {{ ref('hte_segment_stats') }}
-),
+{{ hte_segment_lift_inputs() }},
 
 segments as (
     select distinct experiment_id, metric, dimension, segment
