@@ -6,7 +6,7 @@
     previous_dates and current_date_param of hte_alerts. -#}
 {% macro hte_runs_side_by_side(history, keys, compared, carried=[], after_only=[]) -%}
     select
-        {% for key in keys %}h.{{ key }}{{ ", " if not loop.last }}{% endfor %},
+        {{ hte_key_columns(keys, 'h') }},
         {%- for column in carried %}
         max(h.{{ column }}) as {{ column }},
         {%- endfor %}
@@ -25,5 +25,5 @@
         on p.experiment_id = h.experiment_id
     cross join current_date_param c
     where h.run_date = p.previous_run_date or h.run_date = c.run_date
-    group by {% for key in keys %}h.{{ key }}{{ ", " if not loop.last }}{% endfor %}
+    group by {{ hte_key_columns(keys, 'h') }}
 {%- endmacro %}
