@@ -957,3 +957,22 @@ def compare_marts(result, expected: dict[str, pd.DataFrame], experiments: list[s
             )
     problems += compare_checks(read("hte_checks"), ref("hte_checks"), counts=True)
     return problems
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The rows behind one row of a mart (for the tests that recompute a row with statsmodels)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def shares_key(frame: pd.DataFrame, row, keys: list[str]) -> pd.Series:
+    """Which rows of `frame` hold `row`'s value (a tuple of itertuples) in every one of `keys`: a mask to combine."""
+    mask = pd.Series(True, index=frame.index)
+    for key in keys:
+        mask &= frame[key] == getattr(row, key)
+    return mask
+
+
+def arm_units(long: pd.DataFrame, row) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The unit rows (of the reference's `long` table) of a lift row's segment: its arm's, then its control arm's."""
+    segment = long[shares_key(long, row, SEGMENT_KEYS)]
+    return segment[segment["arm"] == row.arm], segment[segment["arm"] == row.control_arm]

@@ -299,6 +299,12 @@ class Policy:
         return "threshold"
 
 
+def at_chosen_arm(per_arm: np.ndarray, arm_index: np.ndarray) -> np.ndarray:
+    """Each unit's entry of a units × treatment-arms matrix (value, cost, effect) at its chosen arm; 0 where it
+    gets the control (arm index -1): every entry is relative to doing nothing, which is worth and costs 0."""
+    return np.where(arm_index >= 0, per_arm[np.arange(len(arm_index)), np.maximum(arm_index, 0)], 0.0)
+
+
 @dataclass
 class Assignment:
     """Per unit: chosen arm index into the treatment arms (-1 = control, do nothing), decision and reason."""
@@ -487,7 +493,7 @@ def assign(
         explore = unit_uniforms(unit_ids, policy.seed, 0) < policy.exploration_share
         pick = np.minimum(np.floor(unit_uniforms(unit_ids, policy.seed, 1) * (k + 1)).astype(int), k)
         arm[explore] = np.where(pick[explore] == k, -1, pick[explore])
-    explored_cost = float(np.where(arm >= 0, cost[np.arange(n), np.maximum(arm, 0)], 0.0).sum())
+    explored_cost = float(at_chosen_arm(cost, arm).sum())
     explored_treated = int((arm >= 0).sum())
 
     candidates = ~explore & (positive & eligible).any(axis=1)
@@ -530,14 +536,11 @@ def assign(
     decision = np.where(explore, "explore", np.where(treated, "treat", "hold")).astype(object)
     reason[treated] = None
     reason[explore] = REASON_EXPLORATION
-    safe = np.maximum(arm, 0)
-    unit_value = np.where(treated, value[np.arange(n), safe], 0.0)
-    unit_cost = np.where(treated, cost[np.arange(n), safe], 0.0)
     return Assignment(
         arm_index=arm,
         decision=decision,
         reason=reason,
         is_exploration=explore,
-        expected_net_value=unit_value,
-        cost=unit_cost,
+        expected_net_value=at_chosen_arm(value, arm),
+        cost=at_chosen_arm(cost, arm),
     )

@@ -36,7 +36,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from hte_engine.resampling import bounded_bootstrap
-from hte_engine.targeting.policies import Assignment, hull_upgrades
+from hte_engine.targeting.policies import Assignment, at_chosen_arm, hull_upgrades
 from hte_engine.uplift.crossfit import assign_folds, clusters_per_arm
 from hte_engine.uplift.learners import BaseModel, fit_outcome
 
@@ -119,12 +119,6 @@ def doubly_robust_arm_scores(y, arm_code, propensity, mu) -> np.ndarray:
     return scores
 
 
-def policy_contribution(net_scores: np.ndarray, arm_index: np.ndarray) -> np.ndarray:
-    """Each unit's net-value score under its assigned arm (-1 = control, worth 0)."""
-    n = net_scores.shape[0]
-    return np.where(arm_index >= 0, net_scores[np.arange(n), np.maximum(arm_index, 0)], 0.0)
-
-
 def random_arm_shares(assignment: Assignment, cost: np.ndarray) -> np.ndarray:
     """q_k: the probability random targeting gives arm k so its expected spend on k equals the policy's."""
     n, k = cost.shape
@@ -174,7 +168,7 @@ def evaluate_policies(
         meta[name] = {"kind": "treat_all", "n_treated": n, "cost": float(planned_cost[:, j].sum())}
     random_of: dict[str, str] = {}
     for name, assignment in assignments.items():
-        columns[name] = policy_contribution(net_scores, assignment.arm_index)
+        columns[name] = at_chosen_arm(net_scores, assignment.arm_index)
         meta[name] = {"kind": "policy", "n_treated": assignment.n_treated, "cost": assignment.spend}
         q = random_arm_shares(assignment, planned_cost)
         twin = f"random_at_{name}"

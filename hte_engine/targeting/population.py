@@ -52,6 +52,7 @@ from hte_engine.targeting.policies import (
     NetValue,
     Policy,
     assign,
+    at_chosen_arm,
     net_value,
 )
 from hte_engine.targeting.tables import TargetingSettings, priced_experiment_ids
@@ -559,8 +560,6 @@ def decide_batch(
             hit = idx[~treated & (policy_reason == raw)]
             code[hit], reason[hit] = c, words
 
-    rows = np.arange(n)
-    safe = np.maximum(arm, 0)
     has_arm = arm >= 0
     control = economics.control_arm if economics is not None else None
     names = np.asarray(arms + (control,), dtype=object)
@@ -571,13 +570,13 @@ def decide_batch(
     target = batch.effects.get(economics.target_metric) if economics is not None else None
     if k:
         scored = np.isfinite(batch.value).all(axis=1)
-        # Doing nothing is worth 0 and costs 0 by definition; an arm's value is known only for a scored unit.
-        expected_value = np.where(has_arm, batch.value[rows, safe], 0.0)
-        expected_cost = np.where(has_arm, batch.cost[rows, safe], 0.0)
+        expected_value = at_chosen_arm(batch.value, arm)
+        expected_cost = at_chosen_arm(batch.cost, arm)
+        # An arm's value is known only for a scored unit, so only a scored unit has a best arm.
         masked = np.where(np.isfinite(batch.value), batch.value, -np.inf)
         best_value = np.where(scored, masked.max(axis=1), np.nan)
         best_arm = np.where(scored, np.where(best_value > 0, names[masked.argmax(axis=1)], control), None)
-        predicted = np.where(has_arm, target[rows, safe], 0.0)
+        predicted = at_chosen_arm(target, arm)
     followup_arm = batch.group.copy()
     return pd.DataFrame(
         {

@@ -714,6 +714,18 @@ def _sampled_scores(
     return part.reset_index(drop=True) if len(part) else None
 
 
+def _discovery_comparisons(
+    units, features, assignments, experiments, settings: UpliftSettings, model: str
+) -> Iterator[ComparisonPlan]:
+    """The comparisons as hte_discovered_segments and hte_effect_drivers read them: at most
+    hte_uplift_discovery_max_units units of a comparison, the same seeded hash sample of whole clusters for both,
+    from which each model draws any smaller sample of its own. Reading every unit for hte_effect_drivers'
+    20,000-unit sample held a 6 M-unit comparison whole beside int_hte_targeting (13.6 GiB at 10 M units)."""
+    return iter_comparisons(
+        units, features, assignments, experiments, settings, model=model, max_units=settings.discovery_max_units
+    )
+
+
 DISCOVERED_SEGMENT_COLUMNS = {
     "experiment_id": "string", "metric": "string", "arm": "string", "control_arm": "string", "rule": "string",
     "leaf": "Int64", "n_grow": "Int64", "n_units": "Int64", "n_treatment": "Int64", "n_control": "Int64",
@@ -736,15 +748,7 @@ def discovered_segments(
     # The nuisances are the same on every learner's row of a unit: one learner's rows carry them all.
     learner = settings.crossfit.learners[0]
     seed = settings.crossfit.seed
-    for plan in iter_comparisons(
-        units,
-        features,
-        assignments,
-        experiments,
-        settings,
-        model="hte_discovered_segments",
-        max_units=settings.discovery_max_units,
-    ):
+    for plan in _discovery_comparisons(units, features, assignments, experiments, settings, "hte_discovered_segments"):
         part = (
             _sampled_scores(scores, units, plan, learner, seed, ["dr_score", "treated"])
             if plan.status == STATUS_OK
@@ -823,18 +827,7 @@ def effect_drivers_table(
         picked = evaluation[evaluation["is_chosen"].fillna(False).astype(bool)]
         chosen = {tuple(r[k] for k in KEYS): r["learner"] for _, r in picked.iterrows()}
     frames = []
-    # Read as hte_discovered_segments reads them: at most hte_uplift_discovery_max_units units of a comparison (the
-    # same seeded hash sample), from which the surrogate's smaller sample is drawn. Reading every unit for a
-    # 20,000-unit sample held a 6 M-unit comparison whole beside int_hte_targeting (13.6 GiB at 10 M units).
-    for plan in iter_comparisons(
-        units,
-        features,
-        assignments,
-        experiments,
-        settings,
-        model="hte_effect_drivers",
-        max_units=settings.discovery_max_units,
-    ):
+    for plan in _discovery_comparisons(units, features, assignments, experiments, settings, "hte_effect_drivers"):
         key = (plan.experiment_id, plan.metric, plan.arm, plan.control_arm)
         learner = chosen.get(key)
         part = (

@@ -26,6 +26,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
+import reference as ref
 from dbt_runner import ensure_deps, run_dbt
 from fixtures import FIXTURE_PROJECT, ab_experiment, fixture_env, write_inputs
 from hte_engine.report import DuckDBReader, build_report, write_report
@@ -389,13 +390,7 @@ def test_cohort_trends_equal_statsmodels_wls_and_find_the_planted_decline(schedu
     cohorts = schedule["day28"]["tables"]["hte_cohort_lifts"]
     trends = schedule["day28"]["tables"]["hte_cohort_trends"]
     for r in trends.itertuples():
-        points = cohorts[
-            (cohorts["metric"] == r.metric)
-            & (cohorts["dimension"] == r.dimension)
-            & (cohorts["segment"] == r.segment)
-            & (cohorts["arm"] == r.arm)
-            & cohorts["in_trend"]
-        ]
+        points = cohorts[ref.shares_key(cohorts, r, ["metric", "dimension", "segment", "arm"]) & cohorts["in_trend"]]
         assert r.n_cohorts_in_trend == len(points)
         if len(points) < 2:
             assert r.verdict == "too_few_cohorts" and pd.isna(r.slope)

@@ -131,16 +131,6 @@ def test_adjusted_interval_agrees_with_the_verdict(built, table):
         assert (touching["p_value"] >= touching["alpha_adjusted"] * (1 - 1e-12)).all()
 
 
-def _unit_arms(long, row):
-    part = long[
-        (long["experiment_id"] == row.experiment_id)
-        & (long["metric"] == row.metric)
-        & (long["dimension"] == row.dimension)
-        & (long["segment"] == row.segment)
-    ]
-    return part.loc[part["arm"] == row.arm, "y"].to_numpy(), part.loc[part["arm"] == row.control_arm, "y"].to_numpy()
-
-
 def _closed_form_tost(estimate, se, delta):
     return np.maximum(stats.norm.cdf(-(estimate + delta) / se), stats.norm.cdf((estimate - delta) / se))
 
@@ -156,8 +146,8 @@ def test_equivalence_of_lifts_against_statsmodels_tost(built):
     for row in absolute.itertuples():
         delta = METRICS[row.metric]["min_effect"]
         assert row.min_effect == pytest.approx(delta, rel=1e-15)
-        treated, control = _unit_arms(long, row)
-        cm = CompareMeans(DescrStatsW(treated), DescrStatsW(control))
+        treated, control = ref.arm_units(long, row)
+        cm = CompareMeans(DescrStatsW(treated["y"].to_numpy()), DescrStatsW(control["y"].to_numpy()))
         p_z = cm.ztost_ind(-delta, delta, usevar="unequal")[0]
         assert row.p_value_equivalence == pytest.approx(p_z, rel=1e-9, abs=1e-300)
         p_t = cm.ttost_ind(-delta, delta, usevar="unequal")[0]

@@ -46,14 +46,8 @@ def test_reference_cochran_q_equals_statsmodels_meta_analysis():
     ok = tests[tests["status"] == "ok"]
     assert len(ok) > 0
     for row in ok.itertuples():
-        usable = lifts[
-            (lifts["experiment_id"] == row.experiment_id)
-            & (lifts["metric"] == row.metric)
-            & (lifts["arm"] == row.arm)
-            & (lifts["dimension"] == row.dimension)
-            & ~lifts["is_too_small"]
-            & lifts["p_value"].notna()
-        ]
+        in_dimension = ref.shares_key(lifts, row, ref.DIMENSION_TEST_KEYS)
+        usable = lifts[in_dimension & ~lifts["is_too_small"] & lifts["p_value"].notna()]
         meta = combine_effects(usable["lift_abs"].to_numpy(), usable["lift_abs_se"].to_numpy() ** 2, method_re="chi2")
         assert row.statistic == pytest.approx(meta.q, rel=1e-9)
         assert row.pooled_lift == pytest.approx(meta.mean_effect_fe, rel=1e-9, abs=1e-12)

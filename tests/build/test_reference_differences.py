@@ -23,11 +23,7 @@ def test_reference_difference_se_is_quadrature_of_two_welch_ses():
     expected = ref.demo_reference()
     long = expected["long"]
     for row in expected["hte_segment_differences"].itertuples():
-        part = long[
-            (long["experiment_id"] == row.experiment_id)
-            & (long["metric"] == row.metric)
-            & (long["dimension"] == row.dimension)
-        ]
+        part = long[ref.shares_key(long, row, ["experiment_id", "metric", "dimension"])]
         inside = part["segment"] == row.segment
         ses = []
         for units in (part[inside], part[~inside]):

@@ -64,22 +64,12 @@ def test_interval_uses_the_alpha_quantile(demo_build):
         np.testing.assert_allclose(lifts["z_critical"], z, rtol=1e-12)
 
 
-def _unit_values(long: pd.DataFrame, row) -> tuple[pd.DataFrame, pd.DataFrame]:
-    part = long[
-        (long["experiment_id"] == row.experiment_id)
-        & (long["metric"] == row.metric)
-        & (long["dimension"] == row.dimension)
-        & (long["segment"] == row.segment)
-    ]
-    return part[part["arm"] == row.arm], part[part["arm"] == row.control_arm]
-
-
 def test_reference_welch_equals_statsmodels_compare_means():
     expected = ref.demo_reference()
     long = expected["long"]
     alpha = ref.project_vars()["hte_alpha"]
     for row in expected["hte_segment_lifts"].itertuples():
-        treated, control = _unit_values(long, row)
+        treated, control = ref.arm_units(long, row)
         cm = CompareMeans(DescrStatsW(treated["y"].to_numpy()), DescrStatsW(control["y"].to_numpy()))
         z, p = cm.ztest_ind(usevar="unequal")
         low, high = cm.zconfint_diff(alpha=alpha, usevar="unequal")
@@ -94,7 +84,7 @@ def test_reference_cuped_equals_ols_on_arm_and_pre_period():
     rows = expected["hte_segment_lifts"].dropna(subset=["lift_cuped"])
     assert len(rows) > 0, "the demo has pre-period metrics: CUPED must be estimated somewhere"
     for row in rows.itertuples():
-        treated, control = _unit_values(long, row)
+        treated, control = ref.arm_units(long, row)
         both = pd.concat([treated, control])
         design = sm.add_constant(np.column_stack([(both["arm"] == row.arm).to_numpy(float), both["x"].to_numpy()]))
         fit = sm.OLS(both["y"].to_numpy(), design).fit()
@@ -116,7 +106,7 @@ def test_reference_relative_lift_delta_method_against_simulation():
     rows = expected["hte_segment_lifts"]
     rng = np.random.default_rng(7)
     for row in rows[rows["dimension"] == "overall"].itertuples():
-        treated, control = _unit_values(expected["long"], row)
+        treated, control = ref.arm_units(expected["long"], row)
         se_t = np.sqrt(treated["y"].var(ddof=1) / len(treated))
         se_c = np.sqrt(control["y"].var(ddof=1) / len(control))
         ratio = rng.normal(row.mean_treatment, se_t, 40_000) / rng.normal(row.mean_control, se_c, 40_000) - 1

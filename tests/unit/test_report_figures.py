@@ -116,16 +116,8 @@ def test_a_treated_segment_whose_lift_is_inconclusive_says_why():
             "reason": [None, "crosses"],
         }
     )
-    lifts = pd.DataFrame(
-        {
-            "experiment_id": "e",
-            "metric": "spend",
-            "arm": "content",
-            "dimension": "tier",
-            "segment": ["vip", "basic"],
-            "verdict": ["inconclusive", "inconclusive"],
-        }
-    )
+    # the forest plot's lifts of the same two segments: both inconclusive
+    lifts = segments[["experiment_id", "metric", "arm", "dimension", "segment"]].assign(verdict="inconclusive")
     html = targeting({"hte_targeting_segments": segments, "hte_segment_lifts": lifts}, "e")
     vip = html[html.index('<td class="text">vip</td>') :]
     vip = vip[: vip.index("</tr>")]
