@@ -5,8 +5,8 @@
 {% macro hte_normal_estimate(estimate, se, name, p_value_name, tested) -%}
     cast({{ estimate }} as {{ hte_double() }}) as {{ name }},
     cast({{ se }} as {{ hte_double() }}) as {{ name }}_se,
-    cast(case when {{ se }} > 0 then {{ estimate }} - prm.z_critical * {{ se }} end as {{ hte_double() }}) as {{ name }}_ci_low,
-    cast(case when {{ se }} > 0 then {{ estimate }} + prm.z_critical * {{ se }} end as {{ hte_double() }}) as {{ name }}_ci_high,
+    cast({{ hte_interval_bound(estimate, se, 'prm.z_critical', '-') }} as {{ hte_double() }}) as {{ name }}_ci_low,
+    cast({{ hte_interval_bound(estimate, se, 'prm.z_critical', '+') }} as {{ hte_double() }}) as {{ name }}_ci_high,
     cast(case
         when {{ tested }} and {{ se }} > 0 then {{ hte_normal_two_sided_p(estimate ~ ' / ' ~ se) }}
     end as {{ hte_double() }}) as {{ p_value_name }}

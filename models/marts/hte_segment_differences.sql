@@ -145,8 +145,7 @@ adjusted_critical as (
 adjusted_intervals as (
     select
         a.*,
-        case when a.difference_se > 0 then a.difference - a.z_critical_adj * a.difference_se end as difference_ci_low_adj,
-        case when a.difference_se > 0 then a.difference + a.z_critical_adj * a.difference_se end as difference_ci_high_adj,
+        {{ hte_normal_interval('a.difference', 'a.difference_se', 'a.z_critical_adj', 'difference', '_adj') }},
         coalesce(th.min_effect, th.min_effect_relative * abs(o.sum_y / o.n)) as practical_threshold,
         case when a.is_too_small or a.p_value is null then false else true end as is_tested
     from adjusted_critical a
@@ -171,8 +170,7 @@ select
     t.lift_rest,
     t.difference,
     t.difference_se,
-    case when t.difference_se > 0 then t.difference - t.z_critical * t.difference_se end as difference_ci_low,
-    case when t.difference_se > 0 then t.difference + t.z_critical * t.difference_se end as difference_ci_high,
+    {{ hte_normal_interval('t.difference', 't.difference_se', 't.z_critical', 'difference') }},
     t.p_value,
     t.p_value_adj,
     {{ hte_verdict('t.is_too_small', 't.p_value', 't.p_value_adj', 't.alpha', 't.difference') }} as verdict,

@@ -199,10 +199,8 @@ adjusted_intervals as (
         a.*,
         th.min_effect,
         th.min_effect_relative,
-        case when lift_abs_se > 0 then lift_abs - z_critical_adj * lift_abs_se end as lift_abs_ci_low_adj,
-        case when lift_abs_se > 0 then lift_abs + z_critical_adj * lift_abs_se end as lift_abs_ci_high_adj,
-        case when lift_rel_se > 0 then lift_rel - z_critical_adj * lift_rel_se end as lift_rel_ci_low_adj,
-        case when lift_rel_se > 0 then lift_rel + z_critical_adj * lift_rel_se end as lift_rel_ci_high_adj,
+        {{ hte_normal_interval('lift_abs', 'lift_abs_se', 'z_critical_adj', suffix='_adj') }},
+        {{ hte_normal_interval('lift_rel', 'lift_rel_se', 'z_critical_adj', suffix='_adj') }},
         case when is_too_small or p_value is null then false else true end as is_tested
     from adjusted_critical a
     left join thresholds th
@@ -238,12 +236,10 @@ select
     mean_c as mean_control,
     lift_abs,
     lift_abs_se,
-    case when lift_abs_se > 0 then lift_abs - z_critical * lift_abs_se end as lift_abs_ci_low,
-    case when lift_abs_se > 0 then lift_abs + z_critical * lift_abs_se end as lift_abs_ci_high,
+    {{ hte_normal_interval('lift_abs', 'lift_abs_se', 'z_critical') }},
     lift_rel,
     lift_rel_se,
-    case when lift_rel_se > 0 then lift_rel - z_critical * lift_rel_se end as lift_rel_ci_low,
-    case when lift_rel_se > 0 then lift_rel + z_critical * lift_rel_se end as lift_rel_ci_high,
+    {{ hte_normal_interval('lift_rel', 'lift_rel_se', 'z_critical') }},
     lift_cuped,
     lift_cuped_se,
     p_value,
@@ -253,8 +249,7 @@ select
         when n_t = 0 or n_c = 0 then 'an arm has no unit in this segment'
         when mean_c = 0 then 'control mean is 0'
     end as lift_rel_note,
-    case when lift_cuped_se > 0 then lift_cuped - z_critical * lift_cuped_se end as lift_cuped_ci_low,
-    case when lift_cuped_se > 0 then lift_cuped + z_critical * lift_cuped_se end as lift_cuped_ci_high,
+    {{ hte_normal_interval('lift_cuped', 'lift_cuped_se', 'z_critical') }},
     lift_cuped_p_value,
     cuped_theta,
     case

@@ -145,8 +145,7 @@ select
     l.mean_c as mean_control,
     l.lift_abs,
     l.lift_abs_se,
-    case when l.lift_abs_se > 0 then l.lift_abs - prm.z_critical * l.lift_abs_se end as lift_abs_ci_low,
-    case when l.lift_abs_se > 0 then l.lift_abs + prm.z_critical * l.lift_abs_se end as lift_abs_ci_high,
+    {{ hte_normal_interval('l.lift_abs', 'l.lift_abs_se', 'prm.z_critical', 'lift_abs') }},
     case when l.lift_abs_se > 0 then {{ hte_normal_two_sided_p('l.lift_abs / l.lift_abs_se') }} end as p_value,
     case
         when least(l.n_t, l.n_c) < {{ min_units }} then 'too_small'
