@@ -76,12 +76,8 @@ paired as (
         c.n_overlap,
         c.overlap_start,
         c.overlap_end,
-        coalesce(st.n, 0) as n_t,
-        coalesce(st.sum_y, 0.0e0) as sum_y_t,
-        coalesce(st.sum_y2, 0.0e0) as sum_y2_t,
-        coalesce(sc.n, 0) as n_c,
-        coalesce(sc.sum_y, 0.0e0) as sum_y_c,
-        coalesce(sc.sum_y2, 0.0e0) as sum_y2_c
+        {{ hte_sums_or_zero('st', '_t') }},
+        {{ hte_sums_or_zero('sc', '_c') }}
     from comparisons c
     join treatment_arms t
         on t.experiment_id = c.experiment_id
@@ -95,24 +91,18 @@ paired as (
         and sc.metric = c.metric and sc.arm = t.control_arm and sc.other_arm = o.arm
 ),
 
--- means and squared standard errors of the means (macro hte_arm_means), as hte_segment_lifts
-moments as (
-    select
-        p.*,
-        {{ hte_arm_means() }}
-    from paired p
+-- each arm's mean and the Welch lift with its variance (macro hte_welch_lifts), as hte_segment_lifts
+welch as (
+    {{ hte_welch_lifts('paired') }}
 ),
 
 lifts as (
     select
-        m.*,
-        mean_t - mean_c as lift_abs,
-        var_mean_t + var_mean_c as lift_abs_var,
-        sqrt(var_mean_t + var_mean_c) as lift_abs_se,
+        w.*,
         -- the comparison's smallest cell and whether every lift of it has a positive standard error
         min(case when n_t < n_c then n_t else n_c end) over (partition by {{ comparison | join(', ') }}) as n_smallest_cell,
-        min(case when var_mean_t + var_mean_c > 0 then 1 else 0 end) over (partition by {{ comparison | join(', ') }}) as all_estimable
-    from moments m
+        min(case when lift_abs_var > 0 then 1 else 0 end) over (partition by {{ comparison | join(', ') }}) as all_estimable
+    from welch w
 ),
 
 -- each lift beside the lift within the other experiment's control arm (same comparison)

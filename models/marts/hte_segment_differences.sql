@@ -44,9 +44,7 @@ sides as (
         s.dimension,
         s.segment,
         a.arm,
-        coalesce(g.n, 0) as n_segment,
-        coalesce(g.sum_y, 0.0e0) as sum_y_segment,
-        coalesce(g.sum_y2, 0.0e0) as sum_y2_segment,
+        {{ hte_sums_or_zero('g', '_segment') }},
         coalesce(o.n, 0) - coalesce(g.n, 0) as n_rest,
         coalesce(o.sum_y, 0.0e0) - coalesce(g.sum_y, 0.0e0) as sum_y_rest,
         coalesce(o.sum_y2, 0.0e0) - coalesce(g.sum_y2, 0.0e0) as sum_y2_rest

@@ -96,12 +96,8 @@ paired as (
         k.segment,
         k.cohort_week,
         cast({{ dbt.datediff('f.first_week', 'k.cohort_week', 'day') }} as {{ hte_double() }}) / 7.0e0 as cohort_index,
-        coalesce(t.n, 0) as n_t,
-        t.sum_y as sum_y_t,
-        t.sum_y2 as sum_y2_t,
-        coalesce(c.n, 0) as n_c,
-        c.sum_y as sum_y_c,
-        c.sum_y2 as sum_y2_c
+        {{ hte_sums_or_zero('t', '_t') }},
+        {{ hte_sums_or_zero('c', '_c') }}
     from keys k
     join treatment_arms a
         on a.experiment_id = k.experiment_id
@@ -115,19 +111,9 @@ paired as (
         and c.segment = k.segment and c.cohort_week = k.cohort_week and c.arm = a.control_arm
 ),
 
-estimates as (
-    select
-        p.*,
-        {{ hte_arm_means() }}
-    from paired p
-),
-
+-- each arm's mean and the Welch lift (macro hte_welch_lifts), the formulas of hte_segment_lifts
 lifts as (
-    select
-        e.*,
-        mean_t - mean_c as lift_abs,
-        sqrt(var_mean_t + var_mean_c) as lift_abs_se
-    from estimates e
+    {{ hte_welch_lifts('paired') }}
 )
 
 select
