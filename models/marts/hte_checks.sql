@@ -247,10 +247,7 @@ checks as (
         'sample_ratio_mismatch' as check_name,
         cast(null as {{ text }}) as dimension,
         cast(null as {{ text }}) as segment,
-        s.statistic,
-        s.df,
-        p.p_value,
-        {{ hte_check_status('s.min_expected < 5', 'p.p_value', alert_p) }} as status,
+        {{ hte_chi2_check('s', 's.min_expected < 5') }},
         case
             when s.min_expected < 5 then
                 'Too few units (' || s.arm_summary || ') for a chi-square sample-ratio test (an arm expects fewer than 5); the p-value is only indicative.'
@@ -270,10 +267,7 @@ checks as (
         'sample_ratio_mismatch_segment' as check_name,
         s.dimension,
         s.segment,
-        s.statistic,
-        s.df,
-        p.p_value,
-        {{ hte_check_status('s.min_expected < 5', 'p.p_value', alert_p) }} as status,
+        {{ hte_chi2_check('s', 's.min_expected < 5') }},
         case
             when s.min_expected < 5 then
                 'Too few units (' || cast(s.n_total as {{ text }}) || ') in segment ' || s.segment || ' of ' || s.dimension
@@ -295,10 +289,7 @@ checks as (
         'covariate_balance' as check_name,
         b.dimension,
         cast(null as {{ text }}) as segment,
-        b.statistic,
-        b.df,
-        p.p_value,
-        {{ hte_check_status('b.n_segments < 2 or b.min_expected < 5', 'p.p_value', alert_p) }} as status,
+        {{ hte_chi2_check('b', 'b.n_segments < 2 or b.min_expected < 5') }},
         case
             when b.n_segments < 2 then
                 'Dimension ' || b.dimension || ' has a single segment in this experiment: there is no balance to test.'
@@ -322,9 +313,7 @@ checks as (
         'minimum_segment_size' as check_name,
         t.dimension,
         t.segment,
-        cast(t.n_smallest_arm as {{ hte_double() }}) as statistic,
-        cast(null as {{ dbt.type_int() }}) as df,
-        cast(null as {{ hte_double() }}) as p_value,
+        {{ hte_counted_check('t.n_smallest_arm') }},
         'info' as status,
         'Segment ' || t.segment || ' of ' || t.dimension || ' has fewer units than hte_min_segment_size ('
             || cast({{ min_size }} as {{ text }}) || ') in these arms: ' || u.small_arms
@@ -348,9 +337,7 @@ checks as (
         'dimension_folded' as check_name,
         dimension,
         '(other)' as segment,
-        cast(count(*) as {{ hte_double() }}) as statistic,
-        cast(null as {{ dbt.type_int() }}) as df,
-        cast(null as {{ hte_double() }}) as p_value,
+        {{ hte_counted_check('count(*)') }},
         'info' as status,
         'Dimension ' || dimension || ' has ' || cast(count(*) as {{ text }}) || ' levels beyond its '
             || cast({{ max_levels }} as {{ text }}) || ' largest (hte_max_segments_per_dimension); they were folded into segment (other) ('
@@ -366,9 +353,7 @@ checks as (
         'dimension_not_observed' as check_name,
         dimension,
         cast(null as {{ text }}) as segment,
-        cast(null as {{ hte_double() }}) as statistic,
-        cast(null as {{ dbt.type_int() }}) as df,
-        cast(null as {{ hte_double() }}) as p_value,
+        {{ hte_counted_check() }},
         'info' as status,
         'Segment column ' || dimension || ' has no value for any unit of this experiment, so the dimension is skipped for it. '
             || 'Check the feature snapshot of this experiment, or ignore this if the column does not apply to it.' as message
@@ -383,9 +368,7 @@ checks as (
         'column_not_observed' as check_name,
         c.column_name as dimension,
         cast(null as {{ text }}) as segment,
-        cast(null as {{ hte_double() }}) as statistic,
-        cast(null as {{ dbt.type_int() }}) as df,
-        cast(null as {{ hte_double() }}) as p_value,
+        {{ hte_counted_check() }},
         'alert' as status,
         'Column ' || c.column_name || ' of var ' || c.in_vars || ' has no value for any assigned unit of any experiment, so dbt_hte uses it nowhere '
             || '(a segment column puts every unit in segment (missing); the learners drop a feature column). '
@@ -402,9 +385,7 @@ checks as (
         'metric_not_observed' as check_name,
         cast(null as {{ text }}) as dimension,
         cast(null as {{ text }}) as segment,
-        cast(count(*) as {{ hte_double() }}) as statistic,
-        cast(null as {{ dbt.type_int() }}) as df,
-        cast(null as {{ hte_double() }}) as p_value,
+        {{ hte_counted_check('count(*)') }},
         'alert' as status,
         'Metrics ' || {{ hte_listagg("m.metric", "', '", "order by m.metric") }}
             || ' of var hte_metrics have no outcome row in any experiment, so no lift is computed for them. '
@@ -413,27 +394,39 @@ checks as (
     from experiment_ids e
     cross join unobserved_metrics m
     group by e.experiment_id
-)
+),
 
-select
-    experiment_id,
-    check_name,
-    dimension,
-    segment,
-    cast(statistic as {{ hte_double() }}) as statistic,
-    cast(df as {{ dbt.type_int() }}) as df,
-    cast(p_value as {{ hte_double() }}) as p_value,
-    cast(
+-- each check's threshold: the p-value below which a test alerts, or the size a count is compared with
+thresholded as (
+    select
+        c.*,
         case
             when check_name in ('sample_ratio_mismatch', 'sample_ratio_mismatch_segment', 'covariate_balance') then {{ alert_p }}
             when check_name = 'minimum_segment_size' then {{ min_size }}
             when check_name = 'dimension_folded' then {{ max_levels }}
-        end as {{ hte_double() }}
-    ) as threshold,
-    status,
-    case when status = 'alert' then '{{ severity }}' end as severity,
-    message
-from checks
+        end as threshold
+    from checks c
+),
+
+-- experiments left out by var hte_on_invalid_experiment: skip, one alert per input rule broken
+-- (models/staging/hte_skipped_experiments.sql): dimension names the input, segment its column
+skipped as (
+    select
+        experiment_id,
+        'invalid_experiment_skipped' as check_name,
+        input_name as dimension,
+        column_name as segment,
+        {{ hte_counted_check('n_bad') }},
+        cast(null as {{ hte_double() }}) as threshold,
+        'alert' as status,
+        'Experiment ' || experiment_id || ' is left out of every table (var hte_on_invalid_experiment: skip): in '
+            || input_name || ', column ' || column_name || ', ' || cast(n_bad as {{ text }}) || ' ' || problem
+            || ' (e.g. ' || example || '). ' || fix as message
+    from {{ ref('hte_skipped_experiments') }}
+)
+
+select {{ hte_check_columns(severity) }}
+from thresholded
 
 -- overlapping experiments: the experiment_interaction check, one row per experiment × other experiment, built in
 -- these columns, order and types by its own model (models/marts/hte_interaction_checks.sql, docs/interactions.md)
@@ -443,22 +436,7 @@ select
     experiment_id, check_name, dimension, segment, statistic, df, p_value, threshold, status, severity, message
 from {{ ref('hte_interaction_checks') }}
 
--- experiments left out by var hte_on_invalid_experiment: skip, one alert per input rule broken
--- (models/staging/hte_skipped_experiments.sql): dimension names the input, segment its column
 union all
 
-select
-    cast(experiment_id as {{ text }}) as experiment_id,
-    cast('invalid_experiment_skipped' as {{ text }}) as check_name,
-    cast(input_name as {{ text }}) as dimension,
-    cast(column_name as {{ text }}) as segment,
-    cast(n_bad as {{ hte_double() }}) as statistic,
-    cast(null as {{ dbt.type_int() }}) as df,
-    cast(null as {{ hte_double() }}) as p_value,
-    cast(null as {{ hte_double() }}) as threshold,
-    cast('alert' as {{ text }}) as status,
-    cast('{{ severity }}' as {{ text }}) as severity,
-    cast('Experiment ' || experiment_id || ' is left out of every table (var hte_on_invalid_experiment: skip): in '
-        || input_name || ', column ' || column_name || ', ' || cast(n_bad as {{ text }}) || ' ' || problem
-        || ' (e.g. ' || example || '). ' || fix as {{ text }}) as message
-from {{ ref('hte_skipped_experiments') }}
+select {{ hte_check_columns(severity) }}
+from skipped

@@ -39,10 +39,13 @@ ranked as (
 checks as (
     select
         experiment_id,
-        other_experiment_id,
+        'experiment_interaction' as check_name,
+        other_experiment_id as dimension,
+        cast(null as {{ text }}) as segment,
         statistic,
         df,
-        p_value_adj,
+        p_value_adj as p_value,
+        {{ alert_p }} as threshold,
         {{ hte_check_status('p_value_adj is null', 'p_value_adj', alert_p) }} as status,
         case
             when p_value_adj is null then
@@ -65,16 +68,5 @@ checks as (
     where rank_in_pair = 1
 )
 
-select
-    cast(experiment_id as {{ text }}) as experiment_id,
-    cast('experiment_interaction' as {{ text }}) as check_name,
-    cast(other_experiment_id as {{ text }}) as dimension,
-    cast(null as {{ text }}) as segment,
-    cast(statistic as {{ hte_double() }}) as statistic,
-    cast(df as {{ dbt.type_int() }}) as df,
-    cast(p_value_adj as {{ hte_double() }}) as p_value,
-    cast({{ alert_p }} as {{ hte_double() }}) as threshold,
-    cast(status as {{ text }}) as status,
-    cast(case when status = 'alert' then '{{ severity }}' end as {{ text }}) as severity,
-    cast(message as {{ text }}) as message
+select {{ hte_check_columns(severity) }}
 from checks
