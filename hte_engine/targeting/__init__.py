@@ -5,7 +5,7 @@
 """
 
 from hte_engine.targeting.deployment import deployment_runs_table
-from hte_engine.targeting.history import history_table, previous_runs, targeting_history_table
+from hte_engine.targeting.history import HistoryRun, history_table, previous_runs, targeting_history_table
 from hte_engine.targeting.population import (
     PopulationSettings,
     population_deployment_runs_table,
@@ -21,6 +21,7 @@ from hte_engine.targeting.tables import (
 )
 
 __all__ = [
+    "HistoryRun",
     "PopulationSettings",
     "TargetingSettings",
     "deployment_runs_table",

@@ -23,6 +23,7 @@ and a normal interval, the estimator of ``hte_segment_lifts`` restricted to one 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
@@ -205,35 +206,47 @@ def segment_week_lifts(
     return out
 
 
+@dataclass(frozen=True)
+class HistoryRun:
+    """One run of the history: the date every row carries, when it ran, and what its segment-week lifts are cut
+    by and at which level. Build it with ``HistoryRun.of``, which stamps both times the way the table stores them."""
+
+    run_date: pd.Timestamp
+    run_at: pd.Timestamp
+    segment_columns: tuple[str, ...]
+    alpha: float = 0.05
+
+    @classmethod
+    def of(cls, run_date, run_at, segment_columns, alpha: float = 0.05) -> HistoryRun:
+        # Dates travel as midnight timestamps: pandas has no date type every warehouse reads, and an all-null
+        # column of date objects would land untyped. The run time is stored as naive UTC.
+        stamp = pd.Timestamp(run_at)
+        stamp = stamp if stamp.tzinfo is None else stamp.tz_convert("UTC").tz_localize(None)
+        return cls(pd.Timestamp(run_date).normalize(), stamp, tuple(segment_columns), alpha)
+
+
 def history_rows(
-    run_date,
-    run_at,
+    run: HistoryRun,
     units_table: pd.DataFrame,
     previous_runs: pd.DataFrame | None,
     units: pd.DataFrame,
     assignments: pd.DataFrame,
     experiments: pd.DataFrame,
-    segment_columns: list[str],
-    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """This run's rows of ``hte_targeting_history``: the run summaries, then the segment-week lifts.
 
-    ``previous_runs``: the history's latest ``run`` row per experiment dated before ``run_date`` (None on the
+    ``previous_runs``: the history's latest ``run`` row per experiment dated before the run date (None on the
     first run), so a rerun on the same date compares with the same previous run and writes the same rows.
     """
-    # Dates travel as midnight timestamps: pandas has no date type every warehouse reads, and an all-null
-    # column of date objects would land untyped.
-    run_date = pd.Timestamp(run_date).normalize()
     control = experiments[experiments["is_control"].astype(bool)]
     summary = run_summary(
         units_table, previous_runs, dict(zip(control["experiment_id"].astype(str), control["arm"].astype(str)))
     )
     priced = experiments[experiments["experiment_id"].isin(units_table["experiment_id"].unique())]
-    lifts = segment_week_lifts(units, assignments, priced, segment_columns, alpha)
+    lifts = segment_week_lifts(units, assignments, priced, list(run.segment_columns), run.alpha)
     out = pd.concat([summary, lifts], ignore_index=True)
-    out["run_date"] = run_date
-    stamp = pd.Timestamp(run_at)
-    out["run_at"] = stamp if stamp.tzinfo is None else stamp.tz_convert("UTC").tz_localize(None)
+    out["run_date"] = run.run_date
+    out["run_at"] = run.run_at
     for column, dtype in COLUMNS.items():
         if column not in out:
             out[column] = pd.Series(pd.NA if dtype in ("string", "Int64") else None, index=out.index).astype(dtype)
@@ -256,15 +269,7 @@ SUMMARY_COLUMNS = [
 
 
 def history_table(
-    run_date,
-    run_at,
-    units_table,
-    previous_runs: pd.DataFrame | None,
-    units,
-    assignments,
-    experiments,
-    segment_columns: list[str],
-    alpha: float = 0.05,
+    run: HistoryRun, units_table, previous_runs: pd.DataFrame | None, units, assignments, experiments
 ) -> pd.DataFrame:
     """``history_rows`` one experiment at a time: each experiment's targeted units, its target metric's unit rows
     (the segment columns only) and its assignment times are read from the warehouse, summarised and released
@@ -277,34 +282,30 @@ def history_table(
         target = declared["target_metric"].dropna()
         metric = [str(target.iloc[0])] if len(target) else []
         unit_columns = [
-            c for c in ["experiment_id", "unit_id", "arm", "metric", "y", *segment_columns] if c in list(units.columns)
+            c
+            for c in ["experiment_id", "unit_id", "arm", "metric", "y", *run.segment_columns]
+            if c in list(units.columns)
         ]
         previous = None if previous_runs is None else previous_runs[previous_runs["experiment_id"].astype(str) == eid]
         frames.append(
             history_rows(
-                run_date,
-                run_at,
+                run,
                 # Unit-level reads through Arrow (``io.to_pandas``), not a Python object per text value.
                 io.fetch(units_table, SUMMARY_COLUMNS, compact=True, experiment_id=eid),
                 previous,
                 io.fetch(units, unit_columns, compact=True, experiment_id=eid, metric=metric),
                 io.fetch(assignments, ["experiment_id", "unit_id", "assigned_at"], compact=True, experiment_id=eid),
                 declared,
-                segment_columns,
-                alpha,
             )
         )
     if not frames:
         return history_rows(
-            run_date,
-            run_at,
+            run,
             pd.DataFrame(columns=SUMMARY_COLUMNS),
             previous_runs,
             pd.DataFrame(columns=["experiment_id", "unit_id", "arm", "metric", "y"]),
             pd.DataFrame(columns=["experiment_id", "unit_id", "assigned_at"]),
             experiments.head(0),
-            segment_columns,
-            alpha,
         )
     return pd.concat(frames, ignore_index=True)
 
@@ -319,17 +320,8 @@ def targeting_history_table(
     run_at = run_at or datetime.now(UTC)
     run_date = settings.run_date or run_at.date().isoformat()
     previous = None if existing_history is None else previous_runs(existing_history, run_date)
-    return history_table(
-        run_date,
-        run_at,
-        units_table,
-        previous,
-        units,
-        assignments,
-        experiments,
-        list(settings.segment_columns),
-        settings.alpha,
-    )
+    run = HistoryRun.of(run_date, run_at, settings.segment_columns, settings.alpha)
+    return history_table(run, units_table, previous, units, assignments, experiments)
 
 
 def previous_runs(history, run_date) -> pd.DataFrame:

@@ -32,13 +32,14 @@ import dataclasses
 import datetime as _dt
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from hte_engine import io
+from hte_engine.progress import Log
 from hte_engine.settings import meta_values, run_date_setting
 from hte_engine.targeting.deployment import RUN_COLUMNS, Deployment, deployment_runs_table, deserialise
 from hte_engine.targeting.policies import (
@@ -644,7 +645,7 @@ def _policy_decisions(
 
 
 def iter_population_targeting(
-    population, runs, experiments, settings: PopulationSettings, log: Callable[[str], None] | None = None, deciles=None
+    population, runs, experiments, settings: PopulationSettings, log: Log | None = None, deciles=None
 ) -> Iterator[pd.DataFrame]:
     """hte_population_targeting's rows, one batch of one experiment at a time."""
     experiments = io.to_pandas(experiments)

@@ -15,6 +15,7 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from dbt_runner import run_dbt
 from hte_engine.targeting.history import (
     ROW_RUN,
+    HistoryRun,
     bin_shares,
     decile_bins,
     history_rows,
@@ -143,9 +144,9 @@ def test_segment_week_lifts_match_statsmodels_welch():
 def test_history_rows_are_the_same_for_the_same_date_and_keyed_uniquely():
     units, assignments, experiments = _cohorts()
     table = _units_table().assign(experiment_id="exp")
-    args = (table, None, units, assignments, experiments, ["kind"])
-    first = history_rows("2026-04-01", "2026-04-01T06:00:00Z", *args)
-    second = history_rows("2026-04-01", "2026-04-01T18:30:00Z", *args)
+    args = (table, None, units, assignments, experiments)
+    first = history_rows(HistoryRun.of("2026-04-01", "2026-04-01T06:00:00Z", ["kind"]), *args)
+    second = history_rows(HistoryRun.of("2026-04-01", "2026-04-01T18:30:00Z", ["kind"]), *args)
     pd.testing.assert_frame_equal(first.drop(columns="run_at"), second.drop(columns="run_at"))
     assert not first.duplicated(["run_date", "experiment_id", "row_key"]).any()
     assert (first["row_type"] == ROW_RUN).sum() == 1
