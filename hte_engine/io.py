@@ -8,13 +8,13 @@ DataFrame. Sampling is pushed down to the warehouse where the relation allows it
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from hte_engine.progress import progress
+from hte_engine.progress import Log, progress
 
 # Hash buckets for the deterministic sample: a fraction is kept to a resolution of one in a million.
 BUCKETS = 1_000_000
@@ -374,7 +374,7 @@ def _duckdb_bytes(text: str) -> float | None:
         return None
 
 
-def bound_duckdb_memory(session, log: Callable[[str], None] | None = None) -> None:
+def bound_duckdb_memory(session, log: Log | None = None) -> None:
     """Lower DuckDB's memory_limit to DUCKDB_MEMORY_SHARE of the machine when it is still DuckDB's default (80%):
     a limit the profile set (dbt-duckdb `settings: {memory_limit: ...}`) below 75% of the machine is left alone."""
     physical = physical_memory_bytes()

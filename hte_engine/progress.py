@@ -13,8 +13,12 @@ f"learner {name}, {n_rows:,} training rows")`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 PREFIX = "dbt_hte"
+
+# What a long-running engine function takes as its ``log``: ``progress`` in a dbt model, a list's ``append`` in a test.
+Log = Callable[[str], None]
 
 
 def progress(message: str) -> None:

@@ -14,7 +14,7 @@ learner, with the nuisances behind them (propensity, mu0, mu1, doubly-robust sco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +22,7 @@ import pandas as pd
 
 from hte_engine import io
 from hte_engine.io import select_columns, to_pandas
+from hte_engine.progress import Log
 from hte_engine.resampling import bootstrap_units_setting, bounded_sample, resampling_keys
 from hte_engine.settings import meta_values
 from hte_engine.uplift.balance import leaking_features
@@ -456,9 +457,7 @@ def comparison_propensity(plan: ComparisonPlan, frame: pd.DataFrame, X: pd.DataF
     )
 
 
-def score_comparison(
-    plan: ComparisonPlan, settings: UpliftSettings, log: Callable[[str], None] = _noop
-) -> Iterator[pd.DataFrame]:
+def score_comparison(plan: ComparisonPlan, settings: UpliftSettings, log: Log = _noop) -> Iterator[pd.DataFrame]:
     """One ok comparison's out-of-fold scores, learner by learner in slices of ``SCORE_BATCH_ROWS`` rows, with
     the nuisances on every row (hte_cate_scores' columns)."""
     frame = plan.units
@@ -504,7 +503,7 @@ def score_comparison(
 
 
 def iter_cate_scores(
-    units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+    units, features, assignments, experiments, settings: UpliftSettings, log: Log = _noop
 ) -> Iterator[pd.DataFrame]:
     """hte_cate_scores' rows, one comparison at a time: a comparison is read, fitted, scored and released before
     the next is read."""
@@ -519,15 +518,7 @@ def iter_cate_scores(
         yield from score_comparison(plan, settings, log)
 
 
-def cate_scores(
-    units,
-    features,
-    assignments,
-    experiments,
-    settings: UpliftSettings,
-    log: Callable[[str], None] = _noop,
-    session=None,
-):
+def cate_scores(units, features, assignments, experiments, settings: UpliftSettings, log: Log = _noop, session=None):
     """hte_cate_scores: every ok comparison's out-of-fold scores (experiment x metric x arm x learner x unit).
 
     With a DuckDB ``session`` (the dbt model's), an Arrow stream the warehouse writes while the next comparison
@@ -599,7 +590,7 @@ def evaluation_tables(
     settings: UpliftSettings,
     parts: tuple[str, ...] = PARTS,
     cluster: bool = True,
-    log: Callable[[str], None] = _noop,
+    log: Log = _noop,
 ) -> dict[str, pd.DataFrame]:
     """hte_learner_evaluation ('learners'), hte_uplift_curves ('curves') and hte_uplift_deciles ('deciles'),
     from the stored scores. A comparison that could not be scored gets one 'learners' row with its status."""
@@ -686,7 +677,7 @@ def _order(frame: pd.DataFrame, name: str, config: EvaluationConfig = Evaluation
 
 
 def uplift_evaluation_table(
-    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Log = _noop
 ) -> pd.DataFrame:
     """int_hte_uplift_evaluation: the three evaluation parts of every comparison from one pass (one bootstrap
     whose replicates give the coefficients, their intervals and the curves' bands; the deciles on the same
@@ -736,7 +727,7 @@ DISCOVERED_SEGMENT_COLUMNS = {
 
 
 def discovered_segments(
-    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Callable[[str], None] = _noop
+    scores, units, features, assignments, experiments, settings: UpliftSettings, log: Log = _noop
 ) -> pd.DataFrame:
     """hte_discovered_segments: an honest shallow tree on each scored comparison's doubly-robust scores.
 
@@ -810,14 +801,7 @@ def discovered_segments(
 
 
 def effect_drivers_table(
-    scores,
-    evaluation,
-    units,
-    features,
-    assignments,
-    experiments,
-    settings: UpliftSettings,
-    log: Callable[[str], None] = _noop,
+    scores, evaluation, units, features, assignments, experiments, settings: UpliftSettings, log: Log = _noop
 ) -> pd.DataFrame:
     """hte_effect_drivers: permutation importance of each feature for the chosen learner's scores. A comparison
     whose chosen learner is the constant has no effect variation to explain and gets one status row."""
