@@ -88,6 +88,11 @@ def text(column: str) -> Callable[[pd.Series], str]:
     return lambda row: "–" if is_missing(row.get(column)) else esc(row.get(column))
 
 
+def number(column: str, digits: int = 4) -> Callable[[pd.Series], str]:
+    """A table cell showing a row's ``column`` as ``num`` writes it (``digits`` significant digits)."""
+    return lambda row: num(row[column], digits)
+
+
 def table(
     rows: pd.DataFrame, columns: Sequence[Column], muted: Callable[[pd.Series], bool] | None = None, css_class: str = ""
 ) -> str:
