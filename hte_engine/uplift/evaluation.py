@@ -30,15 +30,20 @@ from hte_engine.uplift.metrics import RankingEvaluator, qini_values, uplift_valu
 
 @dataclass(frozen=True)
 class EvaluationConfig:
-    bootstrap_replicates: int = 200
-    seed: int = 0
+    """How learners are evaluated (``hte_uplift_*`` vars through ``UpliftSettings``): the level of every interval,
+    the bootstrap that draws them, and the points at which curves, uplift and deciles are reported."""
+
     alpha: float = 0.05
+    # The bootstrap: its replicates are drawn on a seeded hash sample of about bootstrap_max_units units (whole
+    # clusters) when a comparison has more, and their spread is rescaled to the full sample (``bounded_bootstrap``);
+    # None: every unit.
+    bootstrap_replicates: int = 200
+    bootstrap_max_units: int | None = 50_000
+    seed: int = 0
+    # What is reported: the curves' points, uplift at these shares treated, and the calibration deciles.
     curve_points: int = 100
     uplift_at: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
     deciles: int = 10
-    # Replicates are drawn on a seeded hash sample of about this many units (whole clusters) when a comparison has
-    # more, and their spread is rescaled to the full sample (``bounded_bootstrap``); None: every unit.
-    bootstrap_max_units: int | None = 50_000
 
 
 @dataclass
