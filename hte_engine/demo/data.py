@@ -216,7 +216,7 @@ def engagement_band(score: np.ndarray) -> np.ndarray:
 
 def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str, pd.DataFrame]:
     experiment_id = "coupon_push"
-    unit_id = np.array([f"cp_{i:06d}" for i in range(1, n + 1)], dtype=object)
+    unit_id = unit_ids("cp", n)
 
     customer_type = _draw_categories(rng, CUSTOMER_TYPE_SHARE, n)
     device = _draw_categories(rng, DEVICE_SHARE, n)
@@ -349,7 +349,7 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
 
 def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[str, pd.DataFrame]:
     experiment_id = "email_campaign"
-    unit_id = np.array([f"em_{i:06d}" for i in range(1, n + 1)], dtype=object)
+    unit_id = unit_ids("em", n)
 
     segment = _draw_categories(rng, HISTORY_SEGMENT_SHARE, n)
     device = _draw_categories(rng, DEVICE_SHARE, n)
@@ -489,6 +489,11 @@ def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         {"experiment_id": "string", "unit_id": "string", "arm": "string", "metric": "string", "true_effect": "float64"}
     )
     return _demo_frames(assignments, features, outcomes, experiments, truth)
+
+
+def unit_ids(prefix: str, n: int, digits: int = 6) -> np.ndarray:
+    """The demo's unit ids: ``prefix_000001`` to ``prefix_`` n, zero-padded so they sort in numeric order."""
+    return np.array([f"{prefix}_{i:0{digits}d}" for i in range(1, n + 1)], dtype=object)
 
 
 def _draw_categories(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:

@@ -36,7 +36,7 @@ def generate_population(
     # demo_data's own generator (a private function, used as is so the process cannot drift from the demo's).
     drawn = demo_data._coupon_push(rng, n)
     features = drawn["unit_features"].copy()
-    unit_id = np.array([f"pop_{i:07d}" for i in range(1, n + 1)], dtype=object)
+    unit_id = demo_data.unit_ids("pop", n, digits=7)
     population = pd.DataFrame(
         {
             "unit_id": unit_id,
