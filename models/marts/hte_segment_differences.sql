@@ -15,6 +15,8 @@
 {%- set min_size = hte_config_min_segment_size() -%}
 {%- set method = hte_config_p_adjust_method() -%}
 {%- set family = hte_config_family_columns() -%}
+{#- a segment's key (a difference is one per segment × treatment arm) -#}
+{%- set segment_keys = ['experiment_id', 'metric', 'dimension', 'segment'] -%}
 
 -- depends_on: {{ ref('stg_hte_experiments') }}
 with params as (
@@ -39,10 +41,7 @@ segments as (
 -- experiment) counts 0 units rather than disappearing
 sides as (
     select
-        s.experiment_id,
-        s.metric,
-        s.dimension,
-        s.segment,
+        {{ hte_key_columns(segment_keys, 's') }},
         a.arm,
         {{ hte_sums_or_zero('g', '_segment') }},
         coalesce(o.n, 0) - coalesce(g.n, 0) as n_rest,
@@ -54,8 +53,7 @@ sides as (
     left join overall o
         on o.experiment_id = s.experiment_id and o.metric = s.metric and o.arm = a.arm
     left join stats g
-        on g.experiment_id = s.experiment_id and g.metric = s.metric and g.dimension = s.dimension
-        and g.segment = s.segment and g.arm = a.arm
+        on {{ hte_same_keys('g', 's', segment_keys) }} and g.arm = a.arm
 ),
 
 -- per arm and side: mean and squared standard error of the mean (s² / n, ddof 1; null under 2 units)

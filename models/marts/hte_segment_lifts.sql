@@ -45,10 +45,7 @@ segments as (
 -- every segment × treatment arm, even when an arm has no unit in the segment (n = 0 then, never a missing row)
 paired as (
     select
-        s.experiment_id,
-        s.metric,
-        s.dimension,
-        s.segment,
+        {{ hte_key_columns(segment_keys, 'k') }},
         a.arm,
         a.control_arm,
         coalesce(t.n, 0) as n_t,
@@ -56,13 +53,7 @@ paired as (
         coalesce(c.n, 0) as n_c,
         c.sum_y as sum_y_c, c.sum_y2 as sum_y2_c, c.sum_x as sum_x_c, c.sum_x2 as sum_x2_c, c.sum_xy as sum_xy_c,
         case when t.has_pre_period and c.has_pre_period then true else false end as has_pre_period
-    from segments s
-    join treatment_arms a
-        on a.experiment_id = s.experiment_id
-    left join stats t
-        on {{ hte_same_keys('t', 's', segment_keys) }} and t.arm = a.arm
-    left join stats c
-        on {{ hte_same_keys('c', 's', segment_keys) }} and c.arm = a.control_arm
+    {{ hte_paired_cells('segments', 'stats', segment_keys) }}
 ),
 
 -- within-arm centred sums (S_yy, S_xx, S_xy) and means

@@ -17,6 +17,8 @@
 {%- set alpha = hte_config_alpha() -%}
 {%- set min_units = hte_config_number('hte_cohort_min_units',
     'be a whole number of units per arm, 2 or more (e.g. 30)', at_least=2) %}
+{#- a cell's key, beside its arm: one per experiment × metric × dimension × segment × cohort week -#}
+{%- set cell_keys = ['experiment_id', 'metric', 'dimension', 'segment', 'cohort_week'] %}
 
 with params as (
     {{ hte_interval_params(alpha) }}
@@ -74,15 +76,12 @@ cells as (
     where s.dimension = 'overall' or d.dimension is not null
 ),
 
--- cohort order: whole weeks since the experiment's first cohort, so a week without assignments keeps its gap
-first_weeks as (
-    select experiment_id, min(cohort_week) as first_week
-    from cells
-    group by experiment_id
-),
-
+-- every cell key, with its experiment's first cohort week: a cohort's order is the whole weeks since then, so a week
+-- without assignments keeps its gap
 keys as (
-    select distinct experiment_id, metric, dimension, segment, cohort_week
+    select distinct
+        experiment_id, metric, dimension, segment, cohort_week,
+        min(cohort_week) over (partition by experiment_id) as first_week
     from cells
 ),
 
@@ -95,20 +94,10 @@ paired as (
         k.dimension,
         k.segment,
         k.cohort_week,
-        cast({{ dbt.datediff('f.first_week', 'k.cohort_week', 'day') }} as {{ hte_double() }}) / 7.0e0 as cohort_index,
+        cast({{ dbt.datediff('k.first_week', 'k.cohort_week', 'day') }} as {{ hte_double() }}) / 7.0e0 as cohort_index,
         {{ hte_sums_or_zero('t', '_t') }},
         {{ hte_sums_or_zero('c', '_c') }}
-    from keys k
-    join treatment_arms a
-        on a.experiment_id = k.experiment_id
-    join first_weeks f
-        on f.experiment_id = k.experiment_id
-    left join cells t
-        on t.experiment_id = k.experiment_id and t.metric = k.metric and t.dimension = k.dimension
-        and t.segment = k.segment and t.cohort_week = k.cohort_week and t.arm = a.arm
-    left join cells c
-        on c.experiment_id = k.experiment_id and c.metric = k.metric and c.dimension = k.dimension
-        and c.segment = k.segment and c.cohort_week = k.cohort_week and c.arm = a.control_arm
+    {{ hte_paired_cells('keys', 'cells', cell_keys) }}
 ),
 
 -- each arm's mean and the Welch lift (macro hte_welch_lifts), the formulas of hte_segment_lifts

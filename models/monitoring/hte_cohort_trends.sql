@@ -32,8 +32,8 @@ groups as (
     select
         experiment_id, metric, arm, dimension, segment,
         max(control_arm) as control_arm,
-        count(*) as n_cohorts,
-        sum(case when in_trend then 1 else 0 end) as n_cohorts_in_trend,
+        cast(count(*) as {{ dbt.type_int() }}) as n_cohorts,
+        cast(sum(case when in_trend then 1 else 0 end) as {{ dbt.type_int() }}) as n_cohorts_in_trend,
         min(case when in_trend then cohort_week end) as first_cohort_week,
         max(case when in_trend then cohort_week end) as last_cohort_week
     from cohorts
@@ -122,8 +122,8 @@ select
     t.control_arm,
     t.dimension,
     t.segment,
-    cast(t.n_cohorts as {{ dbt.type_int() }}) as n_cohorts,
-    cast(t.n_cohorts_in_trend as {{ dbt.type_int() }}) as n_cohorts_in_trend,
+    t.n_cohorts,
+    t.n_cohorts_in_trend,
     t.first_cohort_week,
     t.last_cohort_week,
     t.slope,
