@@ -216,11 +216,7 @@ def engagement_band(score: np.ndarray) -> np.ndarray:
 
 def _coupon_push(rng: np.random.Generator, n: int = COUPON_N_UNITS) -> dict[str, pd.DataFrame]:
     experiment_id = "coupon_push"
-    unit_id = unit_ids("cp", n)
-
-    customer_type = _draw_categories(rng, CUSTOMER_TYPE_SHARE, n)
-    device = _draw_categories(rng, DEVICE_SHARE, n)
-    arm = _draw_categories(rng, COUPON_ARMS, n)
+    unit_id, customer_type, device, arm = _draw_units(rng, "cp", n, CUSTOMER_TYPE_SHARE, COUPON_ARMS)
     # Latent purchase-rate multiplier: unobserved, mean one, independent of the lift.
     rate_factor = rng.gamma(PURCHASE_RATE_SHAPE, 1.0 / PURCHASE_RATE_SHAPE, n)
     rate = (
@@ -349,11 +345,7 @@ def _free_shipping(rng: np.random.Generator, coupon: dict[str, pd.DataFrame]) ->
 
 def _email_campaign(rng: np.random.Generator, n: int = EMAIL_N_UNITS) -> dict[str, pd.DataFrame]:
     experiment_id = "email_campaign"
-    unit_id = unit_ids("em", n)
-
-    segment = _draw_categories(rng, HISTORY_SEGMENT_SHARE, n)
-    device = _draw_categories(rng, DEVICE_SHARE, n)
-    arm = _draw_categories(rng, EMAIL_ARMS, n)
+    unit_id, segment, device, arm = _draw_units(rng, "em", n, HISTORY_SEGMENT_SHARE, EMAIL_ARMS)
     beta_a = _lookup({k: v[0] for k, v in ENGAGEMENT_BETA.items()}, segment)
     beta_b = _lookup({k: v[1] for k, v in ENGAGEMENT_BETA.items()}, segment)
     engagement = _round(rng.beta(beta_a, beta_b), 4)
@@ -494,6 +486,14 @@ def _typed(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
 def unit_ids(prefix: str, n: int, digits: int = 6) -> np.ndarray:
     """The demo's unit ids: ``prefix_000001`` to ``prefix_`` n, zero-padded so they sort in numeric order."""
     return np.array([f"{prefix}_{i:0{digits}d}" for i in range(1, n + 1)], dtype=object)
+
+
+def _draw_units(rng: np.random.Generator, prefix: str, n: int, segment_shares: dict, arm_shares: dict) -> tuple:
+    """A demo experiment's n units: their ids, then a segment (from ``segment_shares``), a device and a randomised
+    arm, drawn in this order, which the seeded data depend on."""
+    segment = _draw_categories(rng, segment_shares, n)
+    device = _draw_categories(rng, DEVICE_SHARE, n)
+    return unit_ids(prefix, n), segment, device, _draw_categories(rng, arm_shares, n)
 
 
 def _draw_categories(rng: np.random.Generator, shares: dict[str, float], n: int) -> np.ndarray:
