@@ -350,7 +350,7 @@ def heterogeneity(tables, experiment_id: str) -> str:
                 ("dimension", "text", text("dimension")),
                 ("test", "text", text("test")),
                 ("statistic", "num", number("statistic")),
-                ("df", "num", number("df")),
+                ("df", "num", number("df", 9)),
                 ("p-value", "num", lambda r: pval(r["p_value"])),
                 ("adjusted p", "num", lambda r: pval(r["p_value_adj"])),
                 ("reading", "text", lambda r: badge(_heterogeneity_reading(r, alpha))),
