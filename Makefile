@@ -44,7 +44,7 @@ report: setup
 	$(BIN)/python -m hte_engine.report target/dbt_hte.duckdb -o report.html
 
 test: setup lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -rfE --durations=15
 
 # pyflakes, pycodestyle, import order and bugbear over the engine, models, tests and benchmarks, and the layout
 # ruff format gives them (pyproject.toml); `make format` applies that layout and the fixable lint findings.
@@ -65,7 +65,7 @@ test-fast: setup
 
 # Every failure case docs/reliability.md names: bad input on a good warehouse, degenerate data, failed builds.
 test-reliability: setup
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile -rfE -m reliability
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder -rfE -m reliability
 
 # The README's install line in a fresh virtual environment alone (make test runs it too).
 test-install: setup

@@ -42,7 +42,16 @@ def _in_reliability_suite(item) -> bool:
     return (path, "") in reliability_suite() or (path, name) in reliability_suite()
 
 
+# make test runs two pytest-xdist workers, each taking a whole file at a time in collection order (the Makefile
+# passes --no-loadscope-reorder; by default xdist would hand out the files with the most tests first, which puts the
+# long integration files, a few tests each, last). Files run tier by tier, longest first: integration (minutes
+# each), build, then unit, whose many short files fill the end, so neither worker sits idle while the other
+# finishes a long file (longest-processing-time-first scheduling). The order within a tier is the file order.
+TIER_ORDER = {"integration": 0, "build": 1, "unit": 2}
+
+
 def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: TIER_ORDER.get(_tier(Path(item.fspath)), len(TIER_ORDER)))
     for item in items:
         tier = _tier(Path(item.fspath))
         if tier:
