@@ -247,7 +247,7 @@ checks as (
         'sample_ratio_mismatch' as check_name,
         cast(null as {{ text }}) as dimension,
         cast(null as {{ text }}) as segment,
-        {{ hte_chi2_check('s', 's.min_expected < 5') }},
+        {{ hte_chi2_check('s', 's.min_expected < 5', alert_p) }},
         case
             when s.min_expected < 5 then
                 'Too few units (' || s.arm_summary || ') for a chi-square sample-ratio test (an arm expects fewer than 5); the p-value is only indicative.'
@@ -267,7 +267,7 @@ checks as (
         'sample_ratio_mismatch_segment' as check_name,
         s.dimension,
         s.segment,
-        {{ hte_chi2_check('s', 's.min_expected < 5') }},
+        {{ hte_chi2_check('s', 's.min_expected < 5', alert_p) }},
         case
             when s.min_expected < 5 then
                 'Too few units (' || cast(s.n_total as {{ text }}) || ') in segment ' || s.segment || ' of ' || s.dimension
@@ -289,7 +289,7 @@ checks as (
         'covariate_balance' as check_name,
         b.dimension,
         cast(null as {{ text }}) as segment,
-        {{ hte_chi2_check('b', 'b.n_segments < 2 or b.min_expected < 5') }},
+        {{ hte_chi2_check('b', 'b.n_segments < 2 or b.min_expected < 5', alert_p) }},
         case
             when b.n_segments < 2 then
                 'Dimension ' || b.dimension || ' has a single segment in this experiment: there is no balance to test.'
